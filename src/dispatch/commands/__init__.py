@@ -1,0 +1,1 @@
+"""One module per `dispatch` sub-command; each adds its parser and a handler."""

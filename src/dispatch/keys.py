@@ -1,0 +1,52 @@
+"""Every Redis key the product uses, in one place.
+
+Keys of one campaign share the hash tag `{campaign}` so that they live in one slot of a
+Redis Cluster and one Lua script may touch them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GROUP = "dispatch"  # the consumer group every daemon reads campaign streams with
+
+
+@dataclass(frozen=True)
+class CampaignKeys:
+    meta: str  # hash: text, gateway, sender, placeholders, created_at, enqueue totals
+    state: str  # hash: E.164 number -> state code (model.STATE_CODES); also the dedupe set
+    counts: str  # hash: state name -> number of messages in that state
+    stream: str  # stream of queued messages, field "m" = msgpack [number, values]
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    @property
+    def campaigns(self) -> str:
+        """Set of every campaign id."""
+        return f"{self.prefix}:campaigns"
+
+    def campaign(self, campaign_id: str) -> CampaignKeys:
+        base = f"{self.prefix}:{{{campaign_id}}}"
+        return CampaignKeys(
+            meta=f"{base}:meta",
+            state=f"{base}:state",
+            counts=f"{base}:counts",
+            stream=f"{base}:q",
+        )
+
+    def receipt_map(self, day: int) -> str:
+        """Hash gateway message id -> msgpack [campaign, number], one per UTC day (TTL'd)."""
+        return f"{self.prefix}:dlr:{day}"
+
+    @property
+    def orphan_receipts(self) -> str:
+        """Hash gateway id -> receipt that arrived before its submission was recorded."""
+        return f"{self.prefix}:dlr:orphans"
+
+    @property
+    def dead_letters(self) -> str:
+        """List of msgpack records of messages that could not be processed at all."""
+        return f"{self.prefix}:dead"

@@ -1,0 +1,28 @@
+"""Message states and their one-letter codes as stored in Redis — pure."""
+
+from __future__ import annotations
+
+from typing import Final
+
+QUEUED: Final = "queued"
+IN_FLIGHT: Final = "in_flight"
+SUBMITTED: Final = "submitted"
+DELIVERED: Final = "delivered"
+FAILED: Final = "failed"
+EXPIRED: Final = "expired"
+
+# One byte per message in the state hash keeps Redis memory per message small.
+STATE_CODES: Final[dict[str, str]] = {
+    QUEUED: "q",
+    IN_FLIGHT: "i",
+    SUBMITTED: "s",
+    DELIVERED: "d",
+    FAILED: "f",
+    EXPIRED: "x",
+}
+STATES_BY_CODE: Final[dict[str, str]] = {code: state for state, code in STATE_CODES.items()}
+
+# States a message never leaves.
+FINAL_STATES: Final = frozenset({DELIVERED, FAILED, EXPIRED})
+# Order in which `status` shows states.
+ALL_STATES: Final = (QUEUED, IN_FLIGHT, SUBMITTED, DELIVERED, FAILED, EXPIRED)

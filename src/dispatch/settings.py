@@ -1,0 +1,203 @@
+"""Typed settings from a TOML file and DISPATCH_* environment variables.
+
+Every key is declared in a dataclass below; an unknown key or a value of the wrong type
+is refused with one message that names the key (`daemon.batch_size: expected an integer,
+got "ten"`), so a typo in a config file never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_CONFIG = "DISPATCH_CONFIG"
+ENV_REDIS_URL = "DISPATCH_REDIS_URL"
+ENV_STATE_DIR = "DISPATCH_STATE_DIR"
+
+
+class ConfigError(Exception):
+    """A configuration file or value that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    # Empty: the embedded redis-server in the state directory.
+    url: str = ""
+    # Every key the product writes starts with this prefix (tests use one per test).
+    key_prefix: str = "dispatch"
+
+
+@dataclass(frozen=True)
+class EnqueueSettings:
+    default_region: str = "FR"
+    # Rows sent to Redis in one Lua call.
+    batch_size: int = 2000
+    # Rejected rows listed in the report; the count in `rejected` is always complete.
+    max_errors_listed: int = 1000
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    # Consumer name in the stream group; empty means the host name. A restarted daemon
+    # with the same name picks up its own pending messages first.
+    consumer: str = ""
+    batch_size: int = 500
+    read_block_ms: int = 500
+    # Messages pending this long on another (dead) consumer are claimed.
+    claim_idle_s: float = 60.0
+    shutdown_grace_s: float = 10.0
+    max_attempts: int = 8
+    retry_base_s: float = 0.5
+    retry_max_s: float = 30.0
+    # Outcomes are recorded in batches of up to this size, or after this delay.
+    record_batch_size: int = 500
+    record_delay_ms: int = 5
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int = 8470
+    # The receipt callback URL given to gateways; empty: built from inbound host and port.
+    public_inbound_url: str = ""
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9470
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    type: str = "http"
+    url: str = "http://127.0.0.1:8480"
+    # 1 sends one message per request; more uses the gateway's batch endpoint.
+    batch_size: int = 50
+    concurrency: int = 8
+    timeout_s: float = 10.0
+    sender: str = "DISPATCH"
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    enqueue: EnqueueSettings = field(default_factory=EnqueueSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    gateways: dict[str, GatewaySettings] = field(
+        default_factory=lambda: {"default": GatewaySettings()}
+    )
+    # Where the embedded Redis keeps its socket and data; set from DISPATCH_STATE_DIR.
+    state_dir: str = ""
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "dispatch"
+
+
+def load_settings(path: str | os.PathLike[str] | None = None,
+                  env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from `path` (or $DISPATCH_CONFIG), then the environment on top."""
+    env = os.environ if env is None else env
+    path = path or env.get(ENV_CONFIG) or None
+    raw: dict[str, Any] = _read_toml(Path(path)) if path else {}
+    settings = _apply_env(_build(Settings, raw, ""), env)
+    _check_values(settings)
+    return settings
+
+
+GATEWAY_TYPES = ("http",)
+
+
+def _check_values(settings: Settings) -> None:
+    """Range checks a type cannot express, each naming its key."""
+    for name, gateway in settings.gateways.items():
+        if gateway.type not in GATEWAY_TYPES:
+            raise ConfigError(f"gateways.{name}.type: must be one of {', '.join(GATEWAY_TYPES)}, "
+                              f"got {gateway.type!r}")
+        for key in ("batch_size", "concurrency"):
+            if getattr(gateway, key) < 1:
+                raise ConfigError(f"gateways.{name}.{key}: must be at least 1")
+    for key in ("batch_size", "max_attempts", "record_batch_size"):
+        if getattr(settings.daemon, key) < 1:
+            raise ConfigError(f"daemon.{key}: must be at least 1")
+    if settings.enqueue.batch_size < 1:
+        raise ConfigError("enqueue.batch_size: must be at least 1")
+    url = settings.redis.url
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"redis.url: must start with redis://, rediss:// or unix://, got {url!r}")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+
+
+def _apply_env(settings: Settings, env: Mapping[str, str]) -> Settings:
+    redis = settings.redis
+    if env.get(ENV_REDIS_URL):
+        redis = dataclasses.replace(redis, url=env[ENV_REDIS_URL])
+    state_dir = env.get(ENV_STATE_DIR) or settings.state_dir or str(default_state_dir())
+    return dataclasses.replace(settings, redis=redis, state_dir=state_dir)
+
+
+T = typing.TypeVar("T")
+
+
+def _build(cls: type[T], raw: Any, where: str) -> T:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where or 'config'}: expected a table, got {_describe(raw)}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = f"{where}.{key}" if where else key
+        if key not in known:
+            raise ConfigError(f"{name}: unknown key{_suggest(key, known)}")
+        values[key] = _convert(hints[key], value, name)
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, name: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, name)  # type: ignore[arg-type]
+    if typing.get_origin(hint) is dict:
+        _, item_type = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name}: expected a table, got {_describe(value)}")
+        return {k: _convert(item_type, v, f"{name}.{k}") for k, v in value.items()}
+    return _scalar(hint, value, name)
+
+
+_SCALAR_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _scalar(hint: Any, value: Any, name: str) -> Any:
+    if isinstance(hint, types.UnionType):  # pragma: no cover - no optional keys yet
+        hint = typing.get_args(hint)[0]
+    ok = isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        raise ConfigError(f"{name}: expected {_SCALAR_NAMES[hint]}, got {_describe(value)}")
+    return value
+
+
+def _describe(value: Any) -> str:
+    kind = {str: "string", bool: "boolean", int: "integer", float: "number",
+            dict: "table", list: "array"}.get(type(value), type(value).__name__)
+    return f"{kind} {value!r}" if not isinstance(value, dict | list) else kind
+
+
+def _suggest(key: str, known: set[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else f" (known keys: {', '.join(sorted(known))})"

@@ -1,0 +1,1 @@
+"""Redis adapter: connection, embedded server, Lua scripts, queue operations."""

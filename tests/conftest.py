@@ -1,0 +1,64 @@
+"""Shared fixtures: a real redis-server started by this test session, one key prefix per test."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from dispatch.settings import RedisSettings, Settings
+from dispatch.store.redis import Redis, open_redis
+from dispatch.store.server import find_redis_server
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throwaway redis-server on a unix socket, no persistence, for the whole session."""
+    folder = tmp_path_factory.mktemp("redis")
+    sock = folder / "redis.sock"
+    process = subprocess.Popen(
+        [find_redis_server(), "--port", "0", "--unixsocket", str(sock), "--save", "",
+         "--appendonly", "no", "--dir", str(folder), "--logfile", str(folder / "redis.log")],
+    )
+    try:
+        _wait_for_socket(sock, process)
+        yield f"unix://{sock}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _wait_for_socket(sock: Path, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(200):  # bounded: 10 s
+        if process.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {process.returncode}")
+        try:
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.connect(str(sock))
+                probe.sendall(b"PING\r\n")
+                if probe.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("redis-server did not start within 10 s")
+
+
+@pytest.fixture
+def settings(redis_url: str, tmp_path: Path) -> Settings:
+    """Default settings on the session's Redis with a key prefix of this test's own."""
+    return Settings(
+        redis=RedisSettings(url=redis_url, key_prefix=f"t{uuid.uuid4().hex[:10]}"),
+        state_dir=str(tmp_path / "state"),
+    )
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    async with open_redis(settings) as client:
+        yield client

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dispatch.settings import ConfigError, load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "dispatch.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_file() -> None:
+    settings = load_settings(env={})
+    assert settings.redis.url == ""
+    assert settings.enqueue.default_region == "FR"
+    assert "default" in settings.gateways
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^daemon\.batch_sise: unknown key \(did you mean batch_size\?\)$"):
+        load_settings(write(tmp_path, "[daemon]\nbatch_sise = 3\n"), env={})
+
+
+def test_unknown_section_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^deamon: unknown key \(did you mean daemon\?\)$"):
+        load_settings(write(tmp_path, "[deamon]\nbatch_size = 3\n"), env={})
+
+
+def test_wrong_type_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^daemon\.batch_size: expected an integer, got string 'ten'$"):
+        load_settings(write(tmp_path, '[daemon]\nbatch_size = "ten"\n'), env={})
+
+
+def test_wrong_type_in_a_named_gateway(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^gateways\.fast\.concurrency: expected an integer"):
+        load_settings(write(tmp_path, '[gateways.fast]\nconcurrency = 1.5\n'), env={})
+
+
+def test_boolean_is_not_an_integer(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^enqueue\.batch_size: expected an integer, got boolean"):
+        load_settings(write(tmp_path, "[enqueue]\nbatch_size = true\n"), env={})
+
+
+def test_integer_accepted_where_a_number_is_expected(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "[daemon]\nclaim_idle_s = 5\n"), env={})
+    assert settings.daemon.claim_idle_s == 5.0
+
+
+def test_bad_value_range_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^gateways\.default\.type: must be one of"):
+        load_settings(write(tmp_path, '[gateways.default]\ntype = "carrier-pigeon"\n'), env={})
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[daemon\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(path, env={})
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.toml", env={})
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[redis]\nurl = "redis://127.0.0.1:1"\n')
+    settings = load_settings(path, env={"DISPATCH_REDIS_URL": "unix:///tmp/x.sock",
+                                        "DISPATCH_STATE_DIR": str(tmp_path)})
+    assert settings.redis.url == "unix:///tmp/x.sock"
+    assert settings.state_dir == str(tmp_path)
+
+
+def test_config_path_from_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "[enqueue]\ndefault_region = \"RE\"\n")
+    assert load_settings(env={"DISPATCH_CONFIG": str(path)}).enqueue.default_region == "RE"
+
+
+def test_bad_redis_url_scheme(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^redis\.url: must start with"):
+        load_settings(write(tmp_path, '[redis]\nurl = "http://x"\n'), env={})
