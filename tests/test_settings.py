@@ -21,7 +21,8 @@ def test_defaults_without_a_file() -> None:
 
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^daemon\.batch_sise: unknown key \(did you mean batch_size\?\)$"):
+    expected = r"^daemon\.batch_sise: unknown key \(did you mean batch_size\?\)$"
+    with pytest.raises(ConfigError, match=expected):
         load_settings(write(tmp_path, "[daemon]\nbatch_sise = 3\n"), env={})
 
 
@@ -31,7 +32,8 @@ def test_unknown_section_is_named(tmp_path: Path) -> None:
 
 
 def test_wrong_type_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^daemon\.batch_size: expected an integer, got string 'ten'$"):
+    expected = r"^daemon\.batch_size: expected an integer, got string 'ten'$"
+    with pytest.raises(ConfigError, match=expected):
         load_settings(write(tmp_path, '[daemon]\nbatch_size = "ten"\n'), env={})
 
 
@@ -41,7 +43,8 @@ def test_wrong_type_in_a_named_gateway(tmp_path: Path) -> None:
 
 
 def test_boolean_is_not_an_integer(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^enqueue\.batch_size: expected an integer, got boolean"):
+    expected = r"^enqueue\.batch_size: expected an integer, got boolean"
+    with pytest.raises(ConfigError, match=expected):
         load_settings(write(tmp_path, "[enqueue]\nbatch_size = true\n"), env={})
 
 
@@ -82,3 +85,9 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
 def test_bad_redis_url_scheme(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^redis\.url: must start with"):
         load_settings(write(tmp_path, '[redis]\nurl = "http://x"\n'), env={})
+
+
+def test_the_example_config_is_valid() -> None:
+    example = Path(__file__).parent.parent / "config" / "dispatch.example.toml"
+    settings = load_settings(example, env={})
+    assert settings.gateways["default"].batch_size == 50

@@ -8,6 +8,7 @@ connection is closed. Nothing here knows about the routes: the handler does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -75,10 +76,9 @@ async def serve_http(handler: Handler, host: str, port: int, *,
 def _connection_handler(handler: Handler) -> Callable[[trio.SocketStream], Awaitable[None]]:
     async def on_connection(stream: trio.SocketStream) -> None:
         async with stream:
-            try:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError,
+                                     trio.TooSlowError):  # the client went away or stalled
                 await _serve_connection(stream, handler)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
-                pass
     return on_connection
 
 

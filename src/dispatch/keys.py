@@ -17,6 +17,7 @@ class CampaignKeys:
     state: str  # hash: E.164 number -> state code (model.STATE_CODES); also the dedupe set
     counts: str  # hash: state name -> number of messages in that state
     stream: str  # stream of queued messages, field "m" = msgpack [number, values]
+    errors: str  # hash: number -> why its message failed (gateway or receipt reason)
 
 
 @dataclass(frozen=True)
@@ -35,16 +36,23 @@ class Keys:
             state=f"{base}:state",
             counts=f"{base}:counts",
             stream=f"{base}:q",
+            errors=f"{base}:errors",
         )
 
     def receipt_map(self, day: int) -> str:
-        """Hash gateway message id -> msgpack [campaign, number], one per UTC day (TTL'd)."""
+        """Hash gateway message id -> "campaign<TAB>number", one per UTC day (TTL'd)."""
         return f"{self.prefix}:dlr:{day}"
 
     @property
     def orphan_receipts(self) -> str:
         """Hash gateway id -> receipt that arrived before its submission was recorded."""
         return f"{self.prefix}:dlr:orphans"
+
+    @property
+    def inbound(self) -> str:
+        """Stream of messages from recipients (MO): fields source, destination, text,
+        gateway, received_at."""
+        return f"{self.prefix}:inbound"
 
     @property
     def dead_letters(self) -> str:

@@ -69,13 +69,36 @@ class DaemonSettings:
 
 @dataclass(frozen=True)
 class GatewaySettings:
-    type: str = "http"
-    url: str = "http://127.0.0.1:8480"
-    # 1 sends one message per request; more uses the gateway's batch endpoint.
+    type: str = "http"  # "http" or "smpp"
+    # Messages per submit() call; HTTP: 1 = POST /sms, more = POST /sms/batch.
     batch_size: int = 50
+    # Sender tasks feeding this gateway (HTTP: requests in flight).
     concurrency: int = 8
+    # Seconds to wait for an answer (HTTP response, SMPP *_resp).
     timeout_s: float = 10.0
-    sender: str = "DISPATCH"
+    sender: str = "DISPATCH"  # sender identity (SMPP: source_addr)
+    # --- HTTP
+    url: str = "http://127.0.0.1:8480"
+    # --- SMPP 3.4
+    host: str = "127.0.0.1"
+    port: int = 2775
+    system_id: str = ""
+    password: str = ""
+    system_type: str = ""
+    bind_mode: str = "transceiver"  # "transceiver", or "transmitter" + a receiver bind
+    binds: int = 1  # connections to open
+    window: int = 10  # requests outstanding per bind
+    enquire_link_s: float = 30.0
+    reconnect_max_s: float = 30.0
+    source_ton: int = 5  # 5 alphanumeric, 1 international, 3 network specific (short code)
+    source_npi: int = 0
+    dest_ton: int = 1
+    dest_npi: int = 1
+    registered_delivery: int = 1
+    # How this SMSC writes message ids in submit_sm_resp and in receipt texts: "" (as
+    # given: only case, blanks and leading zeros are folded), "hex" or "dec".
+    submit_id_base: str = ""
+    receipt_id_base: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,7 +129,9 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     return settings
 
 
-GATEWAY_TYPES = ("http",)
+GATEWAY_TYPES = ("http", "smpp")
+BIND_MODES = ("transceiver", "transmitter")
+ID_BASES = ("", "hex", "dec")
 
 
 def _check_values(settings: Settings) -> None:
@@ -115,9 +140,12 @@ def _check_values(settings: Settings) -> None:
         if gateway.type not in GATEWAY_TYPES:
             raise ConfigError(f"gateways.{name}.type: must be one of {', '.join(GATEWAY_TYPES)}, "
                               f"got {gateway.type!r}")
-        for key in ("batch_size", "concurrency"):
+        for key in ("batch_size", "concurrency", "binds", "window"):
             if getattr(gateway, key) < 1:
                 raise ConfigError(f"gateways.{name}.{key}: must be at least 1")
+        _check_choice(f"gateways.{name}.bind_mode", gateway.bind_mode, BIND_MODES)
+        _check_choice(f"gateways.{name}.submit_id_base", gateway.submit_id_base, ID_BASES)
+        _check_choice(f"gateways.{name}.receipt_id_base", gateway.receipt_id_base, ID_BASES)
     for key in ("batch_size", "max_attempts", "record_batch_size"):
         if getattr(settings.daemon, key) < 1:
             raise ConfigError(f"daemon.{key}: must be at least 1")
@@ -138,6 +166,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}: must be one of {', '.join(map(repr, choices))}, "
+                          f"got {value!r}")
 
 
 def _apply_env(settings: Settings, env: Mapping[str, str]) -> Settings:

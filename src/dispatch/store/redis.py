@@ -24,7 +24,34 @@ async def resolve_url(settings: Settings) -> str:
 
 @asynccontextmanager
 async def open_redis(settings: Settings) -> AsyncIterator[Redis]:
+    """The client, open for the block. coredis runs a task group underneath, which wraps
+    whatever the block raises in an exception group; a lone exception is unwrapped so
+    callers see (and catch) the error they raised."""
     url = await resolve_url(settings)
     client: Any = coredis.Redis.from_url(url, decode_responses=False)
-    async with client:
-        yield client
+    try:
+        async with client:
+            yield client
+    except BaseExceptionGroup as group:
+        raise _sole_exception(group) from None
+
+
+def _sole_exception(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    while len(group.exceptions) == 1:
+        inner = group.exceptions[0]
+        if not isinstance(inner, BaseExceptionGroup):
+            return inner
+        group = inner
+    return group
+
+
+# Failures that pass (a restart, a failover, a dropped connection): worth waiting out.
+# Anything else (a script error, a wrong type) is a bug and must not be retried forever.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    coredis.exceptions.ConnectionError,
+    coredis.exceptions.ReadOnlyError,
+    coredis.exceptions.TryAgainError,
+    coredis.exceptions.ClusterDownError,
+    TimeoutError,
+    OSError,
+)

@@ -1,0 +1,55 @@
+"""Composition root: the one place where the daemon's parts are built and wired."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import trio
+
+from dispatch.daemon.campaigns import CampaignBook
+from dispatch.daemon.service import Daemon, GatewayFactory, Ports, announce, watch_signals
+from dispatch.gateways.base import Gateway
+from dispatch.gateways.http import HttpGateway
+from dispatch.keys import Keys
+from dispatch.settings import Settings
+from dispatch.store.queue import Queue
+from dispatch.store.redis import open_redis
+
+log = logging.getLogger(__name__)
+
+
+def consumer_name(settings: Settings) -> str:
+    return settings.daemon.consumer or socket.gethostname()
+
+
+def gateway_factory(settings: Settings) -> GatewayFactory:
+    def make(callback_url: str) -> dict[str, Gateway]:
+        return {name: HttpGateway(name, config, callback_url)
+                for name, config in settings.gateways.items()}
+    return make
+
+
+async def run_daemon(settings: Settings) -> None:
+    """`dispatch run`: serve until SIGTERM/SIGINT, then drain and return."""
+    consumer = consumer_name(settings)
+    async with open_redis(settings) as redis:
+        keys = Keys(settings.redis.key_prefix)
+        daemon = Daemon(settings.daemon, Queue(redis, keys, consumer),
+                        CampaignBook(redis, keys), gateway_factory(settings))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_signals, daemon)
+            ports = await nursery.start(_run_until_done, daemon, nursery.cancel_scope)
+            announce(ports, consumer)
+            log.info("dispatch daemon %s ready: receipts on port %d, metrics on port %d",
+                     consumer, ports.inbound, ports.metrics)
+
+
+async def _run_until_done(daemon: Daemon, others: trio.CancelScope, *,
+                          task_status: trio.TaskStatus[Ports] = trio.TASK_STATUS_IGNORED
+                          ) -> None:
+    """Run the daemon; when it has drained, stop the tasks beside it (signal watching)."""
+    try:
+        await daemon.run(task_status=task_status)
+    finally:
+        others.cancel()

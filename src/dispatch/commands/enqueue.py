@@ -1,0 +1,128 @@
+"""`dispatch enqueue`: load a campaign file (CSV or JSONL) into the queue."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import trio
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+
+from dispatch.commands.common import UserError, add_config_option, settings_from
+from dispatch.enqueue import EnqueueError, EnqueueReport, campaign_spec, enqueue_file
+from dispatch.enqueue import Progress as ProgressCallback
+from dispatch.ingest import FORMATS
+from dispatch.settings import Settings
+from dispatch.store.redis import open_redis
+
+ERRORS_SHOWN = 20  # rejected rows printed by the human summary; --json lists more
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "enqueue", help="load a campaign file (CSV or JSONL) into the queue",
+        description="Queue one SMS per row of FILE for a campaign. Rows with a number "
+                    "already queued for the campaign are skipped, so a re-run is safe.")
+    parser.add_argument("file", metavar="FILE",
+                        help="CSV with a header holding a 'phone' column, or JSONL objects")
+    parser.add_argument("--campaign", metavar="ID", required=True,
+                        help="campaign id: 1-64 letters, digits, '_', '.', '-'")
+    parser.add_argument("--text", help="message text; {column} is replaced per row")
+    parser.add_argument("--text-file", metavar="F", help="read the message text from F")
+    parser.add_argument("--gateway", default="default", help="gateway name (default: default)")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="file format (default: jsonl for .jsonl/.ndjson, else csv)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_config_option(parser)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    text = message_text(args.text, args.text_file)
+    settings = settings_from(args)
+    try:
+        campaign_spec(settings, args.campaign, text, args.gateway)  # fail before connecting
+    except EnqueueError as exc:
+        raise UserError(str(exc)) from None
+    report = trio.run(_enqueue, settings, args, text)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        print(summary(report))
+    return 0
+
+
+def message_text(text: str | None, text_file: str | None) -> str:
+    """The text from --text or --text-file (exactly one of them)."""
+    if (text is None) == (text_file is None):
+        raise UserError("give the message with exactly one of --text or --text-file")
+    if text is not None:
+        return text
+    assert text_file is not None
+    try:
+        return Path(text_file).read_text(encoding="utf-8").rstrip("\r\n")
+    except FileNotFoundError:
+        raise UserError(f"--text-file {text_file}: no such file") from None
+    except UnicodeDecodeError:
+        raise UserError(f"--text-file {text_file}: not valid UTF-8") from None
+    except OSError as exc:
+        raise UserError(f"--text-file {text_file}: cannot read: {exc.strerror}") from None
+
+
+async def _enqueue(settings: Settings, args: argparse.Namespace, text: str) -> EnqueueReport:
+    with _progress_bar(args.file) as progress:
+        async with open_redis(settings) as redis:
+            try:
+                return await enqueue_file(redis, settings, args.file, args.campaign, text,
+                                          gateway=args.gateway, fmt=args.format,
+                                          progress=progress)
+            except EnqueueError as exc:
+                raise UserError(str(exc)) from None
+
+
+@contextmanager
+def _progress_bar(path: str) -> Iterator[ProgressCallback | None]:
+    """A progress callback drawing on stderr when it is a terminal, else None."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    try:
+        size: int | None = os.path.getsize(path)
+    except OSError:
+        size = None
+    columns = (TextColumn("{task.fields[rows]:,} rows"), BarColumn(), DownloadColumn(),
+               TransferSpeedColumn(), TimeElapsedColumn())
+    # Redrawn after each batch rather than by rich's refresh thread: no thread next to Trio.
+    with Progress(*columns, console=Console(stderr=True), transient=True,
+                  auto_refresh=False) as bar:
+        task = bar.add_task("enqueue", total=size, rows=0)
+
+        def update(rows: int, bytes_read: int) -> None:
+            bar.update(task, completed=bytes_read, rows=rows, refresh=True)
+
+        yield update
+
+
+def summary(report: EnqueueReport) -> str:
+    """The human summary: totals, then the first rejected rows."""
+    lines = [f"campaign {report.campaign}: {report.accepted:,} accepted, "
+             f"{report.duplicates:,} duplicates, {report.rejected:,} rejected "
+             f"({report.rows:,} rows)"]
+    lines += [f"  line {line}: {reason}" for line, reason in report.errors[:ERRORS_SHOWN]]
+    hidden = report.rejected - min(len(report.errors), ERRORS_SHOWN)
+    if hidden > 0:
+        lines.append(f"  ... and {hidden:,} more rejected rows (--json lists them)")
+    return "\n".join(lines)

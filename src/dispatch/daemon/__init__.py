@@ -1,0 +1,1 @@
+"""The `dispatch run` daemon: read, admit, send, record, receipts — all in batches."""

@@ -1,0 +1,39 @@
+"""Collecting items from a channel into batches: one Redis call per batch, not per item."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TypeVar
+
+import trio
+
+T = TypeVar("T")
+
+
+def drain_ready(receive: trio.MemoryReceiveChannel[T], batch: list[T], limit: int) -> None:
+    """Append to `batch` whatever is already waiting, up to `limit` items in all."""
+    while len(batch) < limit:
+        try:
+            batch.append(receive.receive_nowait())
+        except (trio.WouldBlock, trio.EndOfChannel):
+            return
+
+
+async def batches(receive: trio.MemoryReceiveChannel[T], limit: int, linger_s: float
+                  ) -> AsyncIterator[list[T]]:
+    """Yield batches of up to `limit` items; after the first item of a batch, wait at most
+    `linger_s` for more. Ends when the channel is closed and empty."""
+    while True:
+        try:
+            batch = [await receive.receive()]
+        except trio.EndOfChannel:
+            return
+        drain_ready(receive, batch, limit)
+        if len(batch) < limit and linger_s > 0:
+            with trio.move_on_after(linger_s):
+                while len(batch) < limit:
+                    try:
+                        batch.append(await receive.receive())
+                    except trio.EndOfChannel:
+                        break
+        yield batch

@@ -1,0 +1,66 @@
+"""The campaigns the daemon serves, refreshed from Redis about once a second.
+
+Templates are compiled once per campaign, so rendering a message is a cheap call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dispatch.keys import Keys
+from dispatch.store.redis import Redis
+from dispatch.template import compile_template
+
+Renderer = Callable[[Sequence[str] | None], str]
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    gateway: str
+    stream: str
+    render: Renderer
+
+
+class CampaignBook:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self.campaigns: dict[str, Campaign] = {}
+        self.queued: dict[str, int] = {}
+
+    def streams(self, gateways: Sequence[str]) -> dict[str, str]:
+        """Stream key of every campaign this daemon can send (its gateway is configured)."""
+        return {c.id: c.stream for c in self.campaigns.values() if c.gateway in gateways}
+
+    async def refresh(self) -> None:
+        members = await self._redis.smembers(self._keys.campaigns)
+        for campaign_id in sorted(m.decode() for m in members):
+            if campaign_id not in self.campaigns:
+                campaign = await self._load(campaign_id)
+                if campaign is not None:
+                    self.campaigns[campaign_id] = campaign
+        await self._refresh_depths()
+
+    async def _load(self, campaign_id: str) -> Campaign | None:
+        keys = self._keys.campaign(campaign_id)
+        meta: dict[Any, Any] = await self._redis.hgetall(keys.meta)
+        if b"text" not in meta:
+            return None  # being created right now; seen on the next refresh
+        text = meta[b"text"].decode()
+        gateway = meta.get(b"gateway", b"default").decode()
+        return Campaign(campaign_id, gateway, keys.stream, compile_template(text))
+
+    async def _refresh_depths(self) -> None:
+        if not self.campaigns:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            replies = [pipe.hget(self._keys.campaign(cid).counts, "queued")
+                       for cid in self.campaigns]
+        for campaign_id, reply in zip(self.campaigns, replies, strict=True):
+            value = await reply
+            self.queued[campaign_id] = int(value) if value else 0
+
+

@@ -1,0 +1,39 @@
+"""A message as the daemon handles it, decoded from its stream entry."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import msgpack
+
+
+@dataclass(slots=True)
+class Message:
+    campaign: str
+    entry_id: bytes
+    number: str
+    values: list[str] | None
+    attempts: int = 0
+
+
+class UnreadableEntry(ValueError):
+    """A stream entry whose payload is not what enqueue writes."""
+
+
+def decode_entry(campaign: str, entry_id: bytes, payload: bytes | None) -> Message:
+    if payload is None:
+        raise UnreadableEntry("entry has no payload")
+    try:
+        number, values = msgpack.unpackb(payload)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise UnreadableEntry(f"payload is not [number, values]: {exc}") from None
+    if not isinstance(number, str) or not (values is None or isinstance(values, list)):
+        raise UnreadableEntry("payload has the wrong types")
+    return Message(campaign, entry_id, number, values)
+
+
+def message_reference(campaign: str, number: str) -> str:
+    """Stable per campaign and recipient (the idempotency key); reveals no number."""
+    digest = hashlib.blake2b(f"{campaign}\0{number}".encode(), digest_size=12).hexdigest()
+    return f"{campaign}-{digest}"

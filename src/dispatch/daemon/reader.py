@@ -1,0 +1,151 @@
+"""Takes messages from Redis in batches and hands the admitted ones to the senders.
+
+Three sources, one path: this consumer's own pending entries (left by a previous run of
+the same daemon), new entries, and entries claimed from dead consumers. Each batch is
+admitted by one Lua call per campaign, which marks it in flight or acks what needs no
+sending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import partial
+
+import msgpack
+import trio
+
+from dispatch.daemon.campaigns import CampaignBook
+from dispatch.daemon.messages import Message, UnreadableEntry, decode_entry
+from dispatch.daemon.metrics import DaemonMetrics
+from dispatch.daemon.resilience import with_redis_retry
+from dispatch.daemon.tracker import Tracker
+from dispatch.store.queue import Entry, Queue
+
+log = logging.getLogger(__name__)
+
+REFRESH_S = 1.0
+
+
+class Reader:
+    def __init__(self, queue: Queue, book: CampaignBook, tracker: Tracker,
+                 channels: dict[str, trio.MemorySendChannel[Message]], metrics: DaemonMetrics,
+                 *, batch_size: int, block_ms: int, max_held: int, claim_idle_s: float) -> None:
+        self._queue = queue
+        self._book = book
+        self._tracker = tracker
+        self._channels = channels
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._block_ms = block_ms
+        self._max_held = max_held
+        self._claim_idle_ms = int(claim_idle_s * 1000)
+
+    async def run(self) -> None:
+        """Read until cancelled: own pending entries first, then new ones."""
+        await self._refresh()
+        await self._read_own_pending()
+        last_refresh = trio.current_time()
+        while True:
+            if trio.current_time() - last_refresh >= REFRESH_S:
+                await self._refresh()
+                last_refresh = trio.current_time()
+            await self._tracker.wait_below(self._max_held)
+            await self._read_new()
+
+    async def reclaim_forever(self) -> None:
+        """Every half idle period, claim what dead consumers left and renew what we hold."""
+        while True:
+            await trio.sleep(self._claim_idle_ms / 2000)
+            await self._renew_held()
+            for campaign in list(self._book.streams(list(self._channels))):
+                await self._claim_stale(campaign)
+
+    async def _refresh(self) -> None:
+        await with_redis_retry("refresh", self._book.refresh, self._metrics)
+        for campaign, depth in self._book.queued.items():
+            self._metrics.queue_depth.labels(campaign).set(depth)
+
+    async def _read_own_pending(self) -> None:
+        for campaign in self._streams():
+            after = b"0"
+            while entries := await with_redis_retry(
+                    "read", partial(self._queue.read_pending, campaign, after,
+                                    self._batch_size), self._metrics):
+                after = entries[-1].entry_id
+                await self._tracker.wait_below(self._max_held)
+                await self._admit(entries)
+
+    async def _read_new(self) -> None:
+        streams = self._streams()
+        if not streams:
+            await trio.sleep(REFRESH_S)
+            return
+        entries = await with_redis_retry(
+            "read", lambda: self._queue.read_new(streams, self._batch_size, self._block_ms),
+            self._metrics)
+        await self._admit(entries)
+
+    async def _claim_stale(self, campaign: str) -> None:
+        entries = await with_redis_retry(
+            "claim", lambda: self._queue.claim_stale(campaign, self._claim_idle_ms,
+                                                     self._batch_size), self._metrics)
+        if entries:
+            log.info("claimed %d messages of campaign %s from a dead consumer",
+                     len(entries), campaign)
+            await self._tracker.wait_below(self._max_held)
+            await self._admit(entries)
+
+    async def _renew_held(self) -> None:
+        for campaign, entry_ids in self._tracker.held_by_campaign().items():
+            await with_redis_retry(
+                "renew", partial(self._queue.renew, campaign, entry_ids), self._metrics)
+
+    def _streams(self) -> dict[str, str]:
+        return self._book.streams(list(self._channels))
+
+    async def _admit(self, entries: Sequence[Entry]) -> None:
+        by_campaign: dict[str, list[Message]] = {}
+        for entry in entries:
+            message = await self._decode(entry)
+            if message is not None:
+                by_campaign.setdefault(entry.campaign, []).append(message)
+        for campaign, messages in by_campaign.items():
+            await self._admit_campaign(campaign, messages)
+
+    async def _admit_campaign(self, campaign: str, messages: list[Message]) -> None:
+        items = [(m.entry_id, m.number) for m in messages]
+        flags = await with_redis_retry(
+            "admit", lambda: self._queue.admit(campaign, items), self._metrics)
+        admitted = [m for m, send in zip(messages, flags, strict=True) if send]
+        self._tracker.add(admitted)
+        self._metrics.in_process.set(len(self._tracker))
+        await _hand_over(self._channels[self._book.campaigns[campaign].gateway], admitted)
+
+    async def _decode(self, entry: Entry) -> Message | None:
+        try:
+            return decode_entry(entry.campaign, entry.entry_id, entry.payload)
+        except UnreadableEntry as exc:
+            await self._dead_letter(entry, str(exc))
+            return None
+
+    async def _dead_letter(self, entry: Entry, reason: str) -> None:
+        """Keep an entry that cannot be read, with why, and ack it: it must not loop."""
+        self._metrics.dead_letters.inc()
+        log.error("campaign %s entry %s is unreadable (%s): moved to dead letters",
+                  entry.campaign, entry.entry_id.decode(), reason)
+        record = msgpack.packb([entry.campaign, entry.entry_id, entry.payload, reason])
+        await with_redis_retry(
+            "dead_letter", lambda: self._queue.dead_letter(entry.campaign, entry.entry_id,
+                                                           record), self._metrics)
+
+
+async def _hand_over(channel: trio.MemorySendChannel[Message], messages: list[Message]) -> None:
+    """Put the whole batch in the channel before yielding, so that the senders find full
+    gateway batches waiting (an awaited send per message lets each sender wake up with
+    one message, and the gateway gets requests of one or two messages)."""
+    for message in messages:
+        try:
+            channel.send_nowait(message)
+        except trio.WouldBlock:
+            await channel.send(message)

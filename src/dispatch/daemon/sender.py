@@ -1,0 +1,78 @@
+"""Sender workers: take admitted messages, submit them in gateway-sized batches, and
+turn each answer into an outcome to record or a retry to schedule."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+import trio
+
+from dispatch.daemon.batching import drain_ready
+from dispatch.daemon.campaigns import CampaignBook
+from dispatch.daemon.messages import Message, message_reference
+from dispatch.daemon.metrics import GatewayMetrics
+from dispatch.daemon.retrier import Retrier
+from dispatch.gateways.base import Accepted, Gateway, Outbound, Rejected, SubmitResult
+from dispatch.policy.retry import RetryPolicy
+from dispatch.store.queue import Outcome
+
+log = logging.getLogger(__name__)
+
+
+class Sender:
+    """One worker; a gateway has `concurrency` of them, each with its own channels."""
+
+    def __init__(self, gateway: Gateway, book: CampaignBook,
+                 retrier: Retrier, policy: RetryPolicy, metrics: GatewayMetrics,
+                 outcomes: trio.MemorySendChannel[tuple[str, Outcome]]) -> None:
+        self._gateway = gateway
+        self._book = book
+        self._retrier = retrier
+        self._policy = policy
+        self._metrics = metrics
+        self._outcomes = outcomes
+        self._rng = random.Random()
+
+    async def run(self, receive: trio.MemoryReceiveChannel[Message]) -> None:
+        """Ends when the channel is closed and drained; then closes its outcome channel."""
+        async with receive, self._outcomes:
+            async for first in receive:
+                batch = [first]
+                drain_ready(receive, batch, self._gateway.batch_size)
+                await self._send(batch)
+
+    async def _send(self, batch: list[Message]) -> None:
+        outbound = [self._outbound(message) for message in batch]
+        started = trio.current_time()
+        results = await self._gateway.submit(outbound)
+        self._metrics.latency.observe(trio.current_time() - started)
+        for message, result in zip(batch, results, strict=True):
+            await self._settle(message, result)
+
+    def _outbound(self, message: Message) -> Outbound:
+        campaign = self._book.campaigns[message.campaign]
+        return Outbound(message_reference(message.campaign, message.number), message.number,
+                        self._gateway.sender, campaign.render(message.values))
+
+    async def _settle(self, message: Message, result: SubmitResult) -> None:
+        if isinstance(result, Accepted):
+            self._metrics.submitted.inc()
+            await self._record(message, "s", result.gateway_id)
+        elif isinstance(result, Rejected):
+            self._metrics.failed.inc()
+            await self._record(message, "f", result.reason)
+        else:
+            message.attempts += 1
+            if self._policy.gives_up(message.attempts):
+                self._metrics.failed.inc()
+                reason = f"gave up after {message.attempts} attempts: {result.reason}"
+                await self._record(message, "f", reason)
+                return
+            self._metrics.retried.inc()
+            delay = self._policy.delay(message.attempts, result.after_s, self._rng)
+            self._retrier.schedule(self._gateway.name, message, delay)
+
+    async def _record(self, message: Message, code: str, detail: str) -> None:
+        outcome = Outcome(message.entry_id, message.number, code, detail)
+        await self._outcomes.send((message.campaign, outcome))

@@ -1,0 +1,167 @@
+"""The daemon's task tree and its shutdown.
+
+    reader ──► channel per gateway ──► senders ──► outcomes ──► recorder
+       ▲              ▲                   │
+    reclaimer      retrier ◄──────────────┘ (transient errors)
+    inbox: receipts and replies (HTTP endpoint, gateway adapters)   metrics (HTTP)
+
+Shutdown (SIGTERM/SIGINT, or `stop()`): the reader, reclaimer and retrier stop taking
+work, which closes the gateway channels; the senders finish what they hold, the recorder
+records it, and the daemon exits. Whatever is not finished within the grace period stays
+pending in Redis and is taken up again on the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+
+from dispatch.daemon.campaigns import CampaignBook
+from dispatch.daemon.inbox import Inbox
+from dispatch.daemon.messages import Message
+from dispatch.daemon.metrics import DaemonMetrics
+from dispatch.daemon.notify import sd_notify
+from dispatch.daemon.reader import Reader
+from dispatch.daemon.recorder import Recorder
+from dispatch.daemon.retrier import Retrier
+from dispatch.daemon.sender import Sender
+from dispatch.daemon.tracker import Tracker
+from dispatch.gateways.base import Gateway
+from dispatch.httpserver import serve_http
+from dispatch.policy.retry import RetryPolicy
+from dispatch.settings import DaemonSettings
+from dispatch.store.queue import Outcome, Queue
+
+log = logging.getLogger(__name__)
+
+# Builds the gateways once the receipt callback URL (which needs the bound port) is known.
+GatewayFactory = Callable[[str], dict[str, Gateway]]
+
+
+@dataclass(frozen=True)
+class Ports:
+    inbound: int
+    metrics: int
+
+
+class Daemon:
+    def __init__(self, settings: DaemonSettings, queue: Queue, book: CampaignBook,
+                 make_gateways: GatewayFactory, metrics: DaemonMetrics | None = None) -> None:
+        self._settings = settings
+        self._queue = queue
+        self._book = book
+        self._make_gateways = make_gateways
+        self._gateways: dict[str, Gateway] = {}
+        self.metrics = metrics or DaemonMetrics()
+        self.tracker = Tracker()
+        self._inbox = Inbox(queue, self.metrics, settings.record_batch_size,
+                            settings.record_delay_ms / 1000)
+        self._retrier = Retrier()
+        self._intake = trio.CancelScope()
+        self._all = trio.CancelScope()
+
+    def stop(self) -> None:
+        """Stop taking work and finish what is in hand within the grace period."""
+        if self._intake.cancel_called:
+            self._all.cancel()  # asked twice: stop now
+            return
+        log.info("stopping: finishing %d messages in hand", len(self.tracker))
+        self._intake.cancel()
+        self._all.deadline = trio.current_time() + self._settings.shutdown_grace_s
+
+    async def run(self, *, task_status: trio.TaskStatus[Ports] = trio.TASK_STATUS_IGNORED
+                  ) -> None:
+        with self._all:
+            async with trio.open_nursery() as servers:
+                ports = await self._start_servers(servers)
+                self._gateways = self._make_gateways(self._callback_url(ports.inbound))
+                for gateway in self._gateways.values():
+                    await servers.start(gateway.run, self._inbox)
+                task_status.started(ports)
+                try:
+                    await self._pipeline()
+                finally:
+                    servers.cancel_scope.cancel()
+                    with trio.CancelScope(shield=True):
+                        for gateway in self._gateways.values():
+                            await gateway.aclose()
+
+    def _callback_url(self, inbound_port: int) -> str:
+        s = self._settings
+        return s.public_inbound_url or f"http://{s.inbound_host}:{inbound_port}/receipts"
+
+    async def _start_servers(self, nursery: trio.Nursery) -> Ports:
+        s = self._settings
+        nursery.start_soon(self._inbox.run)
+        inbound = await nursery.start(serve_http, self._inbox.handle, s.inbound_host,
+                                      s.inbound_port)
+        metrics = await nursery.start(serve_http, self.metrics.handle, s.metrics_host,
+                                      s.metrics_port)
+        return Ports(inbound, metrics)
+
+    async def _pipeline(self) -> None:
+        s = self._settings
+        outcome_send, outcome_receive = trio.open_memory_channel[tuple[str, Outcome]](
+            s.record_batch_size * 4)
+        channels = {name: trio.open_memory_channel[Message](s.batch_size * 2)
+                    for name in self._gateways}
+        reader = Reader(self._queue, self._book, self.tracker,
+                        {name: pair[0] for name, pair in channels.items()}, self.metrics,
+                        batch_size=s.batch_size, block_ms=s.read_block_ms,
+                        max_held=s.batch_size * 4, claim_idle_s=s.claim_idle_s)
+        recorder = Recorder(self._queue, self.tracker, self.metrics, s.record_batch_size,
+                            s.record_delay_ms / 1000)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(recorder.run, outcome_receive)
+            async with outcome_send:
+                for name, (_, receive) in channels.items():
+                    self._start_senders(nursery, name, receive, outcome_send)
+            nursery.start_soon(self._intake_tasks, reader,
+                               {name: pair[0] for name, pair in channels.items()})
+
+    def _start_senders(self, nursery: trio.Nursery, name: str,
+                       receive: trio.MemoryReceiveChannel[Message],
+                       outcome_send: trio.MemorySendChannel[tuple[str, Outcome]]) -> None:
+        s = self._settings
+        gateway = self._gateways[name]
+        policy = RetryPolicy(s.max_attempts, s.retry_base_s, s.retry_max_s)
+        with receive:
+            for _ in range(gateway.concurrency):
+                sender = Sender(gateway, self._book, self._retrier, policy,
+                                self.metrics.gateway(name), outcome_send.clone())
+                nursery.start_soon(sender.run, receive.clone())
+
+    async def _intake_tasks(self, reader: Reader,
+                            sends: dict[str, trio.MemorySendChannel[Message]]) -> None:
+        """Reader, reclaimer and retrier; when they stop, the gateway channels close."""
+        try:
+            with self._intake:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(reader.run)
+                    nursery.start_soon(reader.reclaim_forever)
+                    nursery.start_soon(self._retrier.run, sends)
+        finally:
+            for send in sends.values():
+                send.close()
+
+
+async def watch_signals(daemon: Daemon) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.info("received %s", signal.Signals(signum).name)
+            sd_notify("STOPPING=1")
+            daemon.stop()
+
+
+def announce(ports: Ports, consumer: str) -> None:
+    """One JSON line on stdout with the bound ports (tests and the demo read it)."""
+    print(json.dumps({"inbound_port": ports.inbound, "metrics_port": ports.metrics,
+                      "consumer": consumer}), flush=True)
+    sys.stdout.flush()
+    sd_notify("READY=1")

@@ -1,0 +1,1 @@
+"""Gateways: the interface the daemon sends through, and its adapters (HTTP now)."""

@@ -1,0 +1,96 @@
+"""The gateway interface and the outcome of a submission — pure.
+
+An adapter translates its protocol's answers into exactly one of three outcomes per
+message: accepted (with the gateway's message id), rejected (permanent, with the reason)
+or retry (transient: throttled, overloaded, timed out, unknown fate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import trio
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One message as the gateway sees it."""
+
+    reference: str  # stable per campaign and recipient; also the idempotency key
+    to: str  # E.164
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    gateway_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    reason: str
+    # The gateway's own hint (Retry-After), when it gave one.
+    after_s: float | None = None
+
+
+SubmitResult = Accepted | Rejected | Retry
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A final delivery receipt, normalised by the adapter that received it."""
+
+    gateway_id: str  # as the gateway gave it at submission (normalised the same way)
+    code: str  # final state code: "d" delivered, "f" failed, "x" expired
+    reason: str  # e.g. "receipt undeliverable, error 001"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message from a recipient (MO): a reply, a STOP, a question."""
+
+    source: str  # the recipient's number, E.164 where the gateway allows
+    destination: str  # our line (short code or number) it was sent to
+    text: str
+    gateway: str
+
+
+class Inbound(Protocol):
+    """Where adapters hand what gateways send us. Each call returns once it is recorded, so
+    an adapter acknowledges to the gateway only what can no longer be lost."""
+
+    async def receipts(self, receipts: Sequence[Receipt]) -> None: ...
+
+    async def messages(self, messages: Sequence[InboundMessage]) -> None: ...
+
+
+class Gateway(Protocol):
+    """Sends messages; one result per message, in order. Never raises for a gateway fault."""
+
+    name: str
+    sender: str  # the sender identity (alphanumeric or number) messages go out with
+    batch_size: int
+    concurrency: int
+
+    async def run(self, inbound: Inbound, *,
+                  task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Background work (connections, keepalives, reading receipts) until cancelled;
+        `task_status.started()` once ready to submit."""
+        ...
+
+    async def submit(self, messages: Sequence[Outbound]) -> list[SubmitResult]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def retry_all(count: int, reason: str, after_s: float | None = None) -> list[SubmitResult]:
+    outcome = Retry(reason, after_s)
+    return [outcome] * count

@@ -1,0 +1,1 @@
+"""Pure policies: retry and backoff now; windows, blackout and keywords later."""

@@ -1,0 +1,140 @@
+"""The simulator's knobs: one frozen dataclass, validated on construction, and the
+outcome-mix parser — pure (no Trio, no I/O)."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+DELIVERED: Final = "delivered"
+UNDELIVERABLE: Final = "undeliverable"
+EXPIRED: Final = "expired"
+REJECTED: Final = "rejected"
+# Receipt status -> error_code sent with it (SMPP-style three digits, "000" = no error).
+ERROR_CODES: Final[dict[str, str]] = {
+    DELIVERED: "000", UNDELIVERABLE: "001", EXPIRED: "002", REJECTED: "003",
+}
+OUTCOME_NAMES: Final = tuple(ERROR_CODES)
+DEFAULT_OUTCOMES: Final[dict[str, float]] = {
+    DELIVERED: 0.9, UNDELIVERABLE: 0.05, EXPIRED: 0.03, REJECTED: 0.02,
+}
+DEFAULT_OUTCOMES_TEXT: Final = ",".join(f"{k}={v}" for k, v in DEFAULT_OUTCOMES.items())
+
+
+class SimulatorConfigError(ValueError):
+    """A knob has a value the simulator cannot use; the message names the knob."""
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    host: str = "127.0.0.1"
+    http_port: int = 8480  # 0: any free port
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    error_429: float = 0.0
+    error_5xx: float = 0.0
+    lost_response: float = 0.0
+    receipt_delay_ms: float = 200.0
+    receipt_jitter_ms: float = 0.0
+    outcomes: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_OUTCOMES))
+    receipt_batch: int = 200
+    seed: int | None = None
+    # A failing callback is retried with doubling backoff: 10 attempts span about a minute.
+    receipt_attempts: int = 10
+    receipt_retry_base_ms: float = 250.0
+    receipt_retry_cap_ms: float = 15_000.0
+    # On SIGINT/SIGTERM the command sends what is still pending for at most this long.
+    shutdown_grace_ms: float = 2_000.0
+
+    def __post_init__(self) -> None:
+        _check_port(self.http_port)
+        for name in ("error_429", "error_5xx", "lost_response"):
+            _check_probability(name, getattr(self, name))
+        for name in ("latency_ms", "latency_jitter_ms", "receipt_delay_ms", "receipt_jitter_ms",
+                     "receipt_retry_base_ms", "receipt_retry_cap_ms", "shutdown_grace_ms"):
+            _check_duration(name, getattr(self, name))
+        _check_at_least("receipt_batch", self.receipt_batch, 1)
+        _check_at_least("receipt_attempts", self.receipt_attempts, 1)
+        object.__setattr__(self, "outcomes", normalise_outcomes(self.outcomes))
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_port(port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise SimulatorConfigError(f"--http-port: must be 0..65535, got {port}")
+
+
+def _check_probability(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:  # also false for NaN
+        raise SimulatorConfigError(f"{_option(name)}: must be a probability in 0..1, got {value}")
+
+
+def _check_duration(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise SimulatorConfigError(f"{_option(name)}: must be a finite number >= 0, got {value}")
+
+
+def _check_at_least(name: str, value: int, minimum: int) -> None:
+    if value < minimum:
+        raise SimulatorConfigError(f"{_option(name)}: must be at least {minimum}, got {value}")
+
+
+def parse_outcome_mix(text: str) -> dict[str, float]:
+    """`delivered=0.9,rejected=0.1` -> normalised weights; raises SimulatorConfigError."""
+    weights: dict[str, float] = {}
+    for item in (part.strip() for part in text.split(",")):
+        name, weight = _parse_outcome_item(item)
+        if name in weights:
+            raise SimulatorConfigError(f"--outcomes: {name!r} given twice")
+        weights[name] = weight
+    return normalise_outcomes(weights)
+
+
+def _parse_outcome_item(item: str) -> tuple[str, float]:
+    name, sep, number = (part.strip() for part in item.partition("="))
+    if not sep or not name:
+        raise SimulatorConfigError(f"--outcomes: expected NAME=WEIGHT, got {item!r}")
+    try:
+        return name, float(number)
+    except ValueError:
+        raise SimulatorConfigError(
+            f"--outcomes: weight of {name!r} is not a number: {number!r}") from None
+
+
+def normalise_outcomes(weights: Mapping[str, float]) -> dict[str, float]:
+    """Check names and weights, return weights scaled to sum 1 (known names only)."""
+    for name, weight in weights.items():
+        if name not in ERROR_CODES:
+            raise SimulatorConfigError(f"--outcomes: unknown outcome {name!r} "
+                                       f"(known: {', '.join(OUTCOME_NAMES)})")
+        if not (math.isfinite(weight) and weight >= 0):
+            raise SimulatorConfigError(
+                f"--outcomes: weight of {name!r} must be a finite number >= 0, got {weight}")
+    total = sum(weights.values())
+    if total <= 0:
+        raise SimulatorConfigError("--outcomes: the weights must sum to more than 0")
+    return {name: weight / total for name, weight in weights.items()}
+
+
+class OutcomePicker:
+    """Maps a uniform draw in [0, 1) to an outcome name: one bisect per message."""
+
+    def __init__(self, outcomes: Mapping[str, float]) -> None:
+        positive = [(name, weight) for name, weight in outcomes.items() if weight > 0]
+        self._names = [name for name, _ in positive]
+        self._bounds: list[float] = []
+        running = 0.0
+        for _, weight in positive:
+            running += weight
+            self._bounds.append(running)
+        self._last = len(self._names) - 1
+
+    def pick(self, draw: float) -> str:
+        # min(): float rounding can leave the last bound a hair under 1.0.
+        return self._names[min(bisect_right(self._bounds, draw), self._last)]

@@ -1,0 +1,53 @@
+"""Every random decision of the simulator, from one seeded random.Random — pure.
+
+Order of the whole-request faults: 429 first, then 5xx, each an independent draw; so at
+probability 1 for both, every request is throttled. The lost response is drawn after the
+messages were accepted.
+"""
+
+from __future__ import annotations
+
+import random
+
+from dispatch.simulator.config import OutcomePicker, SimulatorConfig
+
+SERVER_ERROR_STATUSES = (500, 502, 503)
+
+
+class FaultDecider:
+    def __init__(self, config: SimulatorConfig, rng: random.Random) -> None:
+        self._rng = rng
+        self._p429 = config.error_429
+        self._p5xx = config.error_5xx
+        self._p_lost = config.lost_response
+        self._latency_s = config.latency_ms / 1000
+        self._latency_jitter_s = config.latency_jitter_ms / 1000
+        self._receipt_delay_s = config.receipt_delay_ms / 1000
+        self._receipt_jitter_s = config.receipt_jitter_ms / 1000
+        self._outcomes = OutcomePicker(config.outcomes)
+
+    def request_fault(self) -> int | None:
+        """The HTTP status of an injected whole-request fault, or None to process it."""
+        if self._p429 and self._rng.random() < self._p429:
+            return 429
+        if self._p5xx and self._rng.random() < self._p5xx:
+            return self._rng.choice(SERVER_ERROR_STATUSES)
+        return None
+
+    def lose_response(self) -> bool:
+        """True: the messages stay accepted but the client gets a 503."""
+        return bool(self._p_lost) and self._rng.random() < self._p_lost
+
+    def response_latency(self) -> float:
+        """Seconds to hold the response back (0 when no latency is configured)."""
+        if self._latency_jitter_s:
+            return self._latency_s + self._rng.uniform(0, self._latency_jitter_s)
+        return self._latency_s
+
+    def receipt_delay(self) -> float:
+        if self._receipt_jitter_s:
+            return self._receipt_delay_s + self._rng.uniform(0, self._receipt_jitter_s)
+        return self._receipt_delay_s
+
+    def outcome(self) -> str:
+        return self._outcomes.pick(self._rng.random())

@@ -1,0 +1,155 @@
+"""The simulated HTTP SMS gateway: routes, fault injection, acceptance.
+
+Request handling is the hot path: parse, validate, one ledger lookup and one schedule
+append per message, one JSON encode per response. No message text is kept, and no phone
+number is ever logged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+from dispatch.httpserver import Request, Response, error_response, json_response
+from dispatch.simulator.faults import FaultDecider
+from dispatch.simulator.ledger import GatewayCounters, Ledger
+from dispatch.simulator.messages import (
+    InvalidBody,
+    Submission,
+    batch_item_reference,
+    parse_batch,
+    parse_batch_item,
+    parse_single,
+)
+from dispatch.simulator.receipts import ReceiptPoster
+
+Route = Callable[[Request], Awaitable[Response]]
+# One encoder for every answer: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+class HttpGateway:
+    """The request handler given to dispatch.httpserver.serve_http."""
+
+    def __init__(self, ledger: Ledger, faults: FaultDecider, receipts: ReceiptPoster,
+                 counters: GatewayCounters | None = None) -> None:
+        self.ledger = ledger
+        self.counters = counters or GatewayCounters()
+        self._faults = faults
+        self._receipts = receipts
+        self._routes: dict[str, tuple[str, Route]] = {
+            "/sms": ("POST", self._sms),
+            "/sms/batch": ("POST", self._sms_batch),
+            "/stats": ("GET", self._stats),
+            "/healthz": ("GET", self._healthz),
+        }
+
+    async def __call__(self, request: Request) -> Response:
+        route = self._routes.get(request.path)
+        if route is None:
+            return error_response(404, f"no such path: {request.path}")
+        method, handle = route
+        if request.method != method:
+            return json_response({"error": f"{request.path} accepts {method} only"}, 405,
+                                 {"allow": method})
+        return await handle(request)
+
+    def stats(self) -> dict[str, Any]:
+        counters, ledger, receipts = self.counters, self.ledger, self._receipts.counters
+        return {
+            "accepted": ledger.accepted, "duplicates": ledger.duplicates,
+            "replays": ledger.replays, "submissions": counters.submissions,
+            "requests": counters.requests, "rejected_invalid": counters.rejected_invalid,
+            "faults": {"429": counters.throttled, "500": counters.server_errors,
+                       "lost_response": counters.lost_responses,
+                       "5xx_by_status": dict(counters.server_errors_by_status)},
+            "receipts": {"sent": receipts.sent, "pending": receipts.pending,
+                         "failed": receipts.failed, "skipped": receipts.skipped,
+                         "posts": receipts.posts, "post_failures": receipts.post_failures},
+            "outcomes": dict(counters.outcomes),
+        }
+
+    async def _stats(self, request: Request) -> Response:
+        return json_response(self.stats())
+
+    async def _healthz(self, request: Request) -> Response:
+        return json_response({"ok": True})
+
+    async def _sms(self, request: Request) -> Response:
+        fault = self._injected_fault()
+        if fault is not None:
+            return await self._delayed(fault)
+        self.counters.submissions += 1
+        try:
+            submission, callback_url = parse_single(
+                request.json(), request.headers.get("idempotency-key"))
+        except ValueError as exc:  # InvalidBody, or not JSON
+            self.counters.rejected_invalid += 1
+            return await self._delayed(error_response(400, str(exc)))
+        gateway_id = self._submit(submission, callback_url, trio.current_time())
+        return await self._answer({"id": gateway_id, "reference": submission.reference})
+
+    async def _sms_batch(self, request: Request) -> Response:
+        fault = self._injected_fault()
+        if fault is not None:
+            return await self._delayed(fault)
+        try:
+            items, callback_url = parse_batch(request.json())
+        except ValueError as exc:
+            self.counters.rejected_invalid += 1
+            return await self._delayed(error_response(400, str(exc)))
+        now = trio.current_time()
+        results = [self._batch_item(item, callback_url, now) for item in items]
+        return await self._answer({"results": results})
+
+    def _batch_item(self, item: Any, callback_url: str | None, now: float) -> dict[str, Any]:
+        self.counters.submissions += 1
+        try:
+            submission = parse_batch_item(item)
+        except InvalidBody as exc:
+            self.counters.rejected_invalid += 1
+            return {"reference": batch_item_reference(item), "error": str(exc),
+                    "permanent": True}
+        return {"reference": submission.reference,
+                "id": self._submit(submission, callback_url, now)}
+
+    def _submit(self, submission: Submission, callback_url: str | None, now: float) -> str:
+        """Accept (or replay) one valid message; returns its gateway id."""
+        gateway_id, accepted_now = self.ledger.submit(*submission)
+        if accepted_now:
+            status = self._faults.outcome()
+            self.counters.outcomes[status] += 1
+            if callback_url is None:
+                self._receipts.skip()
+            else:
+                due = now + self._faults.receipt_delay()
+                self._receipts.schedule(due, callback_url,
+                                        (gateway_id, submission.reference, status))
+        return gateway_id
+
+    def _injected_fault(self) -> Response | None:
+        self.counters.requests += 1
+        status = self._faults.request_fault()
+        if status is None:
+            return None
+        if status == 429:
+            self.counters.throttled += 1
+            return json_response({"error": "throttled"}, 429, {"retry-after": "1"})
+        self.counters.count_server_error(status)
+        return error_response(status, f"injected server error {status}")
+
+    async def _answer(self, payload: dict[str, Any]) -> Response:
+        """A 200 with `payload`, unless the lost-response fault turns it into a 503."""
+        if self._faults.lose_response():
+            self.counters.lost_responses += 1
+            return await self._delayed(error_response(503, "service unavailable"))
+        return await self._delayed(Response(200, _ENCODER.encode(payload).encode()))
+
+    async def _delayed(self, response: Response) -> Response:
+        latency = self._faults.response_latency()
+        if latency:
+            await trio.sleep(latency)
+        return response

@@ -1,0 +1,20 @@
+-- Prelude prepended to the daemon's scripts: one place for state codes and the
+-- transition that keeps the per-campaign counts hash equal to the state hash.
+local STATE_NAMES = {q = 'queued', i = 'in_flight', s = 'submitted',
+                     d = 'delivered', f = 'failed', x = 'expired'}
+local FINAL = {d = true, f = true, x = true}
+
+-- Move one number to a new state code; returns the previous code (false if unknown).
+local function transition(state_key, counts_key, number, new_code)
+  local old = redis.call('HGET', state_key, number)
+  if old == new_code then return old end
+  redis.call('HSET', state_key, number, new_code)
+  if old then redis.call('HINCRBY', counts_key, STATE_NAMES[old], -1) end
+  redis.call('HINCRBY', counts_key, STATE_NAMES[new_code], 1)
+  return old
+end
+
+local function ack(stream_key, group, id)
+  redis.call('XACK', stream_key, group, id)
+  redis.call('XDEL', stream_key, id)
+end

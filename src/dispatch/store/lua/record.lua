@@ -1,0 +1,37 @@
+-- Record the outcome of a batch of submissions of one campaign, then ack them.
+-- KEYS[1] state hash   KEYS[2] counts hash   KEYS[3] stream   KEYS[4] errors hash
+-- KEYS[5] today's receipt map   KEYS[6] orphan receipts hash
+-- ARGV[1] consumer group   ARGV[2] campaign id   ARGV[3] receipt map TTL (s)
+-- ARGV[4..] quads: stream entry id, number, outcome ('s' submitted | 'f' failed),
+--           gateway id (for 's') or failure reason (for 'f')
+-- The receipt correlation is written here, in the same step as the state, and a receipt
+-- that arrived before it (parked as an orphan) is applied at once.
+-- Returns {submitted, failed, receipts applied from orphans}.
+local submitted, failed, adopted = 0, 0, 0
+for i = 4, #ARGV, 4 do
+  local id, number, outcome, detail = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local state = redis.call('HGET', KEYS[1], number)
+  if state == 'q' or state == 'i' then
+    if outcome == 's' then
+      transition(KEYS[1], KEYS[2], number, 's')
+      submitted = submitted + 1
+      local orphan = redis.call('HGET', KEYS[6], detail)
+      if orphan then
+        local code, reason = string.match(orphan, '^(%a)\t(.*)$')
+        transition(KEYS[1], KEYS[2], number, code)
+        if code ~= 'd' then redis.call('HSET', KEYS[4], number, reason) end
+        redis.call('HDEL', KEYS[6], detail)
+        adopted = adopted + 1
+      else
+        redis.call('HSET', KEYS[5], detail, ARGV[2] .. '\t' .. number)
+      end
+    else
+      transition(KEYS[1], KEYS[2], number, 'f')
+      redis.call('HSET', KEYS[4], number, detail)
+      failed = failed + 1
+    end
+  end
+  ack(KEYS[3], ARGV[1], id)
+end
+if submitted > adopted then redis.call('EXPIRE', KEYS[5], ARGV[3]) end
+return {submitted, failed, adopted}

@@ -1,0 +1,175 @@
+"""The daemon's side of the queue: batch reads, admits, records, receipts and claims.
+
+Every method is one Redis round trip for a whole batch (a Lua script or one stream
+command), never one per message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dispatch.gateways.base import InboundMessage
+from dispatch.keys import GROUP, CampaignKeys, Keys
+from dispatch.store.redis import Redis
+from dispatch.store.scripts import load_script
+
+RECEIPT_MAP_TTL_S = 3 * 86400
+MAP_DAYS = 3  # receipt maps consulted: today and the two days before
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A stream entry as read: payload is None when the entry was deleted meanwhile."""
+
+    campaign: str
+    entry_id: bytes
+    payload: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one submission: 's' with the gateway id, or 'f' with the reason."""
+
+    entry_id: bytes
+    number: str
+    code: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptUpdate:
+    number: str
+    code: str  # final state code: d, f or x
+    gateway_id: str
+    reason: str
+
+
+def _lua(name: str) -> str:
+    """A daemon script with the shared state-transition prelude in front of it."""
+    return load_script("_states") + "\n" + load_script(name)
+
+
+def day_number(now: float | None = None) -> int:
+    return int((time.time() if now is None else now) // 86400)
+
+
+class Queue:
+    def __init__(self, redis: Redis, keys: Keys, consumer: str) -> None:
+        self._redis = redis
+        self._keys = keys
+        self.consumer = consumer
+        self._admit = redis.register_script(_lua("admit"))
+        self._record = redis.register_script(_lua("record"))
+        self._lookup = redis.register_script(_lua("receipt_lookup"))
+        self._apply = redis.register_script(_lua("receipt_apply"))
+
+    async def read_new(self, streams: Mapping[str, str], count: int, block_ms: int
+                       ) -> list[Entry]:
+        """Up to `count` new entries per stream ({campaign: stream key}), blocking a while."""
+        if not streams:
+            return []
+        campaign_of = {key.encode(): campaign for campaign, key in streams.items()}
+        reply = await self._redis.xreadgroup(
+            GROUP, self.consumer, streams={key: ">" for key in streams.values()},
+            count=count, block=block_ms)
+        return [_entry(campaign_of[key], entry)
+                for key, entries in (reply or {}).items() for entry in entries]
+
+    async def read_pending(self, campaign: str, after: bytes, count: int) -> list[Entry]:
+        """This consumer's own pending entries after id `after` (a previous run's work)."""
+        stream = self._keys.campaign(campaign).stream
+        reply = await self._redis.xreadgroup(GROUP, self.consumer, streams={stream: after},
+                                             count=count)
+        return [_entry(campaign, entry) for entries in (reply or {}).values() for entry in entries]
+
+    async def claim_stale(self, campaign: str, min_idle_ms: int, count: int) -> list[Entry]:
+        """Take over entries left pending by consumers idle this long (dead daemons)."""
+        stream = self._keys.campaign(campaign).stream
+        reply: Any = await self._redis.xautoclaim(stream, GROUP, self.consumer, min_idle_ms,
+                                                  "0-0", count=count)
+        return [_entry(campaign, entry) for entry in reply[1] if entry is not None]
+
+    async def renew(self, campaign: str, entry_ids: Sequence[bytes]) -> None:
+        """Reset the idle time of entries this daemon still holds (retries waiting)."""
+        if entry_ids:
+            stream = self._keys.campaign(campaign).stream
+            await self._redis.xclaim(stream, GROUP, self.consumer, 0, list(entry_ids),
+                                     justid=True)
+
+    async def admit(self, campaign: str, items: Sequence[tuple[bytes, str]]) -> list[bool]:
+        """Mark messages in flight before sending; False: nothing to send (acked)."""
+        keys = self._keys.campaign(campaign)
+        args: list[Any] = [GROUP]
+        for entry_id, number in items:
+            args += (entry_id, number)
+        flags: list[int] = await self._admit(keys=[keys.state, keys.counts, keys.stream], args=args)
+        return [flag == 1 for flag in flags]
+
+    async def dead_letter(self, campaign: str, entry_id: bytes, record: bytes) -> None:
+        """Keep an unreadable entry in the dead-letter list, then ack it (one transaction)."""
+        stream = self._keys.campaign(campaign).stream
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(self._keys.dead_letters, [record])
+            pipe.xack(stream, GROUP, [entry_id])
+
+    async def record(self, campaign: str, outcomes: Sequence[Outcome]) -> list[int]:
+        """Record submitted/failed outcomes and ack them: {submitted, failed, adopted}."""
+        keys = self._keys.campaign(campaign)
+        args: list[Any] = [GROUP, campaign, RECEIPT_MAP_TTL_S]
+        for outcome in outcomes:
+            args += (outcome.entry_id, outcome.number, outcome.code, outcome.detail)
+        return list(await self._record(
+            keys=[*_record_keys(keys), self._keys.receipt_map(day_number()),
+                  self._keys.orphan_receipts], args=args))
+
+    async def lookup_receipts(self, receipts: Sequence[tuple[str, str, str]]
+                              ) -> list[tuple[str, str] | None]:
+        """Resolve (gateway id, code, reason) to (campaign, number); unknown ones are parked."""
+        args: list[Any] = [RECEIPT_MAP_TTL_S]
+        for gateway_id, code, reason in receipts:
+            args += (gateway_id, f"{code}\t{reason}")
+        keys = [*self._map_keys(), self._keys.orphan_receipts]
+        found: list[bytes | None] = await self._lookup(keys=keys, args=args)
+        return [_target(item) for item in found]
+
+    async def apply_receipts(self, campaign: str, updates: Iterable[ReceiptUpdate]) -> list[int]:
+        keys = self._keys.campaign(campaign)
+        args: list[Any] = []
+        for update in updates:
+            args += (update.number, update.code, update.gateway_id, update.reason)
+        return list(await self._apply(
+            keys=[keys.state, keys.counts, keys.errors, *self._map_keys()], args=args))
+
+    async def store_inbound(self, messages: Sequence[InboundMessage]) -> None:
+        """Append replies to the inbound stream, in one pipelined round trip."""
+        received_at = f"{time.time():.3f}"
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for message in messages:
+                pipe.xadd(self._keys.inbound, {
+                    "source": message.source, "destination": message.destination,
+                    "text": message.text, "gateway": message.gateway,
+                    "received_at": received_at})
+
+    def _map_keys(self) -> list[str]:
+        today = day_number()
+        return [self._keys.receipt_map(today - back) for back in range(MAP_DAYS)]
+
+
+def _record_keys(keys: CampaignKeys) -> list[str]:
+    return [keys.state, keys.counts, keys.stream, keys.errors]
+
+
+def _entry(campaign: str, entry: Any) -> Entry:
+    """From coredis' StreamEntry; fields are None for an entry deleted while pending."""
+    fields = entry.field_values
+    return Entry(campaign, entry.identifier, fields.get(b"m") if fields else None)
+
+
+def _target(item: bytes | None) -> tuple[str, str] | None:
+    if not item:
+        return None
+    campaign, _, number = item.decode().partition("\t")
+    return campaign, number

@@ -1,0 +1,120 @@
+"""The daemon in process against the in-process simulator, on a real Redis."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import msgpack
+import pytest
+import trio
+
+from dispatch.app import gateway_factory
+from dispatch.daemon.campaigns import CampaignBook
+from dispatch.daemon.service import Daemon, Ports
+from dispatch.enqueue import enqueue_file
+from dispatch.keys import Keys
+from dispatch.settings import DaemonSettings, GatewaySettings, Settings
+from dispatch.simulator.config import SimulatorConfig
+from dispatch.simulator.service import Simulator
+from dispatch.store.queue import Queue
+from dispatch.store.redis import Redis
+from dispatch.store.status import state_counts
+
+TEXT = "Bonjour {name}. Parti Test. STOP au 36111"
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[tuple[Simulator, int]]:
+    sim = Simulator(SimulatorConfig(http_port=0, seed=5, receipt_delay_ms=20))
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(sim.serve)
+        yield sim, port
+        nursery.cancel_scope.cancel()
+
+
+def daemon_for(redis: Redis, settings: Settings, port: int, **overrides: object) -> Daemon:
+    daemon_settings = dataclasses.replace(
+        DaemonSettings(consumer="t", inbound_port=0, metrics_port=0, retry_base_s=0.01,
+                       retry_max_s=0.05), **overrides)
+    configured = dataclasses.replace(settings, gateways={
+        "default": GatewaySettings(url=f"http://127.0.0.1:{port}", batch_size=20)})
+    keys = Keys(settings.redis.key_prefix)
+    return Daemon(daemon_settings, Queue(redis, keys, "t"), CampaignBook(redis, keys),
+                  gateway_factory(configured))
+
+
+async def enqueue(redis: Redis, settings: Settings, tmp_path: Path, count: int) -> None:
+    rows = "\n".join(f"06{40_000_000 + i:08d},N{i}" for i in range(count))
+    (tmp_path / "c.csv").write_text(f"phone,name\n{rows}\n")
+    report = await enqueue_file(redis, settings, tmp_path / "c.csv", "c1", TEXT)
+    assert report.accepted == count
+
+
+async def final_counts(redis: Redis, settings: Settings, expected: int) -> dict[str, int]:
+    keys = Keys(settings.redis.key_prefix)
+    while True:
+        counts = (await state_counts(redis, keys, ["c1"]))["c1"]
+        if counts["delivered"] + counts["failed"] + counts["expired"] == expected:
+            return counts
+        await trio.sleep(0.05)
+
+
+async def test_sends_renders_records_and_stops_cleanly(
+        redis: Redis, settings: Settings, tmp_path: Path,
+        simulator: tuple[Simulator, int]) -> None:
+    sim, port = simulator
+    with trio.fail_after(60):
+        await enqueue(redis, settings, tmp_path, 300)
+        daemon = daemon_for(redis, settings, port)
+        async with trio.open_nursery() as nursery:
+            ports: Ports = await nursery.start(daemon.run)
+            counts = await final_counts(redis, settings, 300)
+            async with httpx.AsyncClient() as client:
+                text = (await client.get(f"http://127.0.0.1:{ports.metrics}/metrics")).text
+            daemon.stop()
+        assert counts["queued"] == counts["in_flight"] == 0
+        assert sim.stats()["accepted"] == 300
+        assert sim.stats()["duplicates"] == 0
+        assert 'dispatch_messages_total{gateway="default",outcome="submitted"} 300.0' in text
+        assert len(daemon.tracker) == 0
+
+
+async def test_unreadable_entry_goes_to_dead_letters_and_does_not_loop(
+        redis: Redis, settings: Settings, tmp_path: Path,
+        simulator: tuple[Simulator, int]) -> None:
+    _, port = simulator
+    keys = Keys(settings.redis.key_prefix)
+    with trio.fail_after(30):
+        await enqueue(redis, settings, tmp_path, 5)
+        await redis.xadd(keys.campaign("c1").stream, {"m": b"\xc1garbage"})
+        daemon = daemon_for(redis, settings, port)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(daemon.run)
+            await final_counts(redis, settings, 5)
+            while await redis.llen(keys.dead_letters) < 1:
+                await trio.sleep(0.05)
+            daemon.stop()
+        [record] = await redis.lrange(keys.dead_letters, 0, -1)
+        campaign, _, payload, reason = msgpack.unpackb(record)
+        assert (campaign, payload) == ("c1", b"\xc1garbage")
+        assert "payload" in reason
+        assert daemon.metrics.dead_letters._value.get() == 1
+
+
+async def test_messages_of_an_unreachable_gateway_fail_after_max_attempts(
+        redis: Redis, settings: Settings, tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        await enqueue(redis, settings, tmp_path, 3)
+        # Nothing listens on port 9 (discard) on loopback: every attempt is refused.
+        daemon = daemon_for(redis, settings, 9, max_attempts=3)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(daemon.run)
+            counts = await final_counts(redis, settings, 3)
+            daemon.stop()
+        assert counts["failed"] == 3
+        errors = Keys(settings.redis.key_prefix).campaign("c1").errors
+        reason = await redis.hget(errors, "+33640000000")
+        assert reason is not None and reason.startswith(b"gave up after 3 attempts")

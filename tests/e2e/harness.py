@@ -1,0 +1,84 @@
+"""Running the real processes for end-to-end tests: simulator, daemon, CLI commands."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+
+from dispatch.processes import Child, dispatch_command, start_child
+from dispatch.settings import Settings
+
+
+def write_config(path: Path, settings: Settings, gateway_port: int, *, consumer: str,
+                 batch_size: int = 100, claim_idle_s: float = 60.0, inbound_port: int = 0,
+                 extra: str = "") -> Path:
+    path.write_text(
+        f'[redis]\nurl = "{settings.redis.url}"\nkey_prefix = "{settings.redis.key_prefix}"\n\n'
+        f'[daemon]\nconsumer = "{consumer}"\ninbound_port = {inbound_port}\nmetrics_port = 0\n'
+        f"claim_idle_s = {claim_idle_s}\nretry_base_s = 0.05\nretry_max_s = 0.5\n"
+        f"max_attempts = 50\n\n"
+        f'[gateways.default]\nurl = "http://127.0.0.1:{gateway_port}"\n'
+        f"batch_size = {batch_size}\nconcurrency = 4\n{extra}")
+    return path
+
+
+def free_port() -> int:
+    """A port free right now, for a daemon whose callback URL must survive its restart."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def start_simulator(reaper: list[Child], tmp_path: Path, *flags: str) -> Child:
+    child = await start_child("simulator", dispatch_command(
+        "simulator", "--http-port", "0", "--seed", "3", *flags), tmp_path / "simulator.log")
+    reaper.append(child)
+    return child
+
+
+async def start_daemon(reaper: list[Child], tmp_path: Path, config: Path,
+                       name: str = "daemon") -> Child:
+    child = await start_child(name, dispatch_command("run", "--config", str(config)),
+                              tmp_path / f"{name}.log")
+    reaper.append(child)
+    return child
+
+
+async def simulator_stats(simulator: Child) -> dict[str, Any]:
+    async with httpx.AsyncClient() as client:
+        reply = await client.get(f"http://127.0.0.1:{simulator.ready['http_port']}/stats")
+        result: dict[str, Any] = reply.json()
+        return result
+
+
+async def run_cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return await trio.run_process([sys.executable, "-m", "dispatch", *args],
+                                  capture_stdout=True, capture_stderr=True, check=False)
+
+
+async def status(config: Path) -> dict[str, Any]:
+    result = await run_cli("status", "--config", str(config), "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+async def wait_until_final(config: Path, campaign: str, expected: int,
+                           children: Sequence[Child] = ()) -> dict[str, int]:
+    """Poll `dispatch status` until every message is final (bounded by the caller's timeout)."""
+    while True:
+        counts: dict[str, int] = (await status(config))["campaigns"][campaign]
+        if counts["delivered"] + counts["failed"] + counts["expired"] >= expected:
+            return counts
+        for child in children:
+            assert child.process.returncode is None, f"{child.name} exited early"
+        await trio.sleep(0.2)

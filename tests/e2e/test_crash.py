@@ -1,0 +1,68 @@
+"""The daemon killed with SIGKILL mid-campaign and restarted: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import trio
+
+from dispatch.processes import Child
+from dispatch.settings import Settings
+from tests.e2e.harness import (
+    free_port,
+    run_cli,
+    simulator_stats,
+    start_daemon,
+    start_simulator,
+    status,
+    wait_until_final,
+    write_config,
+)
+
+COUNT = 6000
+
+
+async def test_sigkill_mid_campaign_then_restart_loses_nothing_and_sends_nothing_twice(
+        settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
+    with trio.fail_after(300):
+        # Slow answers and answers lost after acceptance: many submissions are in flight
+        # when the daemon dies, and some were accepted without the daemon knowing.
+        simulator = await start_simulator(reaper, tmp_path, "--latency-ms", "5",
+                                          "--lost-response", "0.05", "--receipt-delay-ms", "100")
+        config = write_config(tmp_path / "dispatch.toml", settings,
+                              simulator.ready["http_port"], consumer="crashy", batch_size=20,
+                              inbound_port=free_port())  # gateways keep the callback URL
+        numbers = "\n".join(f"07{30_000_000 + i:08d}" for i in range(COUNT))
+        (tmp_path / "c.csv").write_text(f"phone\n{numbers}\n")
+        result = await run_cli("enqueue", str(tmp_path / "c.csv"), "--campaign", "crash",
+                               "--text", "Parti Test. STOP au 36111", "--config", str(config),
+                               "--json")
+        assert json.loads(result.stdout)["accepted"] == COUNT
+
+        daemon = await start_daemon(reaper, tmp_path, config)
+        await _wait_for_progress(config, minimum=COUNT // 5)
+        daemon.process.send_signal(signal.SIGKILL)
+        await daemon.process.wait()
+        mid = (await status(config))["campaigns"]["crash"]
+        assert mid["delivered"] + mid["failed"] + mid["expired"] < COUNT  # killed mid-run
+
+        restarted = await start_daemon(reaper, tmp_path, config, name="daemon-restarted")
+        try:
+            counts = await wait_until_final(config, "crash", COUNT, [restarted, simulator])
+        finally:
+            await restarted.stop()
+        assert counts["queued"] == counts["in_flight"] == counts["submitted"] == 0
+        stats = await simulator_stats(simulator)
+        await simulator.stop()
+        assert stats["accepted"] == COUNT
+        assert stats["duplicates"] == 0
+
+
+async def _wait_for_progress(config: Path, minimum: int) -> None:
+    while True:
+        counts = (await status(config))["campaigns"].get("crash", {})
+        if counts.get("submitted", 0) + counts.get("delivered", 0) >= minimum:
+            return
+        await trio.sleep(0.05)

@@ -1,0 +1,175 @@
+"""`dispatch enqueue` through dispatch.cli.main, on the test session's Redis."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from dispatch.cli import main
+from dispatch.keys import Keys
+from dispatch.settings import load_settings
+from dispatch.store.redis import open_redis
+
+TEXT = "Bonjour {first_name} !"
+
+
+@pytest.fixture
+def config(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("DISPATCH_CONFIG", "DISPATCH_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "dispatch.toml"
+    path.write_text(f'[redis]\nurl = "{redis_url}"\nkey_prefix = "cli{uuid.uuid4().hex[:10]}"\n'
+                    f'[gateways.default]\n[gateways.fast]\n')
+    return path
+
+
+@pytest.fixture
+def campaign_file(tmp_path: Path) -> Path:
+    path = tmp_path / "list.csv"
+    path.write_text("phone,first_name\n0611111111,Ana\n0622222222,Bob\n0145678901,Cy\n")
+    return path
+
+
+def enqueue(config: Path, *args: str) -> int:
+    return main(["enqueue", *args, "--config", str(config)])
+
+
+def redis_state(config: Path, campaign: str = "c1") -> dict[str, Any]:
+    """The campaigns set and the campaign's stream length, read with a client of our own."""
+    settings = load_settings(config, env={})
+    keys = Keys(settings.redis.key_prefix)
+
+    async def read() -> dict[str, Any]:
+        with trio.fail_after(10):
+            async with open_redis(settings) as redis:
+                return {"campaigns": await redis.smembers(keys.campaigns),
+                        "queued": await redis.xlen(keys.campaign(campaign).stream)}
+
+    return trio.run(read)
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("dispatch enqueue: ")
+    return lines[0].removeprefix("dispatch enqueue: ")
+
+
+def test_json_output_is_one_object(config: Path, campaign_file: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code = enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT, "--json")
+    assert code == 0
+    output = capsys.readouterr().out
+    assert json.loads(output) == {
+        "campaign": "c1", "accepted": 2, "duplicates": 0, "rejected": 1, "rows": 3,
+        "errors": [{"line": 4, "reason": "not a mobile number (fixed line)"}]}
+    assert output.count("\n") == 1
+    assert redis_state(config) == {"campaigns": {b"c1"}, "queued": 2}
+
+
+def test_second_run_reports_only_duplicates(config: Path, campaign_file: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    args = [str(campaign_file), "--campaign", "c1", "--text", TEXT, "--json"]
+    assert enqueue(config, *args) == 0
+    capsys.readouterr()
+    assert enqueue(config, *args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["accepted"], report["duplicates"], report["rejected"]) == (0, 2, 1)
+
+
+def test_human_summary(config: Path, campaign_file: Path,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "campaign c1: 2 accepted, 0 duplicates, 1 rejected (3 rows)",
+        "  line 4: not a mobile number (fixed line)",
+    ]
+
+
+def test_human_summary_shows_the_first_rejections_only(
+        config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("phone,first_name\n" + "nope,A\n" * 30)
+    assert enqueue(config, str(path), "--campaign", "c1", "--text", TEXT) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "  line 2: invalid phone number"
+    assert lines[-1] == "  ... and 10 more rejected rows (--json lists them)"
+    assert len(lines) == 22
+
+
+def test_text_file_and_jsonl_format(config: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    text_file = tmp_path / "message.txt"
+    text_file.write_text("Bonjour {first_name} !\n")
+    data = tmp_path / "list.data"
+    data.write_text('{"phone": "0611111111", "first_name": "Ana"}\n')
+    assert enqueue(config, str(data), "--campaign", "c1", "--text-file", str(text_file),
+                   "--format", "jsonl", "--gateway", "fast", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["accepted"] == 1
+
+
+FATAL = {
+    "missing file": (["missing.csv", "--text", TEXT], "missing.csv: no such file"),
+    "empty file": (["empty.csv", "--text", TEXT], "empty.csv: the file is empty"),
+    "no phone column": (["nophone.csv", "--text", TEXT],
+                        "nophone.csv: no 'phone' column in the header (columns: 'tel', "
+                        "'first_name')"),
+    "unknown placeholder": (["list.csv", "--text", "Hi {city}"],
+                            "list.csv: the text uses {city} but the CSV header has no such "
+                            "column"),
+    "empty text": (["list.csv", "--text", " "], "the text is empty"),
+    "both texts": (["list.csv", "--text", TEXT, "--text-file", "message.txt"],
+                   "give the message with exactly one of --text or --text-file"),
+    "no text": (["list.csv"], "give the message with exactly one of --text or --text-file"),
+    "missing text file": (["list.csv", "--text-file", "nothing.txt"],
+                          "--text-file nothing.txt: no such file"),
+    "bad campaign id": (["list.csv", "--text", TEXT, "--campaign", "a b"],
+                        "invalid campaign id 'a b': use 1 to 64 letters, digits, '_', '.' or '-'"),
+    "long campaign id": (["list.csv", "--text", TEXT, "--campaign", "x" * 65],
+                         f"invalid campaign id '{'x' * 65}': use 1 to 64 letters, digits, '_', "
+                         f"'.' or '-'"),
+    "unknown gateway": (["list.csv", "--text", TEXT, "--gateway", "nope"],
+                        "unknown gateway 'nope' (configured: default, fast)"),
+    "malformed text": (["list.csv", "--text", "Hi {first_name"],
+                       "the text: unclosed '{' at position 4 (write '{{' for a literal brace)"),
+}
+
+
+@pytest.mark.parametrize("case", FATAL)
+def test_fatal_errors_exit_2_with_one_line_and_queue_nothing(
+        config: Path, campaign_file: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    folder = campaign_file.parent
+    (folder / "empty.csv").write_bytes(b"")
+    (folder / "nophone.csv").write_text("tel,first_name\n0611111111,Ana\n")
+    monkeypatch.chdir(folder)
+    args, message = FATAL[case]
+    if "--campaign" not in args:
+        args = [*args, "--campaign", "c1"]
+    assert enqueue(config, *args) == 2
+    assert one_line_error(capsys) == message
+    assert redis_state(config) == {"campaigns": set(), "queued": 0}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (["--text", "Autre {first_name}"], "campaign 'c1' already exists with a different text"),
+    (["--text", TEXT, "--gateway", "fast"],
+     "campaign 'c1' already exists with gateway 'default', not 'fast'"),
+])
+def test_existing_campaign_with_other_settings_exits_2(
+        config: Path, campaign_file: Path, capsys: pytest.CaptureFixture[str],
+        change: list[str], message: str) -> None:
+    assert enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT) == 0
+    capsys.readouterr()
+    other = campaign_file.parent / "other.csv"
+    other.write_text("phone,first_name\n0633333333,Di\n")
+    assert enqueue(config, str(other), "--campaign", "c1", *change) == 2
+    assert one_line_error(capsys) == message
+    assert redis_state(config)["queued"] == 2
