@@ -35,7 +35,8 @@ async def run_daemon(settings: Settings) -> None:
     consumer = consumer_name(settings)
     async with open_redis(settings) as redis:
         keys = Keys(settings.redis.key_prefix)
-        daemon = Daemon(settings.daemon, Queue(redis, keys, consumer),
+        queue = Queue(redis, keys, consumer, receipt_timeout_h=settings.daemon.receipt_timeout_h)
+        daemon = Daemon(settings.daemon, queue,
                         CampaignBook(redis, keys), gateway_factory(settings))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, daemon)

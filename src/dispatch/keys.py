@@ -39,9 +39,11 @@ class Keys:
             errors=f"{base}:errors",
         )
 
-    def receipt_map(self, day: int) -> str:
-        """Hash gateway message id -> "campaign<TAB>number", one per UTC day (TTL'd)."""
-        return f"{self.prefix}:dlr:{day}"
+    def receipt_map(self, hour: int) -> str:
+        """Hash gateway message id -> "campaign<TAB>number" of the submissions of one hour
+        (hours since the epoch) still waiting for their final receipt. What is left in it
+        after the receipt timeout is expired by the sweeper."""
+        return f"{self.prefix}:dlr:{hour}"
 
     @property
     def orphan_receipts(self) -> str:

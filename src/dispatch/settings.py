@@ -65,6 +65,9 @@ class DaemonSettings:
     public_inbound_url: str = ""
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9470
+    # A submitted message whose final receipt has not come after this many hours is
+    # marked expired ("no final receipt"), so that every message ends in a final state.
+    receipt_timeout_h: int = 48
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def _check_values(settings: Settings) -> None:
         _check_choice(f"gateways.{name}.bind_mode", gateway.bind_mode, BIND_MODES)
         _check_choice(f"gateways.{name}.submit_id_base", gateway.submit_id_base, ID_BASES)
         _check_choice(f"gateways.{name}.receipt_id_base", gateway.receipt_id_base, ID_BASES)
-    for key in ("batch_size", "max_attempts", "record_batch_size"):
+    for key in ("batch_size", "max_attempts", "record_batch_size", "receipt_timeout_h"):
         if getattr(settings.daemon, key) < 1:
             raise ConfigError(f"daemon.{key}: must be at least 1")
     if settings.enqueue.batch_size < 1:

@@ -118,3 +118,25 @@ async def test_messages_of_an_unreachable_gateway_fail_after_max_attempts(
         errors = Keys(settings.redis.key_prefix).campaign("c1").errors
         reason = await redis.hget(errors, "+33640000000")
         assert reason is not None and reason.startswith(b"gave up after 3 attempts")
+
+
+async def test_messages_left_pending_by_a_dead_consumer_are_reclaimed_and_sent(
+        redis: Redis, settings: Settings, tmp_path: Path,
+        simulator: tuple[Simulator, int]) -> None:
+    sim, port = simulator
+    keys = Keys(settings.redis.key_prefix)
+    with trio.fail_after(30):
+        await enqueue(redis, settings, tmp_path, 40)
+        # Another daemon read and admitted everything, then died without a word.
+        dead = Queue(redis, keys, "dead-daemon")
+        entries = await dead.read_new({"c1": keys.campaign("c1").stream}, 100, 100)
+        numbers = [msgpack.unpackb(e.payload)[0] for e in entries]
+        await dead.admit("c1", [(e.entry_id, n) for e, n in zip(entries, numbers, strict=True)])
+        daemon = daemon_for(redis, settings, port, claim_idle_s=0.2)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(daemon.run)
+            counts = await final_counts(redis, settings, 40)
+            daemon.stop()
+        assert counts["in_flight"] == 0
+        assert sim.stats()["accepted"] == 40
+        assert sim.stats()["duplicates"] == 0

@@ -10,7 +10,7 @@ import pytest
 from dispatch.enqueue import enqueue_file
 from dispatch.keys import GROUP, Keys
 from dispatch.settings import Settings
-from dispatch.store.queue import Entry, Outcome, Queue, ReceiptUpdate
+from dispatch.store.queue import Entry, Outcome, Queue, ReceiptTarget, ReceiptUpdate
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
 
@@ -78,12 +78,15 @@ async def test_receipt_after_record_is_applied_once(
     await queue.admit("c1", items(entries))
     await queue.record("c1", [Outcome(e.entry_id, n, "s", f"gw-{i}")
                               for i, (e, n) in enumerate(zip(entries, NUMBERS, strict=True))])
-    found = await queue.lookup_receipts([("gw-0", "d", "ok"), ("gw-1", "f", "undeliverable")])
-    assert found == [("c1", NUMBERS[0]), ("c1", NUMBERS[1])]
-    updates = [ReceiptUpdate(NUMBERS[0], "d", "gw-0", "ok"),
-               ReceiptUpdate(NUMBERS[1], "f", "gw-1", "undeliverable")]
-    assert await queue.apply_receipts("c1", updates) == [1, 1, 0, 0]
-    assert await queue.apply_receipts("c1", updates) == [0, 0, 0, 2]  # repeated receipts
+    maps = queue.receipt_maps()
+    found = await queue.lookup_receipts([("gw-0", "d", "ok"), ("gw-1", "f", "undeliverable")],
+                                        maps)
+    assert found == [ReceiptTarget("c1", NUMBERS[0], 0), ReceiptTarget("c1", NUMBERS[1], 0)]
+    updates = [ReceiptUpdate(NUMBERS[0], "d", "gw-0", "ok", 0),
+               ReceiptUpdate(NUMBERS[1], "f", "gw-1", "undeliverable", 0)]
+    assert await queue.apply_receipts("c1", updates, maps) == [1, 1, 0, 0]
+    assert await queue.apply_receipts("c1", updates, maps) == [0, 0, 0, 2]  # repeated
+    assert await redis.hlen(maps[0]) == 1  # only gw-2's correlation is left
     assert await counts(redis, settings) == {"queued": 0, "in_flight": 0, "submitted": 1,
                                              "delivered": 1, "failed": 1, "expired": 0}
 
@@ -93,7 +96,8 @@ async def test_receipt_before_record_is_parked_then_adopted(
     queue, entries = await queued(redis, settings, tmp_path)
     await queue.admit("c1", items(entries)[:1])
     # The gateway's receipt overtakes our record of its acceptance.
-    assert await queue.lookup_receipts([("gw-fast", "x", "expired")]) == [None]
+    assert await queue.lookup_receipts([("gw-fast", "x", "expired")],
+                                       queue.receipt_maps()) == [None]
     result = await queue.record("c1", [Outcome(entries[0].entry_id, NUMBERS[0], "s",
                                                "gw-fast")])
     assert result == [1, 0, 1]
@@ -122,3 +126,56 @@ def test_unreadable_payloads_are_named(payload: bytes | None) -> None:
 
     with pytest.raises(UnreadableEntry):
         decode_entry("c1", b"1-0", payload)
+
+
+async def test_a_receipt_is_found_in_an_earlier_hours_map(
+        redis: Redis, settings: Settings, tmp_path: Path) -> None:
+    clock = Clock(1_800_000_000.0)
+    _, entries = await queued(redis, settings, tmp_path)
+    queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", clock=clock)
+    await queue.admit("c1", items(entries)[:1])
+    await queue.record("c1", [Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-old")])
+    clock.now += 5 * 3600  # the receipt comes five hours later
+    maps = queue.receipt_maps()
+    [target] = await queue.lookup_receipts([("gw-old", "d", "ok")], maps)
+    assert target == ReceiptTarget("c1", NUMBERS[0], 5)
+    update = ReceiptUpdate(NUMBERS[0], "d", "gw-old", "ok", target.map_offset)
+    assert await queue.apply_receipts("c1", [update], maps) == [1, 0, 0, 0]
+    assert await redis.hlen(maps[5]) == 0
+
+
+async def test_the_sweeper_expires_messages_whose_receipt_never_came(
+        redis: Redis, settings: Settings, tmp_path: Path) -> None:
+    from dispatch.daemon.metrics import DaemonMetrics
+    from dispatch.daemon.sweeper import ReceiptSweeper
+
+    clock = Clock(1_800_000_000.0)
+    _, entries = await queued(redis, settings, tmp_path)
+    queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", receipt_timeout_h=2,
+                  clock=clock)
+    await queue.admit("c1", items(entries))
+    await queue.record("c1", [Outcome(e.entry_id, n, "s", f"gw-{n}")
+                              for e, n in zip(entries, NUMBERS, strict=True)])
+    maps = queue.receipt_maps()
+    await queue.apply_receipts("c1", [ReceiptUpdate(NUMBERS[0], "d", f"gw-{NUMBERS[0]}", "ok",
+                                                    0)], maps)
+    sweeper = ReceiptSweeper(queue, DaemonMetrics())
+    assert await sweeper.sweep_once() == 0  # not overdue yet
+    clock.now += 4 * 3600
+    assert await sweeper.sweep_once() == 2
+    current = await counts(redis, settings)
+    assert (current["delivered"], current["expired"], current["submitted"]) == (1, 2, 0)
+    errors = Keys(settings.redis.key_prefix).campaign("c1").errors
+    assert await redis.hget(errors, NUMBERS[1]) == b"no final receipt within 2 h"
+    assert await redis.exists([maps[0]]) == 0
+    assert await sweeper.sweep_once() == 0
+
+
+class Clock:
+    """A wall clock the test moves by hand (receipt maps are named by the hour)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

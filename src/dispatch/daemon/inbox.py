@@ -115,22 +115,24 @@ class Inbox:
 
     async def _record(self, receipts: list[Receipt]) -> None:
         rows = [(r.gateway_id, r.code, r.reason) for r in receipts]
+        maps = self._queue.receipt_maps()
         targets = await with_redis_retry(
-            "receipt_lookup", lambda: self._queue.lookup_receipts(rows), self._metrics)
+            "receipt_lookup", lambda: self._queue.lookup_receipts(rows, maps), self._metrics)
         by_campaign: dict[str, list[ReceiptUpdate]] = {}
         for receipt, target in zip(receipts, targets, strict=True):
             if target is None:
                 self._metrics.receipt_results["parked"].inc()
                 continue
-            campaign, number = target
-            by_campaign.setdefault(campaign, []).append(
-                ReceiptUpdate(number, receipt.code, receipt.gateway_id, receipt.reason))
+            by_campaign.setdefault(target.campaign, []).append(ReceiptUpdate(
+                target.number, receipt.code, receipt.gateway_id, receipt.reason,
+                target.map_offset))
         for campaign, updates in by_campaign.items():
-            await self._apply(campaign, updates)
+            await self._apply(campaign, updates, maps)
 
-    async def _apply(self, campaign: str, updates: list[ReceiptUpdate]) -> None:
+    async def _apply(self, campaign: str, updates: list[ReceiptUpdate],
+                     maps: list[str]) -> None:
         counts = await with_redis_retry(
-            "receipt_apply", lambda: self._queue.apply_receipts(campaign, updates),
+            "receipt_apply", lambda: self._queue.apply_receipts(campaign, updates, maps),
             self._metrics)
         for name, count in zip(APPLY_RESULTS, counts, strict=True):
             self._metrics.receipt_results[name].inc(count)

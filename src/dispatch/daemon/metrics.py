@@ -46,6 +46,9 @@ class DaemonMetrics:
         self.redis_errors = Counter(
             "dispatch_redis_errors", "Redis operations that failed and were retried",
             ["operation"], registry=self.registry)
+        self.receipt_timeouts = Counter(
+            "dispatch_receipt_timeouts", "Submitted messages expired because their final "
+            "receipt never came (daemon.receipt_timeout_h)", registry=self.registry)
         self.inbound_messages = Counter(
             "dispatch_inbound_messages", "Messages from recipients (MO) stored",
             registry=self.registry)

@@ -2,7 +2,7 @@
 
     reader ──► channel per gateway ──► senders ──► outcomes ──► recorder
        ▲              ▲                   │
-    reclaimer      retrier ◄──────────────┘ (transient errors)
+    reclaimer      retrier ◄──────────────┘ (transient errors)       receipt sweeper
     inbox: receipts and replies (HTTP endpoint, gateway adapters)   metrics (HTTP)
 
 Shutdown (SIGTERM/SIGINT, or `stop()`): the reader, reclaimer and retrier stop taking
@@ -31,6 +31,7 @@ from dispatch.daemon.reader import Reader
 from dispatch.daemon.recorder import Recorder
 from dispatch.daemon.retrier import Retrier
 from dispatch.daemon.sender import Sender
+from dispatch.daemon.sweeper import ReceiptSweeper
 from dispatch.daemon.tracker import Tracker
 from dispatch.gateways.base import Gateway
 from dispatch.httpserver import serve_http
@@ -145,6 +146,7 @@ class Daemon:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(reader.run)
                     nursery.start_soon(reader.reclaim_forever)
+                    nursery.start_soon(ReceiptSweeper(self._queue, self.metrics).run)
                     nursery.start_soon(self._retrier.run, sends)
         finally:
             for send in sends.values():

@@ -7,7 +7,7 @@ command), never one per message.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +16,12 @@ from dispatch.keys import GROUP, CampaignKeys, Keys
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
 
-RECEIPT_MAP_TTL_S = 3 * 86400
-MAP_DAYS = 3  # receipt maps consulted: today and the two days before
+# A receipt map outlives the receipt timeout by this much, so the sweeper finds it.
+MAP_MARGIN_H = 24
+ORPHAN_TTL_S = 3 * 86400
+# Where the receipt maps start in the KEYS of receipt_lookup.lua and receipt_apply.lua.
+LOOKUP_FIRST_MAP = 2
+APPLY_FIRST_MAP = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +44,21 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class ReceiptTarget:
+    """The message a receipt is for, and which receipt map holds its correlation."""
+
+    campaign: str
+    number: str
+    map_offset: int  # index in the list of maps the lookup was given
+
+
+@dataclass(frozen=True, slots=True)
 class ReceiptUpdate:
     number: str
     code: str  # final state code: d, f or x
     gateway_id: str
     reason: str
+    map_offset: int  # as ReceiptTarget.map_offset, for the same list of maps
 
 
 def _lua(name: str) -> str:
@@ -52,15 +66,18 @@ def _lua(name: str) -> str:
     return load_script("_states") + "\n" + load_script(name)
 
 
-def day_number(now: float | None = None) -> int:
-    return int((time.time() if now is None else now) // 86400)
+def hour_number(now: float) -> int:
+    return int(now // 3600)
 
 
 class Queue:
-    def __init__(self, redis: Redis, keys: Keys, consumer: str) -> None:
+    def __init__(self, redis: Redis, keys: Keys, consumer: str, *,
+                 receipt_timeout_h: int = 48, clock: Callable[[], float] = time.time) -> None:
         self._redis = redis
         self._keys = keys
         self.consumer = consumer
+        self.receipt_timeout_h = receipt_timeout_h
+        self._clock = clock  # wall clock: receipt maps are named by the hour
         self._admit = redis.register_script(_lua("admit"))
         self._record = redis.register_script(_lua("record"))
         self._lookup = redis.register_script(_lua("receipt_lookup"))
@@ -118,30 +135,62 @@ class Queue:
     async def record(self, campaign: str, outcomes: Sequence[Outcome]) -> list[int]:
         """Record submitted/failed outcomes and ack them: {submitted, failed, adopted}."""
         keys = self._keys.campaign(campaign)
-        args: list[Any] = [GROUP, campaign, RECEIPT_MAP_TTL_S]
+        map_ttl_s = (self.receipt_timeout_h + MAP_MARGIN_H) * 3600
+        args: list[Any] = [GROUP, campaign, map_ttl_s]
         for outcome in outcomes:
             args += (outcome.entry_id, outcome.number, outcome.code, outcome.detail)
+        this_hour = self._keys.receipt_map(hour_number(self._clock()))
         return list(await self._record(
-            keys=[*_record_keys(keys), self._keys.receipt_map(day_number()),
-                  self._keys.orphan_receipts], args=args))
+            keys=[*_record_keys(keys), this_hour, self._keys.orphan_receipts], args=args))
 
-    async def lookup_receipts(self, receipts: Sequence[tuple[str, str, str]]
-                              ) -> list[tuple[str, str] | None]:
-        """Resolve (gateway id, code, reason) to (campaign, number); unknown ones are parked."""
-        args: list[Any] = [RECEIPT_MAP_TTL_S]
+    def receipt_maps(self) -> list[str]:
+        """Every receipt map a live correlation can be in, newest first (most receipts come
+        within minutes, so a lookup usually stops at the first). Give the same list to
+        `lookup_receipts` and `apply_receipts`."""
+        now = hour_number(self._clock())
+        return [self._keys.receipt_map(now - back)
+                for back in range(self.receipt_timeout_h + 1)]
+
+    async def lookup_receipts(self, receipts: Sequence[tuple[str, str, str]],
+                              maps: Sequence[str]) -> list[ReceiptTarget | None]:
+        """Resolve (gateway id, code, reason) to its message; unknown ones are parked."""
+        args: list[Any] = [ORPHAN_TTL_S]
         for gateway_id, code, reason in receipts:
             args += (gateway_id, f"{code}\t{reason}")
-        keys = [*self._map_keys(), self._keys.orphan_receipts]
-        found: list[bytes | None] = await self._lookup(keys=keys, args=args)
+        found: list[bytes | None] = await self._lookup(
+            keys=[self._keys.orphan_receipts, *maps], args=args)
         return [_target(item) for item in found]
 
-    async def apply_receipts(self, campaign: str, updates: Iterable[ReceiptUpdate]) -> list[int]:
+    async def apply_receipts(self, campaign: str, updates: Iterable[ReceiptUpdate],
+                             maps: Sequence[str]) -> list[int]:
+        """Final receipts to messages of one campaign: {delivered, failed, expired, repeated};
+        each correlation is removed from its map."""
         keys = self._keys.campaign(campaign)
         args: list[Any] = []
         for update in updates:
-            args += (update.number, update.code, update.gateway_id, update.reason)
+            args += (update.number, update.code, update.gateway_id, update.reason,
+                     APPLY_FIRST_MAP + update.map_offset)
         return list(await self._apply(
-            keys=[keys.state, keys.counts, keys.errors, *self._map_keys()], args=args))
+            keys=[keys.state, keys.counts, keys.errors, *maps], args=args))
+
+    def overdue_maps(self) -> list[str]:
+        """Receipt maps older than the receipt timeout that may still exist."""
+        overdue = hour_number(self._clock()) - self.receipt_timeout_h - 1
+        return [self._keys.receipt_map(hour)
+                for hour in range(overdue - MAP_MARGIN_H, overdue + 1)]
+
+    async def scan_map(self, map_key: str, cursor: int, count: int
+                       ) -> tuple[int, list[tuple[str, str, str]]]:
+        """A chunk of a receipt map: (next cursor, [(gateway id, campaign, number)])."""
+        next_cursor, chunk = await self._redis.hscan(map_key, cursor, count=count)
+        rows = []
+        for gateway_id, target in chunk.items():
+            campaign, _, number = target.decode().partition("\t")
+            rows.append((gateway_id.decode(), campaign, number))
+        return int(next_cursor), rows
+
+    async def drop_map(self, map_key: str) -> None:
+        await self._redis.delete([map_key])
 
     async def store_inbound(self, messages: Sequence[InboundMessage]) -> None:
         """Append replies to the inbound stream, in one pipelined round trip."""
@@ -153,9 +202,6 @@ class Queue:
                     "text": message.text, "gateway": message.gateway,
                     "received_at": received_at})
 
-    def _map_keys(self) -> list[str]:
-        today = day_number()
-        return [self._keys.receipt_map(today - back) for back in range(MAP_DAYS)]
 
 
 def _record_keys(keys: CampaignKeys) -> list[str]:
@@ -168,8 +214,9 @@ def _entry(campaign: str, entry: Any) -> Entry:
     return Entry(campaign, entry.identifier, fields.get(b"m") if fields else None)
 
 
-def _target(item: bytes | None) -> tuple[str, str] | None:
+def _target(item: bytes | None) -> ReceiptTarget | None:
+    """From receipt_lookup's 'campaign<TAB>number<TAB>K' (K: 2 = the first map)."""
     if not item:
         return None
-    campaign, _, number = item.decode().partition("\t")
-    return campaign, number
+    campaign, number, key_index = item.decode().split("\t")
+    return ReceiptTarget(campaign, number, int(key_index) - LOOKUP_FIRST_MAP)

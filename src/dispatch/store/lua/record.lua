@@ -1,6 +1,6 @@
 -- Record the outcome of a batch of submissions of one campaign, then ack them.
 -- KEYS[1] state hash   KEYS[2] counts hash   KEYS[3] stream   KEYS[4] errors hash
--- KEYS[5] today's receipt map   KEYS[6] orphan receipts hash
+-- KEYS[5] this hour's receipt map   KEYS[6] orphan receipts hash
 -- ARGV[1] consumer group   ARGV[2] campaign id   ARGV[3] receipt map TTL (s)
 -- ARGV[4..] quads: stream entry id, number, outcome ('s' submitted | 'f' failed),
 --           gateway id (for 's') or failure reason (for 'f')

@@ -1,0 +1,77 @@
+"""Benchmark: `dispatch enqueue` of a generated N-row CSV into a throwaway Redis.
+
+    .venv/bin/python benchmarks/enqueue_file.py --rows 1000000
+
+Measures rows/s of the whole load (read, validate, normalise, dedupe, one Lua call per
+batch) and the peak RSS of this process, and writes the result as JSON to
+benchmarks/results/enqueue_<rows>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import trio
+
+from dispatch.enqueue import enqueue_file
+from dispatch.settings import RedisSettings, Settings
+from dispatch.store.redis import open_redis
+from dispatch.store.server import ensure_embedded, stop_embedded
+
+RESULTS = Path(__file__).parent / "results"
+TEXT = "Bonjour {first_name}, votre bureau de vote est ouvert dimanche. Parti X. STOP au 36111"
+
+
+def write_csv(path: Path, rows: int) -> None:
+    """Distinct mainland mobiles, 1 % written again in another format (duplicates)."""
+    rng = random.Random(1)
+    with path.open("w") as out:
+        out.write("phone,first_name\n")
+        previous = ""
+        for index, suffix in enumerate(rng.sample(range(40_000_000), rows)):
+            number = f"06{'1245'[suffix // 10_000_000]}{suffix % 10_000_000:07d}"
+            if index % 100 == 99:  # the previous row's number, written the other way
+                number = "+33 " + previous[1:]
+            previous = number
+            out.write(f"{number},Camille\n")
+
+
+async def measure(rows: int, workdir: Path) -> dict[str, float | int]:
+    csv = workdir / "campaign.csv"
+    write_csv(csv, rows)
+    url = await ensure_embedded(workdir / "state")
+    settings = Settings(redis=RedisSettings(url=url), state_dir=str(workdir / "state"))
+    try:
+        async with open_redis(settings) as redis:
+            started = time.perf_counter()
+            report = await enqueue_file(redis, settings, csv, "bench", TEXT)
+            elapsed = time.perf_counter() - started
+            used_memory = int(str((await redis.info("memory"))["used_memory"]))
+    finally:
+        await stop_embedded(workdir / "state")
+    return {"rows": report.rows, "accepted": report.accepted,
+            "duplicates": report.duplicates, "rejected": report.rejected,
+            "elapsed_s": round(elapsed, 2), "rows_per_second": round(report.rows / elapsed),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "redis_bytes_per_message": round(used_memory / report.accepted)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="dispatch-bench-") as folder:
+        result = trio.run(measure, args.rows, Path(folder))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"enqueue_{args.rows}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
