@@ -140,3 +140,25 @@ async def test_messages_left_pending_by_a_dead_consumer_are_reclaimed_and_sent(
         assert counts["in_flight"] == 0
         assert sim.stats()["accepted"] == 40
         assert sim.stats()["duplicates"] == 0
+
+
+async def test_a_message_whose_values_do_not_fit_the_text_fails_with_the_reason(
+        redis: Redis, settings: Settings, tmp_path: Path,
+        simulator: tuple[Simulator, int]) -> None:
+    _, port = simulator
+    keys = Keys(settings.redis.key_prefix)
+    with trio.fail_after(30):
+        await enqueue(redis, settings, tmp_path, 2)
+        # A damaged entry, queued as enqueue would, but with two values for one placeholder.
+        number = "+33649999999"
+        await redis.hset(keys.campaign("c1").state, {number: "q"})
+        await redis.hincrby(keys.campaign("c1").counts, "queued", 1)
+        await redis.xadd(keys.campaign("c1").stream, {"m": msgpack.packb([number, ["a", "b"]])})
+        daemon = daemon_for(redis, settings, port)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(daemon.run)
+            counts = await final_counts(redis, settings, 3)
+            daemon.stop()
+        assert counts["failed"] >= 1
+        reason = await redis.hget(keys.campaign("c1").errors, number)
+        assert reason is not None and reason.startswith(b"cannot render the text")

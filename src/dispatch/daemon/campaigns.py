@@ -5,14 +5,16 @@ Templates are compiled once per campaign, so rendering a message is a cheap call
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dispatch.keys import Keys
 from dispatch.store.redis import Redis
-from dispatch.template import compile_template
+from dispatch.template import TemplateError, compile_template
 
+log = logging.getLogger(__name__)
 Renderer = Callable[[Sequence[str] | None], str]
 
 
@@ -51,7 +53,12 @@ class CampaignBook:
             return None  # being created right now; seen on the next refresh
         text = meta[b"text"].decode()
         gateway = meta.get(b"gateway", b"default").decode()
-        return Campaign(campaign_id, gateway, keys.stream, compile_template(text))
+        try:
+            render = compile_template(text)
+        except TemplateError as exc:  # enqueue checks templates; this is a damaged meta
+            log.error("campaign %s has an unusable text (%s): not sending it", campaign_id, exc)
+            return None
+        return Campaign(campaign_id, gateway, keys.stream, render)
 
     async def _refresh_depths(self) -> None:
         if not self.campaigns:

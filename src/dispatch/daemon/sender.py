@@ -16,6 +16,7 @@ from dispatch.daemon.retrier import Retrier
 from dispatch.gateways.base import Accepted, Gateway, Outbound, Rejected, SubmitResult
 from dispatch.policy.retry import RetryPolicy
 from dispatch.store.queue import Outcome
+from dispatch.template import TemplateError
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,20 @@ class Sender:
                 await self._send(batch)
 
     async def _send(self, batch: list[Message]) -> None:
-        outbound = [self._outbound(message) for message in batch]
+        sendable: list[Message] = []
+        outbound: list[Outbound] = []
+        for message in batch:
+            try:
+                outbound.append(self._outbound(message))
+                sendable.append(message)
+            except TemplateError as exc:  # values that do not fit the campaign's text
+                await self._settle(message, Rejected(f"cannot render the text: {exc}"))
+        if not outbound:
+            return
         started = trio.current_time()
         results = await self._gateway.submit(outbound)
         self._metrics.latency.observe(trio.current_time() - started)
-        for message, result in zip(batch, results, strict=True):
+        for message, result in zip(sendable, results, strict=True):
             await self._settle(message, result)
 
     def _outbound(self, message: Message) -> Outbound:
