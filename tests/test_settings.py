@@ -91,3 +91,19 @@ def test_the_example_config_is_valid() -> None:
     example = Path(__file__).parent.parent / "config" / "dispatch.example.toml"
     settings = load_settings(example, env={})
     assert settings.gateways["default"].batch_size == 50
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[daemon]\nbatch_sise = 3\n", "daemon.batch_sise: unknown key (did you mean batch_size?)"),
+    ('[gateways.default]\nwindow = "big"\n',
+     "gateways.default.window: expected an integer, got string 'big'"),
+])
+def test_every_command_refuses_a_bad_config_with_one_line_naming_the_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str) -> None:
+    from dispatch.cli import main
+
+    path = write(tmp_path, text)
+    for command in (["status"], ["run"], ["enqueue", "x.csv", "--campaign", "c", "--text", "t"]):
+        assert main([*command, "--config", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"dispatch {command[0]}: {message}\n"
