@@ -37,3 +37,13 @@ async def batches(receive: trio.MemoryReceiveChannel[T], limit: int, linger_s: f
                     except trio.EndOfChannel:
                         break
         yield batch
+
+
+async def hand_over(channel: trio.MemorySendChannel[T], items: list[T]) -> None:
+    """Put a whole batch in the channel before yielding, so that the consumers wake up to
+    full batches (an awaited send per item lets a consumer wake up with one item each)."""
+    for item in items:
+        try:
+            channel.send_nowait(item)
+        except trio.WouldBlock:
+            await channel.send(item)

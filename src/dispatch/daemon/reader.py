@@ -15,6 +15,7 @@ from functools import partial
 import msgpack
 import trio
 
+from dispatch.daemon.batching import hand_over
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.messages import Message, UnreadableEntry, decode_entry
 from dispatch.daemon.metrics import DaemonMetrics
@@ -30,7 +31,8 @@ REFRESH_S = 1.0
 class Reader:
     def __init__(self, queue: Queue, book: CampaignBook, tracker: Tracker,
                  channels: dict[str, trio.MemorySendChannel[Message]], metrics: DaemonMetrics,
-                 *, batch_size: int, block_ms: int, max_held: int, claim_idle_s: float) -> None:
+                 *, batch_size: int, block_ms: int, max_held: int, claim_idle_s: float,
+                 stopping: trio.Event) -> None:
         self._queue = queue
         self._book = book
         self._tracker = tracker
@@ -40,23 +42,29 @@ class Reader:
         self._block_ms = block_ms
         self._max_held = max_held
         self._claim_idle_ms = int(claim_idle_s * 1000)
+        self._stopping = stopping
 
     async def run(self) -> None:
-        """Read until cancelled: own pending entries first, then new ones."""
+        """Read until stopping: own pending entries first, then new ones. Each batch read is
+        admitted and handed over whole before stopping is looked at again."""
         await self._refresh()
         await self._read_own_pending()
         last_refresh = trio.current_time()
-        while True:
+        while not self._stopping.is_set():
             if trio.current_time() - last_refresh >= REFRESH_S:
                 await self._refresh()
                 last_refresh = trio.current_time()
             await self._tracker.wait_below(self._max_held)
-            await self._read_new()
+            if not self._stopping.is_set():
+                await self._read_new()
 
     async def reclaim_forever(self) -> None:
         """Every half idle period, claim what dead consumers left and renew what we hold."""
         while True:
-            await trio.sleep(self._claim_idle_ms / 2000)
+            with trio.move_on_after(self._claim_idle_ms / 2000):
+                await self._stopping.wait()
+            if self._stopping.is_set():
+                return
             await self._renew_held()
             for campaign in list(self._book.streams(list(self._channels))):
                 await self._claim_stale(campaign)
@@ -68,10 +76,12 @@ class Reader:
 
     async def _read_own_pending(self) -> None:
         for campaign in self._streams():
+            if self._stopping.is_set():
+                return
             after = b"0"
-            while entries := await with_redis_retry(
+            while not self._stopping.is_set() and (entries := await with_redis_retry(
                     "read", partial(self._queue.read_pending, campaign, after,
-                                    self._batch_size), self._metrics):
+                                    self._batch_size), self._metrics)):
                 after = entries[-1].entry_id
                 await self._tracker.wait_below(self._max_held)
                 await self._admit(entries)
@@ -79,7 +89,8 @@ class Reader:
     async def _read_new(self) -> None:
         streams = self._streams()
         if not streams:
-            await trio.sleep(REFRESH_S)
+            with trio.move_on_after(REFRESH_S):
+                await self._stopping.wait()
             return
         entries = await with_redis_retry(
             "read", lambda: self._queue.read_new(streams, self._batch_size, self._block_ms),
@@ -120,7 +131,7 @@ class Reader:
         admitted = [m for m, send in zip(messages, flags, strict=True) if send]
         self._tracker.add(admitted)
         self._metrics.in_process.set(len(self._tracker))
-        await _hand_over(self._channels[self._book.campaigns[campaign].gateway], admitted)
+        await hand_over(self._channels[self._book.campaigns[campaign].gateway], admitted)
 
     async def _decode(self, entry: Entry) -> Message | None:
         try:
@@ -139,13 +150,3 @@ class Reader:
             "dead_letter", lambda: self._queue.dead_letter(entry.campaign, entry.entry_id,
                                                            record), self._metrics)
 
-
-async def _hand_over(channel: trio.MemorySendChannel[Message], messages: list[Message]) -> None:
-    """Put the whole batch in the channel before yielding, so that the senders find full
-    gateway batches waiting (an awaited send per message lets each sender wake up with
-    one message, and the gateway gets requests of one or two messages)."""
-    for message in messages:
-        try:
-            channel.send_nowait(message)
-        except trio.WouldBlock:
-            await channel.send(message)

@@ -8,7 +8,7 @@ import random
 
 import trio
 
-from dispatch.daemon.batching import drain_ready
+from dispatch.daemon.batching import drain_ready, hand_over
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.messages import Message, message_reference
 from dispatch.daemon.metrics import GatewayMetrics
@@ -46,43 +46,46 @@ class Sender:
     async def _send(self, batch: list[Message]) -> None:
         sendable: list[Message] = []
         outbound: list[Outbound] = []
+        done: list[tuple[str, Outcome]] = []
         for message in batch:
             try:
                 outbound.append(self._outbound(message))
                 sendable.append(message)
             except TemplateError as exc:  # values that do not fit the campaign's text
-                await self._settle(message, Rejected(f"cannot render the text: {exc}"))
-        if not outbound:
-            return
-        started = trio.current_time()
-        results = await self._gateway.submit(outbound)
-        self._metrics.latency.observe(trio.current_time() - started)
-        for message, result in zip(sendable, results, strict=True):
-            await self._settle(message, result)
+                self._settle(message, Rejected(f"cannot render the text: {exc}"), done)
+        if outbound:
+            started = trio.current_time()
+            results = await self._gateway.submit(outbound)
+            self._metrics.latency.observe(trio.current_time() - started)
+            for message, result in zip(sendable, results, strict=True):
+                self._settle(message, result, done)
+        await hand_over(self._outcomes, done)
 
     def _outbound(self, message: Message) -> Outbound:
         campaign = self._book.campaigns[message.campaign]
         return Outbound(message_reference(message.campaign, message.number), message.number,
                         self._gateway.sender, campaign.render(message.values))
 
-    async def _settle(self, message: Message, result: SubmitResult) -> None:
+    def _settle(self, message: Message, result: SubmitResult,
+                done: list[tuple[str, Outcome]]) -> None:
+        """Add the outcome to record to `done`, or schedule a retry."""
         if isinstance(result, Accepted):
             self._metrics.submitted.inc()
-            await self._record(message, "s", result.gateway_id)
+            done.append(_outcome(message, "s", result.gateway_id))
         elif isinstance(result, Rejected):
             self._metrics.failed.inc()
-            await self._record(message, "f", result.reason)
+            done.append(_outcome(message, "f", result.reason))
         else:
             message.attempts += 1
             if self._policy.gives_up(message.attempts):
                 self._metrics.failed.inc()
                 reason = f"gave up after {message.attempts} attempts: {result.reason}"
-                await self._record(message, "f", reason)
+                done.append(_outcome(message, "f", reason))
                 return
             self._metrics.retried.inc()
             delay = self._policy.delay(message.attempts, result.after_s, self._rng)
             self._retrier.schedule(self._gateway.name, message, delay)
 
-    async def _record(self, message: Message, code: str, detail: str) -> None:
-        outcome = Outcome(message.entry_id, message.number, code, detail)
-        await self._outcomes.send((message.campaign, outcome))
+
+def _outcome(message: Message, code: str, detail: str) -> tuple[str, Outcome]:
+    return message.campaign, Outcome(message.entry_id, message.number, code, detail)

@@ -64,16 +64,18 @@ class Daemon:
         self._inbox = Inbox(queue, self.metrics, settings.record_batch_size,
                             settings.record_delay_ms / 1000)
         self._retrier = Retrier()
-        self._intake = trio.CancelScope()
+        # Set by stop(): the reader and reclaimer finish the batch in hand and return. Not a
+        # cancellation: a batch admitted in Redis must reach the senders, not be dropped.
+        self._stopping = trio.Event()
         self._all = trio.CancelScope()
 
     def stop(self) -> None:
         """Stop taking work and finish what is in hand within the grace period."""
-        if self._intake.cancel_called:
+        if self._stopping.is_set():
             self._all.cancel()  # asked twice: stop now
             return
         log.info("stopping: finishing %d messages in hand", len(self.tracker))
-        self._intake.cancel()
+        self._stopping.set()
         self._all.deadline = trio.current_time() + self._settings.shutdown_grace_s
 
     async def run(self, *, task_status: trio.TaskStatus[Ports] = trio.TASK_STATUS_IGNORED
@@ -115,7 +117,8 @@ class Daemon:
         reader = Reader(self._queue, self._book, self.tracker,
                         {name: pair[0] for name, pair in channels.items()}, self.metrics,
                         batch_size=s.batch_size, block_ms=s.read_block_ms,
-                        max_held=s.batch_size * 4, claim_idle_s=s.claim_idle_s)
+                        max_held=s.batch_size * 4, claim_idle_s=s.claim_idle_s,
+                        stopping=self._stopping)
         recorder = Recorder(self._queue, self.tracker, self.metrics, s.record_batch_size,
                             s.record_delay_ms / 1000)
         async with trio.open_nursery() as nursery:
@@ -140,18 +143,20 @@ class Daemon:
 
     async def _intake_tasks(self, reader: Reader,
                             sends: dict[str, trio.MemorySendChannel[Message]]) -> None:
-        """Reader, reclaimer and retrier; when they stop, the gateway channels close."""
+        """Reader and reclaimer until stop(); the retrier and sweeper beside them. When the
+        reader is done, the rest stops (waiting retries stay pending in Redis) and the
+        gateway channels close, which lets the senders drain and end."""
         try:
-            with self._intake:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(reader.run)
-                    nursery.start_soon(reader.reclaim_forever)
-                    nursery.start_soon(ReceiptSweeper(self._queue, self.metrics).run)
-                    nursery.start_soon(self._retrier.run, sends)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._retrier.run, sends)
+                nursery.start_soon(ReceiptSweeper(self._queue, self.metrics).run)
+                async with trio.open_nursery() as readers:
+                    readers.start_soon(reader.run)
+                    readers.start_soon(reader.reclaim_forever)
+                nursery.cancel_scope.cancel()
         finally:
             for send in sends.values():
                 send.close()
-
 
 async def watch_signals(daemon: Daemon) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
