@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "dispatch.commands.status",
     "dispatch.commands.simulator",
     "dispatch.commands.demo",
+    "dispatch.commands.lint",
 )
 
 

@@ -1,1 +1,2 @@
-"""Pure policies: retry and backoff now; windows, blackout and keywords later."""
+"""Pure policies: retry and backoff, MO keywords, time zones, holidays, sending windows,
+deadlines, lint of campaign texts. No Redis, no sockets (waiting.py alone uses Trio)."""

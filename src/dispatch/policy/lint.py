@@ -1,0 +1,181 @@
+"""Campaign text checks before sending: encoding, parts, cost, opt-out and sender — pure.
+
+`lint_text` reports what `dispatch lint` prints and what enqueue checks:
+- encoding (GSM-7 or UCS-2), the characters that forced UCS-2, units and parts
+  (dispatch.text.analyse), and the cost: parts x price per part, x recipients;
+- placeholders ({first_name}): the length varies per recipient, so the text is measured with
+  them removed (the minimum), with a warning;
+- an opt-out mention, on the text with accents removed and case folded. Accepted forms:
+  1. STOP, optionally followed by SMS or PUB, then optionally one of au, a, to, at, sur,
+     par, @, :, =, -> and then a short code of 3 to 6 digits (spaces or dots allowed
+     between digits): "STOP au 36111", "STOP SMS au 36 111", "Stop: 38200", "STOP 36111";
+  2. a verb asking to answer STOP: répondez/répondre/réponds, envoyez/envoyer, tapez/taper,
+     écrivez/écrire, reply, text, send, optionally followed by "par"/"with", then STOP
+     (quotes allowed): "Répondez STOP", 'Reply "STOP"';
+  3. "STOP SMS" or "STOP PUB" anywhere.
+  A text without one is refused (error `missing_optout`) unless allowed;
+- the sender's identity: with `sender`, the text must contain it (accents, case and
+  punctuation ignored, whole words); without, a warning (`no_sender_given`): enqueue must
+  pass the campaign's sender. A text without the sender is refused (`missing_sender`) unless
+  allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import unicodedata
+from decimal import Decimal
+from typing import Any, Final, Literal
+
+from dispatch.policy.keywords import normalise
+from dispatch.template import TemplateError, compile_template, placeholders
+from dispatch.text import UCS2, analyse
+
+Severity = Literal["error", "warning"]
+DEFAULT_PRICE_PER_PART: Final = Decimal("0.10")
+CURRENCY: Final = "EUR"
+
+_CONNECTOR: Final = r"(?:au|a|to|at|sur|par|@|:|=|->|→)"
+_OPTOUT_PATTERNS: Final = (
+    re.compile(rf"\bstop\b(?:\s+(?:sms|pub)\b)?\s*{_CONNECTOR}?\s*\+?\d(?:[ .]?\d){{2,5}}(?!\d)"),
+    re.compile(r"\b(?:repond(?:ez|re|s)|envoy(?:ez|er)|tap(?:ez|er)|ecri(?:vez|re)|reply|text"
+               r"|send)\s+(?:(?:par|with)\s+)?\W{0,3}stop\b"),
+    re.compile(r"\bstop\s+(?:sms|pub)\b"),
+)
+# Typographic characters that force UCS-2 and have a GSM-7 look-alike.
+_GSM_SUBSTITUTES: Final[dict[str, str]] = {
+    "’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"', "…": "...",
+    "–": "-", "—": "-", "\u00a0": " ", "\u202f": " ",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    code: str
+    message: str
+    severity: Severity
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, "severity": self.severity}
+
+
+@dataclasses.dataclass(frozen=True)
+class LintReport:
+    encoding: str
+    forcing_chars: tuple[str, ...]
+    parts: int
+    units: int
+    placeholders: tuple[str, ...]
+    price_per_part: Decimal
+    recipients: int | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def cost_per_message(self) -> Decimal:
+        return self.price_per_part * self.parts
+
+    @property
+    def cost(self) -> Decimal | None:
+        """The campaign's cost, None when the number of recipients is not given."""
+        return None if self.recipients is None else self.cost_per_message * self.recipients
+
+    @property
+    def ok(self) -> bool:
+        """False when a problem refuses the campaign."""
+        return all(problem.severity != "error" for problem in self.problems)
+
+    def to_json(self) -> dict[str, Any]:
+        cost = self.cost
+        return {
+            "encoding": self.encoding, "forcing_chars": list(self.forcing_chars),
+            "parts": self.parts, "units": self.units, "placeholders": list(self.placeholders),
+            "cost": {"currency": CURRENCY, "price_per_part": str(self.price_per_part),
+                     "per_message": str(self.cost_per_message), "recipients": self.recipients,
+                     "total": None if cost is None else str(cost)},
+            "problems": [problem.to_json() for problem in self.problems], "ok": self.ok,
+        }
+
+
+def lint_text(text: str, *, sender: str | None = None,
+              price_per_part: Decimal = DEFAULT_PRICE_PER_PART, recipients: int | None = None,
+              allow_missing_optout: bool = False,
+              allow_missing_sender: bool = False) -> LintReport:
+    """Check a campaign text; see the module docstring for every rule."""
+    if price_per_part < 0 or (recipients is not None and recipients < 0):
+        raise ValueError("price_per_part and recipients cannot be negative")
+    problems: list[Problem] = []
+    literal, names = _without_placeholders(text, problems)
+    info = analyse(literal)
+    problems += _encoding_problems(info.encoding, info.forcing_chars)
+    problems += _optout_problems(literal, allow_missing_optout)
+    problems += _sender_problems(literal, sender, allow_missing_sender)
+    return LintReport(info.encoding, info.forcing_chars, info.parts, info.units, names,
+                      price_per_part, recipients, tuple(problems))
+
+
+def has_optout_mention(text: str) -> bool:
+    """Does `text` tell how to object (one of the forms of the module docstring)?"""
+    folded = _fold(text)
+    return any(pattern.search(folded) for pattern in _OPTOUT_PATTERNS)
+
+
+def names_sender(text: str, sender: str) -> bool:
+    """Does `text` contain `sender` as whole words, ignoring accents, case and punctuation?"""
+    wanted = " ".join(normalise(sender).split())
+    if not wanted:
+        raise ValueError(f"sender {sender!r} has no letter or digit")
+    return f" {wanted} " in f" {' '.join(normalise(text).split())} "
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _without_placeholders(text: str, problems: list[Problem]) -> tuple[str, tuple[str, ...]]:
+    """The text with placeholders removed, and their names; a bad template is a problem."""
+    try:
+        names = tuple(placeholders(text))
+        literal = compile_template(text)([""] * len(names))
+    except TemplateError as exc:
+        problems.append(Problem("bad_template", f"malformed placeholder: {exc}", "error"))
+        return text, ()
+    if not text.strip():
+        problems.append(Problem("empty", "the text is empty", "error"))
+    if names:
+        listed = ", ".join(f"{{{name}}}" for name in names)
+        problems.append(Problem("placeholders", f"the length varies per recipient ({listed}): "
+                                "parts and cost are counted without them", "warning"))
+    return literal, names
+
+
+def _encoding_problems(encoding: str, forcing: tuple[str, ...]) -> list[Problem]:
+    if encoding != UCS2:
+        return []
+    swaps = [f"{c} -> {_GSM_SUBSTITUTES[c]}" for c in forcing if c in _GSM_SUBSTITUTES]
+    hint = f"; replace {', '.join(swaps)} to stay in GSM-7" if swaps else ""
+    return [Problem("ucs2", f"UCS-2 (70 characters per part instead of 160) because of "
+                    f"{' '.join(forcing)}{hint}", "warning")]
+
+
+def _optout_problems(text: str, allowed: bool) -> list[Problem]:
+    if has_optout_mention(text):
+        return []
+    message = ("no opt-out mention: add e.g. 'STOP au 36xxx' with your short code, "
+               "or 'Répondez STOP'")
+    if allowed:
+        return [Problem("missing_optout", message + " (allowed by override)", "warning")]
+    return [Problem("missing_optout", message, "error")]
+
+
+def _sender_problems(text: str, sender: str | None, allowed: bool) -> list[Problem]:
+    if sender is None:
+        return [Problem("no_sender_given", "no sender given: cannot check that the text "
+                        "names who sends it", "warning")]
+    if names_sender(text, sender):
+        return []
+    message = f"the text does not name the sender {sender!r}"
+    if allowed:
+        return [Problem("missing_sender", message + " (allowed by override)", "warning")]
+    return [Problem("missing_sender", message, "error")]

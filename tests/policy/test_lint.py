@@ -1,0 +1,173 @@
+"""Campaign text lint: encoding, parts, cost, opt-out mention, sender; and `dispatch lint`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from dispatch.commands import lint as lint_command
+from dispatch.commands.common import UserError
+from dispatch.policy.lint import has_optout_mention, lint_text, names_sender
+
+GOOD = "Marie Dupont vous invite à voter le 11 avril. STOP au 36111"
+
+
+def codes(text: str, **kwargs: object) -> list[str]:
+    return [problem.code for problem in lint_text(text, **kwargs).problems]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", [
+    "STOP au 36111", "stop au 36111", "Stop à 36111", "STOP 36111", "STOP: 36111",
+    "STOP:36111", "STOP @ 36 111", "STOP SMS au 36111", "STOP to 38200", "Text STOP to 36111",
+    "Répondez STOP", "repondez stop", "Répondez « STOP »", 'Reply "STOP"', "Tapez STOP",
+    "Envoyez STOP par SMS", "Répondre par STOP", "STOP SMS", "Stop Pub",
+    "Pour ne plus recevoir nos messages : STOP au 36 1 11.",
+])
+def test_optout_mentions(text: str) -> None:
+    assert has_optout_mention(f"Votez Dupont ! {text}")
+
+
+@pytest.mark.parametrize("text", [
+    "Votez Dupont !", "STOP au 36xxx", "Stop à la violence", "STOP au 12", "STOP au 1234567",
+    "Nous disons stop 2 fois", "répondez vite", "STOPPEZ au 36111",
+])
+def test_not_optout_mentions(text: str) -> None:
+    assert not has_optout_mention(text)
+
+
+@pytest.mark.parametrize(("text", "sender", "named"), [
+    ("Marie Dupont vous invite", "Marie Dupont", True),
+    ("MARIE DUPONT vous invite", "marie dupont", True),
+    ("Hélène Lefèvre-Côté vous invite", "helene lefevre cote", True),
+    ("Avec Parti Écologiste !", "parti ecologiste", True),
+    ("Marie Dupontel vous invite", "Marie Dupont", False),
+    ("Marie vous invite", "Marie Dupont", False),
+])
+def test_sender_is_named_as_whole_words_ignoring_accents_case_punctuation(
+        text: str, sender: str, named: bool) -> None:
+    assert names_sender(text, sender) is named
+
+
+def test_a_sender_without_letters_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no letter or digit"):
+        names_sender("x", "!!!")
+
+
+def test_a_good_gsm7_text() -> None:
+    report = lint_text(GOOD, sender="Marie Dupont", recipients=1000)
+    assert (report.encoding, report.forcing_chars, report.parts, report.units) == (
+        "gsm7", (), 1, len(GOOD))
+    assert report.problems == () and report.ok
+    assert (report.cost_per_message, report.cost) == (Decimal("0.10"), Decimal("100.00"))
+
+
+def test_ucs2_names_the_forcing_characters_and_suggests_substitutes() -> None:
+    report = lint_text("Marie Dupont : c’est l’heure, votez ! Répondez STOP " + "x" * 40,
+                       sender="Marie Dupont", price_per_part=Decimal("0.15"), recipients=3)
+    assert (report.encoding, report.forcing_chars, report.parts) == ("ucs2", ("’",), 2)
+    assert report.cost == Decimal("0.90")
+    [problem] = report.problems
+    assert (problem.code, problem.severity) == ("ucs2", "warning")
+    assert "’ -> '" in problem.message
+    assert report.ok
+
+
+def test_missing_optout_and_sender_refuse_unless_overridden() -> None:
+    assert codes("Votez Dupont", sender="Marie Dupont") == ["missing_optout", "missing_sender"]
+    assert not lint_text("Votez Dupont", sender="Marie Dupont").ok
+    allowed = lint_text("Votez Dupont", sender="Marie Dupont", allow_missing_optout=True,
+                        allow_missing_sender=True)
+    assert allowed.ok
+    assert [p.severity for p in allowed.problems] == ["warning", "warning"]
+
+
+def test_without_a_sender_only_a_warning() -> None:
+    report = lint_text("Votez ! STOP au 36111")
+    assert [(p.code, p.severity) for p in report.problems] == [("no_sender_given", "warning")]
+    assert report.ok and report.cost is None
+
+
+def test_placeholders_are_measured_removed_with_a_warning() -> None:
+    report = lint_text("Bonjour {prénom}, Marie Dupont compte sur vous. STOP au 36111 {{ok}}",
+                       sender="Marie Dupont")
+    assert report.placeholders == ("prénom",)
+    assert report.units == len("Bonjour , Marie Dupont compte sur vous. STOP au 36111 ") + 2 * 2 + 2
+    assert codes("Bonjour {prénom} STOP au 36111", sender="Bonjour") == ["placeholders"]
+
+
+def test_bad_templates_and_empty_texts_are_errors() -> None:
+    assert codes("Bonjour {prénom STOP au 36111", sender="Bonjour") == ["bad_template"]
+    assert codes("", allow_missing_optout=True, allow_missing_sender=True) == [
+        "empty", "missing_optout", "no_sender_given"]
+
+
+def test_negative_price_or_count_is_refused() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        lint_text(GOOD, price_per_part=Decimal("-1"))
+
+
+# --- the `dispatch lint` sub-command ------------------------------------------------------
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    parser = argparse.ArgumentParser(prog="dispatch")
+    lint_command.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["lint", *argv])
+    code: int = args.handler(args)
+    return code, capsys.readouterr().out
+
+
+def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(["--text", GOOD, "--sender", "Marie Dupont", "--count", "2500",
+                     "--price-per-part", "0,12", "--json"], capsys)
+    assert code == 0
+    assert json.loads(out) == {
+        "encoding": "gsm7", "forcing_chars": [], "parts": 1, "units": len(GOOD),
+        "placeholders": [],
+        "cost": {"currency": "EUR", "price_per_part": "0.12", "per_message": "0.12",
+                 "recipients": 2500, "total": "300.00"},
+        "problems": [], "ok": True}
+
+
+def test_cli_refuses_with_exit_1_and_overrides(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(["--text", "Votez ça’", "--sender", "Dupont", "--json"], capsys)
+    report = json.loads(out)
+    assert code == 1 and report["ok"] is False
+    assert report["forcing_chars"] == ["ç", "’"]
+    assert [p["code"] for p in report["problems"]] == ["ucs2", "missing_optout", "missing_sender"]
+    code, _ = run(["--text", "Votez ça’", "--sender", "Dupont", "--allow-missing-optout",
+                   "--allow-missing-sender"], capsys)
+    assert code == 0
+
+
+def test_cli_human_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text_file = tmp_path / "message.txt"
+    text_file.write_text("Marie Dupont : « Votez » STOP au 36111\n", encoding="utf-8")
+    code, out = run(["--text-file", str(text_file), "--count", "1000"], capsys)
+    assert code == 0
+    assert out.splitlines() == [
+        "encoding: UCS-2 (forced by: « »)",
+        "parts: 1 (38 UTF-16 units)",
+        "cost: 1 x 0.10 EUR = 0.10 EUR per message; x 1,000 recipients = 100.00 EUR",
+        'warning: ucs2: UCS-2 (70 characters per part instead of 160) because of « »; '
+        'replace « -> ", » -> " to stay in GSM-7',
+        "warning: no_sender_given: no sender given: cannot check that the text names who "
+        "sends it",
+        "ok"]
+
+
+def test_cli_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(UserError, match="exactly one of --text or --text-file"):
+        run([], capsys)
+    with pytest.raises(UserError, match="no such file"):
+        run(["--text-file", str(tmp_path / "missing.txt")], capsys)
+    with pytest.raises(UserError, match="no letter or digit"):
+        run(["--text", GOOD, "--sender=!!!"], capsys)
+    for bad in (["--count", "-3"], ["--count", "many"], ["--price-per-part", "cheap"],
+                ["--price-per-part", "-0.1"], ["--price-per-part", "nan"]):
+        with pytest.raises(SystemExit):
+            run(["--text", GOOD, *bad], capsys)
+    assert "is not" in capsys.readouterr().err
