@@ -11,8 +11,9 @@ from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.service import Daemon, GatewayFactory, Ports, announce, watch_signals
 from dispatch.gateways.base import Gateway
 from dispatch.gateways.http import HttpGateway
+from dispatch.gateways.smpp import SmppGateway
 from dispatch.keys import Keys
-from dispatch.settings import Settings
+from dispatch.settings import GatewaySettings, Settings
 from dispatch.store.queue import Queue
 from dispatch.store.redis import open_redis
 
@@ -24,10 +25,17 @@ def consumer_name(settings: Settings) -> str:
 
 
 def gateway_factory(settings: Settings) -> GatewayFactory:
+    """The configured gateways; HTTP ones are told where to post receipts."""
     def make(callback_url: str) -> dict[str, Gateway]:
-        return {name: HttpGateway(name, config, callback_url)
+        return {name: _gateway(name, config, callback_url)
                 for name, config in settings.gateways.items()}
     return make
+
+
+def _gateway(name: str, config: GatewaySettings, callback_url: str) -> Gateway:
+    if config.type == "smpp":
+        return SmppGateway(name, config)
+    return HttpGateway(name, config, callback_url)
 
 
 async def run_daemon(settings: Settings) -> None:

@@ -10,9 +10,12 @@ import httpx
 import msgpack
 import pytest
 import trio
+import trio.testing
 
 from dispatch.app import gateway_factory
 from dispatch.daemon.campaigns import CampaignBook
+from dispatch.daemon.messages import Message
+from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.service import Daemon, Ports
 from dispatch.enqueue import enqueue_file
 from dispatch.keys import Keys
@@ -162,3 +165,44 @@ async def test_a_message_whose_values_do_not_fit_the_text_fails_with_the_reason(
         assert counts["failed"] >= 1
         reason = await redis.hget(keys.campaign("c1").errors, number)
         assert reason is not None and reason.startswith(b"cannot render the text")
+
+
+async def test_throttling_delays_messages_without_using_up_their_attempts(
+        redis: Redis, settings: Settings, tmp_path: Path,
+        autojump_clock: trio.testing.MockClock) -> None:
+    from dispatch.daemon.retrier import Retrier
+    from dispatch.daemon.sender import Sender
+    from dispatch.gateways.base import Accepted, Outbound, Retry, SubmitResult
+    from dispatch.policy.retry import RetryPolicy
+
+    class ThrottlingGateway:
+        """Throttles every message five times (more than max_attempts), then accepts it."""
+        name, sender, batch_size, concurrency = "gw", "ME", 10, 1
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        async def submit(self, messages: list[Outbound]) -> list[SubmitResult]:
+            self.calls += 1
+            if self.calls <= 5:
+                return [Retry("throttled", 0.1, counts=False)] * len(messages)
+            return [Accepted(f"g{self.calls}")] * len(messages)
+
+    await enqueue(redis, settings, tmp_path, 1)
+    keys = Keys(settings.redis.key_prefix)
+    book = CampaignBook(redis, keys)
+    await book.refresh()
+    retrier, gateway = Retrier(), ThrottlingGateway()
+    outcomes_send, outcomes = trio.open_memory_channel[tuple[str, object]](10)
+    messages_send, messages = trio.open_memory_channel[Message](10)
+    sender = Sender(gateway, book, retrier, RetryPolicy(3, 0.1, 1.0),  # type: ignore[arg-type]
+                    DaemonMetrics().gateway("gw"), outcomes_send)  # type: ignore[arg-type]
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sender.run, messages)
+            nursery.start_soon(retrier.run, {"gw": messages_send})
+            await messages_send.send(Message("c1", b"1-0", "+33640000000", ["N0"]))
+            campaign, outcome = await outcomes.receive()
+            nursery.cancel_scope.cancel()
+    assert outcome.code == "s"  # type: ignore[attr-defined]
+    assert gateway.calls == 6

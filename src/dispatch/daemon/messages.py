@@ -14,7 +14,8 @@ class Message:
     entry_id: bytes
     number: str
     values: list[str] | None
-    attempts: int = 0
+    attempts: int = 0  # transient failures that count toward daemon.max_attempts
+    waits: int = 0  # every retry, counted or not: drives the backoff
 
 
 class UnreadableEntry(ValueError):

@@ -76,14 +76,15 @@ class Sender:
             self._metrics.failed.inc()
             done.append(_outcome(message, "f", result.reason))
         else:
-            message.attempts += 1
+            message.waits += 1
+            message.attempts += result.counts
             if self._policy.gives_up(message.attempts):
                 self._metrics.failed.inc()
                 reason = f"gave up after {message.attempts} attempts: {result.reason}"
                 done.append(_outcome(message, "f", reason))
                 return
             self._metrics.retried.inc()
-            delay = self._policy.delay(message.attempts, result.after_s, self._rng)
+            delay = self._policy.delay(message.waits, result.after_s, self._rng)
             self._retrier.schedule(self._gateway.name, message, delay)
 
 

@@ -39,6 +39,10 @@ class Retry:
     reason: str
     # The gateway's own hint (Retry-After), when it gave one.
     after_s: float | None = None
+    # False when the gateway certainly did not take the message and only asked us to wait
+    # (throttled, queue full, no connection): such waits do not use up the attempt budget,
+    # so a long throttling or outage delays messages instead of failing them.
+    counts: bool = True
 
 
 SubmitResult = Accepted | Rejected | Retry
@@ -91,6 +95,5 @@ class Gateway(Protocol):
     async def aclose(self) -> None: ...
 
 
-def retry_all(count: int, reason: str, after_s: float | None = None) -> list[SubmitResult]:
-    outcome = Retry(reason, after_s)
-    return [outcome] * count
+def retry_all(count: int, retry: Retry) -> list[SubmitResult]:
+    return [retry] * count

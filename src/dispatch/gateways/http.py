@@ -71,7 +71,7 @@ class HttpGateway:
              "idempotency_key": m.reference} for m in messages]}
         response = await self._post("/sms/batch", body, {})
         if isinstance(response, Retry):
-            return retry_all(len(messages), response.reason, response.after_s)
+            return retry_all(len(messages), response)
         if response.status_code != 200:
             return [_error_result(response)] * len(messages)
         return _batch_results(response, messages)
@@ -96,6 +96,8 @@ def _accepted(payload: Any) -> SubmitResult:
 
 def _error_result(response: httpx.Response) -> SubmitResult:
     reason = f"HTTP {response.status_code}: {_error_text(response)}"
+    if response.status_code == 429:  # throttled: not taken, only asked to wait
+        return Retry(reason, _retry_after(response), counts=False)
     if response.status_code in TRANSIENT_STATUSES or response.status_code >= 500:
         return Retry(reason, _retry_after(response))
     return Rejected(reason)
@@ -106,9 +108,10 @@ def _batch_results(response: httpx.Response, messages: Sequence[Outbound]
     try:
         results = response.json()["results"]
     except (ValueError, KeyError, TypeError):
-        return retry_all(len(messages), "gateway batch answer is not readable")
+        return retry_all(len(messages), Retry("gateway batch answer is not readable"))
     if not isinstance(results, list) or len(results) != len(messages):
-        return retry_all(len(messages), "gateway batch answer has the wrong number of results")
+        return retry_all(len(messages),
+                         Retry("gateway batch answer has the wrong number of results"))
     return [_batch_item(item) for item in results]
 
 

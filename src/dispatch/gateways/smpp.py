@@ -1,0 +1,146 @@
+"""SMPP 3.4 gateway adapter: several binds, a window each, batched writes, receipts and MO.
+
+    gateway = SmppGateway("operator-a", settings.gateways["operator-a"])
+    await nursery.start(gateway.run, inbound)      # binds; started once one is up (or failed)
+    results = await gateway.submit(messages)      # one Accepted/Rejected/Retry per message
+    await gateway.aclose()                         # unbinds politely (bounded), closes
+
+A message's parts may be accepted and a later part refused: the message is then reported
+with that refusal (or retry) although its first parts went out — inherent to concatenated
+SMS over SMPP, where parts are separate submissions. A request unanswered (timeout or lost
+connection) is "retry, fate unknown": resending it may duplicate; `stats` counts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Final
+
+import trio
+
+from dispatch.gateways.base import Inbound, Outbound, Rejected, SubmitResult
+from dispatch.settings import ConfigError, GatewaySettings
+from dispatch.smpp import Bind, BindReceiver, BindTransceiver, BindTransmitter
+from dispatch.smpp_client.batch import PendingBatch
+from dispatch.smpp_client.binder import BindSlot
+from dispatch.smpp_client.connection import GOODBYE_S, Connection
+from dispatch.smpp_client.delivery import DeliveryHandler
+from dispatch.smpp_client.mo import MoAssembler
+from dispatch.smpp_client.pool import Pool
+from dispatch.smpp_client.stats import ClientStats
+from dispatch.smpp_client.submit import MAX_ADDRESS, PartBuilder, id_base, message_result
+
+# SMPP 3.4 sizes of the bind's C-strings, NUL excluded.
+CREDENTIAL_LIMITS: Final = {"system_id": 15, "password": 8, "system_type": 12}
+
+
+def check_config(name: str, config: GatewaySettings) -> None:
+    """What settings.py cannot know about SMPP; ConfigError names the key (not its value)."""
+    for key, limit in CREDENTIAL_LIMITS.items():
+        value: str = getattr(config, key)
+        if len(value) > limit or not value.isascii() or "\0" in value:
+            raise ConfigError(f"gateways.{name}.{key}: at most {limit} ASCII characters "
+                              "in SMPP 3.4")
+    if not config.sender or len(config.sender) > MAX_ADDRESS or not config.sender.isascii():
+        raise ConfigError(f"gateways.{name}.sender: 1 to {MAX_ADDRESS} ASCII characters "
+                          "(SMPP source_addr)")
+    for key in ("timeout_s", "enquire_link_s", "reconnect_max_s"):
+        if getattr(config, key) <= 0:
+            raise ConfigError(f"gateways.{name}.{key}: must be more than 0")
+
+
+class SmppGateway:
+    def __init__(self, name: str, config: GatewaySettings) -> None:
+        check_config(name, config)
+        self.name = name
+        self.sender = config.sender
+        self.batch_size = config.batch_size
+        self.concurrency = config.concurrency
+        self.stats = ClientStats()
+        self._config = config
+        self._builder = PartBuilder(config)
+        self._pool = Pool()
+        self._assembler = MoAssembler(name)
+        self._scope: trio.CancelScope | None = None
+        self._finished: trio.Event | None = None
+
+    @property
+    def bound(self) -> bool:
+        """Is a bind up and taking submissions?"""
+        return self._pool.available
+
+    @property
+    def rates(self) -> list[float | None]:
+        """Each submitting bind's send rate limit in messages/s (None: not slowed down)."""
+        return self._pool.rates
+
+    async def run(self, inbound: Inbound, *,
+                  task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Keep every bind up until cancelled; started once a bind is up or has failed."""
+        self._finished = finished = trio.Event()
+        first_attempt = trio.Event()
+        handler = DeliveryHandler(
+            self.name, inbound, self._assembler, self.stats,
+            submit_id_base=id_base(self._config.submit_id_base),
+            receipt_id_base=id_base(self._config.receipt_id_base))
+        try:
+            with trio.CancelScope() as self._scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(handler.sweep)
+                    for slot in self._slots(handler, first_attempt.set):
+                        nursery.start_soon(slot.run)
+                    await first_attempt.wait()
+                    task_status.started()
+        finally:
+            finished.set()
+
+    def _slots(self, handler: DeliveryHandler, on_attempt: Callable[[], None]
+               ) -> list[BindSlot]:
+        config = self._config
+        kinds: list[tuple[type[Bind], bool]] = (
+            [(BindTransceiver, True)] if config.bind_mode == "transceiver"
+            else [(BindTransmitter, True), (BindReceiver, False)])
+        return [
+            BindSlot(f"gateway {self.name} bind {number} ({kind.__name__[4:].lower()})",
+                     self._bind_factory(kind), config, handler, self.stats,
+                     can_submit=submits, on_up=self._up, on_down=self._down,
+                     on_attempt=on_attempt if submits else _nothing,
+                     changed=self._pool.changed)
+            for number in range(1, config.binds + 1) for kind, submits in kinds]
+
+    def _bind_factory(self, kind: type[Bind]) -> Callable[[], Bind]:
+        config = self._config
+        return lambda: kind(system_id=config.system_id, password=config.password,
+                            system_type=config.system_type)
+
+    def _up(self, connection: Connection) -> None:
+        self.stats.binds_up += 1
+        self._pool.add(connection)
+
+    def _down(self, connection: Connection) -> None:
+        self.stats.binds_up -= 1
+        self.stats.disconnects += 1
+        self._pool.remove(connection)
+
+    async def submit(self, messages: Sequence[Outbound]) -> list[SubmitResult]:
+        plan = self._builder.plan(messages)
+        batch = PendingBatch(plan.pdus, plan.starts())
+        if plan.pdus:
+            await self._pool.send(batch)
+            await batch.done.wait()
+        results = batch.results
+        return [span if isinstance(span, Rejected)
+                else message_result(results[span[0]:span[0] + span[1]])
+                for span in plan.spans]
+
+    async def aclose(self) -> None:
+        """Unbind every connection (each waits at most GOODBYE_S) and stop."""
+        if self._scope is None or self._finished is None:
+            return
+        self._scope.cancel()
+        with trio.move_on_after(GOODBYE_S + 1.0):
+            await self._finished.wait()
+
+
+def _nothing() -> None:
+    return None

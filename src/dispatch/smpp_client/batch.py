@@ -1,0 +1,73 @@
+"""What one submit() call waits on: its submit_sm PDUs and one result per PDU.
+
+No task per message: the caller's own task waits on `done`, and whoever learns a PDU's fate
+(the reader on a response, the expiry timer, the connection's teardown) resolves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import trio
+
+from dispatch.gateways.base import SubmitResult
+from dispatch.smpp.pdu import SubmitSm
+
+# What a window entry points at: the batch and the index of the PDU in it.
+Ticket = tuple["PendingBatch", int]
+
+
+class PendingBatch:
+    __slots__ = ("done", "pdus", "pending", "results", "starts")
+
+    def __init__(self, pdus: Sequence[SubmitSm], starts: Sequence[bool] = ()) -> None:
+        self.pdus = pdus
+        # starts[i]: PDU i is the first part of a message (one more entry, True, at the end).
+        self.starts = starts or [True] * (len(pdus) + 1)
+        self.results: list[SubmitResult | None] = [None] * len(pdus)
+        self.pending = len(pdus)
+        self.done = trio.Event()
+        if not pdus:
+            self.done.set()
+
+    def whole_messages(self, start: int, count: int) -> int:
+        """`count` cut back so PDUs [start, start + count) end with a whole message, so a
+        message's parts leave together on one bind; `count` if no whole message fits."""
+        end = start + count
+        while end > start and not self.starts[end]:
+            end -= 1
+        return end - start if end > start else count
+
+    def resolve(self, index: int, result: SubmitResult) -> None:
+        """Record the fate of PDU `index`; the first answer wins (a late one is ignored)."""
+        if self.results[index] is not None:
+            return
+        self.results[index] = result
+        self.pending -= 1
+        if not self.pending:
+            self.done.set()
+
+    def resolve_from(self, start: int, result: SubmitResult) -> None:
+        """Every PDU from `start` on that was never sent gets `result`."""
+        for index in range(start, len(self.pdus)):
+            self.resolve(index, result)
+
+
+class Signal:
+    """Wakes every task waiting for "something changed" (a window slot freed, a bind came
+    up or went down). Cheap to notify when nobody waits: no event is allocated."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event: trio.Event | None = None
+
+    def notify(self) -> None:
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+    async def wait(self) -> None:
+        if self._event is None:
+            self._event = trio.Event()
+        await self._event.wait()
