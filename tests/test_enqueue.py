@@ -252,7 +252,7 @@ async def test_many_batches(redis: Redis, settings: Settings, tmp_path: Path) ->
 async def test_report_json_shape(redis: Redis, settings: Settings, tmp_path: Path) -> None:
     report = await run(redis, settings, write(tmp_path, "phone,first_name\n0612,A\n"))
     assert report.to_json() == {"campaign": "c1", "accepted": 0, "duplicates": 0,
-                                "rejected": 1, "rows": 1,
+                                "rejected": 1, "suppressed": 0, "rows": 1,
                                 "errors": [{"line": 2, "reason": "invalid phone number"}]}
 
 

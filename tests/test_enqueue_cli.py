@@ -68,7 +68,7 @@ def test_json_output_is_one_object(config: Path, campaign_file: Path,
     assert code == 0
     output = capsys.readouterr().out
     assert json.loads(output) == {
-        "campaign": "c1", "accepted": 2, "duplicates": 0, "rejected": 1, "rows": 3,
+        "campaign": "c1", "accepted": 2, "duplicates": 0, "rejected": 1, "suppressed": 0, "rows": 3,
         "errors": [{"line": 4, "reason": "not a mobile number (fixed line)"}]}
     assert output.count("\n") == 1
     assert redis_state(config) == {"campaigns": {b"c1"}, "queued": 2}
@@ -88,7 +88,7 @@ def test_human_summary(config: Path, campaign_file: Path,
                        capsys: pytest.CaptureFixture[str]) -> None:
     assert enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "campaign c1: 2 accepted, 0 duplicates, 1 rejected (3 rows)",
+        "campaign c1: 2 accepted, 0 duplicates, 0 opted out, 1 rejected (3 rows)",
         "  line 4: not a mobile number (fixed line)",
     ]
 

@@ -24,6 +24,11 @@ def consumer_name(settings: Settings) -> str:
     return settings.daemon.consumer or socket.gethostname()
 
 
+def senders(settings: Settings) -> dict[str, str]:
+    """The sender identity of each gateway (the line its messages go out from)."""
+    return {name: config.sender for name, config in settings.gateways.items()}
+
+
 def gateway_factory(settings: Settings) -> GatewayFactory:
     """The configured gateways; HTTP ones are told where to post receipts."""
     def make(callback_url: str) -> dict[str, Gateway]:
@@ -45,7 +50,7 @@ async def run_daemon(settings: Settings) -> None:
         keys = Keys(settings.redis.key_prefix)
         queue = Queue(redis, keys, consumer, receipt_timeout_h=settings.daemon.receipt_timeout_h)
         daemon = Daemon(settings.daemon, queue,
-                        CampaignBook(redis, keys), gateway_factory(settings))
+                        CampaignBook(redis, keys, senders(settings)), gateway_factory(settings))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, daemon)
             ports = await nursery.start(_run_until_done, daemon, nursery.cancel_scope)

@@ -1,8 +1,9 @@
 """Loading a campaign file into Redis: rows -> validation -> batches -> store.
 
 Every data row ends as exactly one of accepted, duplicate (the campaign has that number
-already, from this file or an earlier run) or rejected (with its line and one reason), so
-accepted + duplicates + rejected = rows. Problems with the run as a whole (unreadable file,
+already, from this file or an earlier run), suppressed (the number opted out) or
+rejected (with its line and one reason): accepted + duplicates + suppressed + rejected
+= rows. Problems with the run as a whole (unreadable file,
 no phone column, a placeholder the header lacks, a campaign that exists with another text)
 raise EnqueueError before anything is queued.
 """
@@ -44,12 +45,14 @@ class EnqueueReport:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
+    suppressed: int = 0  # opted out: not queued
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, reason), capped
 
     def to_json(self) -> dict[str, Any]:
         return {
             "campaign": self.campaign, "accepted": self.accepted,
-            "duplicates": self.duplicates, "rejected": self.rejected, "rows": self.rows,
+            "duplicates": self.duplicates, "rejected": self.rejected,
+            "suppressed": self.suppressed, "rows": self.rows,
             "errors": [{"line": line, "reason": reason} for line, reason in self.errors],
         }
 
@@ -63,7 +66,8 @@ def campaign_spec(settings: Settings, campaign_id: str, text: str, gateway: str
     if gateway not in settings.gateways:
         known = ", ".join(sorted(settings.gateways))
         raise EnqueueError(f"unknown gateway {gateway!r} (configured: {known})")
-    return CampaignSpec(campaign_id, text, tuple(_text_placeholders(text)), gateway)
+    return CampaignSpec(campaign_id, text, tuple(_text_placeholders(text)), gateway,
+                        settings.gateways[gateway].sender)
 
 
 def _text_placeholders(text: str) -> list[str]:
@@ -128,7 +132,7 @@ async def enqueue_rows(redis: Redis, settings: Settings, spec: CampaignSpec,
     await run.flush()
     report = run.report
     await store.add_totals(spec.campaign_id, RunTotals(
-        report.rows, report.accepted, report.duplicates, report.rejected))
+        report.rows, report.accepted, report.duplicates, report.rejected, report.suppressed))
     return report
 
 
@@ -167,10 +171,11 @@ class _Run:
 
     async def flush(self) -> None:
         if self._batch:
-            accepted, duplicates = await self._store.enqueue_batch(
-                self._spec.campaign_id, self._batch)
+            accepted, duplicates, suppressed = await self._store.enqueue_batch(
+                self._spec, self._batch)
             self.report.accepted += accepted
             self.report.duplicates += duplicates
+            self.report.suppressed += suppressed
             self._batch = []
         if self._on_batch is not None:
             self._on_batch(self.report.rows)

@@ -50,6 +50,27 @@ class Keys:
         """Hash gateway id -> receipt that arrived before its submission was recorded."""
         return f"{self.prefix}:dlr:orphans"
 
+    def optout(self, scope: str) -> str:
+        """Set of keyed hashes of numbers that opted out in `scope`: "all" (every line),
+        or "line:<sender>" (a STOP sent to that line: every client using it)."""
+        return f"{self.prefix}:optout:{scope}"
+
+    @property
+    def optout_numbers(self) -> str:
+        """Hash number -> JSON {scope: since} of live opt-outs, in clear (check, export);
+        erased numbers keep only their hashes in the scope sets."""
+        return f"{self.prefix}:optout:numbers"
+
+    @property
+    def optout_audit(self) -> str:
+        """Stream of every opt-out change: when, action, number, scope, source, text, …"""
+        return f"{self.prefix}:optout:audit"
+
+    @property
+    def hash_key(self) -> str:
+        """The secret the opt-out hashes are keyed with (made once, never changed)."""
+        return f"{self.prefix}:secret"
+
     @property
     def inbound(self) -> str:
         """Stream of messages from recipients (MO): fields source, destination, text,

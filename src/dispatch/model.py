@@ -10,6 +10,7 @@ SUBMITTED: Final = "submitted"
 DELIVERED: Final = "delivered"
 FAILED: Final = "failed"
 EXPIRED: Final = "expired"
+SUPPRESSED: Final = "suppressed"  # the recipient opted out: never sent
 
 # One byte per message in the state hash keeps Redis memory per message small.
 STATE_CODES: Final[dict[str, str]] = {
@@ -19,10 +20,11 @@ STATE_CODES: Final[dict[str, str]] = {
     DELIVERED: "d",
     FAILED: "f",
     EXPIRED: "x",
+    SUPPRESSED: "p",
 }
 STATES_BY_CODE: Final[dict[str, str]] = {code: state for state, code in STATE_CODES.items()}
 
 # States a message never leaves.
-FINAL_STATES: Final = frozenset({DELIVERED, FAILED, EXPIRED})
+FINAL_STATES: Final = frozenset({DELIVERED, FAILED, EXPIRED, SUPPRESSED})
 # Order in which `status` shows states.
-ALL_STATES: Final = (QUEUED, IN_FLIGHT, SUBMITTED, DELIVERED, FAILED, EXPIRED)
+ALL_STATES: Final = (QUEUED, IN_FLIGHT, SUBMITTED, DELIVERED, FAILED, EXPIRED, SUPPRESSED)

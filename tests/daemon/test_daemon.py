@@ -45,7 +45,8 @@ def daemon_for(redis: Redis, settings: Settings, port: int, **overrides: object)
     configured = dataclasses.replace(settings, gateways={
         "default": GatewaySettings(url=f"http://127.0.0.1:{port}", batch_size=20)})
     keys = Keys(settings.redis.key_prefix)
-    return Daemon(daemon_settings, Queue(redis, keys, "t"), CampaignBook(redis, keys),
+    return Daemon(daemon_settings, Queue(redis, keys, "t"),
+                  CampaignBook(redis, keys, {"default": "ME"}),
                   gateway_factory(configured))
 
 
@@ -134,7 +135,8 @@ async def test_messages_left_pending_by_a_dead_consumer_are_reclaimed_and_sent(
         dead = Queue(redis, keys, "dead-daemon")
         entries = await dead.read_new({"c1": keys.campaign("c1").stream}, 100, 100)
         numbers = [msgpack.unpackb(e.payload)[0] for e in entries]
-        await dead.admit("c1", [(e.entry_id, n) for e, n in zip(entries, numbers, strict=True)])
+        await dead.admit("c1", "ME",
+                         [(e.entry_id, n) for e, n in zip(entries, numbers, strict=True)])
         daemon = daemon_for(redis, settings, port, claim_idle_s=0.2)
         async with trio.open_nursery() as nursery:
             await nursery.start(daemon.run)
@@ -190,7 +192,7 @@ async def test_throttling_delays_messages_without_using_up_their_attempts(
 
     await enqueue(redis, settings, tmp_path, 1)
     keys = Keys(settings.redis.key_prefix)
-    book = CampaignBook(redis, keys)
+    book = CampaignBook(redis, keys, {"default": "ME"})
     await book.refresh()
     retrier, gateway = Retrier(), ThrottlingGateway()
     outcomes_send, outcomes = trio.open_memory_channel[tuple[str, object]](10)
@@ -202,7 +204,7 @@ async def test_throttling_delays_messages_without_using_up_their_attempts(
             nursery.start_soon(sender.run, messages)
             nursery.start_soon(retrier.run, {"gw": messages_send})
             await messages_send.send(Message("c1", b"1-0", "+33640000000", ["N0"]))
-            campaign, outcome = await outcomes.receive()
+            _, outcome = await outcomes.receive()
             nursery.cancel_scope.cancel()
     assert outcome.code == "s"  # type: ignore[attr-defined]
     assert gateway.calls == 6

@@ -45,23 +45,24 @@ def items(entries: list[Entry]) -> list[tuple[bytes, str]]:
 async def test_admit_marks_in_flight_and_is_idempotent(
         redis: Redis, settings: Settings, tmp_path: Path) -> None:
     queue, entries = await queued(redis, settings, tmp_path)
-    assert await queue.admit("c1", items(entries)) == [True, True, True]
+    assert await queue.admit("c1", "ME", items(entries)) == [True, True, True]
     assert (await counts(redis, settings))["in_flight"] == 3
     # Admitted again (a restart re-reads its pending entries): still to be sent.
-    assert await queue.admit("c1", items(entries)) == [True, True, True]
+    assert await queue.admit("c1", "ME", items(entries)) == [True, True, True]
     assert (await counts(redis, settings))["queued"] == 0
 
 
 async def test_record_sets_states_writes_reasons_and_acks(
         redis: Redis, settings: Settings, tmp_path: Path) -> None:
     queue, entries = await queued(redis, settings, tmp_path)
-    await queue.admit("c1", items(entries))
+    await queue.admit("c1", "ME", items(entries))
     result = await queue.record("c1", [
         Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-1"),
         Outcome(entries[1].entry_id, NUMBERS[1], "f", "HTTP 400: invalid destination")])
     assert result == [1, 1, 0]
-    assert await counts(redis, settings) == {"queued": 0, "in_flight": 1, "submitted": 1,
-                                             "delivered": 0, "failed": 1, "expired": 0}
+    assert await counts(redis, settings) == {
+        "queued": 0, "in_flight": 1, "submitted": 1, "delivered": 0, "failed": 1,
+        "expired": 0, "suppressed": 0}
     assert await pending(redis, settings) == 1
     errors = Keys(settings.redis.key_prefix).campaign("c1").errors
     assert await redis.hget(errors, NUMBERS[1]) == b"HTTP 400: invalid destination"
@@ -69,13 +70,13 @@ async def test_record_sets_states_writes_reasons_and_acks(
     again = await queue.record("c1", [Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-1")])
     assert again == [0, 0, 0]
     # A message already past sending is not admitted again, only acked.
-    assert await queue.admit("c1", items(entries)[:2]) == [False, False]
+    assert await queue.admit("c1", "ME", items(entries)[:2]) == [False, False]
 
 
 async def test_receipt_after_record_is_applied_once(
         redis: Redis, settings: Settings, tmp_path: Path) -> None:
     queue, entries = await queued(redis, settings, tmp_path)
-    await queue.admit("c1", items(entries))
+    await queue.admit("c1", "ME", items(entries))
     await queue.record("c1", [Outcome(e.entry_id, n, "s", f"gw-{i}")
                               for i, (e, n) in enumerate(zip(entries, NUMBERS, strict=True))])
     maps = queue.receipt_maps()
@@ -87,14 +88,15 @@ async def test_receipt_after_record_is_applied_once(
     assert await queue.apply_receipts("c1", updates, maps) == [1, 1, 0, 0]
     assert await queue.apply_receipts("c1", updates, maps) == [0, 0, 0, 2]  # repeated
     assert await redis.hlen(maps[0]) == 1  # only gw-2's correlation is left
-    assert await counts(redis, settings) == {"queued": 0, "in_flight": 0, "submitted": 1,
-                                             "delivered": 1, "failed": 1, "expired": 0}
+    assert await counts(redis, settings) == {
+        "queued": 0, "in_flight": 0, "submitted": 1, "delivered": 1, "failed": 1,
+        "expired": 0, "suppressed": 0}
 
 
 async def test_receipt_before_record_is_parked_then_adopted(
         redis: Redis, settings: Settings, tmp_path: Path) -> None:
     queue, entries = await queued(redis, settings, tmp_path)
-    await queue.admit("c1", items(entries)[:1])
+    await queue.admit("c1", "ME", items(entries)[:1])
     # The gateway's receipt overtakes our record of its acceptance.
     assert await queue.lookup_receipts([("gw-fast", "x", "expired")],
                                        queue.receipt_maps()) == [None]
@@ -133,7 +135,7 @@ async def test_a_receipt_is_found_in_an_earlier_hours_map(
     clock = Clock(1_800_000_000.0)
     _, entries = await queued(redis, settings, tmp_path)
     queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", clock=clock)
-    await queue.admit("c1", items(entries)[:1])
+    await queue.admit("c1", "ME", items(entries)[:1])
     await queue.record("c1", [Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-old")])
     clock.now += 5 * 3600  # the receipt comes five hours later
     maps = queue.receipt_maps()
@@ -153,7 +155,7 @@ async def test_the_sweeper_expires_messages_whose_receipt_never_came(
     _, entries = await queued(redis, settings, tmp_path)
     queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", receipt_timeout_h=2,
                   clock=clock)
-    await queue.admit("c1", items(entries))
+    await queue.admit("c1", "ME", items(entries))
     await queue.record("c1", [Outcome(e.entry_id, n, "s", f"gw-{n}")
                               for e, n in zip(entries, NUMBERS, strict=True)])
     maps = queue.receipt_maps()

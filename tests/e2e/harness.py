@@ -19,14 +19,17 @@ from dispatch.settings import Settings
 
 def write_config(path: Path, settings: Settings, gateway_port: int, *, consumer: str,
                  batch_size: int = 100, claim_idle_s: float = 60.0, inbound_port: int = 0,
-                 extra: str = "") -> Path:
+                 smpp: bool = False) -> Path:
+    """A daemon config on the test's Redis and key prefix, for the simulator at
+    `gateway_port` (its HTTP port, or its SMPP port with `smpp`)."""
     path.write_text(
         f'[redis]\nurl = "{settings.redis.url}"\nkey_prefix = "{settings.redis.key_prefix}"\n\n'
         f'[daemon]\nconsumer = "{consumer}"\ninbound_port = {inbound_port}\nmetrics_port = 0\n'
         f"claim_idle_s = {claim_idle_s}\nretry_base_s = 0.05\nretry_max_s = 0.5\n"
-        f"max_attempts = 50\n\n"
-        f'[gateways.default]\nurl = "http://127.0.0.1:{gateway_port}"\n'
-        f"batch_size = {batch_size}\nconcurrency = 4\n{extra}")
+        f"max_attempts = 50\n\n[gateways.default]\nbatch_size = {batch_size}\n"
+        + (f'type = "smpp"\nport = {gateway_port}\nsystem_id = "e2e"\npassword = "secret"\n'
+           f'binds = 2\nwindow = 50\nsender = "36111"\nsource_ton = 3\nconcurrency = 8\n'
+           if smpp else f'url = "http://127.0.0.1:{gateway_port}"\nconcurrency = 4\n'))
     return path
 
 

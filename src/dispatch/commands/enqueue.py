@@ -119,8 +119,8 @@ def _progress_bar(path: str) -> Iterator[ProgressCallback | None]:
 def summary(report: EnqueueReport) -> str:
     """The human summary: totals, then the first rejected rows."""
     lines = [f"campaign {report.campaign}: {report.accepted:,} accepted, "
-             f"{report.duplicates:,} duplicates, {report.rejected:,} rejected "
-             f"({report.rows:,} rows)"]
+             f"{report.duplicates:,} duplicates, {report.suppressed:,} opted out, "
+             f"{report.rejected:,} rejected ({report.rows:,} rows)"]
     lines += [f"  line {line}: {reason}" for line, reason in report.errors[:ERRORS_SHOWN]]
     hidden = report.rejected - min(len(report.errors), ERRORS_SHOWN)
     if hidden > 0:

@@ -1,8 +1,13 @@
-"""`dispatch simulator`: run the HTTP SMS gateway simulator until SIGINT/SIGTERM.
+"""`dispatch simulator`: run the gateway simulators until SIGINT/SIGTERM: the HTTP SMS
+gateway, and with `--smpp-port` an SMPP 3.4 SMSC beside it (one ledger, one /stats).
 
-Once listening it prints one JSON line, `{"http_port": N}`, for scripts to read. On a
-signal it stops accepting requests, sends the receipts still pending for at most the
-shutdown grace period (unsent ones are reported on stderr), and exits 0.
+Once listening it prints one JSON line, `{"http_port": N, "smpp_port": M}` (M is null
+without `--smpp-port`), for scripts to read. On a signal it stops accepting, closes the
+SMPP connections cleanly, sends the receipts still pending for at most the shutdown grace
+period (unsent ones are reported on stderr), and exits 0.
+
+`--profile NAME` (see dispatch.simulator.profiles) sets defaults; flags given explicitly
+override them.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from dispatch.simulator.config import (
     SimulatorConfigError,
     parse_outcome_mix,
 )
+from dispatch.simulator.profiles import PROFILES, profile_defaults
 from dispatch.simulator.service import Simulator
 
 # (flag, converter name, default, help); values are converted here, not by argparse, so a
-# bad value is one line on stderr (UserError), not a usage dump.
+# bad value is one line on stderr (UserError), not a usage dump. Every flag's destination
+# is the SimulatorConfig field of the same name.
 _FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--host", "str", "127.0.0.1", "address to listen on"),
     ("--http-port", "int", "8480", "port to listen on; 0 = any free port"),
@@ -40,17 +47,45 @@ _FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--receipt-jitter-ms", "float", "0", "uniform random extra receipt delay"),
     ("--outcomes", "outcomes", DEFAULT_OUTCOMES_TEXT, "receipt status mix, NAME=WEIGHT,..."),
     ("--receipt-batch", "int", "200", "receipts per callback POST, at most"),
-    ("--seed", "seed", "", "seed of the random generator"),
+    ("--seed", "seed", "", "seed of the random generator; absent = random"),
+    # The SMSC.
+    ("--smpp-port", "port", "", "SMPP port; 0 = any free port; absent = no SMSC"),
+    ("--smpp-window", "int", "100", "outstanding requests per bind before ESME_RMSGQFUL"),
+    ("--smpp-bind-rate", "float", "0", "submit_sm/s per bind, 0 = unlimited"),
+    ("--line-rate", "float", "0",
+     "submit_sm/s per source address (line), 0 = unlimited; over it: ESME_RTHROTTLED and "
+     "a line violation"),
+    ("--line-burst", "float", "0", "line bucket size; 0 = one second of --line-rate"),
+    ("--throttle-rate", "float", "0", "probability of ESME_RTHROTTLED regardless of rates"),
+    ("--smpp-latency-ms", "float", "0", "submit_sm_resp latency"),
+    ("--smpp-latency-jitter-ms", "float", "0", "uniform random extra latency on top"),
+    ("--no-response", "float", "0", "probability a submit_sm is ignored (never answered)"),
+    ("--smpp-error", "float", "0", "probability of answering --smpp-error-status"),
+    ("--smpp-error-status", "status", "0x08", "command_status of injected errors"),
+    ("--receipt-format", "str", "standard",
+     "receipt dialect: standard, long-dates, capital-text, hex-ids, no-text"),
+    ("--smpp-receipt-timeout-s", "float", "10", "deliver_sm unanswered this long is resent"),
+    ("--smpp-receipt-attempts", "int", "10", "deliver_sm attempts before giving up"),
+    ("--mo-rate", "float", "0", "MO messages per second to bound receivers"),
+    ("--mo-text", "str", "STOP", "text of the MO sent at --mo-rate"),
+    ("--disconnect-after", "int", "0", "close every SMPP connection after N accepted submit_sm"),
+    ("--disconnect-every", "int", "0", "... and again after every N more"),
+    ("--smpp-enquire-link-s", "float", "0", "server enquire_link period, 0 = never"),
 )
 
 
 def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "simulator", help="run the HTTP SMS gateway simulator",
-        description="Simulated HTTP SMS gateway with fault injection and delivery receipts.")
+        "simulator", help="run the HTTP SMS gateway and SMSC simulator",
+        description="Simulated HTTP SMS gateway and SMPP 3.4 SMSC with fault injection and "
+                    "delivery receipts.")
     for flag, _, default, text in _FLAGS:
-        parser.add_argument(flag, default=default, metavar="VALUE",
-                            help=f"{text} (default: {default or 'random'})")
+        parser.add_argument(flag, default=None, metavar="VALUE",
+                            help=f"{text} (default: {default})" if default else text)
+    parser.add_argument("--account", action="append", default=[], metavar="SYSTEM_ID:PASSWORD",
+                        help="SMPP account (repeat for several); none = accept any bind")
+    parser.add_argument("--profile", default=None, metavar="NAME",
+                        help=f"behaviour profile: {', '.join(PROFILES)} (flags override it)")
     parser.set_defaults(handler=run_simulator)
 
 
@@ -62,8 +97,10 @@ def run_simulator(args: argparse.Namespace) -> int:
         error = _sole_os_error(exc)
         if error is None:
             raise
-        raise UserError(f"cannot listen on {config.host}:{config.http_port}: "
-                        f"{error.strerror or error}") from None
+        where = f"{config.host}:{config.http_port}"
+        if config.smpp_port is not None:
+            where += f" or {config.host}:{config.smpp_port}"
+        raise UserError(f"cannot listen on {where}: {error.strerror or error}") from None
     return 0
 
 
@@ -77,12 +114,29 @@ def _sole_os_error(exc: BaseException) -> OSError | None:
 
 def config_from(args: argparse.Namespace) -> SimulatorConfig:
     """The SimulatorConfig the flags describe; raises UserError naming the bad flag."""
-    values = {_dest(flag): _convert(flag, kind, getattr(args, _dest(flag)))
-              for flag, kind, _, _ in _FLAGS}
     try:
+        values = profile_defaults(args.profile) if args.profile else {}
+        for flag, kind, default, _ in _FLAGS:
+            given = getattr(args, _dest(flag))
+            if given is not None or _dest(flag) not in values:
+                values[_dest(flag)] = _convert(flag, kind, default if given is None else given)
+        values["accounts"] = parse_accounts(args.account)
         return SimulatorConfig(**values)
     except SimulatorConfigError as exc:
         raise UserError(str(exc)) from None
+
+
+def parse_accounts(items: list[str]) -> dict[str, str]:
+    """`SYSTEM_ID:PASSWORD` items -> {system_id: password}."""
+    accounts: dict[str, str] = {}
+    for item in items:
+        system_id, sep, password = item.partition(":")
+        if not sep or not system_id:
+            raise SimulatorConfigError(f"--account: expected SYSTEM_ID:PASSWORD, got {item!r}")
+        if system_id in accounts:
+            raise SimulatorConfigError(f"--account: {system_id!r} given twice")
+        accounts[system_id] = password
+    return accounts
 
 
 def _dest(flag: str) -> str:
@@ -95,7 +149,8 @@ def _convert(flag: str, kind: str, text: str) -> Any:
     except SimulatorConfigError as exc:  # --outcomes explains itself
         raise UserError(str(exc)) from None
     except ValueError:
-        expected = "a number" if kind == "float" else "an integer"
+        expected = {"float": "a number", "status": "an integer (0x.. for hex)"}.get(
+            kind, "an integer")
         raise UserError(f"{flag}: expected {expected}, got {text!r}") from None
 
 
@@ -104,6 +159,8 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "int": int,
     "float": float,
     "seed": lambda text: int(text) if text else None,
+    "port": lambda text: int(text) if text else None,
+    "status": lambda text: int(text, 0),
     "outcomes": parse_outcome_mix,
 }
 
@@ -113,7 +170,8 @@ async def _serve_until_signalled(config: SimulatorConfig) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             port = await nursery.start(simulator.serve)
-            print(json.dumps({"http_port": port}), flush=True)
+            print(json.dumps({"http_port": port, "smpp_port": simulator.smpp_port}),
+                  flush=True)
             async for _ in signals:
                 break
             await simulator.stop_accepting(config.shutdown_grace_ms / 1000)
@@ -126,3 +184,8 @@ def _report_unsent(simulator: Simulator) -> None:
     if pending:
         print(f"dispatch simulator: {pending} receipts still unsent at exit",
               file=sys.stderr)
+    if simulator.smsc is not None:
+        counters = simulator.smsc.counters
+        if counters.receipts_pending or counters.mo_pending:
+            print(f"dispatch simulator: {counters.receipts_pending} SMPP receipts and "
+                  f"{counters.mo_pending} MO still unsent at exit", file=sys.stderr)

@@ -6,7 +6,7 @@ Templates are compiled once per campaign, so rendering a message is a cheap call
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,14 +22,17 @@ Renderer = Callable[[Sequence[str] | None], str]
 class Campaign:
     id: str
     gateway: str
+    sender: str  # the identity its messages go out with (its gateway's)
     stream: str
     render: Renderer
 
 
 class CampaignBook:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, senders: Mapping[str, str]) -> None:
+        """`senders`: the sender identity of each configured gateway."""
         self._redis = redis
         self._keys = keys
+        self._senders = senders
         self.campaigns: dict[str, Campaign] = {}
         self.queued: dict[str, int] = {}
 
@@ -58,7 +61,8 @@ class CampaignBook:
         except TemplateError as exc:  # enqueue checks templates; this is a damaged meta
             log.error("campaign %s has an unusable text (%s): not sending it", campaign_id, exc)
             return None
-        return Campaign(campaign_id, gateway, keys.stream, render)
+        return Campaign(campaign_id, gateway, self._senders.get(gateway, ""), keys.stream,
+                        render)
 
     async def _refresh_depths(self) -> None:
         if not self.campaigns:

@@ -6,14 +6,14 @@
     await gateway.aclose()                         # unbinds politely (bounded), closes
 
 A message's parts may be accepted and a later part refused: the message is then reported
-with that refusal (or retry) although its first parts went out — inherent to concatenated
-SMS over SMPP, where parts are separate submissions. A request unanswered (timeout or lost
+with that refusal (or retry); a retry sends only the parts not accepted yet, with the same
+concatenation reference (see smpp_client.partial). A request unanswered (timeout or lost
 connection) is "retry, fate unknown": resending it may duplicate; `stats` counts them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
 import trio
@@ -21,11 +21,13 @@ import trio
 from dispatch.gateways.base import Inbound, Outbound, Rejected, SubmitResult
 from dispatch.settings import ConfigError, GatewaySettings
 from dispatch.smpp import Bind, BindReceiver, BindTransceiver, BindTransmitter
+from dispatch.smpp.pdu import SubmitSm
 from dispatch.smpp_client.batch import PendingBatch
 from dispatch.smpp_client.binder import BindSlot
 from dispatch.smpp_client.connection import GOODBYE_S, Connection
 from dispatch.smpp_client.delivery import DeliveryHandler
 from dispatch.smpp_client.mo import MoAssembler
+from dispatch.smpp_client.partial import PartialMessage, PartialMessages
 from dispatch.smpp_client.pool import Pool
 from dispatch.smpp_client.stats import ClientStats
 from dispatch.smpp_client.submit import MAX_ADDRESS, PartBuilder, id_base, message_result
@@ -59,6 +61,7 @@ class SmppGateway:
         self.stats = ClientStats()
         self._config = config
         self._builder = PartBuilder(config)
+        self._partial = PartialMessages()
         self._pool = Pool()
         self._assembler = MoAssembler(name)
         self._scope: trio.CancelScope | None = None
@@ -123,15 +126,39 @@ class SmppGateway:
         self._pool.remove(connection)
 
     async def submit(self, messages: Sequence[Outbound]) -> list[SubmitResult]:
-        plan = self._builder.plan(messages)
-        batch = PendingBatch(plan.pdus, plan.starts())
-        if plan.pdus:
+        """Build (or take up again) each message's parts, send the ones still missing in one
+        batch, and fold the parts' results into one result per message."""
+        built = [self._parts(message) for message in messages]
+        pdus: list[SubmitSm] = []
+        starts: list[bool] = []
+        for item in built:
+            if not isinstance(item, Rejected):
+                missing = item.missing()
+                pdus += [item.pdus[i] for i in missing]
+                starts += [True] + [False] * (len(missing) - 1)
+        batch = PendingBatch(pdus, [*starts, True])
+        if pdus:
             await self._pool.send(batch)
             await batch.done.wait()
-        results = batch.results
-        return [span if isinstance(span, Rejected)
-                else message_result(results[span[0]:span[0] + span[1]])
-                for span in plan.spans]
+        return self._results(messages, built, iter(batch.results))
+
+    def _parts(self, message: Outbound) -> PartialMessage | Rejected:
+        held = self._partial.take(message.reference)
+        if held is not None:
+            return held
+        parts = self._builder.parts(message)
+        return parts if isinstance(parts, Rejected) else PartialMessage(parts)
+
+    def _results(self, messages: Sequence[Outbound], built: list[PartialMessage | Rejected],
+                 results: Iterator[SubmitResult | None]) -> list[SubmitResult]:
+        outcomes: list[SubmitResult] = []
+        for message, item in zip(messages, built, strict=True):
+            if isinstance(item, Rejected):
+                outcomes.append(item)
+                continue
+            sent = {index: next(results) for index in item.missing()}
+            outcomes.append(message_result(self._partial.settle(message.reference, item, sent)))
+        return outcomes
 
     async def aclose(self) -> None:
         """Unbind every connection (each waits at most GOODBYE_S) and stop."""

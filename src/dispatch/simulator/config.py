@@ -1,5 +1,9 @@
 """The simulator's knobs: one frozen dataclass, validated on construction, and the
-outcome-mix parser — pure (no Trio, no I/O)."""
+outcome-mix parser — pure (no Trio, no I/O).
+
+The HTTP gateway's knobs come first; the SMSC's (`smpp_port` not None enables it) follow.
+Field names are the command's flag names, so an error names the flag to fix.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,10 @@ DEFAULT_OUTCOMES: Final[dict[str, float]] = {
     DELIVERED: 0.9, UNDELIVERABLE: 0.05, EXPIRED: 0.03, REJECTED: 0.02,
 }
 DEFAULT_OUTCOMES_TEXT: Final = ",".join(f"{k}={v}" for k, v in DEFAULT_OUTCOMES.items())
+
+# Receipt text dialects of the SMSC (see smsc_receipts.py).
+RECEIPT_FORMATS: Final = ("standard", "long-dates", "capital-text", "hex-ids", "no-text")
+ESME_RSYSERR: Final = 0x08
 
 
 class SimulatorConfigError(ValueError):
@@ -48,9 +56,31 @@ class SimulatorConfig:
     receipt_retry_cap_ms: float = 15_000.0
     # On SIGINT/SIGTERM the command sends what is still pending for at most this long.
     shutdown_grace_ms: float = 2_000.0
+    # The SMSC (SMPP 3.4 server); None: not started.
+    smpp_port: int | None = None  # 0: any free port
+    accounts: Mapping[str, str] = field(default_factory=dict)  # system_id -> password
+    smpp_window: int = 100  # outstanding requests per bind before ESME_RMSGQFUL
+    smpp_bind_rate: float = 0.0  # submit_sm/s per bind; 0 = unlimited
+    line_rate: float = 0.0  # submit_sm/s per source address; 0 = unlimited
+    line_burst: float = 0.0  # bucket size of a line; 0 = one second of line_rate
+    throttle_rate: float = 0.0  # probability of ESME_RTHROTTLED regardless of rates
+    smpp_latency_ms: float = 0.0
+    smpp_latency_jitter_ms: float = 0.0
+    no_response: float = 0.0  # probability a submit_sm is silently ignored
+    smpp_error: float = 0.0  # probability of answering smpp_error_status
+    smpp_error_status: int = ESME_RSYSERR
+    receipt_format: str = "standard"
+    smpp_receipt_timeout_s: float = 10.0  # deliver_sm without a response: resent after this
+    smpp_receipt_attempts: int = 10  # then counted failed
+    receipts_pending_limit: int = 200_000  # deliver_sm held for want of a receiver, at most
+    mo_rate: float = 0.0  # MO messages per second to bound receivers
+    mo_text: str = "STOP"
+    disconnect_after: int = 0  # close every connection once after N accepted submit_sm
+    disconnect_every: int = 0  # ... and again after every N more
+    smpp_enquire_link_s: float = 0.0  # server enquire_link period; 0 = never
 
     def __post_init__(self) -> None:
-        _check_port(self.http_port)
+        _check_port("http_port", self.http_port)
         for name in ("error_429", "error_5xx", "lost_response"):
             _check_probability(name, getattr(self, name))
         for name in ("latency_ms", "latency_jitter_ms", "receipt_delay_ms", "receipt_jitter_ms",
@@ -59,15 +89,47 @@ class SimulatorConfig:
         _check_at_least("receipt_batch", self.receipt_batch, 1)
         _check_at_least("receipt_attempts", self.receipt_attempts, 1)
         object.__setattr__(self, "outcomes", normalise_outcomes(self.outcomes))
+        self._check_smpp()
+
+    def _check_smpp(self) -> None:
+        if self.smpp_port is not None:
+            _check_port("smpp_port", self.smpp_port)
+        for name in ("throttle_rate", "no_response", "smpp_error"):
+            _check_probability(name, getattr(self, name))
+        for name in ("smpp_bind_rate", "line_rate", "line_burst", "smpp_latency_ms",
+                     "smpp_latency_jitter_ms", "smpp_receipt_timeout_s", "mo_rate",
+                     "smpp_enquire_link_s"):
+            _check_duration(name, getattr(self, name))
+        for name, minimum in (("smpp_window", 1), ("smpp_receipt_attempts", 1),
+                              ("receipts_pending_limit", 1), ("disconnect_after", 0),
+                              ("disconnect_every", 0)):
+            _check_at_least(name, getattr(self, name), minimum)
+        if not 0 <= self.smpp_error_status <= 0xFFFFFFFF:
+            raise SimulatorConfigError(
+                f"--smpp-error-status: must fit 32 bits, got {self.smpp_error_status}")
+        if self.receipt_format not in RECEIPT_FORMATS:
+            raise SimulatorConfigError(f"--receipt-format: unknown format "
+                                       f"{self.receipt_format!r} (known: "
+                                       f"{', '.join(RECEIPT_FORMATS)})")
+        _check_accounts(self.accounts)
 
 
 def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _check_port(port: int) -> None:
+def _check_port(name: str, port: int) -> None:
     if not 0 <= port <= 65535:
-        raise SimulatorConfigError(f"--http-port: must be 0..65535, got {port}")
+        raise SimulatorConfigError(f"{_option(name)}: must be 0..65535, got {port}")
+
+
+def _check_accounts(accounts: Mapping[str, str]) -> None:
+    # The bind PDU's C-strings: system_id holds 15 octets, password 8 (a NUL ends each).
+    for system_id, password in accounts.items():
+        if not 0 < len(system_id) <= 15 or len(password) > 8:
+            raise SimulatorConfigError(
+                f"--account: {system_id!r}: system_id must be 1..15 characters and the "
+                "password at most 8")
 
 
 def _check_probability(name: str, value: float) -> None:

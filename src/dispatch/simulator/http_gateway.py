@@ -27,6 +27,7 @@ from dispatch.simulator.messages import (
 from dispatch.simulator.receipts import ReceiptPoster
 
 Route = Callable[[Request], Awaitable[Response]]
+StatsSource = Callable[[], dict[str, Any]]
 # One encoder for every answer: json.dumps with options builds a new one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
@@ -46,6 +47,15 @@ class HttpGateway:
             "/stats": ("GET", self._stats),
             "/healthz": ("GET", self._healthz),
         }
+        self._stats_sources: list[StatsSource] = []
+
+    def add_route(self, path: str, method: str, route: Route) -> None:
+        """Serve `route` at `path` too (the SMSC's control routes)."""
+        self._routes[path] = (method, route)
+
+    def add_stats(self, source: StatsSource) -> None:
+        """Merge what `source()` returns into GET /stats (top-level keys)."""
+        self._stats_sources.append(source)
 
     async def __call__(self, request: Request) -> Response:
         route = self._routes.get(request.path)
@@ -58,6 +68,12 @@ class HttpGateway:
         return await handle(request)
 
     def stats(self) -> dict[str, Any]:
+        stats = self._own_stats()
+        for source in self._stats_sources:
+            stats.update(source())
+        return stats
+
+    def _own_stats(self) -> dict[str, Any]:
         counters, ledger, receipts = self.counters, self.ledger, self._receipts.counters
         return {
             "accepted": ledger.accepted, "duplicates": ledger.duplicates,

@@ -41,6 +41,21 @@ class Ledger:
     def is_accepted(self, reference: str) -> bool:
         return reference in self._other_refs or bool(self._by_key.get(reference, 0) & 1)
 
+    def record(self, reference: str) -> bool:
+        """Count one acceptance of `reference` without an idempotency key (SMPP has none):
+        True if it is the first, False if it is a duplicate."""
+        if self.is_accepted(reference):
+            self.duplicates += 1
+            return False
+        self.accepted += 1
+        self._other_refs.add(reference)
+        return True
+
+    def next_id(self) -> str:
+        """A new gateway id, unique in this run and across runs (hex digits only)."""
+        self._counter += 1
+        return self._format(self._counter)
+
     def _accept(self, reference: str, key: str | None) -> int:
         if self.is_accepted(reference):
             self.duplicates += 1

@@ -1,4 +1,6 @@
-"""The simulator as a Trio service: the HTTP gateway plus the receipt poster."""
+"""The simulator as a Trio service: the HTTP gateway plus the receipt poster, and the SMSC
+beside them when `smpp_port` is set. Both protocols share one ledger (`accepted` and
+`duplicates` count across them), one outcome count and one GET /stats."""
 
 from __future__ import annotations
 
@@ -12,8 +14,11 @@ from dispatch.httpserver import serve_http
 from dispatch.simulator.config import SimulatorConfig
 from dispatch.simulator.faults import FaultDecider
 from dispatch.simulator.http_gateway import HttpGateway
-from dispatch.simulator.ledger import Ledger
+from dispatch.simulator.ledger import GatewayCounters, Ledger
 from dispatch.simulator.receipts import ReceiptPoster
+from dispatch.simulator.smsc import Smsc
+from dispatch.simulator.smsc_control import SmscControl
+from dispatch.simulator.smsc_stats import SmscCounters
 
 
 class Simulator:
@@ -25,8 +30,25 @@ class Simulator:
         self.ledger = Ledger()
         self.receipts = ReceiptPoster(config, receipt_transport)
         faults = FaultDecider(config, random.Random(config.seed))
-        self.gateway = HttpGateway(self.ledger, faults, self.receipts)
+        counters = GatewayCounters()
+        self.gateway = HttpGateway(self.ledger, faults, self.receipts, counters)
+        self.smsc: Smsc | None = None
+        self.smpp_port: int | None = None  # once serving
+        if config.smpp_port is not None:
+            self.smsc = self._add_smsc(counters)
+        else:
+            self.gateway.add_stats(_no_smsc_stats)
         self._http_scope = trio.CancelScope()
+
+    def _add_smsc(self, counters: GatewayCounters) -> Smsc:
+        # Its own random stream: the SMSC's draws do not shift the HTTP side's.
+        seed = None if self.config.seed is None else f"smsc-{self.config.seed}"
+        smsc = Smsc(self.config, self.ledger, counters.outcomes, random.Random(seed))
+        control = SmscControl(smsc)
+        self.gateway.add_route("/mo", "POST", control.mo)
+        self.gateway.add_route("/disconnect", "POST", control.disconnect)
+        self.gateway.add_stats(smsc.stats)
+        return smsc
 
     def stats(self) -> dict[str, Any]:
         """What GET /stats answers."""
@@ -34,18 +56,23 @@ class Simulator:
 
     async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
                     ) -> None:
-        """Serve until cancelled; reports the bound HTTP port once listening."""
+        """Serve until cancelled; reports the bound HTTP port once listening (and the
+        SMSC's, if any, is in `smpp_port` by then)."""
         async with trio.open_nursery() as nursery:
             await nursery.start(self.receipts.run)
+            if self.smsc is not None:
+                self.smpp_port = await nursery.start(self.smsc.serve)
             port = await nursery.start(self._serve_http)
             task_status.started(port)
 
     async def stop_accepting(self, grace_s: float) -> None:
-        """Close the HTTP listener, then send pending receipts for at most `grace_s`.
-        The caller cancels `serve` afterwards."""
+        """Close the listeners and the SMPP connections (answering what they sent), then
+        send pending receipts for at most `grace_s`. The caller cancels `serve` afterwards."""
         self._http_scope.cancel()
         self.receipts.flush_now()
         with trio.move_on_after(grace_s):
+            if self.smsc is not None:
+                await self.smsc.stop(grace_s)
             await self.receipts.wait_idle()
 
     async def _serve_http(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
@@ -53,6 +80,10 @@ class Simulator:
         with self._http_scope:
             await serve_http(self.gateway, self.config.host, self.config.http_port,
                              task_status=task_status)
+
+
+def _no_smsc_stats() -> dict[str, Any]:
+    return {"smpp": SmscCounters().as_dict(), "line_violations": 0}
 
 
 async def serve_simulator(config: SimulatorConfig, *,

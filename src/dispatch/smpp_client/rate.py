@@ -6,6 +6,12 @@ throttle, and lifts entirely once it is `release` times the rate that was thrott
 (additive probing would take minutes to climb back from a transient hiccup). One window of
 requests sent before the slowdown all come back throttled: only the first throttle within
 `cooldown_s` halves the rate, the others were already accounted for.
+
+Only a throttled share of at least `threshold` of the requests sent in the last period
+slows the bind down: an SMSC that throttles a few requests whatever the rate (a fault, not
+a capacity limit) would otherwise halve the bind down to a trickle, while the throttled
+requests are retried anyway. And the rate never goes below `min_share` of the rate
+measured when the throttling began (nor below `floor`).
 """
 
 from __future__ import annotations
@@ -18,8 +24,15 @@ METER_S: Final = 1.0  # the measured send rate counts at least this long a perio
 
 class AdaptiveRate:
     def __init__(self, *, floor: float = 1.0, growth: float = 1.1, step_s: float = 1.0,
-                 cooldown_s: float = 1.0, burst_s: float = 0.1, release: float = 2.0) -> None:
+                 cooldown_s: float = 1.0, burst_s: float = 0.1, release: float = 2.0,
+                 min_share: float = 0.25, threshold: float = 0.5) -> None:
         self.floor = floor
+        self.min_share = min_share
+        self.threshold = threshold
+        # Requests sent and throttled, decayed with a time constant of METER_S.
+        self._recent_at = 0.0
+        self._recent_sent = 0.0
+        self._recent_throttled = 0.0
         self.growth = growth
         self.step_s = step_s
         self.cooldown_s = cooldown_s
@@ -35,6 +48,7 @@ class AdaptiveRate:
         self._meter_start = -math.inf
         self._meter_count = 0
         self._previous_rate = 0.0
+        self._lowest = floor  # the floor of this episode of throttling
 
     # Sending.
 
@@ -43,10 +57,12 @@ class AdaptiveRate:
         self._recover(now)
         if self.rate is None:
             self._meter(now, wanted)
+            self._count(now, wanted, 0)
             return wanted
         self._refill(now, self.rate)
         granted = min(wanted, int(self._tokens))
         self._tokens -= granted
+        self._count(now, granted, 0)
         return granted
 
     def wait_s(self, now: float) -> float:
@@ -78,12 +94,25 @@ class AdaptiveRate:
     # Adapting.
 
     def on_throttled(self, now: float) -> None:
+        self._count(now, 0, 1)
+        if self._recent_throttled >= self.threshold * max(1.0, self._recent_sent):
+            self._slow_down(now)
+
+    def _count(self, now: float, sent: int, throttled: int) -> None:
+        decay = math.exp(-max(0.0, now - self._recent_at) / METER_S)
+        self._recent_sent = self._recent_sent * decay + sent
+        self._recent_throttled = self._recent_throttled * decay + throttled
+        self._recent_at = now
+
+    def _slow_down(self, now: float) -> None:
         self._recover(now)
         if now - self._halved < self.cooldown_s and self.rate is not None:
             return
+        if self.rate is None:  # a new episode: its floor is a share of the free rate
+            self._lowest = max(self.floor, self.measured(now) * self.min_share)
         sending = self.rate if self.rate is not None else self.measured(now)
-        self.rate = max(self.floor, sending / 2)
-        self._ceiling = max(self.floor, sending) * self.release
+        self.rate = max(self._lowest, sending / 2)
+        self._ceiling = max(self._lowest, sending) * self.release
         self._changed = self._halved = now
         self._tokens, self._refilled = 0.0, now
         self.throttles += 1

@@ -17,6 +17,7 @@ from coredis.exceptions import StreamDuplicateConsumerGroupError
 
 from dispatch import model
 from dispatch.keys import GROUP, CampaignKeys, Keys
+from dispatch.store.optout import OptOutStore, scopes_for_sender
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
 
@@ -33,6 +34,7 @@ class CampaignSpec:
     text: str
     placeholders: tuple[str, ...]
     gateway: str
+    sender: str = ""  # the gateway's sender identity: opt-outs of its line apply
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,16 @@ class RunTotals:
     accepted: int
     duplicates: int
     rejected: int
+    suppressed: int = 0
 
 
 class CampaignStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        self._enqueue = redis.register_script(load_script("enqueue"))
+        self._optouts = OptOutStore(redis, keys)
+        self._enqueue = redis.register_script(load_script("_states") + "\n"
+                                              + load_script("enqueue"))
 
     async def ensure(self, spec: CampaignSpec, now: float) -> None:
         """Create the campaign, or check that the existing one has the same text and gateway.
@@ -62,23 +67,25 @@ class CampaignStore:
             await self._redis.xgroup_create(keys.stream, GROUP, identifier="0", mkstream=True)
         await self._redis.sadd(self._keys.campaigns, [spec.campaign_id])
 
-    async def enqueue_batch(self, campaign_id: str, items: Sequence[tuple[str, bytes]]
-                            ) -> tuple[int, int]:
-        """Queue (number, payload) pairs in one script call; returns (accepted, duplicates)."""
-        keys = self._keys.campaign(campaign_id)
-        args: list[str | bytes] = [QUEUED_CODE]
+    async def enqueue_batch(self, spec: CampaignSpec, items: Sequence[tuple[str, bytes]]
+                            ) -> tuple[int, int, int]:
+        """Queue (number, payload) pairs in one script call, leaving out numbers that opted
+        out for the campaign's sender; returns (accepted, duplicates, suppressed)."""
+        keys = self._keys.campaign(spec.campaign_id)
+        args: list[str | bytes] = [QUEUED_CODE, await self._optouts.secret()]
         for number, payload in items:
             args.append(number)
             args.append(payload)
-        result: Any = await self._enqueue(keys=[keys.state, keys.stream, keys.counts],
-                                          args=args)
-        accepted, duplicates = result
-        return int(accepted), int(duplicates)
+        optout_keys = self._optouts.scope_keys(scopes_for_sender(spec.sender))
+        result: Any = await self._enqueue(
+            keys=[keys.state, keys.stream, keys.counts, *optout_keys], args=args)
+        accepted, duplicates, suppressed = result
+        return int(accepted), int(duplicates), int(suppressed)
 
     async def add_totals(self, campaign_id: str, totals: RunTotals) -> None:
         meta = self._keys.campaign(campaign_id).meta
         async with self._redis.pipeline(transaction=True) as pipe:
-            for field in ("rows", "accepted", "duplicates", "rejected"):
+            for field in ("rows", "accepted", "duplicates", "rejected", "suppressed"):
                 pipe.hincrby(meta, field, getattr(totals, field))
 
     async def _create_meta(self, keys: CampaignKeys, spec: CampaignSpec, now: float) -> None:

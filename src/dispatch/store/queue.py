@@ -13,6 +13,7 @@ from typing import Any
 
 from dispatch.gateways.base import InboundMessage
 from dispatch.keys import GROUP, CampaignKeys, Keys
+from dispatch.store.optout import OptOutStore, scopes_for_sender
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
 
@@ -78,6 +79,7 @@ class Queue:
         self.consumer = consumer
         self.receipt_timeout_h = receipt_timeout_h
         self._clock = clock  # wall clock: receipt maps are named by the hour
+        self.optouts = OptOutStore(redis, keys)
         self._admit = redis.register_script(_lua("admit"))
         self._record = redis.register_script(_lua("record"))
         self._lookup = redis.register_script(_lua("receipt_lookup"))
@@ -116,13 +118,17 @@ class Queue:
             await self._redis.xclaim(stream, GROUP, self.consumer, 0, list(entry_ids),
                                      justid=True)
 
-    async def admit(self, campaign: str, items: Sequence[tuple[bytes, str]]) -> list[bool]:
-        """Mark messages in flight before sending; False: nothing to send (acked)."""
+    async def admit(self, campaign: str, sender: str, items: Sequence[tuple[bytes, str]]
+                    ) -> list[bool]:
+        """Mark messages in flight before sending; False: nothing to send (acked). A number
+        that opted out (for every line, or for `sender`) since it was queued is suppressed."""
         keys = self._keys.campaign(campaign)
-        args: list[Any] = [GROUP]
+        args: list[Any] = [GROUP, await self.optouts.secret()]
         for entry_id, number in items:
             args += (entry_id, number)
-        flags: list[int] = await self._admit(keys=[keys.state, keys.counts, keys.stream], args=args)
+        optout_keys = self.optouts.scope_keys(scopes_for_sender(sender))
+        flags: list[int] = await self._admit(
+            keys=[keys.state, keys.counts, keys.stream, *optout_keys], args=args)
         return [flag == 1 for flag in flags]
 
     async def dead_letter(self, campaign: str, entry_id: bytes, record: bytes) -> None:

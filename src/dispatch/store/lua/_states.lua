@@ -1,8 +1,18 @@
 -- Prelude prepended to the daemon's scripts: one place for state codes and the
 -- transition that keeps the per-campaign counts hash equal to the state hash.
 local STATE_NAMES = {q = 'queued', i = 'in_flight', s = 'submitted',
-                     d = 'delivered', f = 'failed', x = 'expired'}
-local FINAL = {d = true, f = true, x = true}
+                     d = 'delivered', f = 'failed', x = 'expired', p = 'suppressed'}
+local FINAL = {d = true, f = true, x = true, p = true}
+
+-- True when the number opted out in one of the scope sets KEYS[first..last] (sets of
+-- keyed hashes, so that an erased number's objection still holds).
+local function opted_out(secret, number, first, last)
+  local hashed = redis.sha1hex(secret .. ':' .. number)
+  for k = first, last do
+    if redis.call('SISMEMBER', KEYS[k], hashed) == 1 then return true end
+  end
+  return false
+end
 
 -- Move one number to a new state code; returns the previous code (false if unknown).
 local function transition(state_key, counts_key, number, new_code)

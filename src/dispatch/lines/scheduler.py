@@ -1,0 +1,379 @@
+"""Which message goes out on which line, and when — pure: time is passed in explicitly.
+
+One `LineScheduler` serves one gateway: the lines of its pools, the campaigns sending on
+them, and the gateway's own caps. `take(now, n)` hands out up to n (message, line)
+assignments that may go out *now*; `release(line)` gives back a line's concurrency slot
+(and the gateway window slot) once the gateway answered. Nothing here waits or does I/O;
+`dispatch.lines.service` adds the Trio waiting.
+
+Violations, precisely. The gateway simulator keeps, per source address, a token bucket of
+rate r and capacity b (its `line_rate`, and `line_burst` or max(1, r) when that is 0),
+starting full and refilled continuously; a submission that *arrives* when the bucket
+holds less than one token is a line violation (answered ESME_RTHROTTLED and counted in
+`line_violations`). A line's `rate` and `burst` here must be the gateway's r and b.
+
+The margin chosen. Arrival times differ from the times we hand lines out by a delay that
+varies (encoding, the event loop, the network): if that delay lies within [d, d + J] for
+a fixed d, a sequence that conforms to the bucket with J seconds *less* tolerance here
+conforms to the gateway's bucket there. So each line is scheduled at its full rate r with
+GCRA tolerance ``(b - 1)/r - jitter_s`` (`bucket` module): with b >= 2 the margin only
+trims the burst (about J*r tokens) and the long-run rate is exactly r; with b = 1 (the
+simulator's default below 1 msg/s) consecutive messages on a line are ``1/r + jitter_s``
+apart, 99 % of a 0.2 msg/s line at the default 0.05 s. Scheduling at a lower rate instead
+would lose a fixed fraction on every line, fast or slow, and still not absorb jitter at
+b = 1. The gateway caps (rate, burst) get the same margin; the window cap counts
+assignments not yet released. J must cover the time an assignment waits in process before
+its bytes are written: take assignments only when they can be sent at once (the window cap
+exists for that) and size `jitter_s` to the measured spread.
+
+Scheduling. Each pool keeps a heap of its lines ordered by next-free time (a line at its
+concurrency leaves the heap until released; a line used out of order leaves a stale entry,
+skipped when it surfaces) and a heap of its active campaigns ordered by (-priority, pass):
+stride scheduling, each assignment advancing the campaign's pass by 1/weight, so within a
+priority level campaigns share lines in proportion to their weights, and a higher priority
+takes every line it can use first. A campaign that (re)joins starts at the level's current
+pass: no catch-up burst after a pause or an idle spell.
+
+Affinity. The first line each (campaign, recipient) got is remembered in an LRU map of at
+most ``affinity_cap`` entries (about 250 bytes each); a later message of that recipient in
+that campaign takes the same line when it is free at that moment, and the earliest free
+line otherwise, without waiting (the remembered line stays the recipient's).
+
+Costs. An assignment takes one token: a long message sent as k submissions needs k tokens
+at the gateway, which this scheduler does not model.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Sequence
+from heapq import heappop, heappush, heapreplace
+from typing import Any, Generic, TypeVar
+
+from dispatch.lines.bucket import TokenBucket
+from dispatch.lines.config import GatewayCaps, LineLimits, PoolConfig
+
+M = TypeVar("M")
+NOW = -math.inf  # an `on_ready` time meaning "possibly right away"
+Assignment = tuple[M, "Line"]
+ReadyHook = Callable[[float], None]
+NO_CAPS = GatewayCaps()
+
+
+class UnknownName(KeyError):
+    """A campaign or pool this scheduler does not have."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class Line(TokenBucket):
+    """A sender identity: `address` is what goes out as the sender (SMPP source_addr)."""
+
+    __slots__ = ("address", "busy", "concurrency", "heap_key", "index", "pool")
+
+    def __init__(self, address: str, limits: LineLimits, pool: LinePool, index: int,
+                 jitter_s: float) -> None:
+        super().__init__(limits.rate, limits.burst, margin_s=jitter_s)
+        self.address = address
+        self.pool = pool
+        self.index = index
+        self.concurrency = limits.concurrency
+        self.busy = 0  # assignments handed out and not released
+        self.heap_key: float | None = self.next_free  # None: at concurrency, out of the heap
+
+    def __repr__(self) -> str:
+        return f"Line({self.address!r}, pool={self.pool.name!r})"
+
+
+class LinePool:
+    __slots__ = ("free", "lines", "name", "ready", "vtime")
+
+    def __init__(self, config: PoolConfig, jitter_s: float) -> None:
+        self.name = config.name
+        self.lines = [Line(address, limits, self, i, jitter_s)
+                      for i, (address, limits) in enumerate(config.lines())]
+        self.free: list[tuple[float, int]] = [(line.next_free, line.index) for line in self.lines]
+        self.ready: list[tuple[int, float, int, Campaign[Any]]] = []
+        self.vtime: dict[int, float] = {}  # priority -> pass of the last campaign served
+
+    def top(self) -> tuple[float, Line | None]:
+        """The line with the earliest next-free time and that time (inf, None: every line
+        is at its concurrency), dropping stale heap entries on the way."""
+        free, lines = self.free, self.lines
+        while free:
+            key, index = free[0]
+            line = lines[index]
+            if key == line.heap_key:
+                return key, line
+            heappop(free)
+        return math.inf, None
+
+    def has_work(self) -> bool:
+        ready = self.ready
+        while ready and ready[0][2] != ready[0][3].token:
+            heappop(ready)  # paused, cancelled or re-keyed since
+        return bool(ready)
+
+
+class Campaign(Generic[M]):
+    __slots__ = ("name", "pass_", "paused", "pool", "priority", "queue", "stride", "token")
+
+    def __init__(self, name: str, pool: LinePool, weight: float, priority: int) -> None:
+        self.name = name
+        self.pool = pool
+        self.stride = 1.0 / weight
+        self.priority = priority
+        self.pass_ = 0.0
+        self.queue: deque[M] = deque()
+        self.paused = False
+        self.token: int | None = None  # sequence number of its valid entry in pool.ready
+
+
+class LineScheduler(Generic[M]):
+    """Assignments of queued messages to the lines of one gateway's pools.
+
+    `recipient_of(message)` gives the recipient (the affinity key with the campaign).
+    Times passed to `take` must never decrease.
+    """
+
+    def __init__(self, pools: Iterable[PoolConfig], recipient_of: Callable[[M], str], *,
+                 caps: GatewayCaps = NO_CAPS, jitter_s: float = 0.05,
+                 affinity_cap: int = 200_000) -> None:
+        self._pools = {config.name: LinePool(config, jitter_s) for config in pools}
+        self._rotation = list(self._pools.values())
+        self._turn = 0
+        self._recipient_of = recipient_of
+        self._gate = TokenBucket(caps.rate, caps.burst, margin_s=jitter_s) if caps.rate else None
+        self._window = caps.window or math.inf
+        self._campaigns: dict[str, Campaign[M]] = {}
+        # (campaign, recipient) -> the line it got first; least recently used dropped first
+        self._affinity: OrderedDict[tuple[str, str], Line] = OrderedDict()
+        self._affinity_cap = affinity_cap
+        self._seq = itertools.count()
+        self.queued = 0  # messages waiting, all campaigns (paused ones included)
+        self.in_flight = 0  # assignments handed out and not released
+        self.on_ready: ReadyHook | None = None  # see `next_ready_time`
+
+    # --- campaigns -------------------------------------------------------------------
+
+    def set_campaign(self, name: str, pool: str, *, weight: float = 1.0, priority: int = 0
+                     ) -> None:
+        """Add a campaign, or change its weight and priority (not its pool once it has
+        messages queued). Higher priority first; within one, lines shared by weight."""
+        if not (weight > 0 and math.isfinite(weight)):
+            raise ValueError(f"campaign {name}: weight must be a positive number, got {weight}")
+        target = self._pool(pool)
+        campaign = self._campaigns.get(name)
+        if campaign is None:
+            self._campaigns[name] = Campaign(name, target, weight, priority)
+            return
+        if campaign.pool is not target and campaign.queue:
+            raise ValueError(f"campaign {name}: cannot move to pool {pool} with messages queued")
+        self._deactivate(campaign)
+        campaign.pool, campaign.stride, campaign.priority = target, 1.0 / weight, priority
+        self._activate(campaign)
+
+    def push(self, campaign: str, messages: Iterable[M]) -> None:
+        """Queue messages of a campaign, after those already queued."""
+        state = self._campaign(campaign)
+        before = len(state.queue)
+        state.queue.extend(messages)
+        self.queued += len(state.queue) - before
+        self._activate(state)
+
+    def pause(self, campaign: str) -> None:
+        """From now on the campaign gets no line; its messages stay queued."""
+        state = self._campaign(campaign)
+        state.paused = True
+        self._deactivate(state)
+
+    def resume(self, campaign: str) -> None:
+        state = self._campaign(campaign)
+        state.paused = False
+        self._activate(state)
+
+    def cancel(self, campaign: str) -> list[M]:
+        """Forget the campaign; its queued messages are handed back, in order. Assignments
+        already handed out are unaffected (release their lines as usual)."""
+        state = self._campaigns.pop(campaign, None)
+        if state is None:
+            raise UnknownName(f"campaign {campaign!r} is not scheduled")
+        self._deactivate(state)
+        dropped = list(state.queue)
+        state.queue.clear()
+        self.queued -= len(dropped)
+        return dropped
+
+    def queued_in(self, campaign: str) -> int:
+        return len(self._campaign(campaign).queue)
+
+    @property
+    def campaigns(self) -> list[str]:
+        return list(self._campaigns)
+
+    def lines(self, pool: str) -> Sequence[Line]:
+        return self._pool(pool).lines
+
+    # --- assignments -----------------------------------------------------------------
+
+    def take(self, now: float, max_n: int) -> list[Assignment[M]]:
+        """Up to `max_n` assignments that may be sent at `now` (none: see next_ready_time)."""
+        budget = min(max_n, self._window - self.in_flight)
+        if self._gate is not None and budget > 0:
+            budget = self._gate.available(now, int(budget))
+        out: list[Assignment[M]] = []
+        if budget > 0:
+            self._fill_pools(now, int(budget), out)
+        if out:
+            if self._gate is not None:
+                self._gate.take(now, len(out))
+            self.in_flight += len(out)
+            self.queued -= len(out)
+        return out
+
+    def release(self, line: Line) -> None:
+        """An assignment on `line` is over (answered, failed or given up): its concurrency
+        slot and its gateway window slot are free again. Once per assignment."""
+        if line.busy <= 0:
+            raise ValueError(f"line {line.address} released more often than assigned")
+        line.busy -= 1
+        window_was_full = self.in_flight >= self._window
+        self.in_flight -= 1
+        ready_at = math.inf
+        if line.heap_key is None:  # back from its concurrency limit
+            line.heap_key = ready_at = line.next_free
+            heappush(line.pool.free, (ready_at, line.index))
+        if self.on_ready is None:
+            return
+        if window_was_full and any(pool.has_work() for pool in self._rotation):
+            self.on_ready(NOW)
+        elif ready_at < math.inf and line.pool.has_work():
+            self.on_ready(ready_at)
+
+    def next_ready_time(self) -> float:
+        """The earliest time `take` may hand something out if nothing else changes (inf:
+        not until a push, resume or release). Changes that make it earlier call
+        `on_ready(time)` (`NOW` for "right away"), so a waiter can sleep until then."""
+        if self.in_flight >= self._window:
+            return math.inf
+        earliest = math.inf
+        for pool in self._rotation:
+            if pool.has_work():
+                earliest = min(earliest, pool.top()[0])
+        if self._gate is not None and earliest < math.inf:
+            earliest = max(earliest, self._gate.next_free)
+        return earliest
+
+    # --- inside ----------------------------------------------------------------------
+
+    def _fill_pools(self, now: float, budget: int, out: list[Assignment[M]]) -> None:
+        """Share the budget between pools, starting with a different one each time."""
+        pools = self._rotation
+        if len(pools) == 1:
+            self._fill(pools[0], now, budget, out)
+            return
+        self._turn = (self._turn + 1) % len(pools)
+        order = pools[self._turn:] + pools[:self._turn]
+        while len(out) < budget:
+            before = len(out)
+            for i, pool in enumerate(order):
+                left = budget - len(out)
+                self._fill(pool, now, max(1, left // (len(order) - i)) if left else 0, out)
+            if len(out) == before:
+                return
+
+    def _fill(self, pool: LinePool, now: float, limit: int, out: list[Assignment[M]]) -> None:
+        """The hot loop: `has_work` and `top` inlined (this runs once per message)."""
+        ready, free, lines = pool.ready, pool.free, pool.lines
+        stop = len(out) + limit
+        while len(out) < stop and ready and free:
+            head = ready[0]
+            campaign: Campaign[M] = head[3]
+            if head[2] != campaign.token:
+                heappop(ready)  # paused, cancelled or re-keyed since
+                continue
+            free_at, index = free[0]
+            top = lines[index]
+            if free_at != top.heap_key:
+                heappop(free)  # stale: the line was used out of turn or parked
+                continue
+            if free_at > now:
+                return
+            message = campaign.queue.popleft()
+            line = self._line_for(campaign, message, top, now)
+            self._use(pool, line, now, line is top)
+            out.append((message, line))
+            self._advance(pool, campaign, head[1])
+
+    def _line_for(self, campaign: Campaign[M], message: M, top: Line, now: float) -> Line:
+        """The recipient's own line if it is free now, else `top` (the earliest free)."""
+        key = (campaign.name, self._recipient_of(message))
+        affinity = self._affinity
+        pinned = affinity.get(key)
+        if pinned is None:
+            affinity[key] = top
+            if len(affinity) > self._affinity_cap:
+                affinity.popitem(last=False)
+            return top
+        affinity.move_to_end(key)
+        free_at = pinned.heap_key
+        if pinned.pool is top.pool and free_at is not None and free_at <= now:
+            return pinned
+        return top
+
+    @staticmethod
+    def _use(pool: LinePool, line: Line, now: float, is_top: bool) -> None:
+        line.tat = (line.tat if line.tat > now else now) + line.interval  # max(), inlined
+        line.busy += 1
+        if line.busy < line.concurrency:
+            line.heap_key = key = line.tat - line.tolerance
+            if is_top:
+                heapreplace(pool.free, (key, line.index))
+            else:
+                heappush(pool.free, (key, line.index))
+        else:
+            line.heap_key = None
+            if is_top:
+                heappop(pool.free)
+
+    def _advance(self, pool: LinePool, campaign: Campaign[M], served_pass: float) -> None:
+        """Stride step of the campaign at the head of `pool.ready`."""
+        pool.vtime[campaign.priority] = served_pass
+        campaign.pass_ = served_pass + campaign.stride
+        if campaign.queue:
+            campaign.token = token = next(self._seq)
+            heapreplace(pool.ready, (-campaign.priority, campaign.pass_, token, campaign))
+        else:
+            campaign.token = None
+            heappop(pool.ready)
+
+    def _activate(self, campaign: Campaign[M]) -> None:
+        if campaign.token is not None or campaign.paused or not campaign.queue:
+            return
+        pool = campaign.pool
+        had_work = pool.has_work()
+        campaign.pass_ = max(campaign.pass_, pool.vtime.get(campaign.priority, 0.0))
+        campaign.token = token = next(self._seq)
+        heappush(pool.ready, (-campaign.priority, campaign.pass_, token, campaign))
+        if not had_work and self.on_ready is not None:
+            self.on_ready(NOW)
+
+    @staticmethod
+    def _deactivate(campaign: Campaign[M]) -> None:
+        campaign.token = None  # its heap entry is now stale
+
+    def _campaign(self, name: str) -> Campaign[M]:
+        try:
+            return self._campaigns[name]
+        except KeyError:
+            raise UnknownName(f"campaign {name!r} is not scheduled") from None
+
+    def _pool(self, name: str) -> LinePool:
+        try:
+            return self._pools[name]
+        except KeyError:
+            known = ", ".join(self._pools) or "none"
+            raise UnknownName(f"pool {name!r} is not served here (pools: {known})") from None

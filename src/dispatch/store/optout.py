@@ -1,0 +1,132 @@
+"""The suppression list: who opted out, in which scope, since when, and the audit of it.
+
+A number that opted out is kept twice: as a keyed hash in the set of each scope (what
+enqueue and the daemon check, in Lua, so an erased number's objection still holds) and in
+clear in a hash (what `optout check` and `optout export` read). Every change is appended to
+an audit stream with when, what, the source (an MO, the CLI, an import) and, for an MO,
+its line, raw text and the campaign it answered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from coredis.tokens import PureToken
+
+from dispatch.keys import Keys
+from dispatch.store.redis import Redis
+
+ALL = "all"
+
+
+def line_scope(line: str) -> str:
+    """The scope of a STOP sent to `line` (a short code or number): every client using it."""
+    return f"line:{line}"
+
+
+def scopes_for_sender(sender: str) -> list[str]:
+    """The scopes that stop a message sent from `sender`."""
+    return [ALL, line_scope(sender)]
+
+
+@dataclass(frozen=True)
+class OptOutEvent:
+    """One change to the list, as the audit records it."""
+
+    number: str
+    scope: str
+    source: str  # "mo", "cli", "import"
+    line: str = ""
+    text: str = ""
+    campaign: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class OptOutStore:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._secret: str | None = None
+
+    async def secret(self) -> str:
+        """The hash key: made at first use and kept in Redis, shared by every process."""
+        if self._secret is None:
+            await self._redis.set(self._keys.hash_key, secrets.token_hex(32),
+                                  condition=PureToken.NX)
+            value = await self._redis.get(self._keys.hash_key)
+            assert value is not None
+            self._secret = value.decode()
+        return self._secret
+
+    async def hashed(self, number: str) -> str:
+        """What the scope sets hold for `number` (the same as the Lua `opted_out`)."""
+        return hashlib.sha1(f"{await self.secret()}:{number}".encode()).hexdigest()
+
+    def scope_keys(self, scopes: Iterable[str]) -> list[str]:
+        return [self._keys.optout(scope) for scope in scopes]
+
+    async def add(self, events: Sequence[OptOutEvent]) -> None:
+        """Opt numbers out (idempotent), with an audit record each, in one transaction."""
+        await self._change(events, "opt_out")
+
+    async def remove(self, events: Sequence[OptOutEvent]) -> None:
+        """Opt numbers back in for their scope (START, UNSTOP, the CLI), audited."""
+        await self._change(events, "opt_in")
+
+    async def check(self, number: str) -> dict[str, Any]:
+        """{"number", "opted_out", "scopes": {scope: since}} for one number."""
+        raw = await self._redis.hget(self._keys.optout_numbers, number)
+        scopes: dict[str, float] = json.loads(raw) if raw else {}
+        return {"number": number, "opted_out": bool(scopes), "scopes": scopes}
+
+    async def export(self) -> list[tuple[str, str, float]]:
+        """Every live opt-out in clear: (number, scope, since)."""
+        rows: list[tuple[str, str, float]] = []
+        cursor = 0
+        while True:
+            cursor, chunk = await self._redis.hscan(self._keys.optout_numbers, cursor, count=1000)
+            for number, raw in chunk.items():
+                for scope, since in json.loads(raw).items():
+                    rows.append((number.decode(), scope, since))
+            if not cursor:
+                return sorted(rows)
+
+    async def _change(self, events: Sequence[OptOutEvent], action: str) -> None:
+        if not events:
+            return
+        now = time.time()
+        current = await self._current_scopes([e.number for e in events])
+        hashes = [await self.hashed(e.number) for e in events]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for event, hashed in zip(events, hashes, strict=True):
+                scopes = current.setdefault(event.number, {})
+                if action == "opt_out":
+                    pipe.sadd(self._keys.optout(event.scope), [hashed])
+                    scopes.setdefault(event.scope, now)
+                else:
+                    pipe.srem(self._keys.optout(event.scope), [hashed])
+                    scopes.pop(event.scope, None)
+                self._write_number(pipe, event.number, scopes)
+                pipe.xadd(self._keys.optout_audit, _audit_fields(event, action, now))
+
+    async def _current_scopes(self, numbers: list[str]) -> dict[str, dict[str, float]]:
+        raws = await self._redis.hmget(self._keys.optout_numbers, numbers)
+        return {n: json.loads(raw) if raw else {} for n, raw in zip(numbers, raws, strict=True)}
+
+    def _write_number(self, pipe: Any, number: str, scopes: dict[str, float]) -> None:
+        if scopes:
+            pipe.hset(self._keys.optout_numbers, {number: json.dumps(scopes)})
+        else:
+            pipe.hdel(self._keys.optout_numbers, [number])
+
+
+def _audit_fields(event: OptOutEvent, action: str, now: float) -> dict[str, str]:
+    return {"at": f"{now:.3f}", "action": action, "number": event.number,
+            "scope": event.scope, "source": event.source, "line": event.line,
+            "text": event.text, "campaign": event.campaign, **event.extra}

@@ -1,0 +1,69 @@
+"""End to end over SMPP: enqueue → daemon (SMPP client) → simulator's SMSC → receipts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import trio
+
+from dispatch.processes import Child
+from dispatch.settings import Settings
+from tests.e2e.harness import (
+    run_cli,
+    simulator_stats,
+    start_daemon,
+    start_simulator,
+    wait_until_final,
+    write_config,
+)
+
+COUNT = 5000
+LONG_TEXT = ("Chère électrice, cher électeur : le meeting de dimanche est déplacé à la salle "
+             "des fêtes, 18 h. Venez nombreux ! Parti Test. STOP au 36111")  # UCS-2, 2 parts
+
+
+async def run_campaign(tmp_path: Path, settings: Settings, reaper: list[Child],
+                       *simulator_flags: str) -> tuple[dict[str, int], dict[str, object]]:
+    simulator = await start_simulator(reaper, tmp_path, "--smpp-port", "0",
+                                      "--account", "e2e:secret", "--receipt-delay-ms", "50",
+                                      *simulator_flags)
+    config = write_config(tmp_path / "dispatch.toml", settings, simulator.ready["smpp_port"],
+                          consumer="smpp", batch_size=50, smpp=True)
+    numbers = "\n".join(f"06{50_000_000 + i:08d}" for i in range(COUNT))
+    (tmp_path / "c.csv").write_text(f"phone\n{numbers}\n")
+    result = await run_cli("enqueue", str(tmp_path / "c.csv"), "--campaign", "smpp",
+                           "--text", LONG_TEXT, "--config", str(config), "--json")
+    assert json.loads(result.stdout)["accepted"] == COUNT, result.stderr.decode()
+    daemon = await start_daemon(reaper, tmp_path, config)
+    try:
+        counts = await wait_until_final(config, "smpp", COUNT, [daemon, simulator])
+    finally:
+        assert await daemon.stop() == 0
+    stats = await simulator_stats(simulator)
+    await simulator.stop()
+    return counts, stats
+
+
+async def test_every_message_final_none_lost_none_twice(
+        settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
+    with trio.fail_after(240):
+        counts, stats = await run_campaign(tmp_path, settings, reaper)
+    assert counts["queued"] == counts["in_flight"] == counts["submitted"] == 0
+    assert stats["accepted"] == COUNT
+    assert stats["duplicates"] == 0
+
+
+async def test_with_30_percent_throttling_and_a_forced_disconnect(
+        settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
+    with trio.fail_after(300):
+        counts, stats = await run_campaign(tmp_path, settings, reaper,
+                                           "--throttle-rate", "0.3",
+                                           "--disconnect-after", str(COUNT // 2))
+    assert counts["queued"] == counts["in_flight"] == counts["submitted"] == 0
+    assert stats["accepted"] == COUNT
+    assert stats["duplicates"] == 0
+    smpp = stats["smpp"]
+    assert isinstance(smpp, dict)
+    assert smpp["throttled"] > COUNT * 0.2  # the throttling really happened
+    assert smpp["disconnects"] >= 1  # and so did the disconnect
