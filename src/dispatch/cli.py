@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "dispatch.commands.simulator",
     "dispatch.commands.demo",
     "dispatch.commands.lint",
+    "dispatch.commands.optout",
 )
 
 

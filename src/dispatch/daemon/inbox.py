@@ -18,6 +18,7 @@ import trio
 
 from dispatch.daemon.batching import batches
 from dispatch.daemon.metrics import DaemonMetrics
+from dispatch.daemon.replies import ReplyHandler
 from dispatch.daemon.resilience import with_redis_retry
 from dispatch.gateways.base import InboundMessage, Receipt
 from dispatch.httpserver import Request, Response, error_response, json_response
@@ -46,8 +47,9 @@ class Inbox:
     (SMPP deliver_sm) through the `Inbound` methods."""
 
     def __init__(self, queue: Queue, metrics: DaemonMetrics, batch_size: int,
-                 linger_s: float) -> None:
+                 linger_s: float, replies: ReplyHandler) -> None:
         self._queue = queue
+        self._replies = replies
         self._metrics = metrics
         self._batch_size = batch_size
         self._linger_s = linger_s
@@ -87,10 +89,11 @@ class Inbox:
         await job.done.wait()
 
     async def messages(self, messages: Sequence[InboundMessage]) -> None:
-        """Returns once the replies are stored."""
-        await with_redis_retry("store_inbound", lambda: self._queue.store_inbound(messages),
-                               self._metrics)
-        self._metrics.inbound_messages.inc(len(messages))
+        """Returns once the replies are stored, and the opt-outs among them in force."""
+        intents = await with_redis_retry(
+            "replies", lambda: self._replies.handle(messages), self._metrics)
+        for intent in intents:
+            self._metrics.inbound_messages.labels(str(intent)).inc()
 
     def parse(self, payload: Any) -> tuple[list[Receipt], int]:
         """Final receipts to record, and how many intermediate ones were ignored."""

@@ -50,7 +50,8 @@ class DaemonMetrics:
             "dispatch_receipt_timeouts", "Submitted messages expired because their final "
             "receipt never came (daemon.receipt_timeout_h)", registry=self.registry)
         self.inbound_messages = Counter(
-            "dispatch_inbound_messages", "Messages from recipients (MO) stored",
+            "dispatch_inbound_messages", "Messages from recipients (MO) stored, by what they "
+            "were taken for (opt_out, opt_in, help, reply)", ["intent"],
             registry=self.registry)
         self.dead_letters = Counter(
             "dispatch_dead_letters", "Queue entries that could not be read at all",

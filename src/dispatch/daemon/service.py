@@ -29,6 +29,7 @@ from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.notify import sd_notify
 from dispatch.daemon.reader import Reader
 from dispatch.daemon.recorder import Recorder
+from dispatch.daemon.replies import ReplyHandler
 from dispatch.daemon.retrier import Retrier
 from dispatch.daemon.sender import Sender
 from dispatch.daemon.sweeper import ReceiptSweeper
@@ -61,8 +62,9 @@ class Daemon:
         self._gateways: dict[str, Gateway] = {}
         self.metrics = metrics or DaemonMetrics()
         self.tracker = Tracker()
+        replies = ReplyHandler(queue, lambda: list(book.campaigns))
         self._inbox = Inbox(queue, self.metrics, settings.record_batch_size,
-                            settings.record_delay_ms / 1000)
+                            settings.record_delay_ms / 1000, replies)
         self._retrier = Retrier()
         # Set by stop(): the reader and reclaimer finish the batch in hand and return. Not a
         # cancellation: a batch admitted in Redis must reach the senders, not be dropped.

@@ -198,15 +198,25 @@ class Queue:
     async def drop_map(self, map_key: str) -> None:
         await self._redis.delete([map_key])
 
-    async def store_inbound(self, messages: Sequence[InboundMessage]) -> None:
-        """Append replies to the inbound stream, in one pipelined round trip."""
+    async def store_inbound(self, messages: Sequence[InboundMessage],
+                            intents: Sequence[str]) -> None:
+        """Append replies (and what they were taken for) to the inbound stream, in one
+        pipelined round trip."""
         received_at = f"{time.time():.3f}"
         async with self._redis.pipeline(transaction=False) as pipe:
-            for message in messages:
+            for message, intent in zip(messages, intents, strict=True):
                 pipe.xadd(self._keys.inbound, {
                     "source": message.source, "destination": message.destination,
-                    "text": message.text, "gateway": message.gateway,
+                    "text": message.text, "gateway": message.gateway, "intent": intent,
                     "received_at": received_at})
+
+    async def campaigns_with(self, number: str, campaigns: Sequence[str]) -> list[str]:
+        """The campaigns among `campaigns` that sent (or tried to send) to `number`."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            replies = [pipe.hget(self._keys.campaign(c).state, number) for c in campaigns]
+        states = [await reply for reply in replies]
+        return [c for c, state in zip(campaigns, states, strict=True)
+                if state not in (None, b"q", b"p")]
 
 
 

@@ -1,0 +1,97 @@
+"""The opt-out list: by hand (CLI), from a STOP reply, at enqueue and at send time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dispatch.cli import main
+from dispatch.daemon.replies import ReplyHandler
+from dispatch.enqueue import enqueue_file
+from dispatch.gateways.base import InboundMessage
+from dispatch.keys import Keys
+from dispatch.settings import Settings
+from dispatch.store.optout import OptOutStore
+from dispatch.store.queue import Queue
+from dispatch.store.redis import Redis
+from dispatch.store.status import state_counts
+
+NUMBERS = ["0612000001", "0612000002", "0612000003"]
+
+
+def config(tmp_path: Path, settings: Settings) -> str:
+    path = tmp_path / "dispatch.toml"
+    path.write_text(f'[redis]\nurl = "{settings.redis.url}"\n'
+                    f'key_prefix = "{settings.redis.key_prefix}"\n'
+                    '[gateways.default]\nsender = "36111"\n')
+    return str(path)
+
+
+def campaign_file(tmp_path: Path) -> Path:
+    path = tmp_path / "c.csv"
+    path.write_text("phone\n" + "\n".join(NUMBERS) + "\n")
+    return path
+
+
+def test_cli_add_check_remove_export(settings: Settings, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = config(tmp_path, settings)
+    assert main(["optout", "add", "06 12 00 00 01", "--config", cfg]) == 0
+    assert "1 numbers opted out (scope all)" in capsys.readouterr().out
+    assert main(["optout", "check", "+33612000001", "--json", "--config", cfg]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["number"] == "+33612000001"
+    assert report["opted_out"] is True
+    assert list(report["scopes"]) == ["all"]
+    assert main(["optout", "export", "--config", cfg]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("+33612000001,all,")
+    assert main(["optout", "remove", "0612000001", "--config", cfg]) == 0
+    capsys.readouterr()
+    assert main(["optout", "check", "0612000001", "--json", "--config", cfg]) == 0
+    assert json.loads(capsys.readouterr().out)["opted_out"] is False
+    assert main(["optout", "add", "not-a-number", "--config", cfg]) == 2
+
+
+async def test_enqueue_leaves_out_opted_out_numbers_and_says_so(
+        redis: Redis, settings: Settings, tmp_path: Path) -> None:
+    keys = Keys(settings.redis.key_prefix)
+    store = OptOutStore(redis, keys)
+    from dispatch.store.optout import OptOutEvent
+
+    await store.add([OptOutEvent("+33612000002", "all", "cli")])
+    report = await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111")
+    assert (report.accepted, report.suppressed, report.duplicates) == (2, 1, 0)
+    again = await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111")
+    assert (again.accepted, again.suppressed, again.duplicates) == (0, 1, 2)
+    counts = (await state_counts(redis, keys, ["c1"]))["c1"]
+    assert (counts["queued"], counts["suppressed"]) == (2, 1)
+
+
+async def test_a_stop_reply_suppresses_messages_already_queued_for_that_line(
+        redis: Redis, settings: Settings, tmp_path: Path) -> None:
+    keys = Keys(settings.redis.key_prefix)
+    await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111")
+    queue = Queue(redis, keys, "worker")
+    replies = ReplyHandler(queue, lambda: ["c1"])
+    intents = await replies.handle([
+        InboundMessage("+33612000003", "DISPATCH", "Stop merci", "default"),
+        InboundMessage("+33612000001", "DISPATCH", "Qui êtes-vous ?", "default")])
+    assert [str(i) for i in intents] == ["opt_out", "reply"]
+    entries = await queue.read_new({"c1": keys.campaign("c1").stream}, 10, 100)
+    numbers = ["+33612000001", "+33612000002", "+33612000003"]
+    flags = await queue.admit("c1", "DISPATCH", [(e.entry_id, n)
+                                                 for e, n in zip(entries, numbers, strict=True)])
+    assert flags == [True, True, False]  # the STOP holds at send time
+    counts = (await state_counts(redis, keys, ["c1"]))["c1"]
+    assert counts["suppressed"] == 1
+    # Another line's messages are not affected by a STOP sent to this one.
+    assert (await queue.optouts.check("+33612000003"))["scopes"].keys() == {"line:DISPATCH"}
+    audit = await redis.xrange(keys.optout_audit)
+    fields = audit[-1].field_values
+    assert fields[b"source"] == b"mo"
+    assert fields[b"text"] == b"Stop merci"
+    assert fields[b"line"] == b"DISPATCH"
+    inbound = await redis.xrange(keys.inbound)
+    assert [e.field_values[b"intent"] for e in inbound] == [b"opt_out", b"reply"]
