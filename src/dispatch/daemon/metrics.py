@@ -12,6 +12,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from dispatch.httpserver import Request, Response, error_response
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+QUEUE_WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 RECEIPT_RESULTS = ("delivered", "failed", "expired", "parked", "repeated", "intermediate",
                    "invalid")
 
@@ -22,6 +23,7 @@ class GatewayMetrics:
         self.failed = metrics.messages.labels(gateway, "failed")
         self.retried = metrics.messages.labels(gateway, "retried")
         self.latency = metrics.submit_latency.labels(gateway)
+        self.queue_wait = metrics.queue_wait.labels(gateway)
 
 
 class DaemonMetrics:
@@ -36,6 +38,10 @@ class DaemonMetrics:
         self.submit_latency = Histogram(
             "dispatch_submit_latency_seconds", "Time for a gateway to answer a submission "
             "request (one message or one batch)", ["gateway"], buckets=LATENCY_BUCKETS,
+            registry=self.registry)
+        self.queue_wait = Histogram(
+            "dispatch_queue_wait_seconds", "From enqueue (the stream entry's time) to the "
+            "gateway's acceptance, per message", ["gateway"], buckets=QUEUE_WAIT_BUCKETS,
             registry=self.registry)
         self.queue_depth = Gauge(
             "dispatch_queue_depth", "Messages queued and not yet taken, by campaign",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 
 import trio
 
@@ -57,7 +58,10 @@ class Sender:
             started = trio.current_time()
             results = await self._gateway.submit(outbound)
             self._metrics.latency.observe(trio.current_time() - started)
+            accepted_at = time.time()  # wall clock, like the stream entry ids
             for message, result in zip(sendable, results, strict=True):
+                if isinstance(result, Accepted):
+                    self._metrics.queue_wait.observe(accepted_at - enqueued_at(message))
                 self._settle(message, result, done)
         await hand_over(self._outcomes, done)
 
@@ -86,6 +90,11 @@ class Sender:
             self._metrics.retried.inc()
             delay = self._policy.delay(message.waits, result.after_s, self._rng)
             self._retrier.schedule(self._gateway.name, message, delay)
+
+
+def enqueued_at(message: Message) -> float:
+    """When the message was queued: its stream entry id starts with Redis' time in ms."""
+    return int(message.entry_id.split(b"-", 1)[0]) / 1000
 
 
 def _outcome(message: Message, code: str, detail: str) -> tuple[str, Outcome]:
