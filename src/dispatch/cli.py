@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "dispatch.commands.demo",
     "dispatch.commands.lint",
     "dispatch.commands.optout",
+    "dispatch.commands.campaign",
 )
 
 

@@ -2,68 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import msgpack
-import pytest
 import trio
 import trio.testing
 
-from dispatch.app import gateway_factory
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.messages import Message
 from dispatch.daemon.metrics import DaemonMetrics
-from dispatch.daemon.service import Daemon, Ports
-from dispatch.enqueue import enqueue_file
+from dispatch.daemon.service import Ports
 from dispatch.keys import Keys
-from dispatch.settings import DaemonSettings, GatewaySettings, Settings
-from dispatch.simulator.config import SimulatorConfig
+from dispatch.settings import Settings
 from dispatch.simulator.service import Simulator
 from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
-from dispatch.store.status import state_counts
-
-TEXT = "Bonjour {name}. Parti Test. STOP au 36111"
-
-
-@pytest.fixture
-async def simulator() -> AsyncIterator[tuple[Simulator, int]]:
-    sim = Simulator(SimulatorConfig(http_port=0, seed=5, receipt_delay_ms=20))
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(sim.serve)
-        yield sim, port
-        nursery.cancel_scope.cancel()
-
-
-def daemon_for(redis: Redis, settings: Settings, port: int, **overrides: object) -> Daemon:
-    daemon_settings = dataclasses.replace(
-        DaemonSettings(consumer="t", inbound_port=0, metrics_port=0, retry_base_s=0.01,
-                       retry_max_s=0.05), **overrides)
-    configured = dataclasses.replace(settings, gateways={
-        "default": GatewaySettings(url=f"http://127.0.0.1:{port}", batch_size=20)})
-    keys = Keys(settings.redis.key_prefix)
-    return Daemon(daemon_settings, Queue(redis, keys, "t"),
-                  CampaignBook(redis, keys, {"default": "ME"}),
-                  gateway_factory(configured))
-
-
-async def enqueue(redis: Redis, settings: Settings, tmp_path: Path, count: int) -> None:
-    rows = "\n".join(f"06{40_000_000 + i:08d},N{i}" for i in range(count))
-    (tmp_path / "c.csv").write_text(f"phone,name\n{rows}\n")
-    report = await enqueue_file(redis, settings, tmp_path / "c.csv", "c1", TEXT)
-    assert report.accepted == count
-
-
-async def final_counts(redis: Redis, settings: Settings, expected: int) -> dict[str, int]:
-    keys = Keys(settings.redis.key_prefix)
-    while True:
-        counts = (await state_counts(redis, keys, ["c1"]))["c1"]
-        if counts["delivered"] + counts["failed"] + counts["expired"] == expected:
-            return counts
-        await trio.sleep(0.05)
+from tests.daemon.conftest import daemon_for, enqueue, final_counts
 
 
 async def test_sends_renders_records_and_stops_cleanly(

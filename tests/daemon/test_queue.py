@@ -62,7 +62,7 @@ async def test_record_sets_states_writes_reasons_and_acks(
     assert result == [1, 1, 0]
     assert await counts(redis, settings) == {
         "queued": 0, "in_flight": 1, "submitted": 1, "delivered": 0, "failed": 1,
-        "expired": 0, "suppressed": 0}
+        "expired": 0, "suppressed": 0, "cancelled": 0}
     assert await pending(redis, settings) == 1
     errors = Keys(settings.redis.key_prefix).campaign("c1").errors
     assert await redis.hget(errors, NUMBERS[1]) == b"HTTP 400: invalid destination"
@@ -90,7 +90,7 @@ async def test_receipt_after_record_is_applied_once(
     assert await redis.hlen(maps[0]) == 1  # only gw-2's correlation is left
     assert await counts(redis, settings) == {
         "queued": 0, "in_flight": 0, "submitted": 1, "delivered": 1, "failed": 1,
-        "expired": 0, "suppressed": 0}
+        "expired": 0, "suppressed": 0, "cancelled": 0}
 
 
 async def test_receipt_before_record_is_parked_then_adopted(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dispatch.keys import Keys
+from dispatch.model import ACTIVE
 from dispatch.store.redis import Redis
 from dispatch.template import TemplateError, compile_template
 
@@ -35,10 +36,19 @@ class CampaignBook:
         self._senders = senders
         self.campaigns: dict[str, Campaign] = {}
         self.queued: dict[str, int] = {}
+        # Campaign status (active, paused, cancelled), re-read on every refresh so that
+        # `dispatch campaign pause|resume|cancel` takes effect within a refresh period.
+        self.status: dict[str, str] = {}
 
-    def streams(self, gateways: Sequence[str]) -> dict[str, str]:
-        """Stream key of every campaign this daemon can send (its gateway is configured)."""
-        return {c.id: c.stream for c in self.campaigns.values() if c.gateway in gateways}
+    def streams(self, gateways: Sequence[str], *, active_only: bool = False
+                ) -> dict[str, str]:
+        """Stream key of every campaign this daemon can send (its gateway is configured);
+        with `active_only`, of those neither paused nor cancelled (what to read new from)."""
+        return {c.id: c.stream for c in self.campaigns.values() if c.gateway in gateways
+                and (not active_only or self.status.get(c.id, ACTIVE) == ACTIVE)}
+
+    def status_of(self, campaign_id: str) -> str:
+        return self.status.get(campaign_id, ACTIVE)
 
     async def refresh(self) -> None:
         members = await self._redis.smembers(self._keys.campaigns)
@@ -47,7 +57,7 @@ class CampaignBook:
                 campaign = await self._load(campaign_id)
                 if campaign is not None:
                     self.campaigns[campaign_id] = campaign
-        await self._refresh_depths()
+        await self._refresh_live()
 
     async def _load(self, campaign_id: str) -> Campaign | None:
         keys = self._keys.campaign(campaign_id)
@@ -64,14 +74,18 @@ class CampaignBook:
         return Campaign(campaign_id, gateway, self._senders.get(gateway, ""), keys.stream,
                         render)
 
-    async def _refresh_depths(self) -> None:
+    async def _refresh_live(self) -> None:
+        """Queue depth and status of every campaign, in one pipelined round trip."""
         if not self.campaigns:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
-            replies = [pipe.hget(self._keys.campaign(cid).counts, "queued")
+            replies = [(pipe.hget(self._keys.campaign(cid).counts, "queued"),
+                        pipe.hget(self._keys.campaign(cid).meta, "status"))
                        for cid in self.campaigns]
-        for campaign_id, reply in zip(self.campaigns, replies, strict=True):
-            value = await reply
+        for campaign_id, (depth, status) in zip(self.campaigns, replies, strict=True):
+            value = await depth
             self.queued[campaign_id] = int(value) if value else 0
+            current = await status
+            self.status[campaign_id] = current.decode() if current else ACTIVE
 
 

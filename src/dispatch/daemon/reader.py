@@ -87,7 +87,7 @@ class Reader:
                 await self._admit(entries)
 
     async def _read_new(self) -> None:
-        streams = self._streams()
+        streams = self._streams(active_only=True)
         if not streams:
             with trio.move_on_after(REFRESH_S):
                 await self._stopping.wait()
@@ -112,8 +112,8 @@ class Reader:
             await with_redis_retry(
                 "renew", partial(self._queue.renew, campaign, entry_ids), self._metrics)
 
-    def _streams(self) -> dict[str, str]:
-        return self._book.streams(list(self._channels))
+    def _streams(self, *, active_only: bool = False) -> dict[str, str]:
+        return self._book.streams(list(self._channels), active_only=active_only)
 
     async def _admit(self, entries: Sequence[Entry]) -> None:
         by_campaign: dict[str, list[Message]] = {}

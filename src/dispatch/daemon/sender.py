@@ -15,11 +15,14 @@ from dispatch.daemon.messages import Message, message_reference
 from dispatch.daemon.metrics import GatewayMetrics
 from dispatch.daemon.retrier import Retrier
 from dispatch.gateways.base import Accepted, Gateway, Outbound, Rejected, SubmitResult
+from dispatch.model import CANCELLED, PAUSED
 from dispatch.policy.retry import RetryPolicy
 from dispatch.store.queue import Outcome
 from dispatch.template import TemplateError
 
 log = logging.getLogger(__name__)
+
+PAUSE_RECHECK_S = 1.0  # campaign status is refreshed about once a second
 
 
 class Sender:
@@ -49,6 +52,13 @@ class Sender:
         outbound: list[Outbound] = []
         done: list[tuple[str, Outcome]] = []
         for message in batch:
+            status = self._book.status_of(message.campaign)
+            if status == CANCELLED:
+                done.append(_outcome(message, "c", "campaign cancelled before sending"))
+                continue
+            if status == PAUSED:  # hold it in process; looked at again in a second
+                self._retrier.schedule(self._gateway.name, message, PAUSE_RECHECK_S)
+                continue
             try:
                 outbound.append(self._outbound(message))
                 sendable.append(message)

@@ -1,8 +1,9 @@
 -- Prelude prepended to the daemon's scripts: one place for state codes and the
 -- transition that keeps the per-campaign counts hash equal to the state hash.
 local STATE_NAMES = {q = 'queued', i = 'in_flight', s = 'submitted',
-                     d = 'delivered', f = 'failed', x = 'expired', p = 'suppressed'}
-local FINAL = {d = true, f = true, x = true, p = true}
+                     d = 'delivered', f = 'failed', x = 'expired', p = 'suppressed',
+                     c = 'cancelled'}
+local FINAL = {d = true, f = true, x = true, p = true, c = true}
 
 -- True when the number opted out in one of the scope sets KEYS[first..last] (sets of
 -- keyed hashes, so that an erased number's objection still holds).

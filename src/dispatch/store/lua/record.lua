@@ -2,11 +2,11 @@
 -- KEYS[1] state hash   KEYS[2] counts hash   KEYS[3] stream   KEYS[4] errors hash
 -- KEYS[5] this hour's receipt map   KEYS[6] orphan receipts hash
 -- ARGV[1] consumer group   ARGV[2] campaign id   ARGV[3] receipt map TTL (s)
--- ARGV[4..] quads: stream entry id, number, outcome ('s' submitted | 'f' failed),
---           gateway id (for 's') or failure reason (for 'f')
+-- ARGV[4..] quads: stream entry id, number, outcome ('s' submitted | 'f' failed |
+--           'c' cancelled), gateway id (for 's') or the reason (for 'f' and 'c')
 -- The receipt correlation is written here, in the same step as the state, and a receipt
 -- that arrived before it (parked as an orphan) is applied at once.
--- Returns {submitted, failed, receipts applied from orphans}.
+-- Returns {submitted, failed or cancelled, receipts applied from orphans}.
 local submitted, failed, adopted = 0, 0, 0
 for i = 4, #ARGV, 4 do
   local id, number, outcome, detail = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
@@ -26,7 +26,7 @@ for i = 4, #ARGV, 4 do
         redis.call('HSET', KEYS[5], detail, ARGV[2] .. '\t' .. number)
       end
     else
-      transition(KEYS[1], KEYS[2], number, 'f')
+      transition(KEYS[1], KEYS[2], number, outcome)
       redis.call('HSET', KEYS[4], number, detail)
       failed = failed + 1
     end

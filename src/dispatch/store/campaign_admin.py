@@ -1,0 +1,79 @@
+"""Operating on campaigns: pause, resume, cancel, list.
+
+Pause and resume set the campaign's status in its meta; every daemon re-reads it about once
+a second, stops reading (or resumes reading) the campaign's stream, and holds back messages
+it already has. Cancel is final: queued messages become cancelled here, in chunks; the
+messages daemons hold end cancelled unless already submitted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dispatch.keys import Keys
+from dispatch.model import ACTIVE, CANCELLED, PAUSED
+from dispatch.store.redis import Redis
+from dispatch.store.scripts import load_script
+from dispatch.store.status import state_counts
+
+CHUNK = 1000
+
+
+class CampaignNotFound(LookupError):
+    pass
+
+
+class CampaignAdmin:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._cancel = redis.register_script(load_script("_states") + "\n"
+                                             + load_script("cancel"))
+
+    async def status(self, campaign: str) -> str:
+        await self._check_exists(campaign)
+        raw = await self._redis.hget(self._keys.campaign(campaign).meta, "status")
+        return raw.decode() if raw else ACTIVE
+
+    async def pause(self, campaign: str) -> None:
+        await self._set(campaign, PAUSED)
+
+    async def resume(self, campaign: str) -> None:
+        await self._set(campaign, ACTIVE)
+
+    async def cancel(self, campaign: str) -> int:
+        """Cancel, and turn its queued messages cancelled; returns how many."""
+        await self._set(campaign, CANCELLED)
+        keys = self._keys.campaign(campaign)
+        cancelled, cursor = 0, 0
+        while True:
+            cursor, chunk = await self._redis.hscan(keys.state, cursor, count=CHUNK)
+            numbers = [number for number, code in chunk.items() if code == b"q"]
+            if numbers:
+                cancelled += int(await self._cancel(keys=[keys.state, keys.counts],
+                                                    args=numbers))
+            if not cursor:
+                return cancelled
+
+    async def list(self) -> list[dict[str, Any]]:
+        ids = sorted(m.decode() for m in await self._redis.smembers(self._keys.campaigns))
+        counts = await state_counts(self._redis, self._keys, ids)
+        rows = []
+        for campaign in ids:
+            meta = await self._redis.hgetall(self._keys.campaign(campaign).meta)
+            rows.append({"campaign": campaign,
+                         "status": meta.get(b"status", ACTIVE.encode()).decode(),
+                         "gateway": meta.get(b"gateway", b"").decode(),
+                         "created_at": int(meta.get(b"created_at", b"0")),
+                         "counts": counts[campaign]})
+        return rows
+
+    async def _set(self, campaign: str, status: str) -> None:
+        current = await self.status(campaign)
+        if current == CANCELLED and status != CANCELLED:
+            raise ValueError(f"campaign {campaign!r} is cancelled: it cannot be {status} again")
+        await self._redis.hset(self._keys.campaign(campaign).meta, {"status": status})
+
+    async def _check_exists(self, campaign: str) -> None:
+        if not await self._redis.sismember(self._keys.campaigns, campaign):
+            raise CampaignNotFound(f"no campaign {campaign!r}")
