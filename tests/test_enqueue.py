@@ -26,6 +26,9 @@ def write(tmp_path: Path, content: str | bytes, name: str = "list.csv") -> Path:
 
 async def run(redis: Redis, settings: Settings, path: Path, text: str = TEXT,
               campaign: str = "c1", **kwargs: Any) -> EnqueueReport:
+    """Enqueue; these tests are about rows and numbers, not consent (test_enqueue_consent),
+    so their files have no consent columns and their campaigns do not require it."""
+    kwargs.setdefault("consent_required", False)
     with trio.fail_after(10):
         return await enqueue_file(redis, settings, path, campaign, text, **kwargs)
 
@@ -252,7 +255,7 @@ async def test_many_batches(redis: Redis, settings: Settings, tmp_path: Path) ->
 async def test_report_json_shape(redis: Redis, settings: Settings, tmp_path: Path) -> None:
     report = await run(redis, settings, write(tmp_path, "phone,first_name\n0612,A\n"))
     assert report.to_json() == {"campaign": "c1", "accepted": 0, "duplicates": 0,
-                                "rejected": 1, "suppressed": 0, "rows": 1,
+                                "rejected": 1, "suppressed": 0, "excluded": 0, "rows": 1,
                                 "errors": [{"line": 2, "reason": "invalid phone number"}]}
 
 

@@ -31,7 +31,9 @@ def config(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> P
 @pytest.fixture
 def campaign_file(tmp_path: Path) -> Path:
     path = tmp_path / "list.csv"
-    path.write_text("phone,first_name\n0611111111,Ana\n0622222222,Bob\n0145678901,Cy\n")
+    path.write_text("phone,first_name,consent_source,consent_date\n"
+                    "0611111111,Ana,web,2024-01-02\n0622222222,Bob,web,2024-01-02\n"
+                    "0145678901,Cy,web,2024-01-02\n")
     return path
 
 
@@ -68,7 +70,8 @@ def test_json_output_is_one_object(config: Path, campaign_file: Path,
     assert code == 0
     output = capsys.readouterr().out
     assert json.loads(output) == {
-        "campaign": "c1", "accepted": 2, "duplicates": 0, "rejected": 1, "suppressed": 0, "rows": 3,
+        "campaign": "c1", "accepted": 2, "duplicates": 0, "rejected": 1, "suppressed": 0,
+        "excluded": 0, "rows": 3,
         "errors": [{"line": 4, "reason": "not a mobile number (fixed line)"}]}
     assert output.count("\n") == 1
     assert redis_state(config) == {"campaigns": {b"c1"}, "queued": 2}
@@ -96,7 +99,7 @@ def test_human_summary(config: Path, campaign_file: Path,
 def test_human_summary_shows_the_first_rejections_only(
         config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.csv"
-    path.write_text("phone,first_name\n" + "nope,A\n" * 30)
+    path.write_text("phone,first_name,consent_source,consent_date\n" + "nope,A,w,2024-01-02\n" * 30)
     assert enqueue(config, str(path), "--campaign", "c1", "--text", TEXT) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == "  line 2: invalid phone number"
@@ -109,7 +112,8 @@ def test_text_file_and_jsonl_format(config: Path, tmp_path: Path,
     text_file = tmp_path / "message.txt"
     text_file.write_text("Bonjour {first_name} !\n")
     data = tmp_path / "list.data"
-    data.write_text('{"phone": "0611111111", "first_name": "Ana"}\n')
+    data.write_text('{"phone": "0611111111", "first_name": "Ana", "Consent_Source": "web", '
+                    '"consent_date": "2024-01-02"}\n')
     assert enqueue(config, str(data), "--campaign", "c1", "--text-file", str(text_file),
                    "--format", "jsonl", "--gateway", "fast", "--json") == 0
     assert json.loads(capsys.readouterr().out)["accepted"] == 1
@@ -169,7 +173,38 @@ def test_existing_campaign_with_other_settings_exits_2(
     assert enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT) == 0
     capsys.readouterr()
     other = campaign_file.parent / "other.csv"
-    other.write_text("phone,first_name\n0633333333,Di\n")
+    other.write_text("phone,first_name,consent_source,consent_date\n0633333333,Di,web,2024-01-02\n")
     assert enqueue(config, str(other), "--campaign", "c1", *change) == 2
     assert one_line_error(capsys) == message
     assert redis_state(config)["queued"] == 2
+
+
+def test_consent_is_required_unless_said_otherwise(config: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "plain.csv"
+    path.write_text("phone\n0611111111\n")
+    assert enqueue(config, str(path), "--campaign", "c1", "--text", "Hi") == 2
+    assert one_line_error(capsys) == (
+        f"{path}: no consent_source and no consent_date column: the campaign requires consent "
+        f"(add the columns, or use --no-consent-required if consent is recorded elsewhere)")
+    assert enqueue(config, str(path), "--campaign", "c1", "--text", "Hi",
+                   "--no-consent-required", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["accepted"] == 1
+
+
+def test_client_and_election_go_together(config: Path, campaign_file: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT,
+                   "--client", "A") == 2
+    assert one_line_error(capsys) == "give both --client and --election, or neither"
+
+
+def test_summary_counts_the_excluded(config: Path, campaign_file: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    common = [str(campaign_file), "--text", TEXT, "--election", "muni26"]
+    assert enqueue(config, *common, "--campaign", "a1", "--client", "A") == 0
+    capsys.readouterr()
+    assert enqueue(config, *common, "--campaign", "b1", "--client", "B") == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "campaign b1: 0 accepted, 0 duplicates, 0 opted out, 2 excluded (reserved by another "
+        "client), 1 rejected (3 rows)")

@@ -7,8 +7,9 @@ import pytest
 from dispatch.ingest import IngestError, Record, format_for, open_source
 
 
-def csv_records(data: bytes, names: list[str] | None = None) -> list[Record]:
-    return list(open_source(io.BytesIO(data), "csv").select(names or []))
+def csv_records(data: bytes, names: list[str] | None = None,
+                optional: list[str] | None = None) -> list[Record]:
+    return list(open_source(io.BytesIO(data), "csv").select(names or [], optional or []))
 
 
 def jsonl_records(data: bytes, names: list[str] | None = None) -> list[Record]:
@@ -155,3 +156,24 @@ def test_reading_is_streamed() -> None:
     first = next(iter(source.select(["n"])))
     assert first.line == 2
     assert source.bytes_read() < len(binary.getvalue()) // 10
+
+
+def test_optional_columns_in_any_case_absent_ones_have_no_value() -> None:
+    data = b"Phone,name,CONSENT_SOURCE\n0612345678,Ana,web\n0622222222\n"
+    assert csv_records(data, ["name"], ["consent_source", "consent_date"]) == [
+        Record(2, ["0612345678", "Ana", "web", None], None),
+        Record(3, ["0622222222", None, None, None], None)]
+
+
+def test_an_optional_column_twice_is_refused() -> None:
+    source = open_source(io.BytesIO(b"phone,consent_date,Consent_Date\n"), "csv")
+    with pytest.raises(IngestError, match=r"^the header has more than one consent_date column "
+                                          r"\(columns 2 and 3\)$"):
+        list(source.select([], ["consent_date"]))
+
+
+def test_optional_jsonl_keys_in_any_case() -> None:
+    data = b'{"phone": "0612345678", "Consent_Source": "web", "consent_date": 5}\n'
+    records = list(open_source(io.BytesIO(data), "jsonl").select(
+        [], ["consent_source", "consent_date", "consent_slot"]))
+    assert records == [Record(1, ["0612345678", "web", "5", None], None)]

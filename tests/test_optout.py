@@ -61,9 +61,11 @@ async def test_enqueue_leaves_out_opted_out_numbers_and_says_so(
     from dispatch.store.optout import OptOutEvent
 
     await store.add([OptOutEvent("+33612000002", "all", "cli")])
-    report = await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111")
+    report = await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111",
+                                consent_required=False)
     assert (report.accepted, report.suppressed, report.duplicates) == (2, 1, 0)
-    again = await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111")
+    again = await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111",
+                                consent_required=False)
     assert (again.accepted, again.suppressed, again.duplicates) == (0, 1, 2)
     counts = (await state_counts(redis, keys, ["c1"]))["c1"]
     assert (counts["queued"], counts["suppressed"]) == (2, 1)
@@ -72,7 +74,8 @@ async def test_enqueue_leaves_out_opted_out_numbers_and_says_so(
 async def test_a_stop_reply_suppresses_messages_already_queued_for_that_line(
         redis: Redis, settings: Settings, tmp_path: Path) -> None:
     keys = Keys(settings.redis.key_prefix)
-    await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111")
+    await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111",
+                                consent_required=False)
     queue = Queue(redis, keys, "worker")
     replies = ReplyHandler(queue, lambda: ["c1"])
     intents = await replies.handle([
@@ -95,3 +98,17 @@ async def test_a_stop_reply_suppresses_messages_already_queued_for_that_line(
     assert fields[b"line"] == b"DISPATCH"
     inbound = await redis.xrange(keys.inbound)
     assert [e.field_values[b"intent"] for e in inbound] == [b"opt_out", b"reply"]
+
+
+async def test_a_purged_number_is_still_found_opted_out_by_its_keyed_hash(
+        redis: Redis, settings: Settings) -> None:
+    from dispatch.store.optout import OptOutEvent
+
+    keys = Keys(settings.redis.key_prefix)
+    store = OptOutStore(redis, keys)
+    await store.add([OptOutEvent("+33612000009", "line:36111", "mo")])
+    await redis.hdel(keys.optout_numbers, ["+33612000009"])  # what a purge leaves
+    report = await store.check("+33612000009")
+    assert report["opted_out"] is True
+    assert report["scopes"] == {"line:36111": None}
+    assert (await store.check("+33612000008"))["opted_out"] is False

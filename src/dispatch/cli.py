@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "dispatch.commands.lint",
     "dispatch.commands.optout",
     "dispatch.commands.campaign",
+    "dispatch.commands.provenance",
+    "dispatch.commands.purge",
 )
 
 

@@ -1,15 +1,22 @@
 """Loading a campaign file into Redis: rows -> validation -> batches -> store.
 
 Every data row ends as exactly one of accepted, duplicate (the campaign has that number
-already, from this file or an earlier run), suppressed (the number opted out) or
-rejected (with its line and one reason): accepted + duplicates + suppressed + rejected
-= rows. Problems with the run as a whole (unreadable file,
-no phone column, a placeholder the header lacks, a campaign that exists with another text)
-raise EnqueueError before anything is queued.
+already, from this file or an earlier run), suppressed (the number opted out), excluded
+(another client reserved the number for the same election) or rejected (with its line and
+one reason, e.g. no consent source): accepted + duplicates + suppressed + excluded +
+rejected = rows. Problems with the run as a whole (unreadable file, no phone column, a
+placeholder the header lacks, no consent columns when consent is required, a campaign that
+exists with another text) raise EnqueueError before anything is queued.
+
+Consent columns (dispatch.consent) are read besides the placeholders; a text may also use
+them as placeholders ("… vous avez donné votre accord via {consent_source}"), under the
+exact name of the column.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -19,15 +26,22 @@ from typing import Any, BinaryIO
 
 import msgpack
 
-from dispatch import phone
-from dispatch.ingest import IngestError, Record, format_for, open_source
+from dispatch import consent, phone
+from dispatch.ingest import IngestError, Record, RowSource, format_for, open_source
 from dispatch.keys import Keys
+from dispatch.policy.sending import send_policy
 from dispatch.settings import Settings
-from dispatch.store.campaigns import CampaignConflict, CampaignSpec, CampaignStore, RunTotals
+from dispatch.store.campaigns import (
+    CampaignConflict,
+    CampaignSpec,
+    CampaignStore,
+    QueueItem,
+    RunTotals,
+)
 from dispatch.store.redis import Redis
 from dispatch.template import TemplateError, placeholders
 
-CAMPAIGN_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+CAMPAIGN_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # also a client or election name
 REASON_MISSING_PHONE = "phone is missing"
 
 # Called after each batch with (rows read, bytes read).
@@ -46,28 +60,62 @@ class EnqueueReport:
     duplicates: int = 0
     rejected: int = 0
     suppressed: int = 0  # opted out: not queued
+    excluded: int = 0  # reserved by another client for the same election: not queued
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, reason), capped
 
     def to_json(self) -> dict[str, Any]:
         return {
             "campaign": self.campaign, "accepted": self.accepted,
             "duplicates": self.duplicates, "rejected": self.rejected,
-            "suppressed": self.suppressed, "rows": self.rows,
+            "suppressed": self.suppressed, "excluded": self.excluded, "rows": self.rows,
             "errors": [{"line": line, "reason": reason} for line, reason in self.errors],
         }
 
 
-def campaign_spec(settings: Settings, campaign_id: str, text: str, gateway: str
-                  ) -> CampaignSpec:
-    """The campaign to create or extend, once its id, gateway and text are checked."""
+@dataclass(frozen=True)
+class Exclusivity:
+    """The client a campaign is for and the election it is part of: a number already
+    reserved by another client for that election is excluded from it."""
+
+    client: str
+    election: str
+
+
+def campaign_spec(settings: Settings, campaign_id: str, text: str, gateway: str, *,
+                  window: str = "", deadline: str = "", consent_required: bool = True,
+                  exclusivity: Exclusivity | None = None) -> CampaignSpec:
+    """The campaign to create or extend, once its id, gateway, text, sending window,
+    deadline, client and election are checked."""
     if not CAMPAIGN_ID.fullmatch(campaign_id):
         raise EnqueueError(f"invalid campaign id {campaign_id!r}: use 1 to 64 letters, digits, "
                            f"'_', '.' or '-'")
     if gateway not in settings.gateways:
         known = ", ".join(sorted(settings.gateways))
         raise EnqueueError(f"unknown gateway {gateway!r} (configured: {known})")
+    _check_schedule(window, deadline)
+    client, election = _exclusivity(exclusivity)
     return CampaignSpec(campaign_id, text, tuple(_text_placeholders(text)), gateway,
-                        settings.gateways[gateway].sender)
+                        settings.gateways[gateway].sender, window, deadline,
+                        consent_required, client, election)
+
+
+def _exclusivity(exclusivity: Exclusivity | None) -> tuple[str, str]:
+    if exclusivity is None:
+        return "", ""
+    for what, name in (("client", exclusivity.client), ("election", exclusivity.election)):
+        if not CAMPAIGN_ID.fullmatch(name):
+            raise EnqueueError(f"invalid {what} {name!r}: use 1 to 64 letters, digits, '_', "
+                               f"'.' or '-'")
+    return exclusivity.client, exclusivity.election
+
+
+def _check_schedule(window: str, deadline: str) -> None:
+    """The daemon reads these from the meta; refuse what it could not use."""
+    meta = {b"window": window.encode(), b"deadline": deadline.encode()}
+    try:
+        send_policy({k: v for k, v in meta.items() if v})
+    except ValueError as exc:
+        raise EnqueueError(str(exc)) from None
 
 
 def _text_placeholders(text: str) -> list[str]:
@@ -84,13 +132,18 @@ def _text_placeholders(text: str) -> list[str]:
 
 async def enqueue_file(redis: Redis, settings: Settings, path: str | Path, campaign_id: str,
                        text: str, *, gateway: str = "default", fmt: str | None = None,
-                       progress: Progress | None = None) -> EnqueueReport:
+                       progress: Progress | None = None, window: str = "",
+                       deadline: str = "", consent_required: bool = True,
+                       exclusivity: Exclusivity | None = None) -> EnqueueReport:
     """Queue every acceptable row of the CSV/JSONL file at `path` for the campaign."""
-    spec = campaign_spec(settings, campaign_id, text, gateway)
+    spec = campaign_spec(settings, campaign_id, text, gateway, window=window,
+                         deadline=deadline, consent_required=consent_required,
+                         exclusivity=exclusivity)
     with _open(path) as binary:
         try:
             source = open_source(binary, format_for(str(path), fmt))
-            records = source.select(spec.placeholders)
+            _check_consent_columns(source, spec)
+            records = source.select(spec.placeholders, consent.COLUMNS)
         except IngestError as exc:
             raise EnqueueError(f"{path}: {exc}") from None
 
@@ -98,7 +151,22 @@ async def enqueue_file(redis: Redis, settings: Settings, path: str | Path, campa
             if progress is not None:
                 progress(rows, source.bytes_read())
 
-        return await enqueue_rows(redis, settings, spec, records, on_batch=on_batch)
+        buckets = consent.bucket_count(os.fstat(binary.fileno()).st_size)
+        return await enqueue_rows(redis, settings, spec, records, on_batch=on_batch,
+                                  consent_buckets=buckets)
+
+
+def _check_consent_columns(source: RowSource, spec: CampaignSpec) -> None:
+    """A CSV without consent columns for a campaign requiring consent: refused at once
+    rather than every row rejected."""
+    if source.columns is None or not spec.consent_required:
+        return
+    present = {column.lower() for column in source.columns}
+    missing = [name for name in (consent.SOURCE, consent.DATE) if name not in present]
+    if missing:
+        raise IngestError(f"no {' and no '.join(missing)} column: the campaign requires "
+                          f"consent (add the columns, or use --no-consent-required if "
+                          f"consent is recorded elsewhere)")
 
 
 def _open(path: str | Path) -> BinaryIO:
@@ -114,25 +182,29 @@ def _open(path: str | Path) -> BinaryIO:
 
 async def enqueue_rows(redis: Redis, settings: Settings, spec: CampaignSpec,
                        records: Iterable[Record], *,
-                       on_batch: Callable[[int], None] | None = None) -> EnqueueReport:
+                       on_batch: Callable[[int], None] | None = None,
+                       consent_buckets: int = 1) -> EnqueueReport:
     """Create (or check) the campaign, then queue `records` in batches of one script call.
 
-    Values in each record are the phone then the placeholders of `spec`, in order.
+    Values in each record are the phone, the placeholders of `spec`, then the consent
+    columns (consent.COLUMNS), in order. `consent_buckets`: for a new campaign, from the
+    size of its file (consent.bucket_count).
     """
     store = CampaignStore(redis, Keys(settings.redis.key_prefix))
     try:
-        await store.ensure(spec, time.time())
+        buckets = await store.ensure(spec, time.time(), consent_buckets)
+        run = _Run(spec, settings, store, buckets, on_batch)
+        for record in records:
+            item = run.accept(record)
+            if item is not None and run.add(item):
+                await run.flush()
+        await run.flush()
     except CampaignConflict as exc:
         raise EnqueueError(str(exc)) from None
-    run = _Run(spec, settings, store, on_batch)
-    for record in records:
-        item = run.accept(record)
-        if item is not None and run.add(item):
-            await run.flush()
-    await run.flush()
     report = run.report
     await store.add_totals(spec.campaign_id, RunTotals(
-        report.rows, report.accepted, report.duplicates, report.rejected, report.suppressed))
+        report.rows, report.accepted, report.duplicates, report.rejected, report.suppressed,
+        report.excluded))
     return report
 
 
@@ -140,42 +212,48 @@ class _Run:
     """One enqueue run: validates records, collects batches, keeps the report."""
 
     def __init__(self, spec: CampaignSpec, settings: Settings, store: CampaignStore,
-                 on_batch: Callable[[int], None] | None) -> None:
+                 buckets: int, on_batch: Callable[[int], None] | None) -> None:
         self.report = EnqueueReport(spec.campaign_id)
         self._spec = spec
         self._store = store
+        self._buckets = buckets
         self._on_batch = on_batch
         self._normalise = phone.normaliser(settings.enqueue.default_region)
+        self._consent = consent.ConsentReader(spec.consent_required,
+                                              dt.datetime.now(dt.UTC).date())
+        self._placeholder_end = 1 + len(spec.placeholders)
         self._batch_size = settings.enqueue.batch_size
         self._max_errors = settings.enqueue.max_errors_listed
         self._pack = msgpack.Packer().pack
-        self._batch: list[tuple[str, bytes]] = []
+        self._batch: list[QueueItem] = []
 
-    def accept(self, record: Record) -> tuple[str, bytes] | None:
-        """The (number, payload) to queue for a record, or None after rejecting it."""
+    def accept(self, record: Record) -> QueueItem | None:
+        """What to queue for a record, or None after rejecting it."""
         self.report.rows += 1
         line, values, error = record
         if values is not None:
             number, error = self._number(values[0])
             if number is not None:
-                texts, error = self._placeholder_values(values)
+                texts, error = self._placeholder_values(values[1:self._placeholder_end])
                 if error is None:
-                    return number, self._pack([number, texts])
+                    given, error = self._consent(*values[self._placeholder_end:])
+                    if given is not None:
+                        return QueueItem(number, self._pack([number, texts]), given)
         self._reject(line, error or "unreadable row")
         return None
 
-    def add(self, item: tuple[str, bytes]) -> bool:
+    def add(self, item: QueueItem) -> bool:
         """Add to the batch; True when the batch is full."""
         self._batch.append(item)
         return len(self._batch) >= self._batch_size
 
     async def flush(self) -> None:
         if self._batch:
-            accepted, duplicates, suppressed = await self._store.enqueue_batch(
-                self._spec, self._batch)
-            self.report.accepted += accepted
-            self.report.duplicates += duplicates
-            self.report.suppressed += suppressed
+            result = await self._store.enqueue_batch(self._spec, self._buckets, self._batch)
+            self.report.accepted += result.accepted
+            self.report.duplicates += result.duplicates
+            self.report.suppressed += result.suppressed
+            self.report.excluded += result.excluded
             self._batch = []
         if self._on_batch is not None:
             self._on_batch(self.report.rows)
@@ -186,9 +264,9 @@ class _Run:
     def _placeholder_values(self, values: Sequence[str | None]
                             ) -> tuple[list[str] | None, str | None]:
         """(the stripped placeholder values, None), or (None, why one is missing)."""
-        if len(values) == 1:
+        if not values:
             return None, None  # a text without placeholders
-        texts = [value.strip() if value is not None else "" for value in values[1:]]
+        texts = [value.strip() if value is not None else "" for value in values]
         if all(texts):
             return texts, None
         name = self._spec.placeholders[texts.index("")]

@@ -1,8 +1,10 @@
 """Reading campaign files: CSV or JSONL rows streamed from a binary file.
 
 A source yields one `Record` per data row: its physical start line (1-based, the CSV header
-is line 1), the phone value followed by the requested placeholder values (None where the
-row has none), or the reason the row cannot be read. The file is decoded as UTF-8 with
+is line 1), the phone value followed by the requested placeholder values then the
+requested optional columns (None where the row has none), or the reason the row cannot be
+read. Optional columns (the consent columns) are matched case-insensitively and may be
+absent from the file. The file is decoded as UTF-8 with
 surrogateescape so that one badly encoded row is rejected on its own instead of ending the
 whole run. Nothing here holds more than one row at a time.
 """
@@ -28,7 +30,8 @@ class IngestError(Exception):
 
 class Record(NamedTuple):
     line: int
-    values: Sequence[str | None] | None  # [phone, *placeholder values]; None if `error` is set
+    # [phone, *placeholder values, *optional values]; None if `error` is set
+    values: Sequence[str | None] | None
     error: str | None
 
 
@@ -38,8 +41,9 @@ class RowSource(Protocol):
         """Column names of a CSV header; None for JSONL, whose keys vary per line."""
         ...
 
-    def select(self, names: Sequence[str]) -> Iterator[Record]:
-        """Records carrying the phone then the values of `names`, in that order."""
+    def select(self, names: Sequence[str], optional: Sequence[str] = ()) -> Iterator[Record]:
+        """Records carrying the phone, the values of `names`, then those of the `optional`
+        columns (lower-case names, matched in any case), in that order."""
         ...
 
     def bytes_read(self) -> int:
@@ -107,13 +111,24 @@ class CsvSource:
     def bytes_read(self) -> int:
         return _position(self._binary)
 
-    def select(self, names: Sequence[str]) -> Iterator[Record]:
+    def select(self, names: Sequence[str], optional: Sequence[str] = ()) -> Iterator[Record]:
         missing = [name for name in names if name not in self.columns]
         if missing:
             listed = ", ".join(f"{{{name}}}" for name in missing)
             raise IngestError(f"the text uses {listed} but the CSV header has no such column")
-        indexes = [self._phone_index, *(self.columns.index(name) for name in names)]
-        return self._records(indexes, [PHONE, *names])
+        absent = len(self.columns)  # the index of a column the file does not have
+        indexes = [self._phone_index, *(self.columns.index(name) for name in names),
+                   *(absent if index is None else index
+                     for index in map(self.optional_index, optional))]
+        return self._records(indexes, [PHONE, *names, *optional])
+
+    def optional_index(self, name: str) -> int | None:
+        """The column named `name` in any case, None if the header has none."""
+        found = [i for i, column in enumerate(self.columns) if column.lower() == name]
+        if len(found) > 1:
+            numbers = " and ".join(str(i + 1) for i in found)
+            raise IngestError(f"the header has more than one {name} column (columns {numbers})")
+        return found[0] if found else None
 
     def _read_header(self) -> list[str]:
         for fields in self._reader:
@@ -123,6 +138,7 @@ class CsvSource:
 
     def _records(self, indexes: list[int], names: list[str]) -> Iterator[Record]:
         reader, width = self._reader, len(self.columns)
+        all_present = max(indexes) < width
         last_line = reader.line_num
         while True:
             try:
@@ -135,21 +151,22 @@ class CsvSource:
                 continue
             start, last_line = last_line + 1, reader.line_num
             if fields:
-                record = _csv_record(start, fields, width, indexes, names)
+                record = _csv_record(start, fields, width, indexes, names, all_present)
                 if record is not None:
                     yield record
 
 
 def _csv_record(line: int, fields: list[str], width: int, indexes: list[int],
-                names: list[str]) -> Record | None:
-    """The record of one CSV row, or None for a row with nothing in it (`,,,`)."""
+                names: list[str], all_present: bool) -> Record | None:
+    """The record of one CSV row, or None for a row with nothing in it (`,,,`).
+    An index of `width` is a column the file does not have (`all_present` is False)."""
     if len(fields) > width:
         if not any(field.strip() for field in fields):
             return None
         return Record(line, None, f"row has {len(fields)} fields, the header has {width}")
-    if len(fields) == width:
+    if len(fields) == width and all_present:
         values: list[str | None] = [fields[i] for i in indexes]
-    else:  # a short row: the missing fields have no value
+    else:  # a short row, or absent columns (index `width`): no value
         values = [fields[i] if i < len(fields) else None for i in indexes]
     if not values[0] and not any(field.strip() for field in fields):
         return None
@@ -185,12 +202,12 @@ class JsonlSource:
     def bytes_read(self) -> int:
         return _position(self._binary)
 
-    def select(self, names: Sequence[str]) -> Iterator[Record]:
+    def select(self, names: Sequence[str], optional: Sequence[str] = ()) -> Iterator[Record]:
         wanted = [PHONE, *names]
-        yield _json_record(*self._first, wanted)
+        yield _json_record(*self._first, wanted, optional)
         for line, text in self._lines:
             if text.strip():
-                yield _json_record(line, text, wanted)
+                yield _json_record(line, text, wanted, optional)
 
     def _first_line(self) -> tuple[int, str]:
         for line, text in self._lines:
@@ -199,7 +216,8 @@ class JsonlSource:
         raise IngestError("the file is empty")
 
 
-def _json_record(line: int, text: str, wanted: list[str]) -> Record:
+def _json_record(line: int, text: str, wanted: list[str], optional: Sequence[str] = ()
+                 ) -> Record:
     try:
         obj = json.loads(text.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
@@ -211,8 +229,18 @@ def _json_record(line: int, text: str, wanted: list[str]) -> Record:
     if not isinstance(obj, dict):
         return Record(line, None, f"JSON line is not an object (got {_json_kind(obj)})")
     values = [_as_text(obj.get(name)) for name in wanted]
+    if optional:
+        values += [_as_text(_get_any_case(obj, name)) for name in optional]
+        wanted = [*wanted, *optional]
     error = bad_text_column(values, wanted)
     return Record(line, None, error) if error else Record(line, values, None)
+
+
+def _get_any_case(obj: dict[str, Any], name: str) -> Any:
+    """obj[name] with the key in any case (`name` is lower-case)."""
+    if name in obj:
+        return obj[name]
+    return next((value for key, value in obj.items() if key.lower() == name), None)
 
 
 def _as_text(value: Any) -> str | None:

@@ -81,3 +81,46 @@ class Keys:
     def dead_letters(self) -> str:
         """List of msgpack records of messages that could not be processed at all."""
         return f"{self.prefix}:dead"
+
+    # Consent, exclusivity and retention (dispatch.consent, store/consent_records.py,
+    # store/lua/enqueue.lua, store/purge.py, store/provenance.py).
+
+    def consent_bucket_prefix(self, campaign_id: str) -> str:
+        """Start of the names of a campaign's consent buckets: hashes number -> msgpack
+        [source id, date, slot id], split into meta `consent_buckets` small hashes (Redis
+        keeps a small hash as one compact listpack, a quarter of the memory of one big hash).
+        Bucket of a number: consent.bucket_of(number, buckets)."""
+        return f"{self.prefix}:{{{campaign_id}}}:consent:"
+
+    def consent_bucket(self, campaign_id: str, bucket: int) -> str:
+        return f"{self.consent_bucket_prefix(campaign_id)}{bucket}"
+
+    def consent_texts(self, campaign_id: str) -> str:
+        """Hash of the consent sources and slots of a campaign, each stored once:
+        "t:<text>" -> id, "i:<id>" -> text, "next" -> last id given."""
+        return f"{self.prefix}:{{{campaign_id}}}:consent_texts"
+
+    def purging(self, campaign_id: str) -> str:
+        """The state hash of a campaign being purged, renamed (daemons see no state, so
+        they send nothing more); deleted when the purge ends."""
+        return f"{self.prefix}:{{{campaign_id}}}:purging"
+
+    def reservation_prefix(self, election: str) -> str:
+        """Start of the names of an election's reservations (exclusivity): 4096 small
+        hashes, bucket = the first 3 hex digits of a number's keyed hash (the opt-out
+        hash), field = its next 17, value = the client the number is reserved for. No
+        number in clear: reservations outlive the purge of one campaign of the election."""
+        return f"{self.prefix}:reserve:{election}:"
+
+    def reservation_bucket(self, election: str, bucket: str) -> str:
+        return f"{self.reservation_prefix(election)}{bucket}"
+
+    def rewrite(self, stream_key: str) -> str:
+        """Scratch copy of a shared stream rewritten by a purge; `{stream_key}` puts it in
+        the stream's cluster slot. The ids to drop or redact are in rewrite(...) + ":marks"."""
+        return f"{{{stream_key}}}:rewrite"
+
+    @property
+    def purge_lock(self) -> str:
+        """Held (SET NX with a TTL) by the one process purging at a time."""
+        return f"{self.prefix}:purge:lock"

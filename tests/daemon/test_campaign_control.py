@@ -82,7 +82,8 @@ def test_campaign_list_json(settings: Settings, tmp_path: Path,
     config.write_text(f'[redis]\nurl = "{settings.redis.url}"\n'
                       f'key_prefix = "{settings.redis.key_prefix}"\n')
     (tmp_path / "c.csv").write_text("phone\n0612345678\n")
-    assert main(["enqueue", str(tmp_path / "c.csv"), "--campaign", "c9", "--text",
+    assert main(["enqueue", str(tmp_path / "c.csv"), "--campaign", "c9", "--no-consent-required",
+                 "--text",
                  "Hi. STOP au 36111", "--config", str(config)]) == 0
     assert main(["campaign", "pause", "c9", "--config", str(config)]) == 0
     capsys.readouterr()

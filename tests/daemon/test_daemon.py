@@ -131,6 +131,7 @@ async def test_throttling_delays_messages_without_using_up_their_attempts(
     from dispatch.daemon.sender import Sender
     from dispatch.gateways.base import Accepted, Outbound, Retry, SubmitResult
     from dispatch.policy.retry import RetryPolicy
+    from dispatch.policy.waiting import WindowWaiter
 
     class ThrottlingGateway:
         """Throttles every message five times (more than max_attempts), then accepts it."""
@@ -153,7 +154,8 @@ async def test_throttling_delays_messages_without_using_up_their_attempts(
     outcomes_send, outcomes = trio.open_memory_channel[tuple[str, object]](10)
     messages_send, messages = trio.open_memory_channel[Message](10)
     sender = Sender(gateway, book, retrier, RetryPolicy(3, 0.1, 1.0),  # type: ignore[arg-type]
-                    DaemonMetrics().gateway("gw"), outcomes_send)  # type: ignore[arg-type]
+                    DaemonMetrics().gateway("gw"), outcomes_send,  # type: ignore[arg-type]
+                    WindowWaiter(10))
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(sender.run, messages)

@@ -20,7 +20,8 @@ NUMBERS = ["+33612000001", "+33612000002", "+33612000003"]
 async def queued(redis: Redis, settings: Settings, tmp_path: Path) -> tuple[Queue, list[Entry]]:
     path = tmp_path / "c.csv"
     path.write_text("phone\n" + "\n".join(NUMBERS) + "\n")
-    await enqueue_file(redis, settings, path, "c1", "Hello. STOP au 36111")
+    await enqueue_file(redis, settings, path, "c1", "Hello. STOP au 36111",
+                       consent_required=False)
     queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a")
     stream = Keys(settings.redis.key_prefix).campaign("c1").stream
     entries = await queue.read_new({"c1": stream}, 10, 100)

@@ -64,6 +64,16 @@ async def simulator_stats(simulator: Child) -> dict[str, Any]:
 
 
 async def run_cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """`dispatch ARGS`. A campaign enqueued here may be sent at any hour (`--window always`)
+    unless the test gives its own window: tests run whenever CI does, nights and Sundays
+    included, and the default window (Mon-Sat 09:00-20:00) is tested on its own. Files
+    without consent columns are accepted (`--no-consent-required`) unless the test passes
+    `--consent-required` (a marker this harness removes)."""
+    if args and args[0] == "enqueue" and "--window" not in args:
+        args = (*args, "--window", "always")
+    if args and args[0] == "enqueue" and "--consent-required" not in args:
+        args = (*args, "--no-consent-required")  # consent columns are tested on their own
+    args = tuple(arg for arg in args if arg != "--consent-required")
     return await trio.run_process([sys.executable, "-m", "dispatch", *args],
                                   capture_stdout=True, capture_stderr=True, check=False)
 

@@ -24,6 +24,7 @@ from dispatch.commands.common import UserError
 from dispatch.enqueue import enqueue_file
 from dispatch.keys import Keys
 from dispatch.model import FINAL_STATES
+from dispatch.policy.sending import ALWAYS
 from dispatch.processes import Child, dispatch_command, start_child
 from dispatch.settings import load_settings
 from dispatch.store.redis import open_redis
@@ -34,6 +35,7 @@ CAMPAIGN = "demo"
 TEXT = "Bonjour {first_name}, votre bureau de vote ouvre dimanche à 8h. Parti Demo. STOP au 36111"
 FIRST_NAMES = ("Camille", "Léa", "Hugo", "Louis", "Chloé", "Jules", "Inès", "Nathan")
 POLL_S = 0.25
+CONSENT_SOURCE = "demo signup form"
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -109,8 +111,9 @@ async def _send_campaign(workdir: Path, config: Path, count: int, timeout_s: flo
     settings = load_settings(config)
     started = trio.current_time()
     async with open_redis(settings) as redis:
+        # A demo sends to the simulator, not to people: at any hour.
         report = await enqueue_file(redis, settings, _write_numbers(workdir, count),
-                                    CAMPAIGN, TEXT)
+                                    CAMPAIGN, TEXT, window=ALWAYS)
         keys = Keys(settings.redis.key_prefix)
         with trio.move_on_after(timeout_s):
             await _wait_until_final(redis, keys, report.accepted, show)
@@ -137,17 +140,19 @@ async def _wait_until_final(redis: Any, keys: Keys, accepted: int, show: bool) -
 
 
 def _write_numbers(workdir: Path, count: int) -> Path:
-    """A CSV of `count` distinct French mobile numbers with a first name each."""
+    """A CSV of `count` distinct French mobile numbers with a first name each, and where
+    their consent came from (campaigns require it by default)."""
     rng = random.Random(2027)
     path = workdir / "campaign.csv"
     # 061…, 062…, 064…, 065…: mainland mobiles (0639 and 069 are overseas departments).
     suffixes = rng.sample(range(40_000_000), count)
     with path.open("w") as out:
-        out.write("phone,first_name\n")
+        out.write("phone,first_name,consent_source,consent_date\n")
         for index, suffix in enumerate(suffixes):
             head = "1245"[suffix // 10_000_000]
             number = f"06{head}{suffix % 10_000_000:07d}"
-            out.write(f"{number},{FIRST_NAMES[index % len(FIRST_NAMES)]}\n")
+            name = FIRST_NAMES[index % len(FIRST_NAMES)]
+            out.write(f"{number},{name},{CONSENT_SOURCE},2026-09-{1 + index % 28:02d}\n")
     return path
 
 

@@ -22,7 +22,13 @@ from rich.progress import (
 )
 
 from dispatch.commands.common import UserError, add_config_option, settings_from
-from dispatch.enqueue import EnqueueError, EnqueueReport, campaign_spec, enqueue_file
+from dispatch.enqueue import (
+    EnqueueError,
+    EnqueueReport,
+    Exclusivity,
+    campaign_spec,
+    enqueue_file,
+)
 from dispatch.enqueue import Progress as ProgressCallback
 from dispatch.ingest import FORMATS
 from dispatch.settings import Settings
@@ -45,6 +51,23 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--gateway", default="default", help="gateway name (default: default)")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="file format (default: jsonl for .jsonl/.ndjson, else csv)")
+    parser.add_argument("--window", default="", metavar="SPEC",
+                        help="when messages may go, in each recipient's local time: e.g. "
+                             "'mon-fri 10:00-13:00,14:00-20:00', or 'always' (any hour, "
+                             "holidays included); default: SMS Mon-Sat 09:00-20:00, "
+                             "public holidays excluded")
+    parser.add_argument("--deadline", default="", metavar="WHEN",
+                        help="unsent messages expire then: '2027-04-10' (00:00 local time "
+                             "on that day: the eve of a vote on the 11th) or an ISO instant")
+    parser.add_argument("--no-consent-required", dest="consent_required",
+                        action="store_false",
+                        help="accept rows without consent_source/consent_date (consent is "
+                             "recorded elsewhere); the campaign is marked so")
+    parser.add_argument("--client", metavar="NAME",
+                        help="the client the campaign is for (with --election): numbers "
+                             "another client reserved for that election are excluded")
+    parser.add_argument("--election", metavar="KEY",
+                        help="the election the campaign is part of (with --client)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_config_option(parser)
     parser.set_defaults(handler=handle)
@@ -53,8 +76,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def handle(args: argparse.Namespace) -> int:
     text = message_text(args.text, args.text_file)
     settings = settings_from(args)
-    try:
-        campaign_spec(settings, args.campaign, text, args.gateway)  # fail before connecting
+    try:  # fail before connecting
+        campaign_spec(settings, args.campaign, text, args.gateway,
+                      consent_required=args.consent_required,
+                      exclusivity=exclusivity(args.client, args.election))
     except EnqueueError as exc:
         raise UserError(str(exc)) from None
     report = trio.run(_enqueue, settings, args, text)
@@ -63,6 +88,15 @@ def handle(args: argparse.Namespace) -> int:
     else:
         print(summary(report))
     return 0
+
+
+def exclusivity(client: str | None, election: str | None) -> Exclusivity | None:
+    """From --client and --election: both or neither."""
+    if client is None and election is None:
+        return None
+    if client is None or election is None:
+        raise UserError("give both --client and --election, or neither")
+    return Exclusivity(client, election)
 
 
 def message_text(text: str | None, text_file: str | None) -> str:
@@ -88,7 +122,10 @@ async def _enqueue(settings: Settings, args: argparse.Namespace, text: str) -> E
             try:
                 return await enqueue_file(redis, settings, args.file, args.campaign, text,
                                           gateway=args.gateway, fmt=args.format,
-                                          progress=progress)
+                                          progress=progress, window=args.window,
+                                          deadline=args.deadline,
+                                          consent_required=args.consent_required,
+                                          exclusivity=exclusivity(args.client, args.election))
             except EnqueueError as exc:
                 raise UserError(str(exc)) from None
 
@@ -118,9 +155,11 @@ def _progress_bar(path: str) -> Iterator[ProgressCallback | None]:
 
 def summary(report: EnqueueReport) -> str:
     """The human summary: totals, then the first rejected rows."""
+    excluded = (f"{report.excluded:,} excluded (reserved by another client), "
+                if report.excluded else "")
     lines = [f"campaign {report.campaign}: {report.accepted:,} accepted, "
              f"{report.duplicates:,} duplicates, {report.suppressed:,} opted out, "
-             f"{report.rejected:,} rejected ({report.rows:,} rows)"]
+             f"{excluded}{report.rejected:,} rejected ({report.rows:,} rows)"]
     lines += [f"  line {line}: {reason}" for line, reason in report.errors[:ERRORS_SHOWN]]
     hidden = report.rejected - min(len(report.errors), ERRORS_SHOWN)
     if hidden > 0:

@@ -7,7 +7,9 @@ SMPP connections cleanly, sends the receipts still pending for at most the shutd
 period (unsent ones are reported on stderr), and exits 0.
 
 `--profile NAME` (see dispatch.simulator.profiles) sets defaults; flags given explicitly
-override them.
+override them. `--reply-share P` makes that share of recipients answer (`--reply-text`,
+STOP by default), over HTTP to the daemon's MO webhook and over SMPP as MO deliver_sm; GET
+/stats then shows `replies` and `sent_after_stop` (see dispatch.simulator.replies).
 """
 
 from __future__ import annotations
@@ -71,6 +73,16 @@ _FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--disconnect-after", "int", "0", "close every SMPP connection after N accepted submit_sm"),
     ("--disconnect-every", "int", "0", "... and again after every N more"),
     ("--smpp-enquire-link-s", "float", "0", "server enquire_link period, 0 = never"),
+    # Recipients who reply (both protocols).
+    ("--reply-share", "float", "0",
+     "share of distinct recipients who reply (0..1; decided per number, reproducible "
+     "with --seed); only delivered messages are answered, once per sender line"),
+    ("--reply-text", "str", "STOP", "text of the replies"),
+    ("--reply-delay-ms", "float", "200", "delay between a message's receipt and its reply"),
+    ("--reply-jitter-ms", "float", "0", "uniform random extra reply delay"),
+    ("--mo-url", "str", "",
+     "HTTP MO webhook for replies; absent = each message's callback URL with the path "
+     "/inbound"),
 )
 
 
@@ -183,6 +195,10 @@ def _report_unsent(simulator: Simulator) -> None:
     pending = simulator.receipts.counters.pending
     if pending:
         print(f"dispatch simulator: {pending} receipts still unsent at exit",
+              file=sys.stderr)
+    replies = simulator.replies.stats()["replies"]["pending"]
+    if replies:
+        print(f"dispatch simulator: {replies} replies still unacknowledged at exit",
               file=sys.stderr)
     if simulator.smsc is not None:
         counters = simulator.smsc.counters

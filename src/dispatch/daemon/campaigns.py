@@ -6,19 +6,24 @@ Templates are compiled once per campaign, so rendering a message is a cheap call
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dispatch.keys import Keys
 from dispatch.model import ACTIVE
+from dispatch.policy.sending import Action, SendPolicy, send_policy
 from dispatch.store.redis import Redis
-from dispatch.template import TemplateError, compile_template
+from dispatch.template import compile_template
 
 log = logging.getLogger(__name__)
 Renderer = Callable[[Sequence[str] | None], str]
 
 
+# Where most recipients are: a campaign whose window is closed there is not read from
+# (its messages would only wait in memory); the few whose own zone is open wait for it.
+MAIN_ZONE = "Europe/Paris"
 @dataclass(frozen=True)
 class Campaign:
     id: str
@@ -26,6 +31,7 @@ class Campaign:
     sender: str  # the identity its messages go out with (its gateway's)
     stream: str
     render: Renderer
+    policy: SendPolicy  # sending window in the recipient's local time, holidays, deadline
 
 
 class CampaignBook:
@@ -44,8 +50,15 @@ class CampaignBook:
                 ) -> dict[str, str]:
         """Stream key of every campaign this daemon can send (its gateway is configured);
         with `active_only`, of those neither paused nor cancelled (what to read new from)."""
+        now = time.time()
         return {c.id: c.stream for c in self.campaigns.values() if c.gateway in gateways
-                and (not active_only or self.status.get(c.id, ACTIVE) == ACTIVE)}
+                and (not active_only or self._readable(c, now))}
+
+    def _readable(self, campaign: Campaign, now: float) -> bool:
+        """Active, and its window not closed where most of its recipients are."""
+        if self.status.get(campaign.id, ACTIVE) != ACTIVE:
+            return False
+        return campaign.policy.decide_zone(MAIN_ZONE, now).action is not Action.WAIT
 
     def status_of(self, campaign_id: str) -> str:
         return self.status.get(campaign_id, ACTIVE)
@@ -68,11 +81,12 @@ class CampaignBook:
         gateway = meta.get(b"gateway", b"default").decode()
         try:
             render = compile_template(text)
-        except TemplateError as exc:  # enqueue checks templates; this is a damaged meta
-            log.error("campaign %s has an unusable text (%s): not sending it", campaign_id, exc)
+            policy = send_policy(meta)
+        except ValueError as exc:  # enqueue checks these; this is a damaged meta
+            log.error("campaign %s cannot be sent (%s): not sending it", campaign_id, exc)
             return None
         return Campaign(campaign_id, gateway, self._senders.get(gateway, ""), keys.stream,
-                        render)
+                        render, policy)
 
     async def _refresh_live(self) -> None:
         """Queue depth and status of every campaign, in one pipelined round trip."""

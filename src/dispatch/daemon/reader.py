@@ -9,7 +9,7 @@ sending.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import msgpack
@@ -32,7 +32,8 @@ class Reader:
     def __init__(self, queue: Queue, book: CampaignBook, tracker: Tracker,
                  channels: dict[str, trio.MemorySendChannel[Message]], metrics: DaemonMetrics,
                  *, batch_size: int, block_ms: int, max_held: int, claim_idle_s: float,
-                 stopping: trio.Event) -> None:
+                 stopping: trio.Event, waiting: Callable[[], int] = lambda: 0) -> None:
+        """`waiting`: how many held messages wait for their window (not counted as busy)."""
         self._queue = queue
         self._book = book
         self._tracker = tracker
@@ -43,6 +44,7 @@ class Reader:
         self._max_held = max_held
         self._claim_idle_ms = int(claim_idle_s * 1000)
         self._stopping = stopping
+        self._waiting = waiting
 
     async def run(self) -> None:
         """Read until stopping: own pending entries first, then new ones. Each batch read is
@@ -54,7 +56,7 @@ class Reader:
             if trio.current_time() - last_refresh >= REFRESH_S:
                 await self._refresh()
                 last_refresh = trio.current_time()
-            await self._tracker.wait_below(self._max_held)
+            await self._tracker.wait_below(self._max_held, self._waiting)
             if not self._stopping.is_set():
                 await self._read_new()
 
@@ -83,7 +85,7 @@ class Reader:
                     "read", partial(self._queue.read_pending, campaign, after,
                                     self._batch_size), self._metrics)):
                 after = entries[-1].entry_id
-                await self._tracker.wait_below(self._max_held)
+                await self._tracker.wait_below(self._max_held, self._waiting)
                 await self._admit(entries)
 
     async def _read_new(self) -> None:
@@ -104,7 +106,7 @@ class Reader:
         if entries:
             log.info("claimed %d messages of campaign %s from a dead consumer",
                      len(entries), campaign)
-            await self._tracker.wait_below(self._max_held)
+            await self._tracker.wait_below(self._max_held, self._waiting)
             await self._admit(entries)
 
     async def _renew_held(self) -> None:

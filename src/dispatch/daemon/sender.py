@@ -17,12 +17,15 @@ from dispatch.daemon.retrier import Retrier
 from dispatch.gateways.base import Accepted, Gateway, Outbound, Rejected, SubmitResult
 from dispatch.model import CANCELLED, PAUSED
 from dispatch.policy.retry import RetryPolicy
+from dispatch.policy.sending import Action
+from dispatch.policy.waiting import WindowWaiter
 from dispatch.store.queue import Outcome
 from dispatch.template import TemplateError
 
 log = logging.getLogger(__name__)
 
 PAUSE_RECHECK_S = 1.0  # campaign status is refreshed about once a second
+WAITER_FULL_RECHECK_S = 300.0
 
 
 class Sender:
@@ -30,13 +33,15 @@ class Sender:
 
     def __init__(self, gateway: Gateway, book: CampaignBook,
                  retrier: Retrier, policy: RetryPolicy, metrics: GatewayMetrics,
-                 outcomes: trio.MemorySendChannel[tuple[str, Outcome]]) -> None:
+                 outcomes: trio.MemorySendChannel[tuple[str, Outcome]],
+                 waiter: WindowWaiter[Message]) -> None:
         self._gateway = gateway
         self._book = book
         self._retrier = retrier
         self._policy = policy
         self._metrics = metrics
         self._outcomes = outcomes
+        self._waiter = waiter
         self._rng = random.Random()
 
     async def run(self, receive: trio.MemoryReceiveChannel[Message]) -> None:
@@ -59,6 +64,8 @@ class Sender:
             if status == PAUSED:  # hold it in process; looked at again in a second
                 self._retrier.schedule(self._gateway.name, message, PAUSE_RECHECK_S)
                 continue
+            if not self._may_send_now(message, done):
+                continue
             try:
                 outbound.append(self._outbound(message))
                 sendable.append(message)
@@ -74,6 +81,22 @@ class Sender:
                     self._metrics.queue_wait.observe(accepted_at - enqueued_at(message))
                 self._settle(message, result, done)
         await hand_over(self._outcomes, done)
+
+    def _may_send_now(self, message: Message, done: list[tuple[str, Outcome]]) -> bool:
+        """The campaign's window in the recipient's local time, and its deadline: a message
+        outside its window waits for it; one past the deadline expires, never sent."""
+        policy = self._book.campaigns[message.campaign].policy
+        now = time.time()
+        decision = policy.decide_ts(message.number, now)
+        if decision.action is Action.SEND:
+            return True
+        if decision.action is Action.EXPIRE:
+            done.append(_outcome(message, "x", "deadline passed before it could be sent"))
+        elif not self._waiter.park(message, decision.until_ts or now):
+            # The waiter is full: wait in the retrier, decided again when it comes back.
+            delay = min(WAITER_FULL_RECHECK_S, (decision.until_ts or now) - now)
+            self._retrier.schedule(self._gateway.name, message, max(delay, 1.0))
+        return False
 
     def _outbound(self, message: Message) -> Outbound:
         campaign = self._book.campaigns[message.campaign]

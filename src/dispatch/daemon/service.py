@@ -37,10 +37,13 @@ from dispatch.daemon.tracker import Tracker
 from dispatch.gateways.base import Gateway
 from dispatch.httpserver import serve_http
 from dispatch.policy.retry import RetryPolicy
+from dispatch.policy.waiting import WindowWaiter
 from dispatch.settings import DaemonSettings
 from dispatch.store.queue import Outcome, Queue
 
 log = logging.getLogger(__name__)
+
+WAITER_CAPACITY = 100_000  # messages held for their window; past it, the retrier holds them
 
 # Builds the gateways once the receipt callback URL (which needs the bound port) is known.
 GatewayFactory = Callable[[str], dict[str, Gateway]]
@@ -66,6 +69,8 @@ class Daemon:
         self._inbox = Inbox(queue, self.metrics, settings.record_batch_size,
                             settings.record_delay_ms / 1000, replies)
         self._retrier = Retrier()
+        # Messages outside their sending window, until it opens (wall clock).
+        self._waiter: WindowWaiter[Message] = WindowWaiter(WAITER_CAPACITY)
         # Set by stop(): the reader and reclaimer finish the batch in hand and return. Not a
         # cancellation: a batch admitted in Redis must reach the senders, not be dropped.
         self._stopping = trio.Event()
@@ -120,7 +125,7 @@ class Daemon:
                         {name: pair[0] for name, pair in channels.items()}, self.metrics,
                         batch_size=s.batch_size, block_ms=s.read_block_ms,
                         max_held=s.batch_size * 4, claim_idle_s=s.claim_idle_s,
-                        stopping=self._stopping)
+                        stopping=self._stopping, waiting=self._waiter.__len__)
         recorder = Recorder(self._queue, self.tracker, self.metrics, s.record_batch_size,
                             s.record_delay_ms / 1000)
         async with trio.open_nursery() as nursery:
@@ -140,7 +145,8 @@ class Daemon:
         with receive:
             for _ in range(gateway.concurrency):
                 sender = Sender(gateway, self._book, self._retrier, policy,
-                                self.metrics.gateway(name), outcome_send.clone())
+                                self.metrics.gateway(name), outcome_send.clone(),
+                                self._waiter)
                 nursery.start_soon(sender.run, receive.clone())
 
     async def _intake_tasks(self, reader: Reader,
@@ -151,6 +157,7 @@ class Daemon:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._retrier.run, sends)
+                nursery.start_soon(self._release_waiting, sends)
                 nursery.start_soon(ReceiptSweeper(self._queue, self.metrics).run)
                 async with trio.open_nursery() as readers:
                     readers.start_soon(reader.run)
@@ -159,6 +166,18 @@ class Daemon:
         finally:
             for send in sends.values():
                 send.close()
+
+    async def _release_waiting(self, sends: dict[str, trio.MemorySendChannel[Message]]
+                               ) -> None:
+        """Messages whose window opened go back to their gateway's senders."""
+        batches_send, batches = trio.open_memory_channel[list[Message]](0)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._waiter.run, batches_send)
+            async for released in batches:
+                for message in released:
+                    gateway = self._book.campaigns[message.campaign].gateway
+                    await sends[gateway].send(message)
+
 
 async def watch_signals(daemon: Daemon) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:

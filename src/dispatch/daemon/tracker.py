@@ -6,7 +6,7 @@ keep, and tells shutdown when the work in hand is done.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import trio
 
@@ -37,9 +37,12 @@ class Tracker:
             by_campaign.setdefault(message.campaign, []).append(message.entry_id)
         return by_campaign
 
-    async def wait_below(self, limit: int) -> None:
-        while len(self._held) >= limit:
-            await self._changed.wait()
+    async def wait_below(self, limit: int, waiting: Callable[[], int] = lambda: 0) -> None:
+        """Until fewer than `limit` messages are busy: held, less those `waiting` for their
+        sending window (they wait in memory, bounded by the window waiter's capacity)."""
+        while len(self._held) - waiting() >= limit:
+            with trio.move_on_after(1.0):  # a window opening does not notify: look again
+                await self._changed.wait()
 
     def _notify(self) -> None:
         self._changed.set()

@@ -17,7 +17,7 @@ import dataclasses
 import datetime as dt
 import enum
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from dispatch.policy.deadline import NO_DEADLINE, Deadline, parse_deadline
@@ -122,3 +122,22 @@ class SendPolicy:
         if opens >= deadline:
             return now, math.inf, EXPIRE
         return now, opens, Decision(Action.WAIT, opens)
+
+
+# Meta `window` value for a campaign sent at any hour, holidays included (demos, tests).
+ALWAYS = "always"
+ALWAYS_WINDOW = "mon-sun 00:00-24:00"
+
+
+def send_policy(meta: Mapping[bytes, bytes]) -> SendPolicy:
+    """The campaign's policy from its meta: `channel` (sms), `window` (the channel's
+    default, or a parse_window spec, or "always": any hour, holidays included), `deadline`
+    (parse_deadline syntax), `holidays` ("ignore" to send on public holidays too)."""
+    window = meta[b"window"].decode() if b"window" in meta else None
+    deadline = meta[b"deadline"].decode() if b"deadline" in meta else None
+    channel = meta.get(b"channel", b"sms").decode()
+    skip_holidays = meta.get(b"holidays", b"") != b"ignore"
+    if window == ALWAYS:
+        window, skip_holidays = ALWAYS_WINDOW, False
+    return SendPolicy.for_campaign(channel=channel, window=window, deadline=deadline,
+                                   skip_holidays=skip_holidays)

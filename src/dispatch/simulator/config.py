@@ -30,6 +30,7 @@ DEFAULT_OUTCOMES_TEXT: Final = ",".join(f"{k}={v}" for k, v in DEFAULT_OUTCOMES.
 # Receipt text dialects of the SMSC (see smsc_receipts.py).
 RECEIPT_FORMATS: Final = ("standard", "long-dates", "capital-text", "hex-ids", "no-text")
 ESME_RSYSERR: Final = 0x08
+MAX_REPLY_TEXT: Final = 1_000
 
 
 class SimulatorConfigError(ValueError):
@@ -78,6 +79,12 @@ class SimulatorConfig:
     disconnect_after: int = 0  # close every connection once after N accepted submit_sm
     disconnect_every: int = 0  # ... and again after every N more
     smpp_enquire_link_s: float = 0.0  # server enquire_link period; 0 = never
+    # Recipients who answer (both protocols; see replies.py).
+    reply_share: float = 0.0  # share of distinct recipients who reply
+    reply_text: str = "STOP"
+    reply_delay_ms: float = 200.0  # after the message's receipt was sent
+    reply_jitter_ms: float = 0.0
+    mo_url: str = ""  # HTTP MO webhook; "": the callback URL with the path /inbound
 
     def __post_init__(self) -> None:
         _check_port("http_port", self.http_port)
@@ -90,6 +97,7 @@ class SimulatorConfig:
         _check_at_least("receipt_attempts", self.receipt_attempts, 1)
         object.__setattr__(self, "outcomes", normalise_outcomes(self.outcomes))
         self._check_smpp()
+        self._check_replies()
 
     def _check_smpp(self) -> None:
         if self.smpp_port is not None:
@@ -112,6 +120,18 @@ class SimulatorConfig:
                                        f"{self.receipt_format!r} (known: "
                                        f"{', '.join(RECEIPT_FORMATS)})")
         _check_accounts(self.accounts)
+
+
+    def _check_replies(self) -> None:
+        _check_probability("reply_share", self.reply_share)
+        for name in ("reply_delay_ms", "reply_jitter_ms"):
+            _check_duration(name, getattr(self, name))
+        if not 1 <= len(self.reply_text) <= MAX_REPLY_TEXT:
+            raise SimulatorConfigError(
+                f"--reply-text: must be 1..{MAX_REPLY_TEXT} characters, got "
+                f"{len(self.reply_text)}")
+        if self.mo_url and not self.mo_url.startswith(("http://", "https://")):
+            raise SimulatorConfigError(f"--mo-url: must be an http(s) URL, got {self.mo_url!r}")
 
 
 def _option(name: str) -> str:

@@ -25,6 +25,7 @@ from dispatch.simulator.messages import (
     parse_single,
 )
 from dispatch.simulator.receipts import ReceiptPoster
+from dispatch.simulator.replies_http import HttpReplies
 
 Route = Callable[[Request], Awaitable[Response]]
 StatsSource = Callable[[], dict[str, Any]]
@@ -36,11 +37,13 @@ class HttpGateway:
     """The request handler given to dispatch.httpserver.serve_http."""
 
     def __init__(self, ledger: Ledger, faults: FaultDecider, receipts: ReceiptPoster,
-                 counters: GatewayCounters | None = None) -> None:
+                 counters: GatewayCounters | None = None,
+                 replies: HttpReplies | None = None) -> None:
         self.ledger = ledger
         self.counters = counters or GatewayCounters()
         self._faults = faults
         self._receipts = receipts
+        self._replies = replies
         self._routes: dict[str, tuple[str, Route]] = {
             "/sms": ("POST", self._sms),
             "/sms/batch": ("POST", self._sms_batch),
@@ -100,12 +103,12 @@ class HttpGateway:
             return await self._delayed(fault)
         self.counters.submissions += 1
         try:
-            submission, callback_url = parse_single(
-                request.json(), request.headers.get("idempotency-key"))
+            body = request.json()
+            submission, callback_url = parse_single(body, request.headers.get("idempotency-key"))
         except ValueError as exc:  # InvalidBody, or not JSON
             self.counters.rejected_invalid += 1
             return await self._delayed(error_response(400, str(exc)))
-        gateway_id = self._submit(submission, callback_url, trio.current_time())
+        gateway_id = self._submit(submission, body, callback_url, trio.current_time())
         return await self._answer({"id": gateway_id, "reference": submission.reference})
 
     async def _sms_batch(self, request: Request) -> Response:
@@ -130,10 +133,12 @@ class HttpGateway:
             return {"reference": batch_item_reference(item), "error": str(exc),
                     "permanent": True}
         return {"reference": submission.reference,
-                "id": self._submit(submission, callback_url, now)}
+                "id": self._submit(submission, item, callback_url, now)}
 
-    def _submit(self, submission: Submission, callback_url: str | None, now: float) -> str:
-        """Accept (or replay) one valid message; returns its gateway id."""
+    def _submit(self, submission: Submission, message: dict[str, Any],
+                callback_url: str | None, now: float) -> str:
+        """Accept (or replay) one valid message (`message`: its validated body); returns
+        its gateway id."""
         gateway_id, accepted_now = self.ledger.submit(*submission)
         if accepted_now:
             status = self._faults.outcome()
@@ -144,6 +149,9 @@ class HttpGateway:
                 due = now + self._faults.receipt_delay()
                 self._receipts.schedule(due, callback_url,
                                         (gateway_id, submission.reference, status))
+            if self._replies is not None:
+                self._replies.accepted(gateway_id, message["to"], message["from"], status,
+                                       callback_url, now)
         return gateway_id
 
     def _injected_fault(self) -> Response | None:

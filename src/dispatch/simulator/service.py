@@ -1,6 +1,7 @@
-"""The simulator as a Trio service: the HTTP gateway plus the receipt poster, and the SMSC
-beside them when `smpp_port` is set. Both protocols share one ledger (`accepted` and
-`duplicates` count across them), one outcome count and one GET /stats."""
+"""The simulator as a Trio service: the HTTP gateway plus the receipt and reply posters,
+and the SMSC beside them when `smpp_port` is set. Both protocols share one ledger
+(`accepted` and `duplicates` count across them), one outcome count, one reply book
+(`replies`, `sent_after_stop`) and one GET /stats."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from dispatch.simulator.faults import FaultDecider
 from dispatch.simulator.http_gateway import HttpGateway
 from dispatch.simulator.ledger import GatewayCounters, Ledger
 from dispatch.simulator.receipts import ReceiptPoster
+from dispatch.simulator.replies import ReplyBook
+from dispatch.simulator.replies_http import HttpReplies
 from dispatch.simulator.smsc import Smsc
 from dispatch.simulator.smsc_control import SmscControl
 from dispatch.simulator.smsc_stats import SmscCounters
@@ -28,10 +31,15 @@ class Simulator:
                  receipt_transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.config = config
         self.ledger = Ledger()
+        self.replies = ReplyBook(config)
         self.receipts = ReceiptPoster(config, receipt_transport)
+        self.http_replies = HttpReplies(config, self.replies, receipt_transport)
+        self.receipts.listener = self.http_replies  # a reply follows its message's receipt
         faults = FaultDecider(config, random.Random(config.seed))
         counters = GatewayCounters()
-        self.gateway = HttpGateway(self.ledger, faults, self.receipts, counters)
+        self.gateway = HttpGateway(self.ledger, faults, self.receipts, counters,
+                                   self.http_replies)
+        self.gateway.add_stats(self.replies.stats)
         self.smsc: Smsc | None = None
         self.smpp_port: int | None = None  # once serving
         if config.smpp_port is not None:
@@ -43,7 +51,8 @@ class Simulator:
     def _add_smsc(self, counters: GatewayCounters) -> Smsc:
         # Its own random stream: the SMSC's draws do not shift the HTTP side's.
         seed = None if self.config.seed is None else f"smsc-{self.config.seed}"
-        smsc = Smsc(self.config, self.ledger, counters.outcomes, random.Random(seed))
+        smsc = Smsc(self.config, self.ledger, counters.outcomes, random.Random(seed),
+                    self.replies)
         control = SmscControl(smsc)
         self.gateway.add_route("/mo", "POST", control.mo)
         self.gateway.add_route("/disconnect", "POST", control.disconnect)
@@ -60,6 +69,7 @@ class Simulator:
         SMSC's, if any, is in `smpp_port` by then)."""
         async with trio.open_nursery() as nursery:
             await nursery.start(self.receipts.run)
+            await nursery.start(self.http_replies.poster.run)
             if self.smsc is not None:
                 self.smpp_port = await nursery.start(self.smsc.serve)
             port = await nursery.start(self._serve_http)
@@ -67,13 +77,16 @@ class Simulator:
 
     async def stop_accepting(self, grace_s: float) -> None:
         """Close the listeners and the SMPP connections (answering what they sent), then
-        send pending receipts for at most `grace_s`. The caller cancels `serve` afterwards."""
+        send pending receipts, and the HTTP replies they release, for at most `grace_s`.
+        The caller cancels `serve` afterwards."""
         self._http_scope.cancel()
         self.receipts.flush_now()
         with trio.move_on_after(grace_s):
             if self.smsc is not None:
                 await self.smsc.stop(grace_s)
             await self.receipts.wait_idle()
+            self.http_replies.poster.flush_now()
+            await self.http_replies.poster.wait_idle()
 
     async def _serve_http(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
                           ) -> None:

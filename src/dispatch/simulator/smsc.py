@@ -19,6 +19,7 @@ import trio
 
 from dispatch.simulator.config import SimulatorConfig
 from dispatch.simulator.ledger import Ledger
+from dispatch.simulator.replies import ReplyBook
 from dispatch.simulator.smsc_connection import SmscConnection
 from dispatch.simulator.smsc_core import SmscCore
 from dispatch.simulator.smsc_stats import SmscCounters
@@ -32,9 +33,10 @@ MODES: Final = ("close", "unbind")
 
 class Smsc:
     def __init__(self, config: SimulatorConfig, ledger: Ledger,
-                 outcome_counts: dict[str, int], rng: random.Random) -> None:
+                 outcome_counts: dict[str, int], rng: random.Random,
+                 replies: ReplyBook | None = None) -> None:
         self.config = config
-        self.core = SmscCore(config, ledger, outcome_counts, rng)
+        self.core = SmscCore(config, ledger, outcome_counts, rng, replies)
         self.core.on_disconnect = self._disconnect_after
         self.connections: set[SmscConnection] = set()
         self.port: int | None = None

@@ -16,14 +16,16 @@ from typing import Final
 
 from dispatch.simulator.config import DELIVERED, OutcomePicker, SimulatorConfig
 from dispatch.simulator.ledger import Ledger
-from dispatch.simulator.smsc_delivery import Deliveries, Outlet
+from dispatch.simulator.replies import ReplyBook
+from dispatch.simulator.smsc_delivery import Deliveries, Delivery, Outlet
 from dispatch.simulator.smsc_messages import MessageBook, preview
 from dispatch.simulator.smsc_policy import SubmitPolicy, TokenBucket, Verdict
-from dispatch.simulator.smsc_receipts import ReceiptJob, mo_pdus, response_id
+from dispatch.simulator.smsc_receipts import ReceiptJob, response_id
+from dispatch.simulator.smsc_replies import SmscReplies
 from dispatch.simulator.smsc_stats import SmscCounters
 from dispatch.smpp.constants import CommandId, Status
 from dispatch.smpp.pdu import Bind, BindResp, SubmitSm, SubmitSmResp, response_to
-from dispatch.smpp.udh import message_content
+from dispatch.smpp.udh import Content, message_content
 
 SMSC_SYSTEM_ID: Final = "dispatchsim"
 SEEN_ROUTES: Final = 10_000  # (system_id, handset, line) kept to send MO to
@@ -48,12 +50,14 @@ class BindState:
 
 class SmscCore:
     def __init__(self, config: SimulatorConfig, ledger: Ledger,
-                 outcome_counts: MutableMapping[str, int], rng: random.Random) -> None:
+                 outcome_counts: MutableMapping[str, int], rng: random.Random,
+                 replies: ReplyBook | None = None) -> None:
         self.config = config
         self.ledger = ledger
         self.counters = SmscCounters()
         self.policy = SubmitPolicy(config, rng)
         self.deliveries = Deliveries(config, self.counters)
+        self.replies = SmscReplies(config, replies or ReplyBook(config), self.deliveries)
         self._rng = rng
         self._outcomes = OutcomePicker(config.outcomes)
         self._outcome_counts = outcome_counts
@@ -62,7 +66,6 @@ class SmscCore:
         self._receipt_jitter_s = config.receipt_jitter_ms / 1000
         self._routes: list[tuple[str, str, str]] = []
         self._track_routes = config.mo_rate > 0
-        self._mo_reference = 0
         self._next_disconnect = config.disconnect_after or config.disconnect_every
         self.on_disconnect: Callable[[], None] = lambda: None  # set by the service
 
@@ -109,9 +112,12 @@ class SmscCore:
         content = message_content(pdu.esm_class, pdu.short_message, pdu.tlvs)
         acceptance = self.book.accept(pdu, content)
         counters.parts += 1
+        receipt = None
         if pdu.registered_delivery & REGISTERED_DELIVERY_MASK:
-            self._schedule_receipt(pdu, content.payload, message_id, acceptance.outcome,
-                                   bind.system_id, via, now)
+            receipt = self._schedule_receipt(pdu, content.payload, message_id,
+                                             acceptance.outcome, bind.system_id, via, now)
+        self.replies.accepted(pdu, acceptance, _last_part(content), bind.system_id, receipt,
+                              now)
         if self._track_routes:
             self._remember_route(bind.system_id, pdu)
         if self._next_disconnect and counters.parts >= self._next_disconnect:
@@ -138,14 +144,15 @@ class SmscCore:
         return outcome
 
     def _schedule_receipt(self, pdu: SubmitSm, payload: bytes, message_id: str, outcome: str,
-                          system_id: str, via: Outlet | None, now: float) -> None:
+                          system_id: str, via: Outlet | None, now: float) -> Delivery | None:
         if pdu.registered_delivery & REGISTERED_DELIVERY_MASK == ON_FAILURE \
                 and outcome == DELIVERED:
-            return
+            return None
         job = ReceiptJob(message_id, outcome, time.time(), preview(payload, pdu.data_coding),
                          (pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr,
                           pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr))
-        self.deliveries.schedule_receipt(now + self._receipt_delay(), system_id, job, via)
+        return self.deliveries.schedule_receipt(now + self._receipt_delay(), system_id, job,
+                                                via)
 
     def _receipt_delay(self) -> float:
         if self._receipt_jitter_s:
@@ -169,10 +176,7 @@ class SmscCore:
     def send_mo(self, system_id: str, source: str, destination: str, text: str,
                 now: float) -> int:
         """Queue an MO message for the receivers of `system_id`; returns its part count."""
-        self._mo_reference = (self._mo_reference + 1) & 0xFF
-        pdus = mo_pdus(source, destination, text, self._mo_reference)
-        self.deliveries.queue_mo(system_id, pdus, now)
-        return len(pdus)
+        return self.replies.send_mo(system_id, source, destination, text, now)
 
     def random_mo(self, count: int, now: float) -> int:
         """`count` MO with the configured text, from numbers seen as destinations to the
@@ -183,3 +187,9 @@ class SmscCore:
             system_id, handset, line = self._rng.choice(self._routes)
             self.send_mo(system_id, handset, line, self.config.mo_text, now)
         return count
+
+
+def _last_part(content: Content) -> bool:
+    """True for a message in one part, or the last part of a concatenated one."""
+    concat = content.concat
+    return concat is None or concat.total < 2 or concat.sequence == concat.total

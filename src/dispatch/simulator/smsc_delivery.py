@@ -9,6 +9,10 @@ that system_id. Sent, it awaits its deliver_sm_resp on that connection; no respo
 (doubling backoff from 1 s), until `smpp_receipt_attempts` attempts, after which it is
 counted failed and logged. Deliveries waiting for a receiver are bounded in number
 (`receipts_pending_limit`): one more is counted dropped and logged, never lost silently.
+
+MO go the same way (queued at once, or scheduled: a reply). A delivery may carry a
+ReplyTicket (smsc_replies.py): on an MO part, the MO it belongs to; on a receipt, the
+reply that follows it. The `replies` listener hears when those are sent and settled.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Final, Protocol
 
 from dispatch.simulator.config import SimulatorConfig
+from dispatch.simulator.replies import ReplyTicket
 from dispatch.simulator.schedule import BucketSchedule
 from dispatch.simulator.smsc_receipts import ReceiptJob, ReceiptWriter
 from dispatch.simulator.smsc_stats import SmscCounters
@@ -40,15 +45,18 @@ MO: Final = "mo"
 class Delivery:
     """One deliver_sm until acknowledged; its PDU is built when first sent."""
 
-    __slots__ = ("attempts", "job", "kind", "pdu", "sent_at", "system_id", "via")
+    __slots__ = ("attempts", "job", "kind", "pdu", "reply", "sent_at", "system_id", "via")
 
     def __init__(self, kind: str, system_id: str, *, job: ReceiptJob | None = None,
-                 pdu: DeliverSm | None = None, via: Outlet | None = None) -> None:
+                 pdu: DeliverSm | None = None, via: Outlet | None = None,
+                 reply: ReplyTicket | None = None) -> None:
         self.kind = kind
         self.system_id = system_id
         self.job = job
         self.pdu = pdu
         self.via = via  # the transceiver to prefer, if still bound
+        # An MO part: the MO it belongs to, if tracked; a receipt: the reply to its message.
+        self.reply = reply
         self.attempts = 0
         self.sent_at = 0.0
 
@@ -65,6 +73,18 @@ class Outlet(Protocol):
         """Send them (their `pdu` is set) and record each in `awaiting`."""
 
 
+class ReplyListener(Protocol):
+    """Hears what becomes of the deliveries that carry a ReplyTicket."""
+
+    def receipt_settled(self, ticket: ReplyTicket, now: float) -> None:
+        """The receipt of a message whose recipient replies went out (or was given up)."""
+
+    def mo_transmitted(self, ticket: ReplyTicket) -> None: ...
+
+    def mo_settled(self, ticket: ReplyTicket, acknowledged: bool, now: float) -> None:
+        """One part of the MO was acknowledged (ESME_ROK) or given up."""
+
+
 class Deliveries:
     def __init__(self, config: SimulatorConfig, counters: SmscCounters) -> None:
         self.counters = counters
@@ -79,6 +99,7 @@ class Deliveries:
         self._lost = 0  # failed or dropped, for the log
         self.sleep_until = math.inf  # set by the ticker: wake it for anything due earlier
         self.wakeup: Callable[[], None] = lambda: None
+        self.replies: ReplyListener | None = None
 
     @property
     def waiting(self) -> int:
@@ -87,20 +108,30 @@ class Deliveries:
     # Entering.
 
     def schedule_receipt(self, due: float, system_id: str, job: ReceiptJob,
-                         via: Outlet | None) -> None:
+                         via: Outlet | None) -> Delivery:
         self.counters.receipts_pending += 1
-        self._schedule(due, Delivery(RECEIPT, system_id, job=job, via=via))
+        delivery = Delivery(RECEIPT, system_id, job=job, via=via)
+        self._schedule(due, delivery)
+        return delivery
 
     def _schedule(self, due: float, delivery: Delivery) -> None:
         self._scheduled.add(due, delivery.system_id, delivery)
         if due < self.sleep_until:
             self.wakeup()
 
-    def queue_mo(self, system_id: str, pdus: list[DeliverSm], now: float) -> None:
+    def queue_mo(self, system_id: str, pdus: list[DeliverSm], now: float,
+                 ticket: ReplyTicket | None = None) -> None:
         self.counters.mo_pending += len(pdus)
         for pdu in pdus:
-            self._wait(Delivery(MO, system_id, pdu=pdu))
+            self._wait(Delivery(MO, system_id, pdu=pdu, reply=ticket), now)
         self.pump(system_id, now)
+
+    def schedule_mo(self, due: float, system_id: str, pdus: list[DeliverSm],
+                    ticket: ReplyTicket) -> None:
+        """An MO to send at `due` (a reply), tracked by `ticket`."""
+        self.counters.mo_pending += len(pdus)
+        for pdu in pdus:
+            self._schedule(due, Delivery(MO, system_id, pdu=pdu, reply=ticket))
 
     def next_due(self) -> float | None:
         return self._scheduled.next_due()
@@ -109,12 +140,12 @@ class Deliveries:
         """Move what is due to the waiting lines and send what the receivers can take."""
         for system_id, deliveries in self._scheduled.pop_due(now).items():
             for delivery in deliveries:
-                self._wait(delivery)
+                self._wait(delivery, now)
             self.pump(system_id, now)
 
-    def _wait(self, delivery: Delivery, *, first: bool = False) -> None:
+    def _wait(self, delivery: Delivery, now: float, *, first: bool = False) -> None:
         if self._waiting_count >= self._limit and not first:
-            self._settle(delivery, dropped=True)
+            self._settle(delivery, now, dropped=True)
             return
         line = self._waiting.get(delivery.system_id)
         if line is None:
@@ -173,13 +204,16 @@ class Deliveries:
                 delivery.pdu = self.writer.pdu(delivery.job, done)
             if delivery.attempts and delivery.kind == RECEIPT:
                 self.counters.receipts_resent += 1
+            elif delivery.kind == MO and delivery.reply is not None \
+                    and self.replies is not None:
+                self.replies.mo_transmitted(delivery.reply)
 
     # Answers.
 
     def acknowledged(self, delivery: Delivery, status: int, now: float) -> None:
         """A deliver_sm_resp (or generic_nack) for `delivery` came back."""
         if status == Status.ESME_ROK:
-            self._settle(delivery)
+            self._settle(delivery, now)
         else:
             self._retry(delivery, now)
 
@@ -201,15 +235,17 @@ class Deliveries:
     def _retry(self, delivery: Delivery, now: float, *, at_once: bool = False) -> None:
         delivery.attempts += 1
         if delivery.attempts >= self._attempts:
-            self._settle(delivery, failed=True)
+            self._settle(delivery, now, failed=True)
         elif at_once:
-            self._wait(delivery, first=True)
+            self._wait(delivery, now, first=True)
         else:
             delay = min(RESEND_BASE_S * 2 ** (delivery.attempts - 1), RESEND_CAP_S)
             self._schedule(now + delay, delivery)
 
-    def _settle(self, delivery: Delivery, *, failed: bool = False,
+    def _settle(self, delivery: Delivery, now: float, *, failed: bool = False,
                 dropped: bool = False) -> None:
+        if delivery.reply is not None and self.replies is not None:
+            self._settle_reply(delivery, delivery.reply, now, ok=not (failed or dropped))
         counters = self.counters
         if delivery.kind == RECEIPT:
             counters.receipts_pending -= 1
@@ -231,3 +267,11 @@ class Deliveries:
                 log.warning("smpp: %s a %s deliver_sm for system_id %s after %d attempt(s) "
                             "(%d so far, see /stats)", "dropped" if dropped else "gave up on",
                             delivery.kind, delivery.system_id, delivery.attempts, self._lost)
+
+    def _settle_reply(self, delivery: Delivery, ticket: ReplyTicket, now: float, *,
+                      ok: bool) -> None:
+        assert self.replies is not None
+        if delivery.kind == RECEIPT:
+            self.replies.receipt_settled(ticket, now)
+        else:
+            self.replies.mo_settled(ticket, ok, now)

@@ -34,7 +34,9 @@ STATES: Final[dict[str, tuple[str, MessageState]]] = {
     REJECTED: ("REJECTD", MessageState.REJECTED),
 }
 TON_INTERNATIONAL: Final = 1
+TON_NETWORK_SPECIFIC: Final = 3  # short codes
 TON_ALPHANUMERIC: Final = 5
+SHORT_CODE_DIGITS: Final = 6
 NPI_E164: Final = 1
 
 # (source_ton, source_npi, source_addr, dest_ton, dest_npi, destination_addr)
@@ -112,19 +114,27 @@ class ReceiptWriter:
 
 
 def address(value: str) -> tuple[int, int, str]:
-    """(ton, npi, address) of a number (`+33612345678` or digits) or an alphanumeric name."""
+    """(ton, npi, address) of a number (`+33612345678` or digits), a short code (at most
+    SHORT_CODE_DIGITS digits, no "+": network specific) or an alphanumeric name."""
     digits = value.removeprefix("+")
-    if digits.isdigit():
-        return TON_INTERNATIONAL, NPI_E164, digits
-    return TON_ALPHANUMERIC, 0, value
+    if not digits.isdigit():
+        return TON_ALPHANUMERIC, 0, value
+    if len(digits) <= SHORT_CODE_DIGITS and not value.startswith("+"):
+        return TON_NETWORK_SPECIFIC, 0, digits
+    return TON_INTERNATIONAL, NPI_E164, digits
 
 
 def mo_pdus(source: str, destination: str, message: str, reference: int) -> list[DeliverSm]:
     """A mobile-originated message as deliver_sm parts (UDH-concatenated if long)."""
+    return routed_mo_pdus((*address(source), *address(destination)), message, reference)
+
+
+def routed_mo_pdus(route: Route, message: str, reference: int) -> list[DeliverSm]:
+    """An MO along `route` (addresses with their ton and npi, as a message came: a reply
+    goes back with them unchanged)."""
     encoding = text.choose_encoding(message)
     payloads = text.split(message)
-    source_ton, source_npi, source_addr = address(source)
-    dest_ton, dest_npi, dest_addr = address(destination)
+    source_ton, source_npi, source_addr, dest_ton, dest_npi, dest_addr = route
     esm_class = UDHI if len(payloads) > 1 else 0
     return [DeliverSm(source_addr_ton=source_ton, source_addr_npi=source_npi,
                       source_addr=source_addr, dest_addr_ton=dest_ton, dest_addr_npi=dest_npi,

@@ -2,7 +2,9 @@
 
 The layout is the contract the daemon reads (see keys.py): meta hash with text, gateway,
 placeholders (JSON array, the order of the values in each message) and created_at; the
-state hash as dedupe set; one stream entry per queued message.
+state hash as dedupe set; one stream entry per queued message. Meta also says whether the
+campaign requires consent (consent_required "1"/"0"), its client and election ("" when it
+has none: no exclusivity) and its number of consent buckets (see dispatch.consent).
 """
 
 from __future__ import annotations
@@ -11,21 +13,27 @@ import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from coredis.exceptions import StreamDuplicateConsumerGroupError
+import msgpack
+from coredis.exceptions import ResponseError, StreamDuplicateConsumerGroupError
 
 from dispatch import model
+from dispatch.consent import Consent
 from dispatch.keys import GROUP, CampaignKeys, Keys
+from dispatch.store.consent_records import ConsentRecords
 from dispatch.store.optout import OptOutStore, scopes_for_sender
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
 
 QUEUED_CODE = model.STATE_CODES[model.QUEUED]
+# Meta fields a re-run must agree with (besides text and gateway, checked first).
+_CHECKED = ("text", "gateway", "consent_required", "client", "election", "consent_buckets")
 
 
 class CampaignConflict(Exception):
-    """The campaign exists with another text or gateway; the message names which."""
+    """The campaign exists with another text, gateway, consent rule or client, or it was
+    purged; the message names which."""
 
 
 @dataclass(frozen=True)
@@ -35,17 +43,42 @@ class CampaignSpec:
     placeholders: tuple[str, ...]
     gateway: str
     sender: str = ""  # the gateway's sender identity: opt-outs of its line apply
+    # When it may be sent (read by the daemon's SendPolicy): "" = the channel's default.
+    window: str = ""  # parse_window spec, or "always"
+    deadline: str = ""  # parse_deadline spec (an election: 00:00 local, the day before)
+    consent_required: bool = True  # rows without a consent source and date are rejected
+    client: str = ""  # with `election` (both or neither): exclusivity
+    election: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    number: str  # E.164
+    payload: bytes  # msgpack [number, values]: what the daemon reads
+    consent: Consent
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    accepted: int
+    duplicates: int
+    suppressed: int
+    excluded: int  # reserved by another client for the same election
 
 
 @dataclass(frozen=True)
 class RunTotals:
     """What one enqueue run did, added to the campaign's running totals."""
 
+    FIELDS: ClassVar = ("rows", "accepted", "duplicates", "rejected", "suppressed",
+                        "excluded")
+
     rows: int
     accepted: int
     duplicates: int
     rejected: int
     suppressed: int = 0
+    excluded: int = 0
 
 
 class CampaignStore:
@@ -53,60 +86,116 @@ class CampaignStore:
         self._redis = redis
         self._keys = keys
         self._optouts = OptOutStore(redis, keys)
+        self._consent_records: dict[str, ConsentRecords] = {}
         self._enqueue = redis.register_script(load_script("_states") + "\n"
                                               + load_script("enqueue"))
 
-    async def ensure(self, spec: CampaignSpec, now: float) -> None:
-        """Create the campaign, or check that the existing one has the same text and gateway.
+    async def ensure(self, spec: CampaignSpec, now: float, consent_buckets: int = 1) -> int:
+        """Create the campaign, or check that the existing one has the same text, gateway,
+        consent rule, client and election; returns its number of consent buckets
+        (`consent_buckets` if this call creates it). A purged campaign is refused.
 
         The consumer group exists before any message, and the campaign is listed only after.
         """
         keys = self._keys.campaign(spec.campaign_id)
-        await self._create_meta(keys, spec, now)
+        buckets = await self._create_meta(keys, spec, now, consent_buckets)
         with contextlib.suppress(StreamDuplicateConsumerGroupError):  # a re-run
             await self._redis.xgroup_create(keys.stream, GROUP, identifier="0", mkstream=True)
         await self._redis.sadd(self._keys.campaigns, [spec.campaign_id])
+        return buckets
 
-    async def enqueue_batch(self, spec: CampaignSpec, items: Sequence[tuple[str, bytes]]
-                            ) -> tuple[int, int, int]:
-        """Queue (number, payload) pairs in one script call, leaving out numbers that opted
-        out for the campaign's sender; returns (accepted, duplicates, suppressed)."""
-        keys = self._keys.campaign(spec.campaign_id)
-        args: list[str | bytes] = [QUEUED_CODE, await self._optouts.secret()]
-        for number, payload in items:
-            args.append(number)
-            args.append(payload)
-        optout_keys = self._optouts.scope_keys(scopes_for_sender(spec.sender))
-        result: Any = await self._enqueue(
-            keys=[keys.state, keys.stream, keys.counts, *optout_keys], args=args)
-        accepted, duplicates, suppressed = result
-        return int(accepted), int(duplicates), int(suppressed)
+    async def enqueue_batch(self, spec: CampaignSpec, buckets: int,
+                            items: Sequence[QueueItem]) -> BatchResult:
+        """Queue the items with their consent records in one script call, leaving out
+        numbers that opted out for the campaign's sender and, with exclusivity, numbers
+        another client reserved for the election (the numbers queued are reserved)."""
+        records = await self._consents(spec.campaign_id).records(
+            [item.consent for item in items])
+        rows: list[str | bytes] = []
+        for item, record in zip(items, records, strict=True):
+            rows += (item.number, item.payload, record)
+        args: list[str | bytes | int] = [QUEUED_CODE, await self._optouts.secret(),
+                                         spec.client, buckets, _pack(rows)]
+        try:
+            result: Any = await self._enqueue(keys=self._batch_keys(spec), args=args)
+        except ResponseError as exc:
+            if str(exc).startswith("PURGED"):
+                raise CampaignConflict(_purged(spec.campaign_id)) from None
+            raise
+        return BatchResult(*(int(value) for value in result))
 
     async def add_totals(self, campaign_id: str, totals: RunTotals) -> None:
         meta = self._keys.campaign(campaign_id).meta
         async with self._redis.pipeline(transaction=True) as pipe:
-            for field in ("rows", "accepted", "duplicates", "rejected", "suppressed"):
+            for field in RunTotals.FIELDS:
                 pipe.hincrby(meta, field, getattr(totals, field))
 
-    async def _create_meta(self, keys: CampaignKeys, spec: CampaignSpec, now: float) -> None:
+    def _consents(self, campaign_id: str) -> ConsentRecords:
+        found = self._consent_records.get(campaign_id)
+        if found is None:
+            found = self._consent_records[campaign_id] = ConsentRecords(
+                self._redis, self._keys, campaign_id)
+        return found
+
+    def _batch_keys(self, spec: CampaignSpec) -> list[str]:
+        """The KEYS of enqueue.lua, in its order."""
+        keys = self._keys.campaign(spec.campaign_id)
+        names = [keys.state, keys.stream, keys.counts, keys.meta,
+                 self._keys.consent_bucket_prefix(spec.campaign_id)]
+        if spec.client:
+            names.append(self._keys.reservation_prefix(spec.election))
+        return names + self._optouts.scope_keys(scopes_for_sender(spec.sender))
+
+    async def _create_meta(self, keys: CampaignKeys, spec: CampaignSpec, now: float,
+                           consent_buckets: int) -> int:
         fields = {
             "text": spec.text,
             "gateway": spec.gateway,
             "placeholders": json.dumps(list(spec.placeholders), ensure_ascii=False),
             "created_at": str(int(now)),
+            **({"window": spec.window} if spec.window else {}),
+            **({"deadline": spec.deadline} if spec.deadline else {}),
+            "consent_required": "1" if spec.consent_required else "0",
+            "client": spec.client,
+            "election": spec.election,
+            "consent_buckets": str(consent_buckets),
         }
+        if await self._redis.hexists(keys.meta, "purge_started_at"):
+            raise CampaignConflict(_purged(spec.campaign_id))
         async with self._redis.pipeline(transaction=True) as pipe:
             for field, value in fields.items():
                 pipe.hsetnx(keys.meta, field, value)
-            stored = pipe.hmget(keys.meta, ["text", "gateway"])
-        text, gateway = await stored
-        _check_same(spec, text, gateway)
+            stored = pipe.hmget(keys.meta, list(_CHECKED))
+        values = dict(zip(_CHECKED, await stored, strict=True))
+        _check_same(spec, values)
+        return int(values["consent_buckets"] or consent_buckets)
 
 
-def _check_same(spec: CampaignSpec, text: bytes | None, gateway: bytes | None) -> None:
+def _purged(campaign_id: str) -> str:
+    return f"campaign {campaign_id!r} was purged: it takes no more messages"
+
+
+def _pack(values: list[Any]) -> bytes:
+    """msgpack that Redis' Lua cmsgpack reads: bytes as raw strings (it has no bin type)."""
+    packed: bytes = msgpack.packb(values, use_bin_type=False)
+    return packed
+
+
+def _check_same(spec: CampaignSpec, stored: dict[str, bytes | None]) -> None:
+    name = f"campaign {spec.campaign_id!r} already exists"
+    text, gateway = stored["text"], stored["gateway"]
     if text is not None and text.decode() != spec.text:
-        raise CampaignConflict(f"campaign {spec.campaign_id!r} already exists with a different "
-                               f"text")
+        raise CampaignConflict(f"{name} with a different text")
     if gateway is not None and gateway.decode() != spec.gateway:
-        raise CampaignConflict(f"campaign {spec.campaign_id!r} already exists with gateway "
-                               f"{gateway.decode()!r}, not {spec.gateway!r}")
+        raise CampaignConflict(f"{name} with gateway {gateway.decode()!r}, not "
+                               f"{spec.gateway!r}")
+    required = stored["consent_required"]
+    if required is not None and (required == b"1") != spec.consent_required:
+        rule = "requiring consent" if required == b"1" else "not requiring consent"
+        raise CampaignConflict(f"{name} {rule} (give the same consent option again)")
+    client, election = (stored["client"] or b"").decode(), (stored["election"] or b"").decode()
+    if (client, election) != (spec.client, spec.election):
+        held = (f"for client {client!r} in election {election!r}" if client
+                else "without a client and election")
+        raise CampaignConflict(f"{name} {held} (give the same --client and --election "
+                               f"again)")

@@ -80,10 +80,29 @@ class OptOutStore:
         await self._change(events, "opt_in")
 
     async def check(self, number: str) -> dict[str, Any]:
-        """{"number", "opted_out", "scopes": {scope: since}} for one number."""
+        """{"number", "opted_out", "scopes": {scope: since}} for one number. A number whose
+        data was purged is found by its keyed hash (its scopes then have no date: None)."""
         raw = await self._redis.hget(self._keys.optout_numbers, number)
-        scopes: dict[str, float] = json.loads(raw) if raw else {}
+        scopes: dict[str, float | None] = json.loads(raw) if raw else {}
+        if not scopes:
+            scopes = dict.fromkeys(await self._hashed_scopes(number))
         return {"number": number, "opted_out": bool(scopes), "scopes": scopes}
+
+    async def _hashed_scopes(self, number: str) -> list[str]:
+        """The scopes whose set holds the number's keyed hash (a SCAN over the few sets)."""
+        hashed = await self.hashed(number)
+        prefix = self._keys.optout("")
+        found, cursor = [], 0
+        while True:
+            cursor, names = await self._redis.scan(cursor, match=f"{prefix}*", count=500)
+            for name in names:
+                scope = name.decode()[len(prefix):]
+                if scope in ("numbers", "audit") or await self._redis.type(name) != b"set":
+                    continue
+                if await self._redis.sismember(name, hashed):
+                    found.append(scope)
+            if not cursor:
+                return sorted(found)
 
     async def export(self) -> list[tuple[str, str, float]]:
         """Every live opt-out in clear: (number, scope, since)."""

@@ -1,0 +1,158 @@
+"""Recipients who answer (MO): who replies, once per line, and what came of it — pure.
+
+Who: a recipient replies when a keyed hash of their number (its digits, without "+"),
+keyed by the seed, falls under `reply_share`: the same numbers reply whatever the order of
+the messages, over HTTP and SMPP alike (`ReplyDecider`, which tests use to predict them);
+without a seed the key is random. Only a recipient whose message was delivered replies (an
+undelivered SMS cannot be answered), once per line (sender address) it received from.
+
+Bookkeeping (`ReplyBook`): replies decided, sent (transmitted at least once), acknowledged
+(HTTP 2xx, deliver_sm_resp ESME_ROK for every part) and failed (given up); pending is what
+is neither acknowledged nor failed. For each (number, line) whose opt-out the daemon
+acknowledged it keeps the time of that acknowledgement, and `sent_after_stop` counts the
+messages accepted for such a pair afterwards (`sent_after_stop_max_ms`: the longest time
+between an acknowledgement and such a message, to tell a race from a STOP ignored).
+Every opt-out MO the simulator delivers counts there: the replies (when their text is an
+opt-out, per dispatch.policy.keywords), and over SMPP the injected ones (POST /mo,
+--mo-rate). Memory: one entry per reply or opt-out MO, none per message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+from typing import Any, Final
+
+from dispatch.policy.keywords import Intent, classify
+from dispatch.simulator.config import SimulatorConfig
+
+_SCALE: Final = float(1 << 64)
+
+
+def pair_key(number: str, line: str) -> tuple[str, str]:
+    """(number digits, line): a number written with or without "+" is one recipient."""
+    return number.removeprefix("+"), line
+
+
+class ReplyDecider:
+    """Whether the owner of a number replies: a keyed hash under the share."""
+
+    def __init__(self, share: float, seed: int | None) -> None:
+        self.share = share
+        self._key = (b"dispatch-replies-%d" % seed if seed is not None
+                     else secrets.token_bytes(32))
+
+    def replies(self, number: str) -> bool:
+        if self.share <= 0:
+            return False
+        digest = hashlib.blake2b(number.removeprefix("+").encode(), key=self._key,
+                                 digest_size=8).digest()
+        return int.from_bytes(digest, "big") / _SCALE < self.share
+
+
+class ReplyTicket:
+    """One MO on its way to the daemon; for SMPP, `route` and `system_id` say where."""
+
+    __slots__ = ("is_reply", "key", "line", "parts_left", "route", "sent", "settled",
+                 "source", "stop", "system_id")
+
+    def __init__(self, source: str, line: str, *, is_reply: bool, stop: bool) -> None:
+        self.source = source  # the recipient, as the MO's "from"
+        self.line = line  # the sender address the recipient answers
+        self.key = pair_key(source, line)
+        self.is_reply = is_reply  # decided here (counted in `replies`), not injected
+        self.stop = stop  # its text is an opt-out
+        self.parts_left = 1
+        self.sent = False
+        self.settled = False
+        self.route: tuple[int, int, str, int, int, str] | None = None
+        self.system_id = ""
+
+
+class ReplyBook:
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.decider = ReplyDecider(config.reply_share, config.seed)
+        self.text = config.reply_text
+        self.text_is_stop = classify(config.reply_text) is Intent.OPT_OUT
+        self._delay_s = config.reply_delay_ms / 1000
+        self._jitter_s = config.reply_jitter_ms / 1000
+        seed = None if config.seed is None else f"replies-{config.seed}"
+        self._rng = random.Random(seed)  # its own stream: replies shift no other draw
+        self._replied: set[tuple[str, str]] = set()
+        self.stopped: dict[tuple[str, str], float] = {}  # pair -> trio time of the ack
+        self.sent_after_stop = 0
+        self.longest_after_stop = 0.0  # seconds between a STOP's ack and a later message
+        self.decided = self.sent = self.acknowledged = self.failed = 0
+
+    @property
+    def active(self) -> bool:
+        return self.decider.share > 0
+
+    # Deciding.
+
+    def decide(self, source: str, line: str) -> ReplyTicket | None:
+        """A ticket if the recipient `source` replies to `line` now (first time only)."""
+        key = pair_key(source, line)
+        if key in self._replied or not self.decider.replies(key[0]):
+            return None
+        self._replied.add(key)
+        self.decided += 1
+        return ReplyTicket(source, line, is_reply=True, stop=self.text_is_stop)
+
+    def injected(self, source: str, line: str, text: str) -> ReplyTicket | None:
+        """A ticket for an MO injected by hand or at a rate, if it is an opt-out."""
+        if classify(text) is not Intent.OPT_OUT:
+            return None  # nothing to watch: only an opt-out makes later messages wrong
+        return ReplyTicket(source, line, is_reply=False, stop=True)
+
+    def delay(self) -> float:
+        """Seconds between the receipt going out and the reply."""
+        if self._jitter_s:
+            return self._delay_s + self._rng.uniform(0, self._jitter_s)
+        return self._delay_s
+
+    # What became of them.
+
+    def accepted(self, number: str, line: str, now: float) -> None:
+        """A message for `number` from `line` was accepted (call only if `stopped`)."""
+        stopped_at = self.stopped.get(pair_key(number, line))
+        if stopped_at is not None:
+            self.sent_after_stop += 1
+            self.longest_after_stop = max(self.longest_after_stop, now - stopped_at)
+
+    def transmitted(self, ticket: ReplyTicket) -> None:
+        if not ticket.sent:
+            ticket.sent = True
+            self.sent += ticket.is_reply
+
+    def part_settled(self, ticket: ReplyTicket, acknowledged: bool, now: float) -> None:
+        """One part acknowledged or given up; the ticket settles with its last part, or
+        with its first part given up."""
+        ticket.parts_left -= 1
+        if not acknowledged or ticket.parts_left <= 0:
+            self.settled(ticket, acknowledged, now)
+
+    def settled(self, ticket: ReplyTicket, acknowledged: bool, now: float) -> None:
+        if ticket.settled:
+            return
+        ticket.settled = True
+        if not acknowledged:
+            self.failed += ticket.is_reply
+            return
+        self.acknowledged += ticket.is_reply
+        if ticket.stop:
+            self.stopped.setdefault(ticket.key, now)
+
+    def unroutable(self, ticket: ReplyTicket) -> None:
+        """Nowhere to send it (no --mo-url and no callback URL): counted failed."""
+        self.settled(ticket, False, 0.0)
+
+    def stats(self) -> dict[str, Any]:
+        pending = self.decided - self.acknowledged - self.failed
+        return {"replies": {"decided": self.decided, "sent": self.sent,
+                            "acknowledged": self.acknowledged, "failed": self.failed,
+                            "pending": pending},
+                "stops_acknowledged": len(self.stopped),
+                "sent_after_stop": self.sent_after_stop,
+                "sent_after_stop_max_ms": round(self.longest_after_stop * 1000, 1)}

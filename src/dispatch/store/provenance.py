@@ -1,0 +1,129 @@
+"""Everything dispatch holds about one number — the answer to a voter's access request.
+
+Per campaign holding the number: its client, election and creation date, the consent
+record (source, date, slot), the message's state and failure reason. Then the opt-out
+status (the clear entry and the keyed-hash scope sets, which outlive an erasure), the
+opt-out audit entries (by number, or by keyed hash once erased), the replies received from
+it, and its reservations per election. Campaign lookups are one pipelined round trip; the
+audit and inbound streams are scanned whole: O(stream), fine for an access request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dispatch import consent, phone
+from dispatch.keys import Keys
+from dispatch.model import STATES_BY_CODE
+from dispatch.store.optout import OptOutStore
+from dispatch.store.purge_steps import glob_escape
+from dispatch.store.redis import Redis
+from dispatch.store.shared_streams import scan_stream
+
+_META = ("client", "election", "created_at", "consent_required", "consent_buckets",
+         "purged_at")
+
+
+async def provenance(redis: Redis, keys: Keys, number: str, region: str = "FR"
+                     ) -> dict[str, Any]:
+    """{"number", "campaigns", "opt_out", "audit", "replies", "reservations"} for an
+    E.164 `number`; `region` reads reply senders written without a country code."""
+    optouts = OptOutStore(redis, keys)
+    hashed = await optouts.hashed(number)
+    return {
+        "number": number,
+        "campaigns": await _campaigns(redis, keys, number),
+        "opt_out": {**await optouts.check(number),
+                    "hashed_scopes": await _hashed_scopes(redis, keys, hashed)},
+        "audit": await _audit(redis, keys, number, hashed),
+        "replies": await _replies(redis, keys, number, region),
+        "reservations": await _reservations(redis, keys, hashed),
+    }
+
+
+async def _campaigns(redis: Redis, keys: Keys, number: str) -> list[dict[str, Any]]:
+    ids = sorted(m.decode() for m in await redis.smembers(keys.campaigns))
+    async with redis.pipeline(transaction=False) as pipe:
+        replies = [(pipe.hmget(keys.campaign(c).meta, list(_META)),
+                    pipe.hget(keys.campaign(c).state, number),
+                    pipe.hget(keys.campaign(c).errors, number)) for c in ids]
+    found = []
+    for campaign_id, (meta_reply, state_reply, error_reply) in zip(ids, replies, strict=True):
+        meta = dict(zip(_META, await meta_reply, strict=True))
+        state, error = await state_reply, await error_reply
+        record = await _consent_record(redis, keys, campaign_id, number, meta)
+        if state is None and error is None and record is None:
+            continue
+        found.append({"campaign": campaign_id, **_meta_view(meta),
+                      "state": STATES_BY_CODE.get(state.decode(), "unknown") if state else None,
+                      "failure": error.decode() if error else None, "consent": record})
+    return found
+
+
+def _meta_view(meta: dict[str, bytes | None]) -> dict[str, Any]:
+    created = meta["created_at"]
+    return {"client": _text(meta["client"]), "election": _text(meta["election"]),
+            "created_at": int(created) if created else None,
+            "consent_required": meta["consent_required"] != b"0"}
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode() if value else None
+
+
+async def _consent_record(redis: Redis, keys: Keys, campaign_id: str, number: str,
+                          meta: dict[str, bytes | None]) -> dict[str, str | None] | None:
+    buckets = int(meta["consent_buckets"] or 1)
+    bucket = keys.consent_bucket(campaign_id, consent.bucket_of(number, buckets))
+    raw = await redis.hget(bucket, number)
+    if raw is None:
+        return None
+    ids = consent.record_text_ids(raw)
+    texts_found = await redis.hmget(keys.consent_texts(campaign_id), [f"i:{i}" for i in ids])
+    texts = {i: t.decode() for i, t in zip(ids, texts_found, strict=True) if t is not None}
+    return consent.unpack_record(raw, texts)
+
+
+async def _hashed_scopes(redis: Redis, keys: Keys, hashed: str) -> list[str]:
+    """Scopes whose set holds the number's keyed hash (what enqueue and sending check)."""
+    prefix = keys.optout("")
+    scopes = []
+    async for key in redis.scan_iter(match=glob_escape(prefix) + "*", count=1000, type_="set"):
+        if await redis.sismember(key, hashed):
+            scopes.append(key.decode().removeprefix(prefix))
+    return sorted(scopes)
+
+
+async def _audit(redis: Redis, keys: Keys, number: str, hashed: str) -> list[dict[str, str]]:
+    wanted = {number, f"hash:{hashed}"}
+    found = []
+    async for chunk in scan_stream(redis, keys.optout_audit):
+        found += [{"id": entry_id, **fields} for entry_id, fields in chunk
+                  if fields.get("number") in wanted]
+    return found
+
+
+async def _replies(redis: Redis, keys: Keys, number: str, region: str
+                   ) -> list[dict[str, str]]:
+    normalise = phone.normaliser(region)
+    found = []
+    async for chunk in scan_stream(redis, keys.inbound):
+        found += [{"id": entry_id, **fields} for entry_id, fields in chunk
+                  if normalise(fields.get("source", ""))[0] == number]
+    return found
+
+
+async def _reservations(redis: Redis, keys: Keys, hashed: str) -> dict[str, str]:
+    """{election: client} from the bucket of the number in each election (as enqueue.lua
+    writes them: bucket = hash[:3], field = hash[3:20])."""
+    base = keys.reservation_prefix("")  # "...:reserve::" for an election named ""
+    start = base[:-1]
+    bucket, field = hashed[:3], hashed[3:20]
+    found = {}
+    pattern = glob_escape(start) + "*:" + bucket
+    async for key in redis.scan_iter(match=pattern, count=1000, type_="hash"):
+        client = await redis.hget(key, field)
+        if client is not None:
+            election = key.decode().removeprefix(start).removesuffix(":" + bucket)
+            found[election] = client.decode()
+    return dict(sorted(found.items()))

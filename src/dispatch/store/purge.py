@@ -1,0 +1,183 @@
+"""Retention: erasing what a campaign holds about people, keeping its aggregates.
+
+`purge_campaign` erases, for the campaign's numbers: their states (the recipient list),
+consent records, failure reasons, queued bodies (the stream), receipt correlations, dead
+letters, replies (inbound entries from those numbers), the clear entry of those that opted
+out (their keyed hashes stay in the scope sets, so their STOP still holds) and, in the
+opt-out audit, their number (replaced by its keyed hash). It keeps the meta (totals, text
+as `purged_text`, client, election, created_at; `purged_at` added) and the counts.
+
+Order, safe while daemons run (each step is idempotent: a purge that stopped half-way is
+finished by running it again):
+  1. purge_mark.lua, atomically: refuse if messages are queued or in flight (unless
+     forced), mark `purge_started_at` (enqueue refuses the campaign from then on), move
+     `text` away (daemons that start later skip it) and RENAME the state hash to
+     `purging`: running daemons find no state for its numbers any more, so they ack
+     whatever they read or hold and write nothing (no receipt map, no error).
+  2. the stream: trimmed to nothing, pending entries acked (the key and its consumer group
+     stay: a daemon reading it would fail on a missing group).
+  3. replies, then audit entries, of the numbers in `purging` (streams rewritten).
+  4. opt-out clear entries of those numbers; 5. their receipt maps entries (SCAN dlr:*);
+  6. the campaign's dead letters; 7. errors, consent, `purging` deleted (UNLINK); the
+  election's reservations when no unpurged campaign of it is left; 8. `purged_at`.
+
+`purge_expired` is the automatic purge: a campaign with nothing queued, in flight or
+awaiting a receipt gets `finished_at` the first time it is seen so (enqueue clears it
+when it queues more); it is purged `retention_days` after that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from coredis.tokens import PureToken
+
+from dispatch.keys import Keys
+from dispatch.store.purge_steps import PurgeSteps
+from dispatch.store.redis import Redis
+from dispatch.store.scripts import load_script
+
+log = logging.getLogger(__name__)
+
+RETENTION_DAYS = 60  # after a campaign ends (CNIL: prospection data at most two months)
+LOCK_TTL_S = 6 * 3600
+DAY_S = 86_400
+_UNLOCK = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
+           "end return 0")
+
+
+class PurgeError(Exception):
+    """The purge cannot run; one line saying why."""
+
+
+class CampaignBusy(PurgeError):
+    """Messages are still queued or in flight (and the purge was not forced)."""
+
+
+@dataclass
+class PurgeReport:
+    campaign: str
+    numbers: int = 0  # numbers the campaign held, now erased
+    unsent: int = 0  # messages queued or in flight dropped (--force)
+    replies: int = 0  # inbound messages deleted
+    audit_redacted: int = 0  # opt-out audit entries whose number became a keyed hash
+    optouts_cleared: int = 0  # clear opt-out entries deleted (the hashes stay)
+    receipts: int = 0  # receipt correlations deleted
+    dead_letters: int = 0
+    purged_at: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+async def purge_campaign(redis: Redis, keys: Keys, campaign_id: str, *, force: bool = False,
+                         now: float | None = None, region: str = "FR") -> PurgeReport:
+    """Erase what the campaign holds about people (see the module doc). `force`: even with
+    messages queued or in flight (they are dropped unsent). `region`: how reply numbers
+    written without a country code are read (the daemon's own default is FR)."""
+    async with purge_lock(redis, keys) as held:
+        if not held:
+            raise PurgeError("another purge is running; try again when it has finished")
+        return await _purge(redis, keys, campaign_id, force, now or time.time(), region)
+
+
+async def purge_expired(redis: Redis, keys: Keys, now: float,
+                        retention_days: int = RETENTION_DAYS, region: str = "FR"
+                        ) -> list[PurgeReport]:
+    """Purge every campaign finished more than `retention_days` ago; also finishes a purge
+    that stopped half-way. Returns nothing when another process is purging."""
+    async with purge_lock(redis, keys) as held:
+        if not held:
+            return []
+        reports = []
+        for campaign_id in sorted(m.decode() for m in await redis.smembers(keys.campaigns)):
+            if await _due(redis, keys, campaign_id, now, retention_days):
+                try:
+                    reports.append(await _purge(redis, keys, campaign_id, False, now, region))
+                except PurgeError as exc:  # e.g. queued again since: not finished after all
+                    log.warning("campaign %s not purged: %s", campaign_id, exc)
+        return reports
+
+
+@asynccontextmanager
+async def purge_lock(redis: Redis, keys: Keys) -> AsyncIterator[bool]:
+    """True when this process holds the purge lock for the block (one purge at a time:
+    two rewriting the same shared stream would undo each other)."""
+    token = secrets.token_hex(8)
+    held = await redis.set(keys.purge_lock, token, condition=PureToken.NX, ex=LOCK_TTL_S)
+    try:
+        yield bool(held)
+    finally:
+        if held:
+            await redis.eval(_UNLOCK, keys=[keys.purge_lock], args=[token])
+
+
+async def _purge(redis: Redis, keys: Keys, campaign_id: str, force: bool, now: float,
+                 region: str) -> PurgeReport:
+    report = PurgeReport(campaign_id)
+    await _mark(redis, keys, campaign_id, force, now, report)
+    steps = PurgeSteps(redis, keys, campaign_id, region)
+    await steps.empty_stream()
+    report.replies = await steps.drop_replies()
+    report.audit_redacted = await steps.redact_audit()
+    report.optouts_cleared = await steps.clear_optouts()
+    report.receipts = await steps.drop_receipts()
+    report.dead_letters = await steps.drop_dead_letters()
+    await steps.delete_keys()
+    await steps.release_election()
+    report.purged_at = now
+    meta = keys.campaign(campaign_id).meta
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hdel(meta, ["text"])  # in case an enqueue racing step 1 wrote it again
+        pipe.hset(meta, {"purged_at": f"{now:.0f}"})
+    return report
+
+
+async def _mark(redis: Redis, keys: Keys, campaign_id: str, force: bool, now: float,
+                report: PurgeReport) -> None:
+    ckeys = keys.campaign(campaign_id)
+    script = redis.register_script(load_script("purge_mark"))
+    reply: Any = await script(keys=[ckeys.meta, ckeys.counts, ckeys.state,
+                                    keys.purging(campaign_id)],
+                              args=[f"{now:.0f}", "1" if force else "0"])
+    status = reply[0].decode()
+    if status == "missing":
+        raise PurgeError(f"no campaign {campaign_id!r}")
+    if status == "done":
+        raise PurgeError(f"campaign {campaign_id!r} was already purged")
+    if status == "busy":
+        raise CampaignBusy(f"campaign {campaign_id!r} still has {int(reply[1]):,} queued and "
+                           f"{int(reply[2]):,} in-flight messages: wait until they are sent, "
+                           f"or use --force to drop them")
+    report.numbers = int(reply[1])
+    unsent = await redis.hget(ckeys.meta, "purged_unsent")
+    report.unsent = int(unsent) if unsent else 0
+
+
+async def _due(redis: Redis, keys: Keys, campaign_id: str, now: float,
+               retention_days: int) -> bool:
+    """Whether the campaign's retention is over; stamps or clears `finished_at` on the way."""
+    ckeys = keys.campaign(campaign_id)
+    async with redis.pipeline(transaction=False) as pipe:
+        meta = pipe.hmget(ckeys.meta, ["purged_at", "purge_started_at", "finished_at"])
+        counts = pipe.hmget(ckeys.counts, ["queued", "in_flight", "submitted"])
+    purged_at, started_at, finished_at = await meta
+    if purged_at is not None:
+        return False
+    if started_at is not None:
+        return True  # a purge that stopped half-way
+    if any(int(value or 0) > 0 for value in await counts):
+        if finished_at is not None:
+            await redis.hdel(ckeys.meta, ["finished_at"])
+        return False
+    if finished_at is None:
+        await redis.hsetnx(ckeys.meta, "finished_at", f"{now:.0f}")
+        finished_at = f"{now:.0f}".encode()
+    return now - float(finished_at) >= retention_days * DAY_S
