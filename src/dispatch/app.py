@@ -8,6 +8,7 @@ import socket
 import trio
 
 from dispatch.daemon.campaigns import CampaignBook
+from dispatch.daemon.retention import purge_forever
 from dispatch.daemon.service import Daemon, GatewayFactory, Ports, announce, watch_signals
 from dispatch.gateways.base import Gateway
 from dispatch.gateways.http import HttpGateway
@@ -53,6 +54,8 @@ async def run_daemon(settings: Settings) -> None:
                         CampaignBook(redis, keys, senders(settings)), gateway_factory(settings))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, daemon)
+            nursery.start_soon(purge_forever, redis, keys, settings.retention,
+                               settings.enqueue.default_region)
             ports = await nursery.start(_run_until_done, daemon, nursery.cancel_scope)
             announce(ports, consumer)
             log.info("dispatch daemon %s ready: receipts on port %d, metrics on port %d",

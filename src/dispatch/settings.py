@@ -105,6 +105,14 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    # Campaign data (recipients, texts, receipts, replies) is purged this many days after
+    # the campaign ends; aggregates and opt-outs (as keyed hashes) are kept. 0: never.
+    days: int = 60
+    interval_s: float = 3600.0  # how often the daemon looks for campaigns to purge
+
+
+@dataclass(frozen=True)
 class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     enqueue: EnqueueSettings = field(default_factory=EnqueueSettings)
@@ -112,6 +120,7 @@ class Settings:
     gateways: dict[str, GatewaySettings] = field(
         default_factory=lambda: {"default": GatewaySettings()}
     )
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     # Where the embedded Redis keeps its socket and data; set from DISPATCH_STATE_DIR.
     state_dir: str = ""
 
@@ -152,6 +161,8 @@ def _check_values(settings: Settings) -> None:
     for key in ("batch_size", "max_attempts", "record_batch_size", "receipt_timeout_h"):
         if getattr(settings.daemon, key) < 1:
             raise ConfigError(f"daemon.{key}: must be at least 1")
+    if settings.retention.days < 0 or settings.retention.interval_s <= 0:
+        raise ConfigError("retention: days must be >= 0 and interval_s > 0")
     if settings.enqueue.batch_size < 1:
         raise ConfigError("enqueue.batch_size: must be at least 1")
     url = settings.redis.url
