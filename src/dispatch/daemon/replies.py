@@ -12,17 +12,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from dispatch import phone
+from dispatch.daemon.inflight import InFlightNumbers
 from dispatch.gateways.base import InboundMessage
 from dispatch.policy.keywords import Intent, classify
 from dispatch.store.optout import OptOutEvent, line_scope
 from dispatch.store.queue import Queue
 
+SUBMISSION_WAIT_S = 30.0  # at most: a gateway's answer timeout
+
 
 class ReplyHandler:
-    def __init__(self, queue: Queue, campaigns: Callable[[], Iterable[str]]) -> None:
-        """`campaigns`: the campaigns a reply may answer (the daemon's campaign book)."""
+    def __init__(self, queue: Queue, campaigns: Callable[[], Iterable[str]],
+                 submitting: InFlightNumbers | None = None) -> None:
+        """`campaigns`: the campaigns a reply may answer (the daemon's campaign book);
+        `submitting`: the numbers the daemon's senders are submitting right now."""
         self._queue = queue
         self._campaigns = campaigns
+        self._submitting = submitting or InFlightNumbers()
 
     async def handle(self, messages: Sequence[InboundMessage]) -> list[Intent]:
         intents = [classify(message.text) for message in messages]
@@ -34,6 +40,8 @@ class ReplyHandler:
                 (opt_outs if intent is Intent.OPT_OUT else opt_ins).append(event)
         await self._queue.optouts.add(opt_outs)
         await self._queue.optouts.remove(opt_ins)
+        # Acknowledge a STOP only once no submission to that number is under way.
+        await self._submitting.wait_clear((e.number for e in opt_outs), SUBMISSION_WAIT_S)
         await self._queue.store_inbound(messages, [str(intent) for intent in intents])
         return intents
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
 from dispatch.daemon.batching import drain_ready, hand_over
 from dispatch.daemon.campaigns import CampaignBook
+from dispatch.daemon.inflight import InFlightNumbers
 from dispatch.daemon.messages import Message, message_reference
 from dispatch.daemon.metrics import GatewayMetrics
 from dispatch.daemon.retrier import Retrier
@@ -24,6 +26,9 @@ from dispatch.template import TemplateError
 
 log = logging.getLogger(__name__)
 
+# Which of a batch opted out since it was admitted (for the line each goes out on).
+OptOutCheck = Callable[[Sequence[Message], Sequence[Outbound]], Awaitable[list[bool]]]
+
 PAUSE_RECHECK_S = 1.0  # campaign status is refreshed about once a second
 WAITER_FULL_RECHECK_S = 300.0
 
@@ -34,7 +39,8 @@ class Sender:
     def __init__(self, gateway: Gateway, book: CampaignBook,
                  retrier: Retrier, policy: RetryPolicy, metrics: GatewayMetrics,
                  outcomes: trio.MemorySendChannel[tuple[str, Outcome]],
-                 waiter: WindowWaiter[Message]) -> None:
+                 waiter: WindowWaiter[Message], optouts: OptOutCheck | None = None,
+                 submitting: InFlightNumbers | None = None) -> None:
         self._gateway = gateway
         self._book = book
         self._retrier = retrier
@@ -42,6 +48,8 @@ class Sender:
         self._metrics = metrics
         self._outcomes = outcomes
         self._waiter = waiter
+        self._optouts = optouts
+        self._submitting = submitting or InFlightNumbers()
         self._rng = random.Random()
 
     async def run(self, receive: trio.MemoryReceiveChannel[Message]) -> None:
@@ -71,16 +79,43 @@ class Sender:
                 sendable.append(message)
             except TemplateError as exc:  # values that do not fit the campaign's text
                 self._settle(message, Rejected(f"cannot render the text: {exc}"), done)
-        if outbound:
-            started = trio.current_time()
-            results = await self._gateway.submit(outbound)
-            self._metrics.latency.observe(trio.current_time() - started)
-            accepted_at = time.time()  # wall clock, like the stream entry ids
-            for message, result in zip(sendable, results, strict=True):
-                if isinstance(result, Accepted):
-                    self._metrics.queue_wait.observe(accepted_at - enqueued_at(message))
-                self._settle(message, result, done)
+        numbers = [item.to for item in outbound]
+        self._submitting.enter(numbers)  # before the opt-out check: see inflight.py
+        try:
+            if outbound and self._optouts is not None:
+                sendable, outbound = await self._drop_opted_out(sendable, outbound, done)
+            if outbound:
+                await self._submit(sendable, outbound, done)
+        finally:
+            self._submitting.leave(numbers)
         await hand_over(self._outcomes, done)
+
+    async def _submit(self, messages: list[Message], outbound: list[Outbound],
+                      done: list[tuple[str, Outcome]]) -> None:
+        started = trio.current_time()
+        results = await self._gateway.submit(outbound)
+        self._metrics.latency.observe(trio.current_time() - started)
+        accepted_at = time.time()  # wall clock, like the stream entry ids
+        for message, result in zip(messages, results, strict=True):
+            if isinstance(result, Accepted):
+                self._metrics.queue_wait.observe(accepted_at - enqueued_at(message))
+            self._settle(message, result, done)
+
+    async def _drop_opted_out(self, messages: list[Message], outbound: list[Outbound],
+                              done: list[tuple[str, Outcome]]
+                              ) -> tuple[list[Message], list[Outbound]]:
+        """Look at the opt-out list again right before sending (one round trip per batch):
+        a STOP that landed while the message waited in this daemon holds."""
+        assert self._optouts is not None
+        stopped = await self._optouts(messages, outbound)
+        kept: tuple[list[Message], list[Outbound]] = ([], [])
+        for message, item, opted_out in zip(messages, outbound, stopped, strict=True):
+            if opted_out:
+                done.append(_outcome(message, "p", "opted out while waiting to be sent"))
+            else:
+                kept[0].append(message)
+                kept[1].append(item)
+        return kept
 
     def _may_send_now(self, message: Message, done: list[tuple[str, Outcome]]) -> bool:
         """The campaign's window in the recipient's local time, and its deadline: a message

@@ -24,9 +24,11 @@ import trio
 
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.inbox import Inbox
+from dispatch.daemon.inflight import InFlightNumbers
 from dispatch.daemon.messages import Message
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.notify import sd_notify
+from dispatch.daemon.optout_check import optout_check
 from dispatch.daemon.reader import Reader
 from dispatch.daemon.recorder import Recorder
 from dispatch.daemon.replies import ReplyHandler
@@ -65,7 +67,8 @@ class Daemon:
         self._gateways: dict[str, Gateway] = {}
         self.metrics = metrics or DaemonMetrics()
         self.tracker = Tracker()
-        replies = ReplyHandler(queue, lambda: list(book.campaigns))
+        self._submitting = InFlightNumbers()
+        replies = ReplyHandler(queue, lambda: list(book.campaigns), self._submitting)
         self._inbox = Inbox(queue, self.metrics, settings.record_batch_size,
                             settings.record_delay_ms / 1000, replies)
         self._retrier = Retrier()
@@ -146,7 +149,8 @@ class Daemon:
             for _ in range(gateway.concurrency):
                 sender = Sender(gateway, self._book, self._retrier, policy,
                                 self.metrics.gateway(name), outcome_send.clone(),
-                                self._waiter)
+                                self._waiter, optout_check(self._queue.optouts, self.metrics),
+                                self._submitting)
                 nursery.start_soon(sender.run, receive.clone())
 
     async def _intake_tasks(self, reader: Reader,
