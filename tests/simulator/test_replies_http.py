@@ -59,6 +59,7 @@ class Setup:
     client: httpx.AsyncClient
     webhook: Webhook
     callback_url: str
+    sent: int = 0  # messages sent so far: each gets its own reference
 
     async def send(self, *numbers: str, line: str = LINE, callback: bool = True) -> None:
         messages = [{"reference": f"{line}-{number}-{self._next()}", "to": number,
@@ -69,7 +70,7 @@ class Setup:
         assert reply.status_code == 200 and all("id" in r for r in reply.json()["results"])
 
     def _next(self) -> int:
-        self.sent = getattr(self, "sent", 0) + 1
+        self.sent += 1
         return self.sent
 
     async def settle(self) -> None:
