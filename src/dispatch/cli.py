@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "dispatch.commands.campaign",
     "dispatch.commands.provenance",
     "dispatch.commands.purge",
+    "dispatch.commands.bench",
 )
 
 

@@ -1,0 +1,90 @@
+"""What one benchmark run is asked to do, with each gateway's defaults — pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Final
+
+GATEWAYS: Final = ("http", "smpp")
+MAX_MESSAGES: Final = 10_000_000
+MAX_LINES: Final = 1_000_000
+CEILING_CAP: Final = 200_000  # the ceiling's default size: enough for a steady rate
+# (batch size, concurrency) per gateway when not given: the demo's HTTP setting, and for
+# SMPP enough submissions in flight to fill two binds' windows.
+DEFAULT_SHAPE: Final = {"http": (100, 4), "smpp": (100, 8)}
+
+
+class OptionError(ValueError):
+    """An option out of range, named in the message."""
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    gateway: str = "http"
+    messages: int = 10_000
+    lines: int = 0  # 0: no line limit at the simulator
+    line_rate: float = 0.0  # messages/s per line, at the simulator (SMPP source_addr)
+    line_burst: float = 0.0  # 0: one second of line_rate, as the simulator counts it
+    batch_size: int = 0  # 0: the gateway's default (DEFAULT_SHAPE)
+    concurrency: int = 0
+    binds: int = 2
+    window: int = 100
+    daemons: int = 1
+    enqueue_rate: float = 0.0  # 0: enqueue everything, then start the daemons (backlog)
+    receipt_delay_ms: float = 100.0
+    ceiling_messages: int = -1  # -1: min(messages, CEILING_CAP); 0: no ceiling run
+    timeout_s: float = 1800.0
+    stall_s: float = 60.0  # stop waiting when no count has moved for this long
+    sample_s: float = 0.1
+    profile_dir: Path | None = None  # run daemons and simulator under cProfile
+
+    @property
+    def paced(self) -> bool:
+        return self.enqueue_rate > 0
+
+    @property
+    def ceiling_size(self) -> int:
+        if self.ceiling_messages < 0:
+            return min(self.messages, CEILING_CAP)
+        return self.ceiling_messages
+
+
+def checked(options: BenchOptions) -> BenchOptions:
+    """The options with defaults filled in; OptionError names the first bad one."""
+    _check_ranges(options)
+    if options.lines and options.gateway != "smpp":
+        raise OptionError("--lines: the simulator limits lines over SMPP only "
+                          "(use --gateway smpp)")
+    if options.lines and options.line_rate <= 0:
+        raise OptionError("--lines needs --line-rate (messages/s per line)")
+    if options.line_rate and not options.lines:
+        raise OptionError("--line-rate needs --lines (how many lines)")
+    batch, concurrency = DEFAULT_SHAPE[options.gateway]
+    return replace(options, batch_size=options.batch_size or batch,
+                   concurrency=options.concurrency or concurrency)
+
+
+def _check_ranges(options: BenchOptions) -> None:
+    if options.gateway not in GATEWAYS:
+        raise OptionError(f"--gateway: must be one of {', '.join(GATEWAYS)}")
+    limits: tuple[tuple[str, float, float, float], ...] = (
+        ("--messages", options.messages, 1, MAX_MESSAGES),
+        ("--lines", options.lines, 0, MAX_LINES),
+        ("--line-rate", options.line_rate, 0, 1e6),
+        ("--line-burst", options.line_burst, 0, 1e6),
+        ("--batch-size", options.batch_size, 0, 10_000),
+        ("--concurrency", options.concurrency, 0, 1_000),
+        ("--binds", options.binds, 1, 64),
+        ("--window", options.window, 1, 10_000),
+        ("--daemons", options.daemons, 1, 16),
+        ("--enqueue-rate", options.enqueue_rate, 0, 1e7),
+        ("--receipt-delay-ms", options.receipt_delay_ms, 0, 600_000),
+        ("--ceiling-messages", options.ceiling_messages, -1, MAX_MESSAGES),
+        ("--timeout", options.timeout_s, 1, 86_400),
+        ("--stall-timeout", options.stall_s, 1, 86_400),
+        ("--sample-s", options.sample_s, 0.01, 10),
+    )
+    for flag, value, low, high in limits:
+        if not low <= value <= high:
+            raise OptionError(f"{flag}: must be between {low:g} and {high:g}, got {value:g}")

@@ -1,0 +1,83 @@
+"""The synthetic campaign a benchmark sends, and enqueueing it (all at once or paced).
+
+Rows go through the real `dispatch enqueue` path (a CSV file read, validated, normalised
+to E.164, deduplicated, queued with one Lua call per batch). Each row carries its consent
+provenance, as campaigns that require it must.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from dispatch.enqueue import EnqueueReport, enqueue_file
+from dispatch.settings import Settings
+from dispatch.store.redis import Redis
+
+CAMPAIGN = "bench"
+TEXT = "Bonjour {first_name}, votre bureau de vote ouvre dimanche a 8h. Parti Bench. STOP 36111"
+FIRST_NAME = "Camille"
+CONSENT = "formulaire web bench.example,2026-01-15"  # consent_source, consent_date
+RENDERED = TEXT.replace("{first_name}", FIRST_NAME)  # one GSM-7 part
+# A benchmark runs at any hour: the campaign's sending window is always open.
+WINDOW = "always"
+PACE_STEP_S = 0.05  # a paced enqueue sends a chunk this often
+
+
+def national_number(index: int) -> str:
+    """Distinct mainland mobiles 061…, 062…, 064…, 065… (0639 and 069 are overseas)."""
+    return f"06{'1245'[index // 10_000_000]}{index % 10_000_000:07d}"
+
+
+def e164_number(index: int) -> str:
+    return "+33" + national_number(index)[1:]
+
+
+def write_csv(path: Path, start: int, stop: int) -> Path:
+    """Rows `start` to `stop` (excluded) of the campaign, as a CSV file."""
+    with path.open("w") as out:
+        out.write("phone,first_name,consent_source,consent_date\n")
+        out.writelines(f"{national_number(index)},{FIRST_NAME},{CONSENT}\n"
+                       for index in range(start, stop))
+    return path
+
+
+@dataclass
+class EnqueueResult:
+    accepted: int = 0
+    rows: int = 0
+    started: float = 0.0  # trio clock
+    finished: float = 0.0
+
+    @property
+    def elapsed_s(self) -> float:
+        return self.finished - self.started
+
+    def add(self, report: EnqueueReport) -> None:
+        self.accepted += report.accepted
+        self.rows += report.rows
+
+
+async def enqueue_all(redis: Redis, settings: Settings, count: int, folder: Path
+                      ) -> EnqueueResult:
+    """The whole campaign in one file; the time counts reading it, not writing it."""
+    path = write_csv(folder / "campaign.csv", 0, count)
+    result = EnqueueResult(started=trio.current_time())
+    result.add(await enqueue_file(redis, settings, path, CAMPAIGN, TEXT, window=WINDOW))
+    result.finished = trio.current_time()
+    return result
+
+
+async def enqueue_paced(redis: Redis, settings: Settings, count: int, rate: float,
+                        folder: Path, result: EnqueueResult) -> None:
+    """Enqueue `count` rows at `rate` rows/s, one small file every PACE_STEP_S, into
+    `result` (filled as it goes)."""
+    result.started = trio.current_time()
+    chunk = max(1, round(rate * PACE_STEP_S))
+    for start in range(0, count, chunk):
+        await trio.sleep_until(result.started + start / rate)
+        path = write_csv(folder / "chunk.csv", start, min(count, start + chunk))
+        result.add(await enqueue_file(redis, settings, path, CAMPAIGN, TEXT, window=WINDOW))
+    result.finished = trio.current_time()

@@ -1,0 +1,97 @@
+"""Options, the configs and flags the benchmark hands to the processes it starts, the PNG."""
+
+from __future__ import annotations
+
+import argparse
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from dispatch.bench.options import BenchOptions, OptionError, checked
+from dispatch.bench.png import Canvas
+from dispatch.bench.services import line_address, simulator_flags, write_daemon_config
+from dispatch.commands import bench, simulator
+from dispatch.commands.common import UserError
+from dispatch.settings import load_settings
+
+PORTS = {"http_port": 8481, "smpp_port": 2776}
+
+
+def test_defaults_are_filled_per_gateway() -> None:
+    assert checked(BenchOptions(gateway="http")).batch_size == 100
+    smpp = checked(BenchOptions(gateway="smpp", concurrency=3))
+    assert (smpp.batch_size, smpp.concurrency) == (100, 3)
+    assert checked(BenchOptions(messages=500)).ceiling_size == 500
+    assert checked(BenchOptions(messages=10**6)).ceiling_size == 200_000
+
+
+@pytest.mark.parametrize(("options", "named"), [
+    (BenchOptions(messages=0), "--messages"),
+    (BenchOptions(gateway="ftp"), "--gateway"),
+    (BenchOptions(lines=10, line_rate=1.0), "--lines"),  # HTTP has no lines
+    (BenchOptions(gateway="smpp", lines=10), "--line-rate"),
+    (BenchOptions(gateway="smpp", line_rate=1.0), "--lines"),
+    (BenchOptions(daemons=0), "--daemons"),
+])
+def test_bad_options_are_named(options: BenchOptions, named: str) -> None:
+    with pytest.raises(OptionError, match=named):
+        checked(options)
+
+
+def test_command_turns_bad_options_into_one_line_errors() -> None:
+    parser = argparse.ArgumentParser()
+    bench.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["bench", "--gateway", "smpp", "--lines", "5"])
+    with pytest.raises(UserError, match="--line-rate"):
+        args.handler(args)
+
+
+@pytest.mark.parametrize("options", [
+    BenchOptions(gateway="http", batch_size=1, concurrency=8),
+    BenchOptions(gateway="smpp", binds=3, window=50),
+    BenchOptions(gateway="smpp", lines=10_000, line_rate=0.5),
+])
+def test_daemon_config_is_one_the_daemon_accepts(tmp_path: Path, options: BenchOptions
+                                                 ) -> None:
+    options = checked(options)
+    path = write_daemon_config(tmp_path / "d.toml", "unix:///tmp/r.sock", "bench-1", options,
+                               PORTS)
+    gateway = load_settings(path).gateways["default"]
+    assert gateway.type == options.gateway
+    assert gateway.batch_size == options.batch_size
+    if options.gateway == "smpp":
+        assert (gateway.port, gateway.binds, gateway.window) == (2776, options.binds,
+                                                                 options.window)
+        assert gateway.sender == (line_address(0) if options.lines else "BENCH")
+    else:
+        assert gateway.url == "http://127.0.0.1:8481"
+
+
+def test_simulator_flags_are_ones_the_simulator_accepts() -> None:
+    options = checked(BenchOptions(gateway="smpp", lines=100, line_rate=2.0, window=64,
+                                   receipt_delay_ms=50))
+    parser = argparse.ArgumentParser()
+    simulator.add_parser(parser.add_subparsers())
+    config = simulator.config_from(parser.parse_args(["simulator",
+                                                      *simulator_flags(options)]))
+    assert config.line_rate == 2.0
+    assert config.smpp_window == 64
+    assert config.receipt_delay_ms == 50
+    assert config.smpp_port == 0
+
+
+def test_canvas_writes_a_valid_png() -> None:
+    canvas = Canvas(40, 20)
+    canvas.line(0, 19, 39, 0, (255, 0, 0), width=2)
+    canvas.text(1, 1, "OK 42", (0, 0, 0), scale=1)
+    data = canvas.png()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    length, kind = struct.unpack(">I4s", data[8:16])
+    width, height = struct.unpack(">II", data[16:24])
+    assert (kind, length, width, height) == (b"IHDR", 13, 40, 20)
+    idat_length = struct.unpack(">I", data[33:37])[0]
+    raw = zlib.decompress(data[41:41 + idat_length])
+    assert len(raw) == 20 * (1 + 40 * 3)
+    assert b"\xff\x00\x00" in raw  # the red line is there
