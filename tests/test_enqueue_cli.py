@@ -208,3 +208,22 @@ def test_summary_counts_the_excluded(config: Path, campaign_file: Path,
     assert capsys.readouterr().out.splitlines()[0] == (
         "campaign b1: 0 accepted, 0 duplicates, 0 opted out, 2 excluded (reserved by another "
         "client), 1 rejected (3 rows)")
+
+
+def test_pool_option_picks_the_pool_and_its_gateway(
+        config: Path, campaign_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with config.open("a") as fh:
+        fh.write('[pools.p]\ngateway = "fast"\nrate = 1\nlines = [{ numbers = ["36111"] }]\n')
+    assert enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT,
+                   "--pool", "p", "--json") == 0
+    settings = load_settings(config, env={})
+
+    async def read() -> list[Any]:
+        async with open_redis(settings) as redis:
+            meta = Keys(settings.redis.key_prefix).campaign("c1").meta
+            return list(await redis.hmget(meta, ["gateway", "pool"]))
+
+    assert trio.run(read) == [b"fast", b"p"]
+    assert enqueue(config, str(campaign_file), "--campaign", "c2", "--text", TEXT,
+                   "--pool", "nope") == 2
+    assert "unknown pool 'nope' (pools: p)" in capsys.readouterr().err

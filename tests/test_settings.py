@@ -107,3 +107,61 @@ def test_every_command_refuses_a_bad_config_with_one_line_naming_the_key(
         assert main([*command, "--config", str(path)]) == 2
         err = capsys.readouterr().err
         assert err == f"dispatch {command[0]}: {message}\n"
+
+
+POOL = ('[pools.paris]\ngateway = "default"\nrate = 0.5\n'
+        'lines = [{ range = "+33700000000-+33700000009" }]\n')
+
+
+def test_pools_and_caps_are_read(tmp_path: Path) -> None:
+    text = POOL + "[gateway_caps.default]\nbind_rate = 100\nbinds = 2\nwindow = 10\n"
+    settings = load_settings(write(tmp_path, text), env={})
+    pool = settings.lines.pools["paris"]
+    assert (pool.gateway, len(pool), pool.capacity) == ("default", 10, 5.0)
+    assert settings.lines.caps_of("default").window == 20
+
+
+def test_no_pools_by_default() -> None:
+    assert not load_settings(env={}).lines.pools
+
+
+def test_a_pool_on_an_unknown_gateway_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^pools\.paris\.gateway: unknown gateway 'orange'"):
+        load_settings(write(tmp_path, POOL.replace('"default"', '"orange"')), env={})
+
+
+def test_an_error_inside_a_pool_names_its_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^pools\.paris\.rate: must be more than 0"):
+        load_settings(write(tmp_path, POOL.replace("0.5", "0")), env={})
+
+
+def test_caps_of_a_gateway_without_pools_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^gateway_caps\.default: gateway 'default' has no "):
+        load_settings(write(tmp_path, "[gateway_caps.default]\nwindow = 10\n"), env={})
+
+
+def test_a_misspelt_pools_table_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^pool: unknown key \(did you mean pools\?\)$"):
+        load_settings(write(tmp_path, POOL.replace("pools.", "pool.")), env={})
+
+
+def test_the_lines_field_is_not_a_table_of_its_own(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^lines: unknown key"):
+        load_settings(write(tmp_path, "[lines]\nx = 1\n"), env={})
+
+
+def test_pool_for_a_campaign(tmp_path: Path) -> None:
+    from dispatch.settings import pool_for
+
+    two = POOL + POOL.replace("paris", "lyon").replace("+337000000", "+337000001")
+    gateways = "[gateways.default]\n[gateways.other]\n"
+    settings = load_settings(write(tmp_path, two + gateways), env={})
+    assert pool_for(settings, "default", "lyon") == "lyon"
+    assert pool_for(settings, "default", None) == ""  # two pools: none chosen for it
+    assert pool_for(settings, "other", None) == ""
+    with pytest.raises(ConfigError, match="pool 'lyon' is on gateway 'default', not 'other'"):
+        pool_for(settings, "other", "lyon")
+    with pytest.raises(ConfigError, match=r"unknown pool 'nice' \(pools: lyon, paris\)"):
+        pool_for(settings, "default", "nice")
+    one = load_settings(write(tmp_path, POOL), env={})
+    assert pool_for(one, "default", None) == "paris"

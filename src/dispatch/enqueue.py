@@ -30,7 +30,7 @@ from dispatch import consent, phone
 from dispatch.ingest import IngestError, Record, RowSource, format_for, open_source
 from dispatch.keys import Keys
 from dispatch.policy.sending import send_policy
-from dispatch.settings import Settings
+from dispatch.settings import ConfigError, Settings, pool_for
 from dispatch.store.campaigns import (
     CampaignConflict,
     CampaignSpec,
@@ -83,20 +83,33 @@ class Exclusivity:
 
 def campaign_spec(settings: Settings, campaign_id: str, text: str, gateway: str, *,
                   window: str = "", deadline: str = "", consent_required: bool = True,
-                  exclusivity: Exclusivity | None = None) -> CampaignSpec:
-    """The campaign to create or extend, once its id, gateway, text, sending window,
-    deadline, client and election are checked."""
+                  exclusivity: Exclusivity | None = None, pool: str | None = None
+                  ) -> CampaignSpec:
+    """The campaign to create or extend, once its id, gateway, pool, text, sending window,
+    deadline, client and election are checked. Without `pool`, the gateway's only pool."""
     if not CAMPAIGN_ID.fullmatch(campaign_id):
         raise EnqueueError(f"invalid campaign id {campaign_id!r}: use 1 to 64 letters, digits, "
                            f"'_', '.' or '-'")
-    if gateway not in settings.gateways:
-        known = ", ".join(sorted(settings.gateways))
-        raise EnqueueError(f"unknown gateway {gateway!r} (configured: {known})")
+    try:
+        pool = pool_for(settings, gateway, pool)
+    except ConfigError as exc:
+        raise EnqueueError(str(exc)) from None
     _check_schedule(window, deadline)
     client, election = _exclusivity(exclusivity)
+    # A pool's campaign has no one sender: the opt-outs of its lines are checked per
+    # message by the daemon, for the line each message actually goes out on.
+    sender = "" if pool else settings.gateways[gateway].sender
     return CampaignSpec(campaign_id, text, tuple(_text_placeholders(text)), gateway,
-                        settings.gateways[gateway].sender, window, deadline,
-                        consent_required, client, election)
+                        sender, window, deadline, consent_required, client, election, pool)
+
+
+def gateway_of(settings: Settings, gateway: str | None, pool: str | None) -> str:
+    """The gateway given, else the given pool's, else "default"."""
+    if gateway is not None:
+        return gateway
+    if pool is not None and pool in settings.lines.pools:
+        return settings.lines.pools[pool].gateway
+    return "default"
 
 
 def _exclusivity(exclusivity: Exclusivity | None) -> tuple[str, str]:
@@ -134,11 +147,12 @@ async def enqueue_file(redis: Redis, settings: Settings, path: str | Path, campa
                        text: str, *, gateway: str = "default", fmt: str | None = None,
                        progress: Progress | None = None, window: str = "",
                        deadline: str = "", consent_required: bool = True,
-                       exclusivity: Exclusivity | None = None) -> EnqueueReport:
+                       exclusivity: Exclusivity | None = None, pool: str | None = None
+                       ) -> EnqueueReport:
     """Queue every acceptable row of the CSV/JSONL file at `path` for the campaign."""
     spec = campaign_spec(settings, campaign_id, text, gateway, window=window,
                          deadline=deadline, consent_required=consent_required,
-                         exclusivity=exclusivity)
+                         exclusivity=exclusivity, pool=pool)
     with _open(path) as binary:
         try:
             source = open_source(binary, format_for(str(path), fmt))

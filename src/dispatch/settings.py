@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dispatch.errors import ConfigError as ConfigError  # re-exported: raised from here
+from dispatch.lines.config import LinesConfig, parse_lines_config
+
 ENV_CONFIG = "DISPATCH_CONFIG"
 ENV_REDIS_URL = "DISPATCH_REDIS_URL"
 ENV_STATE_DIR = "DISPATCH_STATE_DIR"
-
-
-class ConfigError(Exception):
-    """A configuration file or value that cannot be used; the message names the key."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +120,9 @@ class Settings:
         default_factory=lambda: {"default": GatewaySettings()}
     )
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    # Pools of lines and gateway caps: the [pools.*] and [gateway_caps.*] tables, parsed by
+    # dispatch.lines.config (not a TOML key of its own, hence the metadata).
+    lines: LinesConfig = field(default_factory=LinesConfig.empty, metadata={"toml": False})
     # Where the embedded Redis keeps its socket and data; set from DISPATCH_STATE_DIR.
     state_dir: str = ""
 
@@ -136,9 +138,32 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     env = os.environ if env is None else env
     path = path or env.get(ENV_CONFIG) or None
     raw: dict[str, Any] = _read_toml(Path(path)) if path else {}
-    settings = _apply_env(_build(Settings, raw, ""), env)
+    rest = {key: value for key, value in raw.items() if key not in LINES_TABLES}
+    settings = _apply_env(_build(Settings, rest, ""), env)
+    settings = dataclasses.replace(settings, lines=parse_lines_config(raw))
     _check_values(settings)
     return settings
+
+
+LINES_TABLES = ("pools", "gateway_caps")  # read by parse_lines_config
+
+
+def pool_for(settings: Settings, gateway: str, pool: str | None) -> str:
+    """The pool a campaign on `gateway` sends from: `pool` when given (it must be one of
+    that gateway's), else the gateway's only pool, else "" (the gateway's `sender`)."""
+    if gateway not in settings.gateways:
+        raise ConfigError(f"unknown gateway {gateway!r} (configured: "
+                          f"{', '.join(sorted(settings.gateways))})")
+    pools = [p.name for p in settings.lines.pools_of(gateway)]
+    if pool is None:
+        return pools[0] if len(pools) == 1 else ""
+    if pool not in settings.lines.pools:
+        known = ", ".join(sorted(settings.lines.pools)) or "none configured"
+        raise ConfigError(f"unknown pool {pool!r} (pools: {known})")
+    if pool not in pools:
+        raise ConfigError(f"pool {pool!r} is on gateway "
+                          f"{settings.lines.pools[pool].gateway!r}, not {gateway!r}")
+    return pool
 
 
 GATEWAY_TYPES = ("http", "smpp")
@@ -165,9 +190,19 @@ def _check_values(settings: Settings) -> None:
         raise ConfigError("retention: days must be >= 0 and interval_s > 0")
     if settings.enqueue.batch_size < 1:
         raise ConfigError("enqueue.batch_size: must be at least 1")
+    _check_lines(settings)
     url = settings.redis.url
     if url and not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"redis.url: must start with redis://, rediss:// or unix://, got {url!r}")
+
+
+def _check_lines(settings: Settings) -> None:
+    """Pools and caps name configured gateways; caps only apply to a gateway with pools."""
+    settings.lines.check_gateways(settings.gateways)
+    for name in settings.lines.caps:
+        if not settings.lines.pools_of(name):
+            raise ConfigError(f"gateway_caps.{name}: gateway {name!r} has no pool: its caps "
+                              f"apply to the line scheduler, which only pools use")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -203,12 +238,14 @@ def _build(cls: type[T], raw: Any, where: str) -> T:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where or 'config'}: expected a table, got {_describe(raw)}")
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    known = {f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+             if f.metadata.get("toml", True)}
     values: dict[str, Any] = {}
     for key, value in raw.items():
         name = f"{where}.{key}" if where else key
         if key not in known:
-            raise ConfigError(f"{name}: unknown key{_suggest(key, known)}")
+            suggestions = known | set(LINES_TABLES) if cls is Settings else known
+            raise ConfigError(f"{name}: unknown key{_suggest(key, suggestions)}")
         values[key] = _convert(hints[key], value, name)
     return cls(**values)
 

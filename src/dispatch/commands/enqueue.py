@@ -28,6 +28,7 @@ from dispatch.enqueue import (
     Exclusivity,
     campaign_spec,
     enqueue_file,
+    gateway_of,
 )
 from dispatch.enqueue import Progress as ProgressCallback
 from dispatch.ingest import FORMATS
@@ -48,7 +49,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         help="campaign id: 1-64 letters, digits, '_', '.', '-'")
     parser.add_argument("--text", help="message text; {column} is replaced per row")
     parser.add_argument("--text-file", metavar="F", help="read the message text from F")
-    parser.add_argument("--gateway", default="default", help="gateway name (default: default)")
+    parser.add_argument("--gateway", default=None,
+                        help="gateway name (default: the --pool's gateway, else default)")
+    parser.add_argument("--pool", default=None, metavar="NAME",
+                        help="pool of lines the messages go out on (default: the gateway's "
+                             "pool if it has exactly one, else the gateway's sender)")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="file format (default: jsonl for .jsonl/.ndjson, else csv)")
     parser.add_argument("--window", default="", metavar="SPEC",
@@ -76,10 +81,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def handle(args: argparse.Namespace) -> int:
     text = message_text(args.text, args.text_file)
     settings = settings_from(args)
+    args.gateway = gateway_of(settings, args.gateway, args.pool)
     try:  # fail before connecting
         campaign_spec(settings, args.campaign, text, args.gateway,
                       consent_required=args.consent_required,
-                      exclusivity=exclusivity(args.client, args.election))
+                      exclusivity=exclusivity(args.client, args.election), pool=args.pool)
     except EnqueueError as exc:
         raise UserError(str(exc)) from None
     report = trio.run(_enqueue, settings, args, text)
@@ -125,7 +131,8 @@ async def _enqueue(settings: Settings, args: argparse.Namespace, text: str) -> E
                                           progress=progress, window=args.window,
                                           deadline=args.deadline,
                                           consent_required=args.consent_required,
-                                          exclusivity=exclusivity(args.client, args.election))
+                                          exclusivity=exclusivity(args.client, args.election),
+                                          pool=args.pool)
             except EnqueueError as exc:
                 raise UserError(str(exc)) from None
 

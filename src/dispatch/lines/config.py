@@ -35,7 +35,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from dispatch.settings import ConfigError
+from dispatch.errors import ConfigError
 
 MAX_LINES: Final = 1_000_000  # in all pools together: a typo in a range must not eat RAM
 MAX_ADDRESS: Final = 20  # SMPP source_addr is at most 21 octets with its NUL
@@ -117,6 +117,10 @@ class GatewayCaps:
 class LinesConfig:
     pools: Mapping[str, PoolConfig]
     caps: Mapping[str, GatewayCaps]
+
+    @classmethod
+    def empty(cls) -> LinesConfig:
+        return cls({}, {})
 
     def pools_of(self, gateway: str) -> list[PoolConfig]:
         return [pool for pool in self.pools.values() if pool.gateway == gateway]

@@ -28,7 +28,8 @@ from dispatch.store.scripts import load_script
 
 QUEUED_CODE = model.STATE_CODES[model.QUEUED]
 # Meta fields a re-run must agree with (besides text and gateway, checked first).
-_CHECKED = ("text", "gateway", "consent_required", "client", "election", "consent_buckets")
+_CHECKED = ("text", "gateway", "consent_required", "client", "election", "consent_buckets",
+            "pool")
 
 
 class CampaignConflict(Exception):
@@ -49,6 +50,7 @@ class CampaignSpec:
     consent_required: bool = True  # rows without a consent source and date are rejected
     client: str = ""  # with `election` (both or neither): exclusivity
     election: str = ""
+    pool: str = ""  # the pool of lines it goes out on; "": the gateway's `sender`
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,7 @@ class CampaignStore:
             "client": spec.client,
             "election": spec.election,
             "consent_buckets": str(consent_buckets),
+            "pool": spec.pool,
         }
         if await self._redis.hexists(keys.meta, "purge_started_at"):
             raise CampaignConflict(_purged(spec.campaign_id))
@@ -189,6 +192,10 @@ def _check_same(spec: CampaignSpec, stored: dict[str, bytes | None]) -> None:
     if gateway is not None and gateway.decode() != spec.gateway:
         raise CampaignConflict(f"{name} with gateway {gateway.decode()!r}, not "
                                f"{spec.gateway!r}")
+    pool = stored["pool"]
+    if pool is not None and pool.decode() != spec.pool:
+        raise CampaignConflict(f"{name} on pool {pool.decode() or '(none)'!r}, not "
+                               f"{spec.pool or '(none)'!r}")
     required = stored["consent_required"]
     if required is not None and (required == b"1") != spec.consent_required:
         rule = "requiring consent" if required == b"1" else "not requiring consent"

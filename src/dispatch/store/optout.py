@@ -31,8 +31,9 @@ def line_scope(line: str) -> str:
 
 
 def scopes_for_sender(sender: str) -> list[str]:
-    """The scopes that stop a message sent from `sender`."""
-    return [ALL, line_scope(sender)]
+    """The scopes that stop a message sent from `sender` ("": not known yet, e.g. a pool's
+    campaign before a line is chosen: only the opt-outs of every line)."""
+    return [ALL, line_scope(sender)] if sender else [ALL]
 
 
 @dataclass(frozen=True)
