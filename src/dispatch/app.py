@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 
 import trio
 
 from dispatch.daemon.campaigns import CampaignBook
+from dispatch.daemon.line_feed import LinePlan
 from dispatch.daemon.retention import purge_forever
 from dispatch.daemon.service import Daemon, GatewayFactory, Ports, announce, watch_signals
 from dispatch.gateways.base import Gateway
 from dispatch.gateways.http import HttpGateway
 from dispatch.gateways.smpp import SmppGateway
 from dispatch.keys import Keys
+from dispatch.lines.config import GatewayCaps
 from dispatch.settings import GatewaySettings, Settings
 from dispatch.store.queue import Queue
 from dispatch.store.redis import open_redis
@@ -28,6 +31,29 @@ def consumer_name(settings: Settings) -> str:
 def senders(settings: Settings) -> dict[str, str]:
     """The sender identity of each gateway (the line its messages go out from)."""
     return {name: config.sender for name, config in settings.gateways.items()}
+
+
+def line_plans(settings: Settings) -> dict[str, LinePlan]:
+    """The line scheduler of each gateway with pools: its pools and caps."""
+    return {name: LinePlan(pools, gateway_caps(settings, name), settings.daemon.line_jitter_s)
+            for name in settings.gateways if (pools := settings.lines.pools_of(name))}
+
+
+def gateway_caps(settings: Settings, name: str) -> GatewayCaps:
+    """The configured caps; an SMPP gateway's window is at most its binds' windows, so
+    that no line waits in the client for a window slot after it was chosen (the time
+    between choice and sending must stay within daemon.line_jitter_s)."""
+    caps = settings.lines.caps_of(name)
+    config = settings.gateways[name]
+    if config.type != "smpp":
+        return caps
+    window = config.binds * config.window
+    return dataclasses.replace(caps, window=min(caps.window or window, window))
+
+
+def pool_gateways(settings: Settings) -> dict[str, str]:
+    """The gateway of each pool (the campaign book checks a campaign's pool against it)."""
+    return {name: pool.gateway for name, pool in settings.lines.pools.items()}
 
 
 def gateway_factory(settings: Settings) -> GatewayFactory:
@@ -50,8 +76,9 @@ async def run_daemon(settings: Settings) -> None:
     async with open_redis(settings) as redis:
         keys = Keys(settings.redis.key_prefix)
         queue = Queue(redis, keys, consumer, receipt_timeout_h=settings.daemon.receipt_timeout_h)
-        daemon = Daemon(settings.daemon, queue,
-                        CampaignBook(redis, keys, senders(settings)), gateway_factory(settings))
+        book = CampaignBook(redis, keys, senders(settings), pool_gateways(settings))
+        daemon = Daemon(settings.daemon, queue, book, gateway_factory(settings),
+                        lines=line_plans(settings))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, daemon)
             nursery.start_soon(purge_forever, redis, keys, settings.retention,

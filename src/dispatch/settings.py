@@ -67,6 +67,10 @@ class DaemonSettings:
     # A submitted message whose final receipt has not come after this many hours is
     # marked expired ("no final receipt"), so that every message ends in a final state.
     receipt_timeout_h: int = 48
+    # Lines (pools): the spread of the delay between a line being chosen and the gateway
+    # counting the message, absorbed by scheduling each line this much more cautiously
+    # (see dispatch.lines.scheduler). Too small: line violations; too large: lost rate.
+    line_jitter_s: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,8 @@ def _check_values(settings: Settings) -> None:
     for key in ("batch_size", "max_attempts", "record_batch_size", "receipt_timeout_h"):
         if getattr(settings.daemon, key) < 1:
             raise ConfigError(f"daemon.{key}: must be at least 1")
+    if not 0 <= settings.daemon.line_jitter_s <= 10:
+        raise ConfigError("daemon.line_jitter_s: must be between 0 and 10 seconds")
     if settings.retention.days < 0 or settings.retention.interval_s <= 0:
         raise ConfigError("retention: days must be >= 0 and interval_s > 0")
     if settings.enqueue.batch_size < 1:

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import trio
+
 from dispatch.keys import Keys
 from dispatch.model import ACTIVE
 from dispatch.policy.sending import Action, SendPolicy, send_policy
@@ -32,14 +34,20 @@ class Campaign:
     stream: str
     render: Renderer
     policy: SendPolicy  # sending window in the recipient's local time, holidays, deadline
+    pool: str = ""  # its pool of lines (each message goes out from one); "": `sender`
 
 
 class CampaignBook:
-    def __init__(self, redis: Redis, keys: Keys, senders: Mapping[str, str]) -> None:
-        """`senders`: the sender identity of each configured gateway."""
+    def __init__(self, redis: Redis, keys: Keys, senders: Mapping[str, str],
+                 pools: Mapping[str, str] | None = None) -> None:
+        """`senders`: the sender identity of each configured gateway; `pools`: the gateway
+        of each configured pool of lines."""
         self._redis = redis
         self._keys = keys
         self._senders = senders
+        self._pools = pools or {}
+        self._refused: set[str] = set()  # campaigns logged as not sendable here
+        self._refreshed = trio.Event()
         self.campaigns: dict[str, Campaign] = {}
         self.queued: dict[str, int] = {}
         # Campaign status (active, paused, cancelled), re-read on every refresh so that
@@ -71,6 +79,12 @@ class CampaignBook:
                 if campaign is not None:
                     self.campaigns[campaign_id] = campaign
         await self._refresh_live()
+        self._refreshed.set()
+        self._refreshed = trio.Event()
+
+    async def wait_refreshed(self) -> None:
+        """Until the next refresh is done (statuses are fresh)."""
+        await self._refreshed.wait()
 
     async def _load(self, campaign_id: str) -> Campaign | None:
         keys = self._keys.campaign(campaign_id)
@@ -79,14 +93,25 @@ class CampaignBook:
             return None  # being created right now; seen on the next refresh
         text = meta[b"text"].decode()
         gateway = meta.get(b"gateway", b"default").decode()
+        pool = meta.get(b"pool", b"").decode()
+        if pool and self._pools.get(pool) != gateway:
+            self._refuse(campaign_id, f"its pool {pool!r} is not configured on gateway "
+                                      f"{gateway!r} here")
+            return None
         try:
             render = compile_template(text)
             policy = send_policy(meta)
         except ValueError as exc:  # enqueue checks these; this is a damaged meta
             log.error("campaign %s cannot be sent (%s): not sending it", campaign_id, exc)
             return None
-        return Campaign(campaign_id, gateway, self._senders.get(gateway, ""), keys.stream,
-                        render, policy)
+        sender = "" if pool else self._senders.get(gateway, "")
+        return Campaign(campaign_id, gateway, sender, keys.stream, render, policy, pool)
+
+    def _refuse(self, campaign_id: str, reason: str) -> None:
+        """Log once (the campaign is looked at again on every refresh) and leave it queued."""
+        if campaign_id not in self._refused:
+            self._refused.add(campaign_id)
+            log.error("campaign %s cannot be sent by this daemon: %s", campaign_id, reason)
 
     async def _refresh_live(self) -> None:
         """Queue depth and status of every campaign, in one pipelined round trip."""

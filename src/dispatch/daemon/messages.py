@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgpack
 
@@ -16,6 +17,12 @@ class Message:
     values: list[str] | None
     attempts: int = 0  # transient failures that count toward daemon.max_attempts
     waits: int = 0  # every retry, counted or not: drives the backoff
+
+
+class MessageSink(Protocol):
+    """Takes one message back for sending (a gateway's channel, or its outlet)."""
+
+    async def send(self, message: Message, /) -> None: ...
 
 
 class UnreadableEntry(ValueError):

@@ -22,6 +22,7 @@ class GatewayMetrics:
         self.submitted = metrics.messages.labels(gateway, "submitted")
         self.failed = metrics.messages.labels(gateway, "failed")
         self.retried = metrics.messages.labels(gateway, "retried")
+        self.throttled = metrics.throttled.labels(gateway)
         self.latency = metrics.submit_latency.labels(gateway)
         self.queue_wait = metrics.queue_wait.labels(gateway)
 
@@ -32,6 +33,10 @@ class DaemonMetrics:
         self.messages = Counter(
             "dispatch_messages", "Messages by gateway and outcome of their submission",
             ["gateway", "outcome"], registry=self.registry)
+        self.throttled = Counter(
+            "dispatch_throttled", "Submissions the gateway answered 'too fast' (SMPP "
+            "ESME_RTHROTTLED or ESME_RMSGQFUL, HTTP 429), by gateway; each is also retried",
+            ["gateway"], registry=self.registry)
         self.receipts = Counter(
             "dispatch_receipts", "Delivery receipts received, by what became of them",
             ["result"], registry=self.registry)

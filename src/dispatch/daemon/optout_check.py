@@ -2,7 +2,7 @@
 
 Admission already checked each message; this catches a STOP that landed while the message
 waited inside a daemon (in a channel, a retry, its window), on this daemon or another.
-One Redis round trip per batch (per sender line in it), never one per message.
+One Redis round trip per batch, whatever its lines, never one per message.
 """
 
 from __future__ import annotations
@@ -15,20 +15,15 @@ from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.resilience import with_redis_retry
 from dispatch.daemon.sender import OptOutCheck
 from dispatch.gateways.base import Outbound
-from dispatch.store.optout import OptOutStore, scopes_for_sender
+from dispatch.store.optout import OptOutStore
 
 
 def optout_check(optouts: OptOutStore, metrics: DaemonMetrics) -> OptOutCheck:
     async def check(messages: Sequence[Message], outbound: Sequence[Outbound]) -> list[bool]:
-        by_sender: dict[str, list[int]] = {}
-        for index, item in enumerate(outbound):
-            by_sender.setdefault(item.sender, []).append(index)
-        stopped = [False] * len(outbound)
-        for sender, indexes in by_sender.items():
-            numbers = [outbound[i].to for i in indexes]
-            flags = await with_redis_retry("optout_check", partial(
-                optouts.opted_out_many, numbers, scopes_for_sender(sender)), metrics)
-            for index, flag in zip(indexes, flags, strict=True):
-                stopped[index] = flag
-        return stopped
+        # The scope of the line each message actually goes out on (a pool's campaign spreads
+        # its messages over many lines): one script call for the whole batch.
+        numbers = [item.to for item in outbound]
+        lines = [item.sender for item in outbound]
+        return await with_redis_retry("optout_check", partial(
+            optouts.opted_out_by_line, numbers, lines), metrics)
     return check

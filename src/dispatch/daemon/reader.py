@@ -15,10 +15,10 @@ from functools import partial
 import msgpack
 import trio
 
-from dispatch.daemon.batching import hand_over
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.messages import Message, UnreadableEntry, decode_entry
 from dispatch.daemon.metrics import DaemonMetrics
+from dispatch.daemon.outlet import Outlet
 from dispatch.daemon.resilience import with_redis_retry
 from dispatch.daemon.tracker import Tracker
 from dispatch.store.queue import Entry, Queue
@@ -30,10 +30,11 @@ REFRESH_S = 1.0
 
 class Reader:
     def __init__(self, queue: Queue, book: CampaignBook, tracker: Tracker,
-                 channels: dict[str, trio.MemorySendChannel[Message]], metrics: DaemonMetrics,
+                 channels: dict[str, Outlet], metrics: DaemonMetrics,
                  *, batch_size: int, block_ms: int, max_held: int, claim_idle_s: float,
                  stopping: trio.Event, waiting: Callable[[], int] = lambda: 0) -> None:
-        """`waiting`: how many held messages wait for their window (not counted as busy)."""
+        """`channels`: each gateway's outlet; `waiting`: how many held messages wait (for
+        their window, or while their campaign is paused): not counted as busy."""
         self._queue = queue
         self._book = book
         self._tracker = tracker
@@ -134,7 +135,8 @@ class Reader:
         admitted = [m for m, send in zip(messages, flags, strict=True) if send]
         self._tracker.add(admitted)
         self._metrics.in_process.set(len(self._tracker))
-        await hand_over(self._channels[self._book.campaigns[campaign].gateway], admitted)
+        outlet = self._channels[self._book.campaigns[campaign].gateway]
+        await outlet.hand_over(campaign, admitted)
 
     async def _decode(self, entry: Entry) -> Message | None:
         try:

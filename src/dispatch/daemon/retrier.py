@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Mapping
 
 import trio
 
-from dispatch.daemon.messages import Message
+from dispatch.daemon.messages import Message, MessageSink
 
 
 class Retrier:
@@ -29,8 +30,9 @@ class Retrier:
         heapq.heappush(self._heap, (due, next(self._order), gateway, message))
         self._wakeup.set()
 
-    async def run(self, channels: dict[str, trio.MemorySendChannel[Message]]) -> None:
-        """Hand due messages back to their gateway's channel; runs until cancelled."""
+    async def run(self, channels: Mapping[str, MessageSink]) -> None:
+        """Hand due messages back to their gateway's channel (or outlet); runs until
+        cancelled."""
         while True:
             await self._sleep_until_due()
             while self._heap and self._heap[0][0] <= trio.current_time():

@@ -7,6 +7,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 import trio
 
@@ -17,6 +18,7 @@ from dispatch.daemon.messages import Message, message_reference
 from dispatch.daemon.metrics import GatewayMetrics
 from dispatch.daemon.retrier import Retrier
 from dispatch.gateways.base import Accepted, Gateway, Outbound, Rejected, SubmitResult
+from dispatch.lines.scheduler import Assignment, Line
 from dispatch.model import CANCELLED, PAUSED
 from dispatch.policy.retry import RetryPolicy
 from dispatch.policy.sending import Action
@@ -28,6 +30,15 @@ log = logging.getLogger(__name__)
 
 # Which of a batch opted out since it was admitted (for the line each goes out on).
 OptOutCheck = Callable[[Sequence[Message], Sequence[Outbound]], Awaitable[list[bool]]]
+
+
+class Lines(Protocol):
+    """Where a sender takes (message, line) assignments and gives lines back (LineFeed)."""
+
+    async def next_assignments(self, max_n: int) -> list[Assignment[Message]]: ...
+
+    def release(self, line: Line) -> None: ...
+
 
 PAUSE_RECHECK_S = 1.0  # campaign status is refreshed about once a second
 WAITER_FULL_RECHECK_S = 300.0
@@ -60,14 +71,32 @@ class Sender:
                 drain_ready(receive, batch, self._gateway.batch_size)
                 await self._send(batch)
 
-    async def _send(self, batch: list[Message]) -> None:
+    async def run_lines(self, lines: Lines) -> None:
+        """Messages of pools' campaigns, each on the line the scheduler gave it (its
+        address is the message's sender); a line is released once the gateway answered
+        (or the message turned out not to be sendable). Ends when `lines` is closed."""
+        async with self._outcomes:
+            while True:
+                try:
+                    batch = await lines.next_assignments(self._gateway.batch_size)
+                except trio.EndOfChannel:
+                    return
+                try:
+                    await self._send([message for message, _ in batch],
+                                     [line.address for _, line in batch])
+                finally:
+                    for _, line in batch:
+                        lines.release(line)
+
+    async def _send(self, batch: list[Message], sources: list[str] | None = None) -> None:
+        """`sources`: each message's sender (its line); None: the gateway's sender."""
         sendable: list[Message] = []
         outbound: list[Outbound] = []
         done: list[tuple[str, Outcome]] = []
-        for message in batch:
+        for index, message in enumerate(batch):
             status = self._book.status_of(message.campaign)
             if status == CANCELLED:
-                done.append(_outcome(message, "c", "campaign cancelled before sending"))
+                done.append(outcome(message, "c", "campaign cancelled before sending"))
                 continue
             if status == PAUSED:  # hold it in process; looked at again in a second
                 self._retrier.schedule(self._gateway.name, message, PAUSE_RECHECK_S)
@@ -75,7 +104,8 @@ class Sender:
             if not self._may_send_now(message, done):
                 continue
             try:
-                outbound.append(self._outbound(message))
+                outbound.append(self._outbound(message, sources[index] if sources
+                                               else self._gateway.sender))
                 sendable.append(message)
             except TemplateError as exc:  # values that do not fit the campaign's text
                 self._settle(message, Rejected(f"cannot render the text: {exc}"), done)
@@ -111,7 +141,7 @@ class Sender:
         kept: tuple[list[Message], list[Outbound]] = ([], [])
         for message, item, opted_out in zip(messages, outbound, stopped, strict=True):
             if opted_out:
-                done.append(_outcome(message, "p", "opted out while waiting to be sent"))
+                done.append(outcome(message, "p", "opted out while waiting to be sent"))
             else:
                 kept[0].append(message)
                 kept[1].append(item)
@@ -126,34 +156,36 @@ class Sender:
         if decision.action is Action.SEND:
             return True
         if decision.action is Action.EXPIRE:
-            done.append(_outcome(message, "x", "deadline passed before it could be sent"))
+            done.append(outcome(message, "x", "deadline passed before it could be sent"))
         elif not self._waiter.park(message, decision.until_ts or now):
             # The waiter is full: wait in the retrier, decided again when it comes back.
             delay = min(WAITER_FULL_RECHECK_S, (decision.until_ts or now) - now)
             self._retrier.schedule(self._gateway.name, message, max(delay, 1.0))
         return False
 
-    def _outbound(self, message: Message) -> Outbound:
+    def _outbound(self, message: Message, sender: str) -> Outbound:
         campaign = self._book.campaigns[message.campaign]
         return Outbound(message_reference(message.campaign, message.number), message.number,
-                        self._gateway.sender, campaign.render(message.values))
+                        sender, campaign.render(message.values))
 
     def _settle(self, message: Message, result: SubmitResult,
                 done: list[tuple[str, Outcome]]) -> None:
         """Add the outcome to record to `done`, or schedule a retry."""
         if isinstance(result, Accepted):
             self._metrics.submitted.inc()
-            done.append(_outcome(message, "s", result.gateway_id))
+            done.append(outcome(message, "s", result.gateway_id))
         elif isinstance(result, Rejected):
             self._metrics.failed.inc()
-            done.append(_outcome(message, "f", result.reason))
+            done.append(outcome(message, "f", result.reason))
         else:
+            if result.throttled:
+                self._metrics.throttled.inc()
             message.waits += 1
             message.attempts += result.counts
             if self._policy.gives_up(message.attempts):
                 self._metrics.failed.inc()
                 reason = f"gave up after {message.attempts} attempts: {result.reason}"
-                done.append(_outcome(message, "f", reason))
+                done.append(outcome(message, "f", reason))
                 return
             self._metrics.retried.inc()
             delay = self._policy.delay(message.waits, result.after_s, self._rng)
@@ -165,5 +197,5 @@ def enqueued_at(message: Message) -> float:
     return int(message.entry_id.split(b"-", 1)[0]) / 1000
 
 
-def _outcome(message: Message, code: str, detail: str) -> tuple[str, Outcome]:
+def outcome(message: Message, code: str, detail: str) -> tuple[str, Outcome]:
     return message.campaign, Outcome(message.entry_id, message.number, code, detail)

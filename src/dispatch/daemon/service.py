@@ -1,12 +1,15 @@
 """The daemon's task tree and its shutdown.
 
-    reader ──► channel per gateway ──► senders ──► outcomes ──► recorder
-       ▲              ▲                   │
-    reclaimer      retrier ◄──────────────┘ (transient errors)       receipt sweeper
+    reader ──► outlet per gateway ──► senders ──► outcomes ──► recorder
+       ▲       (channel, or line      │
+    reclaimer   scheduler for pools)  │
+                      ▲               │
+                   retrier ◄──────────┘ (transient errors)           receipt sweeper
     inbox: receipts and replies (HTTP endpoint, gateway adapters)   metrics (HTTP)
 
 Shutdown (SIGTERM/SIGINT, or `stop()`): the reader, reclaimer and retrier stop taking
-work, which closes the gateway channels; the senders finish what they hold, the recorder
+work, which closes the gateway channels; the line schedulers hand out what active
+campaigns still have queued, then close; the senders finish what they hold, the recorder
 records it, and the daemon exits. Whatever is not finished within the grace period stays
 pending in Redis and is taken up again on the next start.
 """
@@ -17,18 +20,21 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import trio
 
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.inbox import Inbox
 from dispatch.daemon.inflight import InFlightNumbers
+from dispatch.daemon.line_feed import LineFeed, LinePlan
 from dispatch.daemon.messages import Message
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.notify import sd_notify
 from dispatch.daemon.optout_check import optout_check
+from dispatch.daemon.outlet import Outlet
 from dispatch.daemon.reader import Reader
 from dispatch.daemon.recorder import Recorder
 from dispatch.daemon.replies import ReplyHandler
@@ -59,8 +65,12 @@ class Ports:
 
 class Daemon:
     def __init__(self, settings: DaemonSettings, queue: Queue, book: CampaignBook,
-                 make_gateways: GatewayFactory, metrics: DaemonMetrics | None = None) -> None:
+                 make_gateways: GatewayFactory, metrics: DaemonMetrics | None = None,
+                 lines: Mapping[str, LinePlan] | None = None) -> None:
+        """`lines`: the line plan of each gateway with pools (its pools' campaigns go out
+        through its line scheduler)."""
         self._settings = settings
+        self._lines = lines or {}
         self._queue = queue
         self._book = book
         self._make_gateways = make_gateways
@@ -124,55 +134,74 @@ class Daemon:
             s.record_batch_size * 4)
         channels = {name: trio.open_memory_channel[Message](s.batch_size * 2)
                     for name in self._gateways}
-        reader = Reader(self._queue, self._book, self.tracker,
-                        {name: pair[0] for name, pair in channels.items()}, self.metrics,
+        feeds = {name: LineFeed(name, plan) for name, plan in self._lines.items()
+                 if name in self._gateways}
+        outlets = {name: Outlet(self._book, pair[0], feeds.get(name))
+                   for name, pair in channels.items()}
+        reader = Reader(self._queue, self._book, self.tracker, outlets, self.metrics,
                         batch_size=s.batch_size, block_ms=s.read_block_ms,
                         max_held=s.batch_size * 4, claim_idle_s=s.claim_idle_s,
-                        stopping=self._stopping, waiting=self._waiter.__len__)
+                        stopping=self._stopping, waiting=partial(self._not_busy, feeds))
         recorder = Recorder(self._queue, self.tracker, self.metrics, s.record_batch_size,
                             s.record_delay_ms / 1000)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(recorder.run, outcome_receive)
             async with outcome_send:
                 for name, (_, receive) in channels.items():
-                    self._start_senders(nursery, name, receive, outcome_send)
-            nursery.start_soon(self._intake_tasks, reader,
-                               {name: pair[0] for name, pair in channels.items()})
+                    self._start_senders(nursery, name, receive, outcome_send, feeds.get(name))
+                nursery.start_soon(self._intake_tasks, reader, outlets,
+                                   [(feed, outcome_send.clone()) for feed in feeds.values()])
+
+    def _not_busy(self, feeds: Mapping[str, LineFeed]) -> int:
+        """Held messages that are not work in progress: waiting for their window, or
+        queued for a line while their campaign is paused."""
+        return len(self._waiter) + sum(feed.paused_held() for feed in feeds.values())
 
     def _start_senders(self, nursery: trio.Nursery, name: str,
                        receive: trio.MemoryReceiveChannel[Message],
-                       outcome_send: trio.MemorySendChannel[tuple[str, Outcome]]) -> None:
-        s = self._settings
+                       outcome_send: trio.MemorySendChannel[tuple[str, Outcome]],
+                       lines: LineFeed | None) -> None:
+        """`concurrency` senders on the gateway's channel, and as many on its lines (idle
+        unless campaigns of both kinds are running)."""
         gateway = self._gateways[name]
-        policy = RetryPolicy(s.max_attempts, s.retry_base_s, s.retry_max_s)
         with receive:
             for _ in range(gateway.concurrency):
-                sender = Sender(gateway, self._book, self._retrier, policy,
-                                self.metrics.gateway(name), outcome_send.clone(),
-                                self._waiter, optout_check(self._queue.optouts, self.metrics),
-                                self._submitting)
-                nursery.start_soon(sender.run, receive.clone())
+                nursery.start_soon(self._sender(name, outcome_send).run, receive.clone())
+                if lines is not None:
+                    nursery.start_soon(self._sender(name, outcome_send).run_lines, lines)
 
-    async def _intake_tasks(self, reader: Reader,
-                            sends: dict[str, trio.MemorySendChannel[Message]]) -> None:
-        """Reader and reclaimer until stop(); the retrier and sweeper beside them. When the
-        reader is done, the rest stops (waiting retries stay pending in Redis) and the
-        gateway channels close, which lets the senders drain and end."""
+    def _sender(self, name: str, outcome_send: trio.MemorySendChannel[tuple[str, Outcome]]
+                ) -> Sender:
+        s = self._settings
+        return Sender(self._gateways[name], self._book, self._retrier,
+                      RetryPolicy(s.max_attempts, s.retry_base_s, s.retry_max_s),
+                      self.metrics.gateway(name), outcome_send.clone(), self._waiter,
+                      optout_check(self._queue.optouts, self.metrics), self._submitting)
+
+    async def _intake_tasks(self, reader: Reader, outlets: dict[str, Outlet],
+                            feeds: list[tuple[LineFeed, trio.MemorySendChannel[
+                                tuple[str, Outcome]]]]) -> None:
+        """Reader and reclaimer until stop(); the retrier, sweeper and campaign status of
+        the line schedulers beside them. When the reader is done, the rest stops (waiting
+        retries stay pending in Redis), the gateway channels close and the line schedulers
+        drain, which lets the senders finish and end."""
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._retrier.run, sends)
-                nursery.start_soon(self._release_waiting, sends)
+                nursery.start_soon(self._retrier.run, outlets)
+                nursery.start_soon(self._release_waiting, outlets)
                 nursery.start_soon(ReceiptSweeper(self._queue, self.metrics).run)
+                for feed, outcomes in feeds:
+                    nursery.start_soon(feed.follow, self._book, outcomes)
                 async with trio.open_nursery() as readers:
                     readers.start_soon(reader.run)
                     readers.start_soon(reader.reclaim_forever)
                 nursery.cancel_scope.cancel()
         finally:
-            for send in sends.values():
-                send.close()
+            for outlet in outlets.values():
+                outlet.close()
+            await _drain([feed for feed, _ in feeds])
 
-    async def _release_waiting(self, sends: dict[str, trio.MemorySendChannel[Message]]
-                               ) -> None:
+    async def _release_waiting(self, outlets: dict[str, Outlet]) -> None:
         """Messages whose window opened go back to their gateway's senders."""
         batches_send, batches = trio.open_memory_channel[list[Message]](0)
         async with trio.open_nursery() as nursery:
@@ -180,7 +209,19 @@ class Daemon:
             async for released in batches:
                 for message in released:
                     gateway = self._book.campaigns[message.campaign].gateway
-                    await sends[gateway].send(message)
+                    await outlets[gateway].send(message)
+
+
+async def _drain(feeds: list[LineFeed]) -> None:
+    """Let the line schedulers hand out what they hold, then close them (also when the
+    grace period runs out meanwhile)."""
+    try:
+        async with trio.open_nursery() as nursery:
+            for feed in feeds:
+                nursery.start_soon(feed.drain)
+    finally:
+        for feed in feeds:
+            feed.close()
 
 
 async def watch_signals(daemon: Daemon) -> None:

@@ -8,7 +8,7 @@ or retry (transient: throttled, overloaded, timed out, unknown fate).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import trio
@@ -43,6 +43,10 @@ class Retry:
     # (throttled, queue full, no connection): such waits do not use up the attempt budget,
     # so a long throttling or outage delays messages instead of failing them.
     counts: bool = True
+    # The gateway said "too fast" (SMPP ESME_RTHROTTLED or queue full, HTTP 429): counted
+    # by gateway in the metrics, since on a line it means a rate was not respected. Not
+    # part of equality: a throttled retry is the same decision, with a label for metrics.
+    throttled: bool = field(default=False, compare=False)
 
 
 SubmitResult = Accepted | Rejected | Retry

@@ -97,7 +97,7 @@ def _accepted(payload: Any) -> SubmitResult:
 def _error_result(response: httpx.Response) -> SubmitResult:
     reason = f"HTTP {response.status_code}: {_error_text(response)}"
     if response.status_code == 429:  # throttled: not taken, only asked to wait
-        return Retry(reason, _retry_after(response), counts=False)
+        return Retry(reason, _retry_after(response), counts=False, throttled=True)
     if response.status_code in TRANSIENT_STATUSES or response.status_code >= 500:
         return Retry(reason, _retry_after(response))
     return Rejected(reason)

@@ -96,7 +96,7 @@ class Simulator:
 
 
 def _no_smsc_stats() -> dict[str, Any]:
-    return {"smpp": SmscCounters().as_dict(), "line_violations": 0}
+    return {"smpp": SmscCounters().as_dict(), "line_violations": 0, "lines_seen": 0}
 
 
 async def serve_simulator(config: SimulatorConfig, *,

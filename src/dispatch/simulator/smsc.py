@@ -116,7 +116,8 @@ class Smsc:
 
     def stats(self) -> dict[str, Any]:
         counters = self.core.counters
-        return {"smpp": counters.as_dict(), "line_violations": counters.line_violations}
+        return {"smpp": counters.as_dict(), "line_violations": counters.line_violations,
+                "lines_seen": self.core.policy.lines_seen}
 
     # The ticker.
 

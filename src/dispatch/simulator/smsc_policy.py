@@ -108,6 +108,11 @@ class SubmitPolicy:
         self._latency_s = config.smpp_latency_ms / 1000
         self._jitter_s = config.smpp_latency_jitter_ms / 1000
 
+    @property
+    def lines_seen(self) -> int:
+        """Source addresses with a rate bucket (idle ones are forgotten past MAX_LINES)."""
+        return len(self._lines) if self._lines is not None else 0
+
     def bind_bucket(self, now: float) -> TokenBucket | None:
         """The rate limit of a new bind (None: unlimited)."""
         if not self.bind_rate:

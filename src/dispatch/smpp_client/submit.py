@@ -128,7 +128,7 @@ def part_result(status: int, message_id: str, base: int | None) -> SubmitResult:
     kind = classify_status(status)
     reason = f"{status_name(status)} (0x{status:08x})"
     if kind is StatusClass.THROTTLED:  # not taken: wait, without using up an attempt
-        return Retry(reason, THROTTLED_AFTER_S, counts=False)
+        return Retry(reason, THROTTLED_AFTER_S, counts=False, throttled=True)
     if kind is StatusClass.PERMANENT:
         return Rejected(reason)
     return Retry(reason)

@@ -21,6 +21,7 @@ from coredis.tokens import PureToken
 
 from dispatch.keys import Keys
 from dispatch.store.redis import Redis
+from dispatch.store.scripts import load_script
 
 ALL = "all"
 
@@ -54,6 +55,7 @@ class OptOutStore:
         self._redis = redis
         self._keys = keys
         self._secret: str | None = None
+        self._by_line = redis.register_script(load_script("optout_lines"))
 
     async def secret(self) -> str:
         """The hash key: made at first use and kept in Redis, shared by every process."""
@@ -69,17 +71,20 @@ class OptOutStore:
         """What the scope sets hold for `number` (the same as the Lua `opted_out`)."""
         return hashlib.sha1(f"{await self.secret()}:{number}".encode()).hexdigest()
 
-    async def opted_out_many(self, numbers: Sequence[str], scopes: Sequence[str]
-                             ) -> list[bool]:
-        """Which of `numbers` opted out in any of `scopes`: one round trip for the batch."""
-        secret = await self.secret()
-        hashes = [hashlib.sha1(f"{secret}:{n}".encode()).hexdigest() for n in numbers]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            replies = [pipe.smismember(key, hashes) for key in self.scope_keys(scopes)]
-        found = [False] * len(numbers)
-        for reply in replies:
-            found = [a or bool(b) for a, b in zip(found, await reply, strict=True)]
-        return found
+    async def opted_out_by_line(self, numbers: Sequence[str], lines: Sequence[str]
+                                ) -> list[bool]:
+        """Which of `numbers` opted out for every line or for the line each goes out from
+        ("": no line of its own): one script call for the batch, however many lines."""
+        keys = [self._keys.optout(ALL)]
+        index: dict[str, int] = {}
+        args: list[str | int] = [await self.secret()]
+        for number, line in zip(numbers, lines, strict=True):
+            if line and line not in index:
+                keys.append(self._keys.optout(line_scope(line)))
+                index[line] = len(keys)  # Lua counts KEYS from 1
+            args += (number, index.get(line, 1))
+        flags: list[int] = await self._by_line(keys=keys, args=args)
+        return [flag == 1 for flag in flags]
 
     def scope_keys(self, scopes: Iterable[str]) -> list[str]:
         return [self._keys.optout(scope) for scope in scopes]

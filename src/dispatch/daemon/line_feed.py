@@ -1,0 +1,119 @@
+"""One gateway's pools of lines as the daemon uses them: the messages of its pools'
+campaigns wait here for a line, and its senders take (message, line) assignments out.
+
+    reader / retrier / window waiter ──push──► LineFeed ──next_assignments──► senders
+                                                  ▲                              │
+                           campaign status ───────┘ (pause, resume, cancel)      release
+
+Pause and resume map onto the scheduler's: a paused campaign keeps its messages queued
+here and gets no line. Cancel takes its queued messages out and records them cancelled
+(through the recorder, like any outcome), so none is lost. Campaign status comes from the
+campaign book, followed on each of its refreshes (about once a second).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import trio
+
+from dispatch.daemon.campaigns import Campaign, CampaignBook
+from dispatch.daemon.messages import Message
+from dispatch.daemon.sender import outcome
+from dispatch.lines.config import GatewayCaps, PoolConfig
+from dispatch.lines.scheduler import Assignment, Line, LineScheduler
+from dispatch.lines.service import LineService
+from dispatch.model import ACTIVE, CANCELLED, PAUSED
+from dispatch.store.queue import Outcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LinePlan:
+    """What a gateway's scheduler is built from."""
+
+    pools: Sequence[PoolConfig]
+    caps: GatewayCaps
+    jitter_s: float = 0.05  # timing spread absorbed per line (see lines.scheduler)
+
+
+def _recipient(message: Message) -> str:
+    return message.number
+
+
+class LineFeed:
+    def __init__(self, gateway: str, plan: LinePlan) -> None:
+        self.gateway = gateway
+        self.scheduler: LineScheduler[Message] = LineScheduler(
+            plan.pools, _recipient, caps=plan.caps, jitter_s=plan.jitter_s)
+        self.service = LineService(self.scheduler)
+        self.pools = [pool.name for pool in plan.pools]
+        self._status: dict[str, str] = {}  # campaigns scheduled here -> status applied
+        self._taken = trio.Event()  # set after each batch handed out (drain waits on it)
+
+    async def next_assignments(self, max_n: int) -> list[Assignment[Message]]:
+        """Up to `max_n` (message, line) to send now (see LineService); EndOfChannel once
+        closed."""
+        batch = await self.service.next_assignments(max_n)
+        self._taken.set()
+        self._taken = trio.Event()
+        return batch
+
+    def release(self, line: Line) -> None:
+        self.service.release(line)
+
+    def push(self, campaign: Campaign, messages: Sequence[Message]) -> None:
+        """Queue messages of `campaign` for a line of its pool."""
+        if campaign.id not in self._status:
+            self.scheduler.set_campaign(campaign.id, campaign.pool)
+            self._status[campaign.id] = ACTIVE
+        self.scheduler.push(campaign.id, messages)
+
+    def paused_held(self) -> int:
+        """Messages of paused campaigns queued here: held, but not work in progress (the
+        reader does not wait for them to go before reading other campaigns)."""
+        return sum(self.scheduler.queued_in(name) for name, status in self._status.items()
+                   if status == PAUSED)
+
+    def apply(self, book: CampaignBook) -> list[Message]:
+        """Bring each campaign's status here in line with the book's; returns the messages
+        of campaigns cancelled since (to be recorded cancelled)."""
+        dropped: list[Message] = []
+        for name, applied in list(self._status.items()):
+            status = book.status_of(name)
+            if status == applied:
+                continue
+            if status == CANCELLED:
+                dropped += self.scheduler.cancel(name)
+                del self._status[name]
+                continue
+            (self.scheduler.pause if status == PAUSED else self.scheduler.resume)(name)
+            self._status[name] = status
+        return dropped
+
+    async def follow(self, book: CampaignBook,
+                     outcomes: trio.MemorySendChannel[tuple[str, Outcome]]) -> None:
+        """Apply campaign status after every refresh of the book, until cancelled."""
+        async with outcomes:
+            while True:
+                await book.wait_refreshed()
+                for message in self.apply(book):
+                    await outcomes.send(outcome(message, "c", "campaign cancelled before "
+                                                                "sending"))
+
+    async def drain(self) -> None:
+        """At shutdown: until every message of an active campaign has had its line
+        (bounded by the grace period); then `close`."""
+        while self.scheduler.queued - self.paused_held() > 0:
+            await self._taken.wait()
+
+    def close(self) -> None:
+        """Senders waiting for a line end; what is still queued stays pending in Redis and
+        is taken up again on the next start (like a message in a retry)."""
+        left = self.service.close()
+        if left:
+            log.info("gateway %s: %d messages left pending without a line", self.gateway,
+                     len(left))
