@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -30,15 +31,21 @@ LINE_RATE = 4.0  # messages/s per line, burst 1, as the simulator counts
 FINAL = ("delivered", "failed", "expired", "suppressed", "cancelled")
 
 
-@pytest.fixture
-async def smsc() -> AsyncIterator[Simulator]:
+@asynccontextmanager
+async def running_smsc(**knobs: float) -> AsyncIterator[Simulator]:
     sim = Simulator(SimulatorConfig(
         http_port=0, smpp_port=0, accounts={"t": "pw"}, seed=5, receipt_delay_ms=20,
-        outcomes={"delivered": 1.0}, line_rate=LINE_RATE, line_burst=1.0))
+        outcomes={"delivered": 1.0}, line_rate=LINE_RATE, line_burst=1.0, **knobs))
     async with trio.open_nursery() as nursery:
         await nursery.start(sim.serve)
         yield sim
         nursery.cancel_scope.cancel()
+
+
+@pytest.fixture
+async def smsc() -> AsyncIterator[Simulator]:
+    async with running_smsc() as sim:
+        yield sim
 
 
 def pooled(settings: Settings, sim: Simulator, lines: int) -> Settings:
@@ -80,9 +87,10 @@ async def until_final(redis: Redis, settings: Settings, expected: int) -> dict[s
 
 
 async def send_all(redis: Redis, settings: Settings, expected: int,
-                   meanwhile: Callable[[], Awaitable[None]] | None = None) -> dict[str, int]:
+                   meanwhile: Callable[[], Awaitable[None]] | None = None,
+                   daemon: Daemon | None = None) -> dict[str, int]:
     """Run a daemon (doing `meanwhile` once it is up) until `expected` messages are final."""
-    daemon = daemon_for(redis, settings)
+    daemon = daemon or daemon_for(redis, settings)
     async with trio.open_nursery() as nursery:
         await nursery.start(daemon.run)
         if meanwhile is not None:
@@ -154,3 +162,20 @@ async def test_a_stop_on_a_line_holds_for_messages_going_out_on_that_line(
         final = await send_all(redis, configured, 3)
     # The STOP to the pool's line holds; one to another line (the gateway's sender) not.
     assert (final["suppressed"], final["delivered"]) == (1, 2)
+
+
+async def test_throttle_answers_are_counted_by_gateway(
+        redis: Redis, settings: Settings, tmp_path: Path) -> None:
+    async with running_smsc(throttle_rate=0.3) as sim:
+        configured = pooled(settings, sim, lines=20)
+        daemon = daemon_for(redis, configured)
+        with trio.fail_after(60):
+            await enqueue(redis, configured, tmp_path, 60)
+            final = await send_all(redis, configured, 60, daemon=daemon)
+        throttled = sim.stats()["smpp"]["throttled"]
+    assert final["delivered"] == 60
+    assert throttled > 0
+    registry = daemon.metrics.registry
+    assert registry.get_sample_value("dispatch_throttled_total", {"gateway": "default"}) \
+        == throttled
+    assert registry.get_sample_value("dispatch_lines", {"pool": "p"}) == 20

@@ -6,10 +6,15 @@ costs an increment, not a label lookup.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from dispatch.httpserver import Request, Response, error_response
+from dispatch.lines.scheduler import Line, LineScheduler
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 QUEUE_WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
@@ -67,6 +72,15 @@ class DaemonMetrics:
         self.dead_letters = Counter(
             "dispatch_dead_letters", "Queue entries that could not be read at all",
             registry=self.registry)
+        self.lines = Gauge(
+            "dispatch_lines", "Lines this daemon schedules, by pool", ["pool"],
+            registry=self.registry)
+        self.lines_busy = Gauge(
+            "dispatch_lines_busy", "Lines with a message handed out and not yet answered by "
+            "the gateway, by pool", ["pool"], registry=self.registry)
+        self.waiting_for_line = Gauge(
+            "dispatch_messages_waiting_for_line", "Messages held for a line of their pool, by "
+            "gateway (paused campaigns' included)", ["gateway"], registry=self.registry)
         self.receipt_results = {name: self.receipts.labels(name) for name in RECEIPT_RESULTS}
         self._gateways: dict[str, GatewayMetrics] = {}
 
@@ -75,7 +89,21 @@ class DaemonMetrics:
             self._gateways[name] = GatewayMetrics(self, name)
         return self._gateways[name]
 
+    def watch_lines(self, gateway: str, scheduler: LineScheduler[Any], pools: list[str]
+                    ) -> None:
+        """Line gauges read from `scheduler` when scraped (nothing on the hot path)."""
+        self.waiting_for_line.labels(gateway).set_function(lambda: scheduler.queued)
+        for pool in pools:
+            lines = scheduler.lines(pool)
+            self.lines.labels(pool).set(len(lines))
+            self.lines_busy.labels(pool).set_function(partial(_busy, lines))
+
     async def handle(self, request: Request) -> Response:
         if request.path != "/metrics":
             return error_response(404, "not found; try /metrics")
         return Response(200, generate_latest(self.registry), CONTENT_TYPE_LATEST)
+
+
+def _busy(lines: Sequence[Line]) -> int:
+    """Lines with an assignment outstanding (one pass over the pool, at scrape time)."""
+    return sum(1 for line in lines if line.busy)

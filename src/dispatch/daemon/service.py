@@ -136,6 +136,8 @@ class Daemon:
                     for name in self._gateways}
         feeds = {name: LineFeed(name, plan) for name, plan in self._lines.items()
                  if name in self._gateways}
+        for feed in feeds.values():
+            self.metrics.watch_lines(feed.gateway, feed.scheduler, feed.pools)
         outlets = {name: Outlet(self._book, pair[0], feeds.get(name))
                    for name, pair in channels.items()}
         reader = Reader(self._queue, self._book, self.tracker, outlets, self.metrics,
