@@ -19,17 +19,19 @@ from dispatch.settings import Settings
 
 def write_config(path: Path, settings: Settings, gateway_port: int, *, consumer: str,
                  batch_size: int = 100, claim_idle_s: float = 60.0, inbound_port: int = 0,
-                 smpp: bool = False) -> Path:
+                 smpp: bool = False, daemon_extra: str = "", tables: str = "") -> Path:
     """A daemon config on the test's Redis and key prefix, for the simulator at
-    `gateway_port` (its HTTP port, or its SMPP port with `smpp`)."""
+    `gateway_port` (its HTTP port, or its SMPP port with `smpp`); `daemon_extra`: more
+    [daemon] keys, `tables`: more tables (e.g. [pools.NAME]), as TOML text."""
     path.write_text(
         f'[redis]\nurl = "{settings.redis.url}"\nkey_prefix = "{settings.redis.key_prefix}"\n\n'
         f'[daemon]\nconsumer = "{consumer}"\ninbound_port = {inbound_port}\nmetrics_port = 0\n'
         f"claim_idle_s = {claim_idle_s}\nretry_base_s = 0.05\nretry_max_s = 0.5\n"
-        f"max_attempts = 50\n\n[gateways.default]\nbatch_size = {batch_size}\n"
+        f"max_attempts = 50\n{daemon_extra}\n[gateways.default]\nbatch_size = {batch_size}\n"
         + (f'type = "smpp"\nport = {gateway_port}\nsystem_id = "e2e"\npassword = "secret"\n'
            f'binds = 2\nwindow = 50\nsender = "36111"\nsource_ton = 3\nconcurrency = 8\n'
-           if smpp else f'url = "http://127.0.0.1:{gateway_port}"\nconcurrency = 4\n'))
+           if smpp else f'url = "http://127.0.0.1:{gateway_port}"\nconcurrency = 4\n')
+        + tables)
     return path
 
 
@@ -95,3 +97,22 @@ async def wait_until_final(config: Path, campaign: str, expected: int,
         for child in children:
             assert child.process.returncode is None, f"{child.name} exited early"
         await trio.sleep(0.2)
+
+
+async def send_campaign(reaper: list[Child], tmp_path: Path, simulator: Child, config: Path,
+                        campaign: str, numbers: Sequence[str], text: str
+                        ) -> tuple[dict[str, int], dict[str, Any]]:
+    """Enqueue one message per number, run a daemon until every one is final, stop it and
+    the simulator: (the campaign's counts, the simulator's stats)."""
+    (tmp_path / "c.csv").write_text("phone\n" + "\n".join(numbers) + "\n")
+    result = await run_cli("enqueue", str(tmp_path / "c.csv"), "--campaign", campaign,
+                           "--text", text, "--config", str(config), "--json")
+    assert json.loads(result.stdout)["accepted"] == len(numbers), result.stderr.decode()
+    daemon = await start_daemon(reaper, tmp_path, config)
+    try:
+        counts = await wait_until_final(config, campaign, len(numbers), [daemon, simulator])
+    finally:
+        assert await daemon.stop() == 0
+    stats = await simulator_stats(simulator)
+    await simulator.stop()
+    return counts, stats

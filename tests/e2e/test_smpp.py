@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import trio
 
 from dispatch.processes import Child
 from dispatch.settings import Settings
-from tests.e2e.harness import (
-    run_cli,
-    simulator_stats,
-    start_daemon,
-    start_simulator,
-    wait_until_final,
-    write_config,
-)
+from tests.e2e.harness import send_campaign, start_simulator, write_config
 
 COUNT = 5000
 LONG_TEXT = ("Chère électrice, cher électeur : le meeting de dimanche est déplacé à la salle "
@@ -30,19 +22,8 @@ async def run_campaign(tmp_path: Path, settings: Settings, reaper: list[Child],
                                       *simulator_flags)
     config = write_config(tmp_path / "dispatch.toml", settings, simulator.ready["smpp_port"],
                           consumer="smpp", batch_size=50, smpp=True)
-    numbers = "\n".join(f"06{50_000_000 + i:08d}" for i in range(COUNT))
-    (tmp_path / "c.csv").write_text(f"phone\n{numbers}\n")
-    result = await run_cli("enqueue", str(tmp_path / "c.csv"), "--campaign", "smpp",
-                           "--text", LONG_TEXT, "--config", str(config), "--json")
-    assert json.loads(result.stdout)["accepted"] == COUNT, result.stderr.decode()
-    daemon = await start_daemon(reaper, tmp_path, config)
-    try:
-        counts = await wait_until_final(config, "smpp", COUNT, [daemon, simulator])
-    finally:
-        assert await daemon.stop() == 0
-    stats = await simulator_stats(simulator)
-    await simulator.stop()
-    return counts, stats
+    numbers = [f"06{50_000_000 + i:08d}" for i in range(COUNT)]
+    return await send_campaign(reaper, tmp_path, simulator, config, "smpp", numbers, LONG_TEXT)
 
 
 async def test_every_message_final_none_lost_none_twice(
