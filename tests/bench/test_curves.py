@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dispatch.bench.curves import curve_delays, quantile, rates, time_to_reach
+from dispatch.bench.curves import curve_delays, quantile, rates, steady_rate, time_to_reach
 from dispatch.bench.sampler import stage_totals
 
 
@@ -51,3 +51,13 @@ def test_stage_totals_from_state_counts() -> None:
     counts = {"queued": 5, "in_flight": 3, "submitted": 2, "delivered": 7, "failed": 1,
               "expired": 1, "suppressed": 0}
     assert stage_totals(counts) == (19, 11, 9)
+
+
+def test_steady_rate_counts_whole_turns_of_the_lines_after_their_burst() -> None:
+    # 10 lines, burst 1, one message each per 5 s turn, each turn sent in a 1 s rush: the
+    # rate is 2/s whatever the rushes, once the first burst (the first 10) is out.
+    times = [t / 10 for t in range(0, 300)]
+    passed = [10 * (1 + int(t // 5)) if (t % 5) >= 1 else 10 * int(t // 5) + int(10 * (t % 5))
+              for t in times]
+    assert steady_rate(times, passed, 10, 1) == pytest.approx(2.0)
+    assert steady_rate(times[:20], passed[:20], 10, 1) is None  # not one turn after the burst

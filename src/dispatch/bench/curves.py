@@ -72,3 +72,22 @@ def rates(times: Sequence[float], counts: Sequence[float], window_s: float
             start = index
             edge = moment + window_s
     return ends, per_second
+
+
+def steady_rate(times: Sequence[float], passed: Sequence[float], lines: int, burst: int
+                ) -> float | None:
+    """Messages/s a pool of `lines` sustains once each has spent its initial `burst`: from
+    the moment lines x burst messages had passed to the moment m more turns of every line
+    had (lines x m more messages, m as large as the run allows). Each line is used once a
+    turn, in much the same order every turn, so the window holds whole turns whatever each
+    line's phase: a burst-then-wait rhythm is not mistaken for a faster or slower rate.
+    None when the run is shorter than one turn after the burst."""
+    start = lines * burst
+    turns = (int(passed[-1]) - start) // lines if passed else 0
+    if turns < 1:
+        return None
+    begin = time_to_reach(times, passed, start)
+    end = time_to_reach(times, passed, start + turns * lines)
+    if begin is None or end is None or end <= begin:
+        return None
+    return turns * lines / (end - begin)

@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dispatch.bench.curves import curve_delays, quantile
+from dispatch.bench.curves import curve_delays, quantile, steady_rate
 from dispatch.bench.measure import ProcStats, counter_total, histogram_buckets, histogram_quantile
 from dispatch.bench.options import BenchOptions
 from dispatch.bench.pipeline import PipelineRun
+from dispatch.lines.bucket import bucket_size
 from dispatch.model import FINAL_STATES
 
 QUEUE_WAIT = "dispatch_queue_wait_seconds"
@@ -93,6 +94,20 @@ def throughput(run: PipelineRun) -> dict[str, float | None]:
             "elapsed_s": round(span, 3), "started_at_s": round(run.started_at, 3)}
 
 
+def line_capacity(options: BenchOptions, run: PipelineRun) -> dict[str, float | None]:
+    """With lines: their capacity (lines x rate) and the share of it sustained once every
+    line has spent its initial burst (see curves.steady_rate), at gateway acceptance."""
+    if not options.lines:
+        return {}
+    capacity = options.lines * options.line_rate
+    burst = int(bucket_size(options.line_rate, options.line_burst))
+    series = run.series
+    steady = steady_rate(series.get("t", []), series.get("passed", []), options.lines, burst)
+    return {"line_capacity_per_second": round(capacity, 1),
+            "steady_per_second": rounded(steady),
+            "capacity_ratio": round(steady / capacity, 3) if steady else None}
+
+
 def _first_reaching(series: Mapping[str, Any], name: str, level: int) -> float | None:
     for moment, count in zip(series.get("t", []), series.get(name, []), strict=True):
         if count >= level:
@@ -138,6 +153,7 @@ def build_report(options: BenchOptions, run: PipelineRun, ceiling: dict[str, Any
         **rates, "ceiling_per_second": ceiling_rate,
         "ratio": round(rates["per_second"] / ceiling_rate, 3)
         if rates["per_second"] and ceiling_rate else None,
+        **line_capacity(options, run),
         **accounting(run),
         "p50_ms": lat["enqueue_to_submit"]["p50_ms"],
         "p99_ms": lat["enqueue_to_submit"]["p99_ms"],
@@ -187,6 +203,10 @@ def text_lines(report: Mapping[str, Any]) -> list[str]:
         f"redis              {figure(report['redis_bytes_per_message'], ' bytes')}"
         " per queued message",
     ]
+    if "line_capacity_per_second" in report:
+        lines.insert(3, f"lines              {figure(report['steady_per_second'])} messages/s "
+                        f"sustained of {figure(report['line_capacity_per_second'])} "
+                        f"(ratio {figure(report['capacity_ratio'])})")
     for name, row in report["processes"].items():
         lines.append(f"{name:<18} {row['cpu_s']:>8.2f} s CPU "
                      f"({figure(row['cpu_us_per_message'], ' us')}/message), "

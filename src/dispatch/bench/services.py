@@ -1,21 +1,18 @@
 """Starting the processes a benchmark measures: simulator and daemons (and their config).
 
-Lines: the simulator enforces `--line-rate` per SMPP source address. The daemon does not
-schedule lines yet (src/dispatch/lines/ is not wired), so it sends everything from one
-sender, the first line; the simulator's `line_violations` show what that costs. When the
-settings learn a `pools` table, the config written here declares the K lines as a pool,
-so the same command measures per-line scheduling once it exists.
+Lines: the simulator enforces `--line-rate` (and `--line-burst`) per SMPP source address,
+and the daemon's config declares the same K lines, rate and burst as its gateway's one
+pool, so the campaign goes out over them and the run measures the achieved rate against
+the lines' capacity; the simulator's `line_violations` show any line driven too fast.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
 from dispatch.bench.options import BenchOptions
 from dispatch.processes import Child, dispatch_command, start_child
-from dispatch.settings import Settings
 
 ACCOUNT = ("bench", "secret")  # SMPP system_id and password, simulator and clients alike
 SENDER = "BENCH"  # alphanumeric sender when no lines are asked for
@@ -56,9 +53,8 @@ def gateway_section(options: BenchOptions, ports: dict[str, int]) -> str:
 
 
 def pool_section(options: BenchOptions) -> str:
-    """The lines as a pool, once the settings have pools (see the module docstring)."""
-    fields = {f.name for f in dataclasses.fields(Settings)}
-    if not options.lines or "pools" not in fields:
+    """The simulator's lines as the gateway's pool (see the module docstring)."""
+    if not options.lines:
         return ""
     last = line_address(options.lines - 1)
     return (f'\n[pools.bench]\ngateway = "default"\nrate = {options.line_rate:g}\n'
