@@ -18,6 +18,7 @@ from dispatch.gateways.smpp import SmppGateway
 from dispatch.keys import Keys
 from dispatch.lines.config import GatewayCaps
 from dispatch.settings import GatewaySettings, Settings
+from dispatch.store.line_leases import LineLeases
 from dispatch.store.queue import Queue
 from dispatch.store.redis import open_redis
 
@@ -35,7 +36,9 @@ def senders(settings: Settings) -> dict[str, str]:
 
 def line_plans(settings: Settings) -> dict[str, LinePlan]:
     """The line scheduler of each gateway with pools: its pools and caps."""
-    return {name: LinePlan(pools, gateway_caps(settings, name), settings.daemon.line_jitter_s)
+    daemon = settings.daemon
+    return {name: LinePlan(pools, gateway_caps(settings, name), daemon.line_jitter_s,
+                           daemon.line_lease_s)
             for name in settings.gateways if (pools := settings.lines.pools_of(name))}
 
 
@@ -78,7 +81,7 @@ async def run_daemon(settings: Settings) -> None:
         queue = Queue(redis, keys, consumer, receipt_timeout_h=settings.daemon.receipt_timeout_h)
         book = CampaignBook(redis, keys, senders(settings), pool_gateways(settings))
         daemon = Daemon(settings.daemon, queue, book, gateway_factory(settings),
-                        lines=line_plans(settings))
+                        lines=line_plans(settings), line_leases=LineLeases(redis, keys))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, daemon)
             nursery.start_soon(purge_forever, redis, keys, settings.retention,

@@ -82,6 +82,17 @@ class Keys:
         """List of msgpack records of messages that could not be processed at all."""
         return f"{self.prefix}:dead"
 
+    # Lines shared by several daemons (store/line_leases.py, store/lua/line_lease.lua).
+
+    def line_leases(self, pool: str) -> str:
+        """Hash slice of a pool's lines -> "<consumer>\t<expiry ms>": who drives it."""
+        return f"{self.prefix}:{{lines:{pool}}}:leases"
+
+    def line_daemons(self, pool: str) -> str:
+        """Sorted set consumer -> heartbeat expiry (ms) of the daemons serving a pool: the
+        count that fixes each one's fair share."""
+        return f"{self.prefix}:{{lines:{pool}}}:daemons"
+
     # Consent, exclusivity and retention (dispatch.consent, store/consent_records.py,
     # store/lua/enqueue.lua, store/purge.py, store/provenance.py).
 

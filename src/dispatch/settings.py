@@ -71,6 +71,10 @@ class DaemonSettings:
     # counting the message, absorbed by scheduling each line this much more cautiously
     # (see dispatch.lines.scheduler). Too small: line violations; too large: lost rate.
     line_jitter_s: float = 0.05
+    # Lines are leased in Redis for this long (renewed every third of it), so that several
+    # daemons on one Redis share them; a dead daemon's lines are taken over after it.
+    # 0: no leases (one daemon alone drives every line).
+    line_lease_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,8 @@ def _check_values(settings: Settings) -> None:
             raise ConfigError(f"daemon.{key}: must be at least 1")
     if not 0 <= settings.daemon.line_jitter_s <= 10:
         raise ConfigError("daemon.line_jitter_s: must be between 0 and 10 seconds")
+    if settings.daemon.line_lease_s != 0 and not 1 <= settings.daemon.line_lease_s <= 3600:
+        raise ConfigError("daemon.line_lease_s: must be 0 (no leases) or 1 to 3600 seconds")
     if settings.retention.days < 0 or settings.retention.interval_s <= 0:
         raise ConfigError("retention: days must be >= 0 and interval_s > 0")
     if settings.enqueue.batch_size < 1:

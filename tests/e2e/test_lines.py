@@ -21,12 +21,17 @@ POOL = (f'\n[pools.lines]\ngateway = "default"\nrate = {RATE}\nburst = 1\n'
 TEXT = "Reunion publique jeudi 19 h, salle des fetes. Parti Test. STOP au 36111"
 
 
+async def start_line_simulator(reaper: list[Child], tmp_path: Path) -> Child:
+    """The SMPP simulator counting each line's rate as the pool declares it."""
+    return await start_simulator(reaper, tmp_path, "--smpp-port", "0", "--account",
+                                 "e2e:secret", "--receipt-delay-ms", "50", "--line-rate",
+                                 str(RATE), "--line-burst", "1")
+
+
 async def test_a_pool_spreads_a_campaign_over_its_lines_with_no_line_violation(
         settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
     with trio.fail_after(120):
-        simulator = await start_simulator(
-            reaper, tmp_path, "--smpp-port", "0", "--account", "e2e:secret",
-            "--receipt-delay-ms", "50", "--line-rate", str(RATE), "--line-burst", "1")
+        simulator = await start_line_simulator(reaper, tmp_path)
         config = write_config(tmp_path / "dispatch.toml", settings,
                               simulator.ready["smpp_port"], consumer="lines", batch_size=20,
                               smpp=True, daemon_extra="line_jitter_s = 0.1\n", tables=POOL)

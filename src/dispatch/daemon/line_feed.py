@@ -21,14 +21,18 @@ import trio
 
 from dispatch.daemon.campaigns import Campaign, CampaignBook
 from dispatch.daemon.messages import Message
+from dispatch.daemon.pool_leases import PoolLeases
 from dispatch.daemon.sender import outcome
 from dispatch.lines.config import GatewayCaps, PoolConfig
 from dispatch.lines.scheduler import Assignment, Line, LineScheduler
 from dispatch.lines.service import LineService
 from dispatch.model import ACTIVE, CANCELLED, PAUSED
+from dispatch.store.line_leases import LineLeases
 from dispatch.store.queue import Outcome
 
 log = logging.getLogger(__name__)
+
+HOLD_S = 2.0  # seconds of the lines' capacity the reader may queue here
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class LinePlan:
     pools: Sequence[PoolConfig]
     caps: GatewayCaps
     jitter_s: float = 0.05  # timing spread absorbed per line (see lines.scheduler)
+    lease_s: float = 0.0  # leases of the lines shared with other daemons; 0: no leases
 
 
 def _recipient(message: Message) -> str:
@@ -45,12 +50,18 @@ def _recipient(message: Message) -> str:
 
 
 class LineFeed:
-    def __init__(self, gateway: str, plan: LinePlan) -> None:
+    def __init__(self, gateway: str, plan: LinePlan, leases: LineLeases | None = None,
+                 consumer: str = "") -> None:
+        """With `leases` (and `plan.lease_s`), only the lines this daemon leases are used
+        (see pool_leases); without, every line of the plan's pools."""
         self.gateway = gateway
         self.scheduler: LineScheduler[Message] = LineScheduler(
             plan.pools, _recipient, caps=plan.caps, jitter_s=plan.jitter_s)
         self.service = LineService(self.scheduler)
         self.pools = [pool.name for pool in plan.pools]
+        self._leases = [PoolLeases(leases, consumer, self.scheduler, pool, plan.lease_s)
+                        for pool in self.pools] if leases and plan.lease_s else []
+        self._leasing = trio.CancelScope()
         self._status: dict[str, str] = {}  # campaigns scheduled here -> status applied
         self._taken = trio.Event()  # set after each batch handed out (drain waits on it)
 
@@ -104,6 +115,22 @@ class LineFeed:
                     await outcomes.send(outcome(message, "c", "campaign cancelled before "
                                                                 "sending"))
 
+    async def wait_room(self) -> None:
+        """Until what waits here for a line (paused campaigns aside) is less than HOLD_S of
+        the leased lines' capacity: the reader holds no more than the lines can soon send,
+        so the messages of a pool shared by several daemons are shared too."""
+        while self.scheduler.queued - self.paused_held() >= max(
+                1.0, self.scheduler.capacity * HOLD_S):
+            with trio.move_on_after(1.0):  # leases (capacity) change without notice
+                await self._taken.wait()
+
+    async def keep_leases(self) -> None:
+        """Lease this daemon's share of the lines until `close`."""
+        with self._leasing:
+            async with trio.open_nursery() as nursery:
+                for pool in self._leases:
+                    nursery.start_soon(pool.run)
+
     async def drain(self) -> None:
         """At shutdown: until every message of an active campaign has had its line
         (bounded by the grace period); then `close`."""
@@ -113,6 +140,7 @@ class LineFeed:
     def close(self) -> None:
         """Senders waiting for a line end; what is still queued stays pending in Redis and
         is taken up again on the next start (like a message in a retry)."""
+        self._leasing.cancel()  # the leases expire (or are renewed by our successor)
         left = self.service.close()
         if left:
             log.info("gateway %s: %d messages left pending without a line", self.gateway,

@@ -73,8 +73,8 @@ class DaemonMetrics:
             "dispatch_dead_letters", "Queue entries that could not be read at all",
             registry=self.registry)
         self.lines = Gauge(
-            "dispatch_lines", "Lines this daemon schedules, by pool", ["pool"],
-            registry=self.registry)
+            "dispatch_lines", "Lines this daemon drives (its leased share), by pool",
+            ["pool"], registry=self.registry)
         self.lines_busy = Gauge(
             "dispatch_lines_busy", "Lines with a message handed out and not yet answered by "
             "the gateway, by pool", ["pool"], registry=self.registry)
@@ -95,7 +95,7 @@ class DaemonMetrics:
         self.waiting_for_line.labels(gateway).set_function(lambda: scheduler.queued)
         for pool in pools:
             lines = scheduler.lines(pool)
-            self.lines.labels(pool).set(len(lines))
+            self.lines.labels(pool).set_function(partial(_leased, lines))
             self.lines_busy.labels(pool).set_function(partial(_busy, lines))
 
     async def handle(self, request: Request) -> Response:
@@ -107,3 +107,7 @@ class DaemonMetrics:
 def _busy(lines: Sequence[Line]) -> int:
     """Lines with an assignment outstanding (one pass over the pool, at scrape time)."""
     return sum(1 for line in lines if line.busy)
+
+
+def _leased(lines: Sequence[Line]) -> int:
+    return sum(1 for line in lines if line.leased)

@@ -9,7 +9,7 @@ sending.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 
 import msgpack
@@ -32,9 +32,12 @@ class Reader:
     def __init__(self, queue: Queue, book: CampaignBook, tracker: Tracker,
                  channels: dict[str, Outlet], metrics: DaemonMetrics,
                  *, batch_size: int, block_ms: int, max_held: int, claim_idle_s: float,
-                 stopping: trio.Event, waiting: Callable[[], int] = lambda: 0) -> None:
+                 stopping: trio.Event, waiting: Callable[[], int] = lambda: 0,
+                 room: Callable[[], Awaitable[None]] | None = None) -> None:
         """`channels`: each gateway's outlet; `waiting`: how many held messages wait (for
-        their window, or while their campaign is paused): not counted as busy."""
+        their window, or while their campaign is paused): not counted as busy; `room`:
+        returns once the line schedulers want more (what they hold is a few seconds of
+        their lines' capacity, so that daemons sharing a pool share its messages too)."""
         self._queue = queue
         self._book = book
         self._tracker = tracker
@@ -46,20 +49,31 @@ class Reader:
         self._claim_idle_ms = int(claim_idle_s * 1000)
         self._stopping = stopping
         self._waiting = waiting
+        self._room = room
+        self._refreshed = trio.Event()  # the first refresh is done
 
     async def run(self) -> None:
         """Read until stopping: own pending entries first, then new ones. Each batch read is
         admitted and handed over whole before stopping is looked at again."""
         await self._refresh()
+        self._refreshed.set()
         await self._read_own_pending()
-        last_refresh = trio.current_time()
         while not self._stopping.is_set():
-            if trio.current_time() - last_refresh >= REFRESH_S:
-                await self._refresh()
-                last_refresh = trio.current_time()
-            await self._tracker.wait_below(self._max_held, self._waiting)
+            await self._wait_room()
             if not self._stopping.is_set():
                 await self._read_new()
+
+    async def refresh_forever(self) -> None:
+        """Campaigns and their status about once a second, until stopping, apart from the
+        reading (which may wait a long while for room): pause, resume and cancel must
+        take effect within a second whatever the reader is doing."""
+        await self._refreshed.wait()  # run() refreshes first
+        while True:
+            with trio.move_on_after(REFRESH_S):
+                await self._stopping.wait()
+            if self._stopping.is_set():
+                return
+            await self._refresh()
 
     async def reclaim_forever(self) -> None:
         """Every half idle period, claim what dead consumers left and renew what we hold."""
@@ -71,6 +85,11 @@ class Reader:
             await self._renew_held()
             for campaign in list(self._book.streams(list(self._channels))):
                 await self._claim_stale(campaign)
+
+    async def _wait_room(self) -> None:
+        await self._tracker.wait_below(self._max_held, self._waiting)
+        if self._room is not None:
+            await self._room()
 
     async def _refresh(self) -> None:
         await with_redis_retry("refresh", self._book.refresh, self._metrics)
@@ -86,7 +105,7 @@ class Reader:
                     "read", partial(self._queue.read_pending, campaign, after,
                                     self._batch_size), self._metrics)):
                 after = entries[-1].entry_id
-                await self._tracker.wait_below(self._max_held, self._waiting)
+                await self._wait_room()
                 await self._admit(entries)
 
     async def _read_new(self) -> None:
@@ -107,7 +126,7 @@ class Reader:
         if entries:
             log.info("claimed %d messages of campaign %s from a dead consumer",
                      len(entries), campaign)
-            await self._tracker.wait_below(self._max_held, self._waiting)
+            await self._wait_room()
             await self._admit(entries)
 
     async def _renew_held(self) -> None:

@@ -47,6 +47,7 @@ from dispatch.httpserver import serve_http
 from dispatch.policy.retry import RetryPolicy
 from dispatch.policy.waiting import WindowWaiter
 from dispatch.settings import DaemonSettings
+from dispatch.store.line_leases import LineLeases
 from dispatch.store.queue import Outcome, Queue
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,14 @@ class Ports:
 class Daemon:
     def __init__(self, settings: DaemonSettings, queue: Queue, book: CampaignBook,
                  make_gateways: GatewayFactory, metrics: DaemonMetrics | None = None,
-                 lines: Mapping[str, LinePlan] | None = None) -> None:
+                 lines: Mapping[str, LinePlan] | None = None,
+                 line_leases: LineLeases | None = None) -> None:
         """`lines`: the line plan of each gateway with pools (its pools' campaigns go out
-        through its line scheduler)."""
+        through its line scheduler); `line_leases`: where the lines are shared with other
+        daemons (None: this daemon drives every line)."""
         self._settings = settings
         self._lines = lines or {}
+        self._line_leases = line_leases
         self._queue = queue
         self._book = book
         self._make_gateways = make_gateways
@@ -134,20 +138,22 @@ class Daemon:
             s.record_batch_size * 4)
         channels = {name: trio.open_memory_channel[Message](s.batch_size * 2)
                     for name in self._gateways}
-        feeds = {name: LineFeed(name, plan) for name, plan in self._lines.items()
-                 if name in self._gateways}
-        for feed in feeds.values():
-            self.metrics.watch_lines(feed.gateway, feed.scheduler, feed.pools)
+        feeds = {name: LineFeed(name, plan, self._line_leases, self._queue.consumer)
+                 for name, plan in self._lines.items() if name in self._gateways}
         outlets = {name: Outlet(self._book, pair[0], feeds.get(name))
                    for name, pair in channels.items()}
         reader = Reader(self._queue, self._book, self.tracker, outlets, self.metrics,
                         batch_size=s.batch_size, block_ms=s.read_block_ms,
                         max_held=s.batch_size * 4, claim_idle_s=s.claim_idle_s,
-                        stopping=self._stopping, waiting=partial(self._not_busy, feeds))
+                        stopping=self._stopping, waiting=partial(self._not_busy, feeds),
+                        room=partial(_room, list(feeds.values())))
         recorder = Recorder(self._queue, self.tracker, self.metrics, s.record_batch_size,
                             s.record_delay_ms / 1000)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(recorder.run, outcome_receive)
+            for feed in feeds.values():
+                self.metrics.watch_lines(feed.gateway, feed.scheduler, feed.pools)
+                nursery.start_soon(feed.keep_leases)
             async with outcome_send:
                 for name, (_, receive) in channels.items():
                     self._start_senders(nursery, name, receive, outcome_send, feeds.get(name))
@@ -196,6 +202,7 @@ class Daemon:
                     nursery.start_soon(feed.follow, self._book, outcomes)
                 async with trio.open_nursery() as readers:
                     readers.start_soon(reader.run)
+                    readers.start_soon(reader.refresh_forever)
                     readers.start_soon(reader.reclaim_forever)
                 nursery.cancel_scope.cancel()
         finally:
@@ -212,6 +219,12 @@ class Daemon:
                 for message in released:
                     gateway = self._book.campaigns[message.campaign].gateway
                     await outlets[gateway].send(message)
+
+
+async def _room(feeds: list[LineFeed]) -> None:
+    """Until every line scheduler wants more messages."""
+    for feed in feeds:
+        await feed.wait_room()
 
 
 async def _drain(feeds: list[LineFeed]) -> None:

@@ -72,7 +72,7 @@ class UnknownName(KeyError):
 class Line(TokenBucket):
     """A sender identity: `address` is what goes out as the sender (SMPP source_addr)."""
 
-    __slots__ = ("address", "busy", "concurrency", "heap_key", "index", "pool")
+    __slots__ = ("address", "busy", "concurrency", "heap_key", "index", "leased", "pool")
 
     def __init__(self, address: str, limits: LineLimits, pool: LinePool, index: int,
                  jitter_s: float) -> None:
@@ -83,19 +83,21 @@ class Line(TokenBucket):
         self.concurrency = limits.concurrency
         self.busy = 0  # assignments handed out and not released
         self.heap_key: float | None = self.next_free  # None: at concurrency, out of the heap
+        self.leased = True  # False: another daemon's share, never handed out here
 
     def __repr__(self) -> str:
         return f"Line({self.address!r}, pool={self.pool.name!r})"
 
 
 class LinePool:
-    __slots__ = ("free", "lines", "name", "ready", "vtime")
+    __slots__ = ("free", "lines", "name", "rate", "ready", "vtime")
 
     def __init__(self, config: PoolConfig, jitter_s: float) -> None:
         self.name = config.name
         self.lines = [Line(address, limits, self, i, jitter_s)
                       for i, (address, limits) in enumerate(config.lines())]
         self.free: list[tuple[float, int]] = [(line.next_free, line.index) for line in self.lines]
+        self.rate = sum(line.rate for line in self.lines)  # of the lines leased: capacity
         self.ready: list[tuple[int, float, int, Campaign[Any]]] = []
         self.vtime: dict[int, float] = {}  # priority -> pass of the last campaign served
 
@@ -146,6 +148,7 @@ class LineScheduler(Generic[M]):
         self._rotation = list(self._pools.values())
         self._turn = 0
         self._recipient_of = recipient_of
+        self._jitter_s = jitter_s
         self._gate = TokenBucket(caps.rate, caps.burst, margin_s=jitter_s) if caps.rate else None
         self._window = caps.window or math.inf
         self._campaigns: dict[str, Campaign[M]] = {}
@@ -214,6 +217,11 @@ class LineScheduler(Generic[M]):
     def campaigns(self) -> list[str]:
         return list(self._campaigns)
 
+    @property
+    def capacity(self) -> float:
+        """Messages per second all the lines leased here can carry."""
+        return sum(pool.rate for pool in self._rotation)
+
     def lines(self, pool: str) -> Sequence[Line]:
         return self._pool(pool).lines
 
@@ -243,7 +251,7 @@ class LineScheduler(Generic[M]):
         window_was_full = self.in_flight >= self._window
         self.in_flight -= 1
         ready_at = math.inf
-        if line.heap_key is None:  # back from its concurrency limit
+        if line.heap_key is None and line.leased:  # back from its concurrency limit
             line.heap_key = ready_at = line.next_free
             heappush(line.pool.free, (ready_at, line.index))
         if self.on_ready is None:
@@ -252,6 +260,29 @@ class LineScheduler(Generic[M]):
             self.on_ready(NOW)
         elif ready_at < math.inf and line.pool.has_work():
             self.on_ready(ready_at)
+
+    def set_leased(self, pool: str, indexes: Iterable[int], leased: bool, now: float) -> None:
+        """Which lines of `pool` this scheduler may hand out (a daemon's leased share). A
+        line let go is never handed out again (assignments out on it are released as
+        usual); a line taken up starts with an empty bucket, its first use one interval
+        plus the jitter after `now`, so whoever drove it before (up to `now`) and we
+        never send on it closer than the rate allows."""
+        target = self._pool(pool)
+        for index in indexes:
+            line = target.lines[index]
+            if line.leased == leased:
+                continue
+            line.leased = leased
+            target.rate += line.rate if leased else -line.rate
+            if not leased:
+                line.heap_key = None  # its entry in the free heap is now stale
+                continue
+            line.tat = max(line.tat, now + line.interval + line.tolerance + self._jitter_s)
+            if line.busy < line.concurrency:
+                line.heap_key = key = line.next_free
+                heappush(target.free, (key, index))
+                if self.on_ready is not None and target.has_work():
+                    self.on_ready(key)
 
     def next_ready_time(self) -> float:
         """The earliest time `take` may hand something out if nothing else changes (inf:

@@ -1,0 +1,36 @@
+"""Leases of pools' lines in Redis, so that several daemons share them and no line is
+driven by two at once: a pool is cut into slices of lines; each daemon serving the pool
+holds a fair share of the slices for a short time (`ttl_s`), renewing them while alive.
+Slices of a dead daemon expire and are taken over by the others. One script call per
+pool per cycle (store/lua/line_lease.lua), never one per message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dispatch.keys import Keys
+from dispatch.store.redis import Redis
+from dispatch.store.scripts import load_script
+
+
+@dataclass(frozen=True)
+class LeaseCycle:
+    share: int  # slices this daemon should hold: its fair share
+    held: list[int]  # slices it holds now (renewed or newly taken)
+
+
+class LineLeases:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._keys = keys
+        self._cycle = redis.register_script(load_script("line_lease"))
+
+    async def cycle(self, pool: str, consumer: str, slices: int, ttl_s: float,
+                    give_back: Iterable[int] = (), now_ms: int | None = None) -> LeaseCycle:
+        """Heartbeat, renew, give back `give_back`, take up to the fair share. `now_ms`
+        (tests): the time to reason with instead of the Redis server's clock."""
+        args: list[str | int] = [consumer, "" if now_ms is None else now_ms,
+                                 round(ttl_s * 1000), slices, *give_back]
+        reply: list[int] = await self._cycle(
+            keys=[self._keys.line_leases(pool), self._keys.line_daemons(pool)], args=args)
+        return LeaseCycle(int(reply[0]), [int(s) for s in reply[1:]])

@@ -1,0 +1,80 @@
+"""PoolLeases against a scripted lease store, on Trio's MockClock: lines taken up and let
+go as the leases say, an excess given back only once its lines are idle, and every line
+let go when renewals fail for too long."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import trio
+import trio.testing
+from coredis.exceptions import ConnectionError as RedisConnectionError
+
+from dispatch.daemon.pool_leases import PoolLeases
+from dispatch.lines.scheduler import LineScheduler
+from dispatch.store.line_leases import LeaseCycle
+from tests.lines.test_scheduler import messages, pool, scheduler
+
+TTL_S = 3.0  # a cycle every second, lines trusted 2.4 s after a cycle began
+
+
+class ScriptedStore:
+    """Answers each cycle with the next scripted LeaseCycle (an exception: raised)."""
+
+    def __init__(self, *replies: LeaseCycle | Exception) -> None:
+        self.replies = list(replies)
+        self.given: list[list[int]] = []
+
+    async def cycle(self, pool: str, consumer: str, slices: int, ttl_s: float,
+                    give_back: Iterable[int] = (), now_ms: int | None = None) -> LeaseCycle:
+        self.given.append(list(give_back))
+        reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+
+def leased(sched: LineScheduler[Any]) -> list[str]:
+    return [line.address for line in sched.lines("p") if line.leased]
+
+
+async def test_an_excess_is_let_go_at_once_and_given_back_once_idle(
+        autojump_clock: trio.testing.MockClock) -> None:
+    sched = scheduler(pool(count=4, rate=100.0))
+    sched.set_campaign("c", "p")
+    sched.push("c", messages("c", 10))
+    store = ScriptedStore(LeaseCycle(4, [0, 1, 2, 3]), LeaseCycle(2, [0, 1, 2, 3]),
+                          LeaseCycle(2, [0, 1, 3]), LeaseCycle(2, [0, 1]))
+    leases = PoolLeases(store, "a", sched, "p", TTL_S)  # type: ignore[arg-type]
+    assert leased(sched) == []  # nothing until the first cycle
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(leases.run)
+        await trio.sleep(0.5)
+        assert leased(sched) == ["P000", "P001", "P002", "P003"]
+        taken = [line for _, line in sched.take(trio.current_time() + 1, 4)]
+        assert [line.address for line in taken] == ["P000", "P001", "P002", "P003"]
+        for line in taken[:3]:
+            sched.release(line)  # P003 stays out: answered later
+        await trio.sleep(1.0)  # second cycle: the share is 2 now
+        assert leased(sched) == ["P000", "P001"]
+        await trio.sleep(1.0)  # third: P002 idle, given back; P003 still out
+        assert store.given[2] == [2]
+        sched.release(taken[3])
+        await trio.sleep(1.0)
+        assert store.given[3] == [3]
+        nursery.cancel_scope.cancel()
+
+
+async def test_every_line_is_let_go_when_renewals_fail_before_the_lease_can_expire(
+        autojump_clock: trio.testing.MockClock) -> None:
+    sched = scheduler(pool(count=2))
+    store = ScriptedStore(LeaseCycle(2, [0, 1]), RedisConnectionError("down"))
+    leases = PoolLeases(store, "a", sched, "p", TTL_S)  # type: ignore[arg-type]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(leases.run)
+        await trio.sleep(2.3)  # two failed renewals, still within 0.8 x TTL of the last
+        assert leased(sched) == ["P000", "P001"]
+        await trio.sleep(0.2)  # past it: the lease may expire soon, let go of the lines
+        assert leased(sched) == []
+        nursery.cancel_scope.cancel()
