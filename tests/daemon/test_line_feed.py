@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import trio
+import trio.testing
+
 from dispatch.daemon.campaigns import Campaign
 from dispatch.daemon.line_feed import LineFeed, LinePlan
 from dispatch.daemon.messages import Message
@@ -61,3 +64,19 @@ async def test_pause_keeps_messages_out_of_lines_and_cancel_hands_them_back() ->
     dropped = feed.apply(book)  # type: ignore[arg-type]
     assert [m.number for m in dropped] == [f"+3361000000{i}" for i in (1, 2, 3)]
     assert feed.scheduler.queued == 0 and feed.paused_held() == 0
+
+
+async def test_room_for_what_the_leased_lines_send_in_two_seconds(
+        autojump_clock: trio.testing.MockClock) -> None:
+    feed = feed_with(6)  # 3 lines at 1/s: room below 6 queued
+    with trio.move_on_after(1.0) as blocked:
+        await feed.wait_room()
+    assert blocked.cancelled_caught
+    feed.scheduler.take(0.0, 1)
+    with trio.fail_after(1.0):
+        await feed.wait_room()
+    feed.scheduler.set_leased("p", range(3), False, 0.0)  # no lines: no room at all
+    feed.scheduler.cancel("c1")
+    with trio.move_on_after(1.0) as blocked:
+        await feed.wait_room()
+    assert blocked.cancelled_caught

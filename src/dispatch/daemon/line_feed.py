@@ -59,19 +59,24 @@ class LineFeed:
             plan.pools, _recipient, caps=plan.caps, jitter_s=plan.jitter_s)
         self.service = LineService(self.scheduler)
         self.pools = [pool.name for pool in plan.pools]
-        self._leases = [PoolLeases(leases, consumer, self.scheduler, pool, plan.lease_s)
+        self._leases = [PoolLeases(leases, consumer, self.scheduler, pool, plan.lease_s,
+                                   self._changed)
                         for pool in self.pools] if leases and plan.lease_s else []
         self._leasing = trio.CancelScope()
         self._status: dict[str, str] = {}  # campaigns scheduled here -> status applied
-        self._taken = trio.Event()  # set after each batch handed out (drain waits on it)
+        self._taken = trio.Event()  # set after each batch handed out or lease change
 
     async def next_assignments(self, max_n: int) -> list[Assignment[Message]]:
         """Up to `max_n` (message, line) to send now (see LineService); EndOfChannel once
         closed."""
         batch = await self.service.next_assignments(max_n)
+        self._changed()
+        return batch
+
+    def _changed(self) -> None:
+        """Wake whoever waits for room or for the drain: lines were taken or leased."""
         self._taken.set()
         self._taken = trio.Event()
-        return batch
 
     def release(self, line: Line) -> None:
         self.service.release(line)
@@ -118,11 +123,10 @@ class LineFeed:
     async def wait_room(self) -> None:
         """Until what waits here for a line (paused campaigns aside) is less than HOLD_S of
         the leased lines' capacity: the reader holds no more than the lines can soon send,
-        so the messages of a pool shared by several daemons are shared too."""
-        while self.scheduler.queued - self.paused_held() >= max(
-                1.0, self.scheduler.capacity * HOLD_S):
-            with trio.move_on_after(1.0):  # leases (capacity) change without notice
-                await self._taken.wait()
+        so the messages of a pool shared by several daemons are shared too, and a daemon
+        without lines (yet) takes none."""
+        while self.scheduler.queued - self.paused_held() >= self.scheduler.capacity * HOLD_S:
+            await self._taken.wait()
 
     async def keep_leases(self) -> None:
         """Lease this daemon's share of the lines until `close`."""
@@ -133,8 +137,8 @@ class LineFeed:
 
     async def drain(self) -> None:
         """At shutdown: until every message of an active campaign has had its line
-        (bounded by the grace period); then `close`."""
-        while self.scheduler.queued - self.paused_held() > 0:
+        (bounded by the grace period; at once without lines); then `close`."""
+        while self.scheduler.queued - self.paused_held() > 0 and self.scheduler.capacity:
             await self._taken.wait()
 
     def close(self) -> None:

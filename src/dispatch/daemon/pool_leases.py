@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import Any, Final
 
 import trio
@@ -34,12 +35,15 @@ TRUST: Final = 0.8  # of the TTL: how long lines stay in use after a cycle began
 
 class PoolLeases:
     def __init__(self, store: LineLeases, consumer: str, scheduler: LineScheduler[Any],
-                 pool: str, ttl_s: float) -> None:
+                 pool: str, ttl_s: float, on_change: Callable[[], None] = lambda: None
+                 ) -> None:
+        """`on_change`: called when lines were taken up or let go."""
         self._store = store
         self._consumer = consumer
         self._scheduler = scheduler
         self._pool = pool
         self._ttl_s = ttl_s
+        self._on_change = on_change
         self._count = len(scheduler.lines(pool))
         self.slices = min(self._count, MAX_SLICES)
         self._held: set[int] = set()  # slices whose lines are in use here
@@ -59,6 +63,7 @@ class PoolLeases:
             if cycle is not None:
                 trusted_until = started + self._ttl_s * TRUST
                 self._apply(cycle, trio.current_time())
+                self._on_change()
             next_at = started + self._ttl_s * RENEW
             if trio.current_time() < trusted_until < next_at:
                 await trio.sleep_until(trusted_until)
@@ -66,6 +71,7 @@ class PoolLeases:
                 log.warning("pool %s: leases not renewed in time: letting go of its lines",
                             self._pool)
                 self._let_go(set(self._held) | self._giving)
+                self._on_change()
             await trio.sleep_until(next_at)
 
     async def _cycle(self) -> LeaseCycle | None:

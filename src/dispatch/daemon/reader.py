@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
+from typing import Any
 
 import msgpack
 import trio
@@ -89,7 +90,16 @@ class Reader:
     async def _wait_room(self) -> None:
         await self._tracker.wait_below(self._max_held, self._waiting)
         if self._room is not None:
-            await self._room()
+            await self._until_room_or_stopping(self._room)
+
+    async def _until_room_or_stopping(self, room: Callable[[], Awaitable[None]]) -> None:
+        """A daemon whose lines are all busy (or that has none) still stops at once."""
+        async with trio.open_nursery() as nursery:
+            async def first(wait: Callable[[], Awaitable[Any]]) -> None:
+                await wait()
+                nursery.cancel_scope.cancel()
+            nursery.start_soon(first, room)
+            nursery.start_soon(first, self._stopping.wait)
 
     async def _refresh(self) -> None:
         await with_redis_retry("refresh", self._book.refresh, self._metrics)
