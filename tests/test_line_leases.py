@@ -61,3 +61,16 @@ async def test_pools_are_leased_apart(redis: Redis, settings: Settings) -> None:
 async def test_the_server_clock_when_no_time_is_given(redis: Redis, settings: Settings) -> None:
     cycle = await leases(redis, settings).cycle("p", "a", 3, TTL_S)
     assert sorted(cycle.held) == [0, 1, 2]
+
+
+async def test_a_slice_comes_back_rested_only_when_nobody_held_it_for_a_refill(
+        redis: Redis, settings: Settings) -> None:
+    store = leases(redis, settings)
+    fresh = await store.cycle("p", "a", 4, TTL_S, now_ms=0, rest_s=5.0)
+    assert fresh.rested == {0, 1, 2, 3}  # never leased: full buckets
+    await store.cycle("p", "a", 4, TTL_S, give_back=[2, 3], now_ms=1_000, rest_s=5.0)
+    given = await store.cycle("p", "b", 4, TTL_S, now_ms=2_000, rest_s=5.0)
+    assert (sorted(given.held), given.rested) == ([2, 3], frozenset())  # used 1 s ago
+    late = await store.cycle("p", "c", 4, TTL_S, now_ms=17_000, rest_s=5.0)
+    # a and b died; a's leases ran out at 11 s (rested by 16 s), b's at 12 s (17 s).
+    assert (sorted(late.held), late.rested) == ([0, 1, 2, 3], frozenset({0, 1, 2, 3}))

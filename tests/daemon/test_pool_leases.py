@@ -27,7 +27,8 @@ class ScriptedStore:
         self.given: list[list[int]] = []
 
     async def cycle(self, pool: str, consumer: str, slices: int, ttl_s: float,
-                    give_back: Iterable[int] = (), now_ms: int | None = None) -> LeaseCycle:
+                    give_back: Iterable[int] = (), now_ms: int | None = None, *,
+                    rest_s: float = 0.0) -> LeaseCycle:
         self.given.append(list(give_back))
         reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
         if isinstance(reply, Exception):

@@ -36,3 +36,17 @@ def test_a_busy_line_let_go_does_not_come_back_when_released() -> None:
     sched.release(line)
     assert sched.take(1.0, 5) == []
     assert sched.next_ready_time() == float("inf")
+
+
+def test_a_rested_line_taken_up_keeps_its_full_bucket() -> None:
+    sched = scheduler(pool(count=1, rate=2.0, burst=4), jitter_s=0.05)
+    sched.set_campaign("c", "p")
+    sched.push("c", messages("c", 10))
+    sched.set_leased("p", [0], False, 0.0)
+    sched.set_leased("p", [0], True, 10.0, rested=True)
+    sent = 0
+    while taken := sched.take(10.0, 1):  # concurrency 1: take and answer, one by one
+        sched.release(taken[0][1])
+        sent += 1
+    assert sent == 3  # the burst (4) less the jitter's share, at once
+    assert sched.rest_s("p") == pytest.approx(4 / 2.0 + 0.05)

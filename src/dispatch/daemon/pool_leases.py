@@ -4,7 +4,8 @@ lines and none is ever driven by two daemons at once.
 
 - A slice newly leased is taken up with empty buckets (LineScheduler.set_leased): its first
   message goes one interval after the lease, so whoever drove it before (a daemon that
-  gave it back, or died before its lease expired) and we stay within the line's rate.
+  gave it back, or died before its lease expired) and we stay within the line's rate;
+  unless no daemon held it for a full refill of its buckets (or ever): then at once.
 - A slice over the fair share (another daemon joined) is let go here first, and given back
   in Redis only once every assignment out on its lines has been answered.
 - Leases are renewed every third of `ttl_s`. When renewals fail, every line is let go
@@ -46,6 +47,7 @@ class PoolLeases:
         self._on_change = on_change
         self._count = len(scheduler.lines(pool))
         self.slices = min(self._count, MAX_SLICES)
+        self._rest_s = scheduler.rest_s(pool)
         self._held: set[int] = set()  # slices whose lines are in use here
         self._giving: set[int] = set()  # let go here, still leased until their lines idle
         scheduler.set_leased(pool, range(self._count), False, trio.current_time())
@@ -78,7 +80,8 @@ class PoolLeases:
         with trio.move_on_after(self._ttl_s * RENEW):
             try:
                 return await self._store.cycle(self._pool, self._consumer, self.slices,
-                                               self._ttl_s, sorted(self._idle_giving()))
+                                               self._ttl_s, sorted(self._idle_giving()),
+                                               rest_s=self._rest_s)
             except (RedisError, OSError) as exc:
                 log.warning("pool %s: lease cycle failed: %s", self._pool, exc)
         return None
@@ -95,7 +98,8 @@ class PoolLeases:
             log.warning("pool %s: %d slices of lines expired under us", self._pool, len(lost))
             self._let_go(lost)
         for slice_ in held - self._held - self._giving:
-            self._scheduler.set_leased(self._pool, self.lines_of(slice_), True, now)
+            self._scheduler.set_leased(self._pool, self.lines_of(slice_), True, now,
+                                       rested=slice_ in cycle.rested)
             self._held.add(slice_)
         excess = len(held) - cycle.share - len(self._giving)
         if excess > 0:  # another daemon joined: let some go here, give back once idle

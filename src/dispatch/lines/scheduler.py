@@ -217,6 +217,12 @@ class LineScheduler(Generic[M]):
     def campaigns(self) -> list[str]:
         return list(self._campaigns)
 
+    def rest_s(self, pool: str) -> float:
+        """How long a line of `pool` must go unused for its bucket to be full again, as the
+        gateway counts it (burst / rate), plus the jitter."""
+        return max((line.interval + line.tolerance + 2 * self._jitter_s
+                    for line in self._pool(pool).lines), default=0.0)
+
     @property
     def capacity(self) -> float:
         """Messages per second all the lines leased here can carry."""
@@ -261,12 +267,14 @@ class LineScheduler(Generic[M]):
         elif ready_at < math.inf and line.pool.has_work():
             self.on_ready(ready_at)
 
-    def set_leased(self, pool: str, indexes: Iterable[int], leased: bool, now: float) -> None:
+    def set_leased(self, pool: str, indexes: Iterable[int], leased: bool, now: float, *,
+                   rested: bool = False) -> None:
         """Which lines of `pool` this scheduler may hand out (a daemon's leased share). A
         line let go is never handed out again (assignments out on it are released as
         usual); a line taken up starts with an empty bucket, its first use one interval
         plus the jitter after `now`, so whoever drove it before (up to `now`) and we
-        never send on it closer than the rate allows."""
+        never send on it closer than the rate allows; unless `rested`: nobody drove it
+        for at least `rest_s(pool)`, its bucket is full again."""
         target = self._pool(pool)
         for index in indexes:
             line = target.lines[index]
@@ -277,7 +285,8 @@ class LineScheduler(Generic[M]):
             if not leased:
                 line.heap_key = None  # its entry in the free heap is now stale
                 continue
-            line.tat = max(line.tat, now + line.interval + line.tolerance + self._jitter_s)
+            if not rested:
+                line.tat = max(line.tat, now + line.interval + line.tolerance + self._jitter_s)
             if line.busy < line.concurrency:
                 line.heap_key = key = line.next_free
                 heappush(target.free, (key, index))

@@ -18,6 +18,7 @@ from dispatch.store.scripts import load_script
 class LeaseCycle:
     share: int  # slices this daemon should hold: its fair share
     held: list[int]  # slices it holds now (renewed or newly taken)
+    rested: frozenset[int] = frozenset()  # of those newly taken, the ones idle long enough
 
 
 class LineLeases:
@@ -26,11 +27,16 @@ class LineLeases:
         self._cycle = redis.register_script(load_script("line_lease"))
 
     async def cycle(self, pool: str, consumer: str, slices: int, ttl_s: float,
-                    give_back: Iterable[int] = (), now_ms: int | None = None) -> LeaseCycle:
-        """Heartbeat, renew, give back `give_back`, take up to the fair share. `now_ms`
-        (tests): the time to reason with instead of the Redis server's clock."""
+                    give_back: Iterable[int] = (), now_ms: int | None = None, *,
+                    rest_s: float = 0.0) -> LeaseCycle:
+        """Heartbeat, renew, give back `give_back`, take up to the fair share; a slice no
+        daemon held for `rest_s` (its lines' buckets have refilled) comes back `rested`.
+        `now_ms` (tests): the time to reason with instead of the Redis server's clock."""
         args: list[str | int] = [consumer, "" if now_ms is None else now_ms,
-                                 round(ttl_s * 1000), slices, *give_back]
+                                 round(ttl_s * 1000), slices, round(rest_s * 1000),
+                                 *give_back]
         reply: list[int] = await self._cycle(
             keys=[self._keys.line_leases(pool), self._keys.line_daemons(pool)], args=args)
-        return LeaseCycle(int(reply[0]), [int(s) for s in reply[1:]])
+        pairs = list(zip(reply[1::2], reply[2::2], strict=True))
+        return LeaseCycle(int(reply[0]), [int(s) for s, _ in pairs],
+                          frozenset(int(s) for s, rested in pairs if rested))
