@@ -1,4 +1,4 @@
-"""Lines a scheduler may use (a daemon's leased share): let go and taken up at run time."""
+"""Lines at run time: the share a scheduler may use (leases), and delays before sending."""
 
 from __future__ import annotations
 
@@ -50,3 +50,15 @@ def test_a_rested_line_taken_up_keeps_its_full_bucket() -> None:
         sent += 1
     assert sent == 3  # the burst (4) less the jitter's share, at once
     assert sched.rest_s("p") == pytest.approx(4 / 2.0 + 0.05)
+
+
+def test_a_delay_before_sending_moves_the_line_s_next_use_by_as_much() -> None:
+    sched = scheduler(pool(count=1, rate=1.0, concurrency=2))
+    sched.set_campaign("c", "p")
+    sched.push("c", messages("c", 5))
+    [(_, line)] = sched.take(0.0, 1)
+    assert sched.next_ready_time() == pytest.approx(1.0)
+    sched.delay([line], 0.3)  # sent 0.3 s after it was taken
+    assert sched.next_ready_time() == pytest.approx(1.3)
+    assert sched.take(1.2, 5) == []
+    assert len(sched.take(1.3, 5)) == 1

@@ -81,6 +81,10 @@ class LineFeed:
     def release(self, line: Line) -> None:
         self.service.release(line)
 
+    def delay(self, lines: Sequence[Line], delay_s: float) -> None:
+        """The assignments on `lines` go out `delay_s` after they were taken."""
+        self.scheduler.delay(lines, delay_s)
+
     def push(self, campaign: Campaign, messages: Sequence[Message]) -> None:
         """Queue messages of `campaign` for a line of its pool."""
         if campaign.id not in self._status:

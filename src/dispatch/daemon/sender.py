@@ -39,6 +39,8 @@ class Lines(Protocol):
 
     def release(self, line: Line) -> None: ...
 
+    def delay(self, lines: Sequence[Line], delay_s: float) -> None: ...
+
 
 PAUSE_RECHECK_S = 1.0  # campaign status is refreshed about once a second
 WAITER_FULL_RECHECK_S = 300.0
@@ -81,15 +83,24 @@ class Sender:
                     batch = await lines.next_assignments(self._gateway.batch_size)
                 except trio.EndOfChannel:
                     return
-                try:
-                    await self._send([message for message, _ in batch],
-                                     [line.address for _, line in batch])
-                finally:
-                    for _, line in batch:
-                        lines.release(line)
+                await self._send_on_lines(lines, batch)
 
-    async def _send(self, batch: list[Message], sources: list[str] | None = None) -> None:
-        """`sources`: each message's sender (its line); None: the gateway's sender."""
+    async def _send_on_lines(self, lines: Lines, batch: list[Assignment[Message]]) -> None:
+        """One batch of assignments; the lines are charged from the moment the batch goes
+        to the gateway (after the opt-out check), and released once it answered."""
+        taken_at, used = trio.current_time(), [line for _, line in batch]
+        try:
+            await self._send([message for message, _ in batch],
+                             [line.address for line in used],
+                             lambda: lines.delay(used, trio.current_time() - taken_at))
+        finally:
+            for line in used:
+                lines.release(line)
+
+    async def _send(self, batch: list[Message], sources: list[str] | None = None,
+                    submitting: Callable[[], None] | None = None) -> None:
+        """`sources`: each message's sender (its line); None: the gateway's sender.
+        `submitting`: called right before the batch goes to the gateway."""
         sendable: list[Message] = []
         outbound: list[Outbound] = []
         done: list[tuple[str, Outcome]] = []
@@ -115,6 +126,8 @@ class Sender:
             if outbound and self._optouts is not None:
                 sendable, outbound = await self._drop_opted_out(sendable, outbound, done)
             if outbound:
+                if submitting is not None:
+                    submitting()
                 await self._submit(sendable, outbound, done)
         finally:
             self._submitting.leave(numbers)

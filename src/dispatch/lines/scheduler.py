@@ -293,6 +293,18 @@ class LineScheduler(Generic[M]):
                 if self.on_ready is not None and target.has_work():
                     self.on_ready(key)
 
+    def delay(self, lines: Iterable[Line], delay_s: float) -> None:
+        """Assignments on `lines` go out `delay_s` later than the time they were taken at
+        (work done in between, e.g. a last look at the opt-out list): charge their buckets
+        from then on, so that this delay is not part of the jitter the margin absorbs."""
+        if delay_s <= 0:
+            return
+        for line in lines:
+            line.tat += delay_s
+            if line.heap_key is not None:  # still in the free heap (concurrency > 1)
+                line.heap_key = key = line.next_free
+                heappush(line.pool.free, (key, line.index))  # the old entry is now stale
+
     def next_ready_time(self) -> float:
         """The earliest time `take` may hand something out if nothing else changes (inf:
         not until a push, resume or release). Changes that make it earlier call
