@@ -26,6 +26,7 @@ class BenchOptions:
     lines: int = 0  # 0: no line limit at the simulator
     line_rate: float = 0.0  # messages/s per line, at the simulator (SMPP source_addr)
     line_burst: float = 0.0  # 0: one second of line_rate, as the simulator counts it
+    line_jitter_s: float = 0.05  # the daemon's daemon.line_jitter_s
     batch_size: int = 0  # 0: the gateway's default (DEFAULT_SHAPE)
     concurrency: int = 0
     binds: int = 2
@@ -73,6 +74,7 @@ def _check_ranges(options: BenchOptions) -> None:
         ("--lines", options.lines, 0, MAX_LINES),
         ("--line-rate", options.line_rate, 0, 1e6),
         ("--line-burst", options.line_burst, 0, 1e6),
+        ("--line-jitter", options.line_jitter_s, 0, 10),
         ("--batch-size", options.batch_size, 0, 10_000),
         ("--concurrency", options.concurrency, 0, 1_000),
         ("--binds", options.binds, 1, 64),

@@ -178,6 +178,7 @@ def settings_of(options: BenchOptions) -> dict[str, Any]:
             "window": options.window if options.gateway == "smpp" else None,
             "daemons": options.daemons, "lines": options.lines,
             "line_rate": options.line_rate, "line_burst": options.line_burst,
+            "line_jitter_s": options.line_jitter_s,
             "enqueue_rate": options.enqueue_rate, "receipt_delay_ms": options.receipt_delay_ms,
             "sample_s": options.sample_s, "simulator_profile": "perfect"}
 

@@ -66,7 +66,8 @@ def write_daemon_config(path: Path, redis_url: str, consumer: str, options: Benc
                         ports: dict[str, int]) -> Path:
     path.write_text(
         f'[redis]\nurl = "{redis_url}"\n\n'
-        f'[daemon]\nconsumer = "{consumer}"\ninbound_port = 0\nmetrics_port = 0\n\n'
+        f'[daemon]\nconsumer = "{consumer}"\ninbound_port = 0\nmetrics_port = 0\n'
+        f'line_jitter_s = {options.line_jitter_s:g}\n\n'
         f'[gateways.default]\n{gateway_section(options, ports)}{pool_section(options)}')
     return path
 

@@ -46,6 +46,9 @@ def _add_workload_options(parser: argparse.ArgumentParser) -> None:
                         help="messages/s per line at the simulator (with --lines)")
     parser.add_argument("--line-burst", type=float, default=0.0, metavar="B",
                         help="a line's bucket size (default: one second of --line-rate)")
+    parser.add_argument("--line-jitter", type=float, default=0.05, metavar="S",
+                        help="the daemon's daemon.line_jitter_s: timing spread absorbed per "
+                             "line (default 0.05)")
     parser.add_argument("--enqueue-rate", type=float, default=0.0, metavar="R",
                         help="enqueue at R rows/s while the daemons run (default: enqueue "
                              "everything first, then start them)")
@@ -85,7 +88,8 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
     try:
         return checked(BenchOptions(
             gateway=args.gateway, messages=args.messages, lines=args.lines,
-            line_rate=args.line_rate, line_burst=args.line_burst, batch_size=args.batch_size,
+            line_rate=args.line_rate, line_burst=args.line_burst,
+            line_jitter_s=args.line_jitter, batch_size=args.batch_size,
             concurrency=args.concurrency, binds=args.binds, window=args.window,
             daemons=args.daemons, enqueue_rate=args.enqueue_rate,
             receipt_delay_ms=args.receipt_delay_ms, ceiling_messages=args.ceiling_messages,
