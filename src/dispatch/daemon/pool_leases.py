@@ -8,10 +8,11 @@ lines and none is ever driven by two daemons at once.
   unless no daemon held it for a full refill of its buckets (or ever): then at once.
 - A slice over the fair share (another daemon joined) is let go here first, and given back
   in Redis only once every assignment out on its lines has been answered.
-- Leases are renewed every third of `ttl_s`. When renewals fail, every line is let go
-  TRUST of `ttl_s` after the last successful cycle began, before the lease can expire and
-  another daemon take it. (A daemon frozen whole, e.g. SIGSTOP, cannot notice: on waking
-  it may send on lines taken over meanwhile until its next cycle.)
+- Leases are renewed every third of `ttl_s` (every REBALANCE_S while shares move). When
+  renewals fail, every line is let go TRUST of `ttl_s` after the last successful cycle
+  began, before the lease can expire and another daemon take it. (A daemon frozen whole,
+  e.g. SIGSTOP, cannot notice: on waking it may send on lines taken over meanwhile until
+  its next cycle.)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 MAX_SLICES: Final = 64  # slices per pool: the unit of sharing between daemons
 RENEW: Final = 1 / 3  # of the TTL: how often the leases are renewed
 TRUST: Final = 0.8  # of the TTL: how long lines stay in use after a cycle began
+REBALANCE_S: Final = 0.5  # cycle period while giving back or short of the fair share
 
 
 class PoolLeases:
@@ -50,6 +52,7 @@ class PoolLeases:
         self._rest_s = scheduler.rest_s(pool)
         self._held: set[int] = set()  # slices whose lines are in use here
         self._giving: set[int] = set()  # let go here, still leased until their lines idle
+        self._short = False  # fewer slices than the fair share at the last cycle
         scheduler.set_leased(pool, range(self._count), False, trio.current_time())
 
     def lines_of(self, slice_: int) -> range:
@@ -66,7 +69,8 @@ class PoolLeases:
                 trusted_until = started + self._ttl_s * TRUST
                 self._apply(cycle, trio.current_time())
                 self._on_change()
-            next_at = started + self._ttl_s * RENEW
+            next_at = started + min(self._ttl_s * RENEW,
+                                    REBALANCE_S if self._rebalancing else math.inf)
             if trio.current_time() < trusted_until < next_at:
                 await trio.sleep_until(trusted_until)
             if trio.current_time() >= trusted_until and self._held:
@@ -90,8 +94,14 @@ class PoolLeases:
         lines = self._scheduler.lines(self._pool)
         return [s for s in self._giving if not any(lines[i].busy for i in self.lines_of(s))]
 
+    @property
+    def _rebalancing(self) -> bool:
+        """Slices to give back, or to get: cycles come faster until the shares settle."""
+        return bool(self._giving) or self._short
+
     def _apply(self, cycle: LeaseCycle, now: float) -> None:
         held = set(cycle.held)
+        self._short = len(held) < cycle.share
         self._giving &= held  # the rest was given back (or lost)
         lost = self._held - held
         if lost:
