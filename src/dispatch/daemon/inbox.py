@@ -5,6 +5,12 @@ SMPP adapters call `receipts()` / `messages()` directly. Either way the gateway 
 acknowledgement only once what it sent is recorded (a receipt applied, or parked until its
 submission is recorded), so nothing is acknowledged and then lost. Receipts are recorded
 in batches: two Lua calls for a batch, not one per receipt.
+
+Several recording workers share the queue of jobs, each taking whatever is waiting when it
+is free (natural batching, no linger). An SMSC sends deliver_sm only while its window has
+room, so receipts flow at (window / time to record and answer a batch): with one worker
+the window sits idle during every Redis round trip; with several, the next batch is being
+recorded while the last one's answers go out.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 import trio
 
-from dispatch.daemon.batching import batches
+from dispatch.daemon.batching import drain_ready
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.replies import ReplyHandler
 from dispatch.daemon.resilience import with_redis_retry
@@ -32,6 +38,7 @@ INTERMEDIATE_STATUSES = frozenset({"accepted", "enroute", "buffered", "sent"})
 # What receipt_apply.lua counts, in its order.
 APPLY_RESULTS = ("delivered", "failed", "expired", "repeated")
 MAX_RECEIPTS_PER_REQUEST = 10_000
+RECORD_WORKERS = 4  # Redis round trips in flight for receipts; see the module docstring
 
 
 @dataclass
@@ -47,12 +54,12 @@ class Inbox:
     (SMPP deliver_sm) through the `Inbound` methods."""
 
     def __init__(self, queue: Queue, metrics: DaemonMetrics, batch_size: int,
-                 linger_s: float, replies: ReplyHandler) -> None:
+                 replies: ReplyHandler, workers: int = RECORD_WORKERS) -> None:
         self._queue = queue
         self._replies = replies
         self._metrics = metrics
-        self._batch_size = batch_size
-        self._linger_s = linger_s
+        self._batch_size = batch_size  # jobs (HTTP requests, SMPP reads) per Redis batch
+        self._workers = workers
         self._send, self._receive = trio.open_memory_channel[ReceiptJob](1024)
 
     async def handle(self, request: Request) -> Response:
@@ -109,7 +116,14 @@ class Inbox:
 
     async def run(self) -> None:
         """Record receipts in batches; runs until cancelled."""
-        async for jobs in batches(self._receive, self._batch_size, self._linger_s):
+        async with trio.open_nursery() as nursery:
+            for _ in range(self._workers):
+                nursery.start_soon(self._record_forever)
+
+    async def _record_forever(self) -> None:
+        while True:
+            jobs = [await self._receive.receive()]
+            drain_ready(self._receive, jobs, self._batch_size)
             receipts = [receipt for job in jobs for receipt in job.receipts]
             if receipts:
                 await self._record(receipts)

@@ -69,8 +69,7 @@ class Daemon:
         self.tracker = Tracker()
         self._submitting = InFlightNumbers()
         replies = ReplyHandler(queue, lambda: list(book.campaigns), self._submitting)
-        self._inbox = Inbox(queue, self.metrics, settings.record_batch_size,
-                            settings.record_delay_ms / 1000, replies)
+        self._inbox = Inbox(queue, self.metrics, settings.record_batch_size, replies)
         self._retrier = Retrier()
         # Messages outside their sending window, until it opens (wall clock).
         self._waiter: WindowWaiter[Message] = WindowWaiter(WAITER_CAPACITY)

@@ -97,7 +97,7 @@ def parse_receipt_text(receipt: str) -> ReceiptText:
     if text_key is not None:
         head, found["text"] = receipt[: text_key.start()], receipt[text_key.end() :]
     for key, value in _FIELD.findall(head):
-        name = _FIELD_NAMES[re.sub(r"[ _]", "", key.lower())]
+        name = _FIELD_NAMES[key.lower().replace(" ", "").replace("_", "")]
         found.setdefault(name, value)
     return ReceiptText(**found)
 
@@ -171,7 +171,6 @@ def _state(tlvs: Tlvs, fields: ReceiptText) -> MessageState:
 
 
 _STATE_VALUES: Final = frozenset(int(s) for s in MessageState)
-_HEX_PREFIX: Final = re.compile(r"^0x", re.IGNORECASE)
 _HEX: Final = re.compile(r"[0-9a-f]+")
 _DECIMAL: Final = re.compile(r"[0-9]+")
 
@@ -195,7 +194,7 @@ def normalise_message_id(raw: str, base: int | None = None) -> str:
     cleaned = raw.strip().strip("\0").strip().lower()
     if base == 10 and _DECIMAL.fullmatch(cleaned):
         return str(int(cleaned))
-    unprefixed = _HEX_PREFIX.sub("", cleaned)
+    unprefixed = cleaned[2:] if cleaned.startswith("0x") else cleaned
     if base == 16 and _HEX.fullmatch(unprefixed):
         return str(int(unprefixed, 16))
     if _HEX.fullmatch(unprefixed):
