@@ -25,7 +25,7 @@ from dispatch.store.purge import (
     purge_expired,
     purge_lock,
 )
-from dispatch.store.queue import Outcome, Queue, ReceiptUpdate
+from dispatch.store.queue import Outcome, Queue
 from dispatch.store.redis import Redis
 
 NUMBERS = [f"+3361200000{i}" for i in range(1, 7)]  # the campaign's
@@ -112,8 +112,7 @@ async def test_after_purge_no_number_of_the_campaign_is_left_in_clear(
         ids = await send_all(queue, keys)
         maps = queue.receipt_maps()
         # Number 4 delivered (its correlation consumed); 1, 5 and 6 still wait: map entries.
-        await queue.apply_receipts("c1", [ReceiptUpdate(NUMBERS[3], "d", f"gw-{NUMBERS[3]}",
-                                                        "", 0)], maps)
+        await queue.record_receipts([(f"gw-{NUMBERS[3]}", "d", "")], maps)
         await queue.dead_letter("c1", ids[NUMBERS[4]], msgpack.packb(
             ["c1", ids[NUMBERS[4]], msgpack.packb([NUMBERS[4], ["x"]]), "unreadable"]))
         await queue.dead_letter("other", b"1-1", msgpack.packb(["other", b"1-1", b"", "bad"]))

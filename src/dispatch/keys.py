@@ -29,8 +29,15 @@ class Keys:
         """Set of every campaign id."""
         return f"{self.prefix}:campaigns"
 
+    @property
+    def campaign_head(self) -> str:
+        """What every key of a campaign starts with, before its id; receipt_record.lua
+        completes it as head .. id .. '}:state' (a receipt's campaign is known only
+        inside the script)."""
+        return f"{self.prefix}:{{"
+
     def campaign(self, campaign_id: str) -> CampaignKeys:
-        base = f"{self.prefix}:{{{campaign_id}}}"
+        base = f"{self.campaign_head}{campaign_id}}}"
         return CampaignKeys(
             meta=f"{base}:meta",
             state=f"{base}:state",

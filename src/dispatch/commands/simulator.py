@@ -68,6 +68,9 @@ _FLAGS: tuple[tuple[str, str, str, str], ...] = (
      "receipt dialect: standard, long-dates, capital-text, hex-ids, no-text"),
     ("--smpp-receipt-timeout-s", "float", "10", "deliver_sm unanswered this long is resent"),
     ("--smpp-receipt-attempts", "int", "10", "deliver_sm attempts before giving up"),
+    ("--receipts-pending-limit", "int", "200000",
+     "deliver_sm due and waiting for room in a receiver's window, at most (a memory guard; "
+     "one more is counted in receipts_dropped)"),
     ("--mo-rate", "float", "0", "MO messages per second to bound receivers"),
     ("--mo-text", "str", "STOP", "text of the MO sent at --mo-rate"),
     ("--disconnect-after", "int", "0", "close every SMPP connection after N accepted submit_sm"),

@@ -4,13 +4,13 @@ HTTP gateways post to the daemon's inbound endpoint (POST /receipts, POST /inbou
 SMPP adapters call `receipts()` / `messages()` directly. Either way the gateway gets its
 acknowledgement only once what it sent is recorded (a receipt applied, or parked until its
 submission is recorded), so nothing is acknowledged and then lost. Receipts are recorded
-in batches: two Lua calls for a batch, not one per receipt.
+in batches: one Lua call for a batch, not one per receipt.
 
-Several recording workers share the queue of jobs, each taking whatever is waiting when it
-is free (natural batching, no linger). An SMSC sends deliver_sm only while its window has
-room, so receipts flow at (window / time to record and answer a batch): with one worker
-the window sits idle during every Redis round trip; with several, the next batch is being
-recorded while the last one's answers go out.
+Receipts posted over HTTP (one request may carry one receipt) go through a queue of jobs
+shared by several recording workers, each taking whatever is waiting when it is free
+(natural batching, no linger). Adapters that batch themselves (SMPP: what one read
+brought) record in the calling task, one hop less: an SMSC sends deliver_sm only while its
+window has room, so receipts flow at (window / time to record and answer a batch).
 """
 
 from __future__ import annotations
@@ -28,17 +28,17 @@ from dispatch.daemon.replies import ReplyHandler
 from dispatch.daemon.resilience import with_redis_retry
 from dispatch.gateways.base import InboundMessage, Receipt
 from dispatch.httpserver import Request, Response, error_response, json_response
-from dispatch.store.queue import Queue, ReceiptUpdate
+from dispatch.store.queue import Queue
 
 log = logging.getLogger(__name__)
 
 # Final receipt statuses and the state code each one leads to.
 FINAL_STATUS_CODES = {"delivered": "d", "undeliverable": "f", "rejected": "f", "expired": "x"}
 INTERMEDIATE_STATUSES = frozenset({"accepted", "enroute", "buffered", "sent"})
-# What receipt_apply.lua counts, in its order.
-APPLY_RESULTS = ("delivered", "failed", "expired", "repeated")
+# What receipt_record.lua counts, in its order.
+RECORD_RESULTS = ("delivered", "failed", "expired", "repeated", "parked")
 MAX_RECEIPTS_PER_REQUEST = 10_000
-RECORD_WORKERS = 4  # Redis round trips in flight for receipts; see the module docstring
+RECORD_WORKERS = 8  # Redis round trips in flight for receipts; see the module docstring
 
 
 @dataclass
@@ -77,7 +77,7 @@ class Inbox:
             self._metrics.receipt_results["invalid"].inc()
             log.warning("receipt request refused: %s", exc)
             return error_response(400, str(exc))
-        await self.receipts(receipts)
+        await self._queued(receipts)
         return json_response({"recorded": len(receipts), "ignored": ignored})
 
     async def _handle_inbound(self, request: Request) -> Response:
@@ -91,6 +91,11 @@ class Inbox:
 
     async def receipts(self, receipts: Sequence[Receipt]) -> None:
         """Returns once the receipts are recorded (applied, or parked as orphans)."""
+        if receipts:
+            await self._record(list(receipts))
+
+    async def _queued(self, receipts: Sequence[Receipt]) -> None:
+        """As `receipts`, batched with those of other requests."""
         job = ReceiptJob(receipts)
         await self._send.send(job)
         await job.done.wait()
@@ -133,25 +138,9 @@ class Inbox:
     async def _record(self, receipts: list[Receipt]) -> None:
         rows = [(r.gateway_id, r.code, r.reason) for r in receipts]
         maps = self._queue.receipt_maps()
-        targets = await with_redis_retry(
-            "receipt_lookup", lambda: self._queue.lookup_receipts(rows, maps), self._metrics)
-        by_campaign: dict[str, list[ReceiptUpdate]] = {}
-        for receipt, target in zip(receipts, targets, strict=True):
-            if target is None:
-                self._metrics.receipt_results["parked"].inc()
-                continue
-            by_campaign.setdefault(target.campaign, []).append(ReceiptUpdate(
-                target.number, receipt.code, receipt.gateway_id, receipt.reason,
-                target.map_offset))
-        for campaign, updates in by_campaign.items():
-            await self._apply(campaign, updates, maps)
-
-    async def _apply(self, campaign: str, updates: list[ReceiptUpdate],
-                     maps: list[str]) -> None:
         counts = await with_redis_retry(
-            "receipt_apply", lambda: self._queue.apply_receipts(campaign, updates, maps),
-            self._metrics)
-        for name, count in zip(APPLY_RESULTS, counts, strict=True):
+            "receipt_record", lambda: self._queue.record_receipts(rows, maps), self._metrics)
+        for name, count in zip(RECORD_RESULTS, counts, strict=True):
             self._metrics.receipt_results[name].inc(count)
 
 

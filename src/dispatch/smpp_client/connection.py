@@ -61,7 +61,7 @@ RECEIVE_SIZE: Final = 65536
 DELIVERY_QUEUE: Final = 256  # reads carrying deliver_sm not yet handed to the handler
 # Batches of deliver_sm being recorded at once: while one is recorded the SMSC fills its
 # window again, and the next batch need not wait for the last one's Redis round trip.
-DELIVERY_BATCHES: Final = 4
+DELIVERY_BATCHES: Final = 8
 GOODBYE_S: Final = 2.0  # at most this long (and timeout_s) to unbind on shutdown or unbind
 BOUND: Final = frozenset({State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX})
 LINK_ERRORS: Final = (trio.BrokenResourceError, trio.ClosedResourceError, OSError, SmppError)

@@ -7,7 +7,7 @@ command), never one per message.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +20,6 @@ from dispatch.store.scripts import load_script
 # A receipt map outlives the receipt timeout by this much, so the sweeper finds it.
 MAP_MARGIN_H = 24
 ORPHAN_TTL_S = 3 * 86400
-# Where the receipt maps start in the KEYS of receipt_lookup.lua and receipt_apply.lua.
-LOOKUP_FIRST_MAP = 2
-APPLY_FIRST_MAP = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,24 +39,6 @@ class Outcome:
     number: str
     code: str
     detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptTarget:
-    """The message a receipt is for, and which receipt map holds its correlation."""
-
-    campaign: str
-    number: str
-    map_offset: int  # index in the list of maps the lookup was given
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptUpdate:
-    number: str
-    code: str  # final state code: d, f or x
-    gateway_id: str
-    reason: str
-    map_offset: int  # as ReceiptTarget.map_offset, for the same list of maps
 
 
 def _lua(name: str) -> str:
@@ -82,8 +61,7 @@ class Queue:
         self.optouts = OptOutStore(redis, keys)
         self._admit = redis.register_script(_lua("admit"))
         self._record = redis.register_script(_lua("record"))
-        self._lookup = redis.register_script(_lua("receipt_lookup"))
-        self._apply = redis.register_script(_lua("receipt_apply"))
+        self._record_receipts = redis.register_script(_lua("receipt_record"))
 
     async def read_new(self, streams: Mapping[str, str], count: int, block_ms: int
                        ) -> list[Entry]:
@@ -152,32 +130,22 @@ class Queue:
     def receipt_maps(self) -> list[str]:
         """Every receipt map a live correlation can be in, newest first (most receipts come
         within minutes, so a lookup usually stops at the first). Give the same list to
-        `lookup_receipts` and `apply_receipts`."""
+        `record_receipts`."""
         now = hour_number(self._clock())
         return [self._keys.receipt_map(now - back)
                 for back in range(self.receipt_timeout_h + 1)]
 
-    async def lookup_receipts(self, receipts: Sequence[tuple[str, str, str]],
-                              maps: Sequence[str]) -> list[ReceiptTarget | None]:
-        """Resolve (gateway id, code, reason) to its message; unknown ones are parked."""
-        args: list[Any] = [ORPHAN_TTL_S]
-        for gateway_id, code, reason in receipts:
-            args += (gateway_id, f"{code}\t{reason}")
-        found: list[bytes | None] = await self._lookup(
-            keys=[self._keys.orphan_receipts, *maps], args=args)
-        return [_target(item) for item in found]
-
-    async def apply_receipts(self, campaign: str, updates: Iterable[ReceiptUpdate],
-                             maps: Sequence[str]) -> list[int]:
-        """Final receipts to messages of one campaign: {delivered, failed, expired, repeated};
-        each correlation is removed from its map."""
-        keys = self._keys.campaign(campaign)
-        args: list[Any] = []
-        for update in updates:
-            args += (update.number, update.code, update.gateway_id, update.reason,
-                     APPLY_FIRST_MAP + update.map_offset)
-        return list(await self._apply(
-            keys=[keys.state, keys.counts, keys.errors, *maps], args=args))
+    async def record_receipts(self, receipts: Sequence[tuple[str, str, str]],
+                              maps: Sequence[str], *, park: bool = True) -> list[int]:
+        """Final receipts (gateway id, code, reason) applied to their messages, whatever
+        their campaigns, in one round trip; unknown ones parked until their submission is
+        recorded (or skipped: `park=False`). {delivered, failed, expired, repeated,
+        parked}."""
+        args: list[Any] = [ORPHAN_TTL_S, self._keys.campaign_head, "1" if park else "0"]
+        for receipt in receipts:
+            args += receipt
+        return list(await self._record_receipts(
+            keys=[self._keys.orphan_receipts, *maps], args=args))
 
     def overdue_maps(self) -> list[str]:
         """Receipt maps older than the receipt timeout that may still exist."""
@@ -228,11 +196,3 @@ def _entry(campaign: str, entry: Any) -> Entry:
     """From coredis' StreamEntry; fields are None for an entry deleted while pending."""
     fields = entry.field_values
     return Entry(campaign, entry.identifier, fields.get(b"m") if fields else None)
-
-
-def _target(item: bytes | None) -> ReceiptTarget | None:
-    """From receipt_lookup's 'campaign<TAB>number<TAB>K' (K: 2 = the first map)."""
-    if not item:
-        return None
-    campaign, number, key_index = item.decode().split("\t")
-    return ReceiptTarget(campaign, number, int(key_index) - LOOKUP_FIRST_MAP)

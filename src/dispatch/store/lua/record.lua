@@ -18,8 +18,7 @@ for i = 4, #ARGV, 4 do
       local orphan = redis.call('HGET', KEYS[6], detail)
       if orphan then
         local code, reason = string.match(orphan, '^(%a)\t(.*)$')
-        transition(KEYS[1], KEYS[2], number, code)
-        if code ~= 'd' then redis.call('HSET', KEYS[4], number, reason) end
+        apply_final(KEYS[1], KEYS[2], KEYS[4], number, code, reason)
         redis.call('HDEL', KEYS[6], detail)
         adopted = adopted + 1
       else
