@@ -38,7 +38,7 @@ INTERMEDIATE_STATUSES = frozenset({"accepted", "enroute", "buffered", "sent"})
 # What receipt_record.lua counts, in its order.
 RECORD_RESULTS = ("delivered", "failed", "expired", "repeated", "parked")
 MAX_RECEIPTS_PER_REQUEST = 10_000
-RECORD_WORKERS = 8  # Redis round trips in flight for receipts; see the module docstring
+RECORD_WORKERS = 4  # Redis round trips in flight for receipts posted over HTTP
 
 
 @dataclass

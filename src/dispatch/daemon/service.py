@@ -34,6 +34,7 @@ from dispatch.daemon.recorder import Recorder
 from dispatch.daemon.replies import ReplyHandler
 from dispatch.daemon.retrier import Retrier
 from dispatch.daemon.sender import Sender
+from dispatch.daemon.shared_check import SharedOptOutCheck
 from dispatch.daemon.sweeper import ReceiptSweeper
 from dispatch.daemon.tracker import Tracker
 from dispatch.gateways.base import Gateway
@@ -71,6 +72,7 @@ class Daemon:
         replies = ReplyHandler(queue, lambda: list(book.campaigns), self._submitting)
         self._inbox = Inbox(queue, self.metrics, settings.record_batch_size, replies)
         self._retrier = Retrier()
+        self._optout_check = SharedOptOutCheck(optout_check(queue.optouts, self.metrics))
         # Messages outside their sending window, until it opens (wall clock).
         self._waiter: WindowWaiter[Message] = WindowWaiter(WAITER_CAPACITY)
         # Set by stop(): the reader and reclaimer finish the batch in hand and return. Not a
@@ -111,6 +113,7 @@ class Daemon:
     async def _start_servers(self, nursery: trio.Nursery) -> Ports:
         s = self._settings
         nursery.start_soon(self._inbox.run)
+        nursery.start_soon(self._optout_check.run)
         inbound = await nursery.start(serve_http, self._inbox.handle, s.inbound_host,
                                       s.inbound_port)
         metrics = await nursery.start(serve_http, self.metrics.handle, s.metrics_host,
@@ -148,8 +151,7 @@ class Daemon:
             for _ in range(gateway.concurrency):
                 sender = Sender(gateway, self._book, self._retrier, policy,
                                 self.metrics.gateway(name), outcome_send.clone(),
-                                self._waiter, optout_check(self._queue.optouts, self.metrics),
-                                self._submitting)
+                                self._waiter, self._optout_check, self._submitting)
                 nursery.start_soon(sender.run, receive.clone())
 
     async def _intake_tasks(self, reader: Reader,
