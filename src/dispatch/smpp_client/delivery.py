@@ -43,7 +43,9 @@ def final_receipt(found: SmppReceipt) -> Receipt | None:
     code = None if found.intermediate else RECEIPT_CODES.get(found.state)
     if code is None or not found.message_key:
         return None
-    reason = f"receipt {found.state.name.lower()}, error {found.error or 'none'}"
+    # Only a failure's reason is recorded: a delivered receipt's text need not be parsed.
+    reason = "receipt delivered" if code == "d" else \
+        f"receipt {found.state.name.lower()}, error {found.error or 'none'}"
     return Receipt(found.message_key, code, reason)
 
 
