@@ -17,6 +17,7 @@ from dispatch.store.optout import OptOutStore
 from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
+from tests.texts import RULES, SIGNED
 
 NUMBERS = ["0612000001", "0612000002", "0612000003"]
 
@@ -61,11 +62,11 @@ async def test_enqueue_leaves_out_opted_out_numbers_and_says_so(
     from dispatch.store.optout import OptOutEvent
 
     await store.add([OptOutEvent("+33612000002", "all", "cli")])
-    report = await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111",
-                                consent_required=False)
+    report = await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", SIGNED,
+                                consent_required=False, rules=RULES)
     assert (report.accepted, report.suppressed, report.duplicates) == (2, 1, 0)
-    again = await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111",
-                                consent_required=False)
+    again = await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", SIGNED,
+                               consent_required=False, rules=RULES)
     assert (again.accepted, again.suppressed, again.duplicates) == (0, 1, 2)
     counts = (await state_counts(redis, keys, ["c1"]))["c1"]
     assert (counts["queued"], counts["suppressed"]) == (2, 1)
@@ -74,8 +75,8 @@ async def test_enqueue_leaves_out_opted_out_numbers_and_says_so(
 async def test_a_stop_reply_suppresses_messages_already_queued_for_that_line(
         redis: Redis, settings: Settings, tmp_path: Path) -> None:
     keys = Keys(settings.redis.key_prefix)
-    await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111",
-                                consent_required=False)
+    await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", SIGNED,
+                       consent_required=False, rules=RULES)
     queue = Queue(redis, keys, "worker")
     replies = ReplyHandler(queue, lambda: ["c1"])
     intents = await replies.handle([

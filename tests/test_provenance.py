@@ -20,6 +20,7 @@ from dispatch.keys import Keys
 from dispatch.settings import Settings
 from dispatch.store.queue import Outcome, Queue
 from dispatch.store.redis import Redis
+from tests.texts import RULES, SIGNED
 
 NUMBER = "+33612000001"
 
@@ -49,8 +50,8 @@ async def prepare(redis: Redis, settings: Settings, tmp_path: Path) -> None:
     keys = Keys(settings.redis.key_prefix)
     queue = Queue(redis, keys, "worker")
     with trio.fail_after(10):
-        await enqueue_file(redis, settings, path, "a1", "Bonjour. STOP 36111",
-                           exclusivity=Exclusivity("A", "muni26"))
+        await enqueue_file(redis, settings, path, "a1", "Bonjour. " + SIGNED,
+                           exclusivity=Exclusivity("A", "muni26"), rules=RULES)
         entries = await queue.read_new({"a1": keys.campaign("a1").stream}, 10, 100)
         await queue.admit("a1", "DISPATCH", [(entries[0].entry_id, NUMBER)])
         await queue.record("a1", [Outcome(entries[0].entry_id, NUMBER, "f", "absent")])

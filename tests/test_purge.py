@@ -27,10 +27,11 @@ from dispatch.store.purge import (
 )
 from dispatch.store.queue import Outcome, Queue, ReceiptUpdate
 from dispatch.store.redis import Redis
+from tests.texts import RULES, SIGNED
 
 NUMBERS = [f"+3361200000{i}" for i in range(1, 7)]  # the campaign's
 OTHER = "+33699999999"  # not in the campaign: its data must stay
-TEXT = "Bonjour {first_name}. STOP au 36111"
+TEXT = "Bonjour {first_name}. " + SIGNED
 
 
 def campaign_file(tmp_path: Path, numbers: list[str] = NUMBERS, name: str = "c.csv") -> Path:
@@ -42,7 +43,7 @@ def campaign_file(tmp_path: Path, numbers: list[str] = NUMBERS, name: str = "c.c
 
 async def enqueue(redis: Redis, settings: Settings, path: Path, campaign: str = "c1") -> Any:
     with trio.fail_after(10):
-        return await enqueue_file(redis, settings, path, campaign, TEXT)
+        return await enqueue_file(redis, settings, path, campaign, TEXT, rules=RULES)
 
 
 async def send_all(queue: Queue, keys: Keys, campaign: str = "c1") -> dict[str, bytes]:

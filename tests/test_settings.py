@@ -87,6 +87,14 @@ def test_bad_redis_url_scheme(tmp_path: Path) -> None:
         load_settings(write(tmp_path, '[redis]\nurl = "http://x"\n'), env={})
 
 
+@pytest.mark.parametrize("price", ["-0.1", "nan", "inf"])
+def test_a_price_per_part_must_be_a_price(tmp_path: Path, price: str) -> None:
+    with pytest.raises(ConfigError, match=r"^gateways\.default\.price_per_part: must be a "
+                                          r"price >= 0"):
+        load_settings(write(tmp_path, f"[gateways.default]\nprice_per_part = {price}\n"),
+                      env={})
+
+
 def test_the_example_config_is_valid() -> None:
     example = Path(__file__).parent.parent / "config" / "dispatch.example.toml"
     settings = load_settings(example, env={})

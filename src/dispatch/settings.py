@@ -80,6 +80,8 @@ class GatewaySettings:
     # Seconds to wait for an answer (HTTP response, SMPP *_resp).
     timeout_s: float = 10.0
     sender: str = "DISPATCH"  # sender identity (SMPP: source_addr)
+    # What the operator bills for one SMS part (EUR): the enqueue summary's cost estimate.
+    price_per_part: float = 0.10
     # --- HTTP
     url: str = "http://127.0.0.1:8480"
     # --- SMPP 3.4
@@ -155,6 +157,9 @@ def _check_values(settings: Settings) -> None:
         for key in ("batch_size", "concurrency", "binds", "window"):
             if getattr(gateway, key) < 1:
                 raise ConfigError(f"gateways.{name}.{key}: must be at least 1")
+        if not 0 <= gateway.price_per_part < float("inf"):
+            raise ConfigError(f"gateways.{name}.price_per_part: must be a price >= 0, "
+                              f"got {gateway.price_per_part!r}")
         _check_choice(f"gateways.{name}.bind_mode", gateway.bind_mode, BIND_MODES)
         _check_choice(f"gateways.{name}.submit_id_base", gateway.submit_id_base, ID_BASES)
         _check_choice(f"gateways.{name}.receipt_id_base", gateway.receipt_id_base, ID_BASES)

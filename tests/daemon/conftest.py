@@ -20,8 +20,9 @@ from dispatch.simulator.service import Simulator
 from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
+from tests.texts import RULES, SIGNED
 
-TEXT = "Bonjour {name}. Parti Test. STOP au 36111"
+TEXT = "Bonjour {name}. " + SIGNED
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ async def enqueue(redis: Redis, settings: Settings, tmp_path: Path, count: int) 
     (tmp_path / "c.csv").write_text(f"phone,name\n{rows}\n")
     # Any hour (tests run at night too); consent columns are tested on their own.
     report = await enqueue_file(redis, settings, tmp_path / "c.csv", "c1", TEXT,
-                                window="always", consent_required=False)
+                                window="always", consent_required=False, rules=RULES)
     assert report.accepted == count
 
 

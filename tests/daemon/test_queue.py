@@ -13,6 +13,7 @@ from dispatch.settings import Settings
 from dispatch.store.queue import Entry, Outcome, Queue, ReceiptTarget, ReceiptUpdate
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
+from tests.texts import RULES, SIGNED
 
 NUMBERS = ["+33612000001", "+33612000002", "+33612000003"]
 
@@ -20,8 +21,8 @@ NUMBERS = ["+33612000001", "+33612000002", "+33612000003"]
 async def queued(redis: Redis, settings: Settings, tmp_path: Path) -> tuple[Queue, list[Entry]]:
     path = tmp_path / "c.csv"
     path.write_text("phone\n" + "\n".join(NUMBERS) + "\n")
-    await enqueue_file(redis, settings, path, "c1", "Hello. STOP au 36111",
-                       consent_required=False)
+    await enqueue_file(redis, settings, path, "c1", "Hello. " + SIGNED,
+                       consent_required=False, rules=RULES)
     queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a")
     stream = Keys(settings.redis.key_prefix).campaign("c1").stream
     entries = await queue.read_new({"c1": stream}, 10, 100)
