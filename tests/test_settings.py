@@ -95,6 +95,18 @@ def test_a_price_per_part_must_be_a_price(tmp_path: Path, price: str) -> None:
                       env={})
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ('[answers]\nhelp_text = "Bonjour {prenom}"\n',
+     "answers.help_text: unknown placeholder {prenom} (known: {identity}, {client}, {line})"),
+    ('[answers]\noptout_text = ""\n', "answers.optout_text: the text is empty"),
+    ("[answers]\nretry_s = 0\n", "answers: batch_size must be >= 1, retry_s and max_age_h > 0"),
+])
+def test_bad_answer_settings_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), env={})
+    assert str(caught.value) == message
+
+
 def test_the_example_config_is_valid() -> None:
     example = Path(__file__).parent.parent / "config" / "dispatch.example.toml"
     settings = load_settings(example, env={})
