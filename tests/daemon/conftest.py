@@ -14,7 +14,7 @@ from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.service import Daemon
 from dispatch.enqueue import enqueue_file
 from dispatch.keys import Keys
-from dispatch.settings import DaemonSettings, GatewaySettings, Settings
+from dispatch.settings import AnswerSettings, DaemonSettings, GatewaySettings, Settings
 from dispatch.simulator.config import SimulatorConfig
 from dispatch.simulator.service import Simulator
 from dispatch.store.queue import Queue
@@ -34,7 +34,8 @@ async def simulator() -> AsyncIterator[tuple[Simulator, int]]:
         nursery.cancel_scope.cancel()
 
 
-def daemon_for(redis: Redis, settings: Settings, port: int, **overrides: object) -> Daemon:
+def daemon_for(redis: Redis, settings: Settings, port: int, *,
+               answers: AnswerSettings | None = None, **overrides: object) -> Daemon:
     daemon_settings = dataclasses.replace(
         DaemonSettings(consumer="t", inbound_port=0, metrics_port=0, retry_base_s=0.01,
                        retry_max_s=0.05), **overrides)
@@ -43,7 +44,7 @@ def daemon_for(redis: Redis, settings: Settings, port: int, **overrides: object)
     keys = Keys(settings.redis.key_prefix)
     return Daemon(daemon_settings, Queue(redis, keys, "t"),
                   CampaignBook(redis, keys, {"default": "ME"}),
-                  gateway_factory(configured))
+                  gateway_factory(configured), answers=answers)
 
 
 async def enqueue(redis: Redis, settings: Settings, tmp_path: Path, count: int) -> None:
