@@ -303,6 +303,13 @@ async def test_a_text_failing_the_lint_is_refused_before_anything_is_queued(
     assert (state["campaigns"], state["meta"], state["messages"]) == (set(), {}, [])
 
 
+async def test_a_sender_without_letters_is_refused(redis: Redis, settings: Settings,
+                                                   tmp_path: Path) -> None:
+    with pytest.raises(EnqueueError, match=r"^--sender: sender '!!' has no letter or digit$"):
+        await run(redis, settings, write(tmp_path, "phone\n0611111111\n"),
+                  rules=TextRules(sender="!!"))
+
+
 async def test_an_override_lets_the_text_through_and_is_recorded_in_the_meta(
         redis: Redis, settings: Settings, tmp_path: Path) -> None:
     rules = TextRules(allow_missing_optout=True, allow_missing_sender=True)

@@ -144,7 +144,8 @@ def check_text(text: str, sender: str, rules: TextRules, price_per_part: Decimal
         raise EnqueueError(f"--sender: {exc}") from None
     if report.refusals:
         what = "; ".join(refusal.message for refusal in report.refusals)
-        options = " / ".join(_OVERRIDE_OPTIONS[refusal.code] for refusal in report.refusals)
+        options = " / ".join(_OVERRIDE_OPTIONS.get(refusal.code, "none")
+                             for refusal in report.refusals)
         raise EnqueueError(f"the text is refused: {what} (fix the text, or override: "
                            f"{options})")
     return report
