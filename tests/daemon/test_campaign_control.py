@@ -90,5 +90,16 @@ def test_campaign_list_json(settings: Settings, tmp_path: Path,
     assert main(["campaign", "list", "--json", "--config", str(config)]) == 0
     [row] = json.loads(capsys.readouterr().out)["campaigns"]
     assert (row["campaign"], row["status"], row["counts"]["queued"]) == ("c9", "paused", 1)
+    assert (row["sender"], row["overrides"]) == (SENDER, {})
+    assert main(["enqueue", str(tmp_path / "c.csv"), "--campaign", "c8", "--no-consent-required",
+                 "--text", "Votez !", "--allow-missing-optout", "--allow-missing-sender",
+                 "--config", str(config)]) == 0
+    capsys.readouterr()
+    assert main(["campaign", "list", "--json", "--config", str(config)]) == 0
+    rows = {row["campaign"]: row for row in json.loads(capsys.readouterr().out)["campaigns"]}
+    assert list(rows["c8"]["overrides"]) == ["missing_optout", "missing_sender"]
+    assert main(["campaign", "list", "--config", str(config)]) == 0
+    table = capsys.readouterr().out  # rich wraps the cell on a narrow terminal
+    assert "override" in table and "optout," in table and "sender" in table
     assert main(["campaign", "resume", "nope", "--config", str(config)]) == 2
     assert capsys.readouterr().err == "dispatch campaign: no campaign 'nope'\n"
