@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import trio
 
 from dispatch.cli import main
 from dispatch.daemon.replies import ReplyHandler
@@ -13,7 +14,7 @@ from dispatch.enqueue import enqueue_file
 from dispatch.gateways.base import InboundMessage
 from dispatch.keys import Keys
 from dispatch.settings import Settings
-from dispatch.store.optout import OptOutStore
+from dispatch.store.optout import CHANGE_CHUNK, OptOutEvent, OptOutStore
 from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
@@ -113,3 +114,17 @@ async def test_a_purged_number_is_still_found_opted_out_by_its_keyed_hash(
     assert report["opted_out"] is True
     assert report["scopes"] == {"line:36111": None}
     assert (await store.check("+33612000008"))["opted_out"] is False
+
+
+async def test_a_large_change_goes_in_chunks_and_is_all_applied(redis: Redis,
+                                                                settings: Settings) -> None:
+    keys = Keys(settings.redis.key_prefix)
+    store = OptOutStore(redis, keys)
+    numbers = [f"+336{20_000_000 + i:08d}" for i in range(2 * CHANGE_CHUNK + 5)]
+    with trio.fail_after(30):
+        await store.add([OptOutEvent(number, "all", "import") for number in numbers])
+        assert await store.opted_out_many(numbers, ["all"]) == [True] * len(numbers)
+        assert await redis.xlen(keys.optout_audit) == len(numbers)
+        await store.remove([OptOutEvent(number, "all", "cli") for number in numbers[:3]])
+        assert await store.opted_out_many(numbers[:4], ["all"]) == [False] * 3 + [True]
+        assert await redis.hlen(keys.optout_numbers) == len(numbers) - 3

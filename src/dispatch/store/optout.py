@@ -27,6 +27,7 @@ from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
 
 ALL = "all"
+CHANGE_CHUNK = 1000  # changes per script call: Redis serves others between two chunks
 
 
 def line_scope(line: str) -> str:
@@ -137,9 +138,17 @@ class OptOutStore:
                 return sorted(rows)
 
     async def _change(self, events: Sequence[OptOutEvent], action: str) -> int:
-        if not events:
-            return 0
+        """Apply the changes a chunk per script call (an import may hold a million);
+        returns how many answers were queued."""
         now = time.time()
+        answered = 0
+        for start in range(0, len(events), CHANGE_CHUNK):
+            answered += await self._change_chunk(events[start:start + CHANGE_CHUNK], action,
+                                                 now)
+        return answered
+
+    async def _change_chunk(self, events: Sequence[OptOutEvent], action: str,
+                            now: float) -> int:
         changes: list[Any] = []
         for event in events:
             answer = event.answer
