@@ -320,6 +320,8 @@ async def test_with_the_simulator_one_confirmation_per_stop_and_help_answered(
     assert (stats["confirmations"], stats["sent_after_stop"], stats["duplicates"]) == (
         len(stops), 0, 0)
     assert 5 < len(stops) < 15
+    assert stats["receipts"]["skipped"] == len(stops) + 3  # answers ask for no receipt
+    assert await redis.hlen(keys.orphan_receipts) == 0
     logged = await log(redis, keys)
     assert sorted((e[b"reason"], e[b"result"]) for e in logged) == (
         [(b"help", b"sent")] * 3 + [(b"optout_confirmation", b"sent")] * len(stops))

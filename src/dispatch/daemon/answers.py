@@ -144,4 +144,5 @@ def _by_gateway(batch: Sequence[Queued]) -> dict[tuple[str, str], list[Queued]]:
 
 def _outbound(queued: Queued) -> Outbound:
     answer = queued.answer
-    return Outbound(f"answer-{queued.entry_id}", answer.to, answer.line, answer.text)
+    return Outbound(f"answer-{queued.entry_id}", answer.to, answer.line, answer.text,
+                    receipt=False)
