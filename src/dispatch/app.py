@@ -51,7 +51,8 @@ async def run_daemon(settings: Settings) -> None:
         keys = Keys(settings.redis.key_prefix)
         queue = Queue(redis, keys, consumer, receipt_timeout_h=settings.daemon.receipt_timeout_h)
         daemon = Daemon(settings.daemon, queue,
-                        CampaignBook(redis, keys, senders(settings)), gateway_factory(settings))
+                        CampaignBook(redis, keys, senders(settings)), gateway_factory(settings),
+                        answers=settings.answers)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, daemon)
             nursery.start_soon(purge_forever, redis, keys, settings.retention,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+ANSWER_GROUP = "answerers"
 GROUP = "dispatch"  # the consumer group every daemon reads campaign streams with
 
 
@@ -83,6 +84,26 @@ class Keys:
         """Stream of messages from recipients (MO): fields source, destination, text,
         gateway, received_at."""
         return f"{self.prefix}:inbound"
+
+    @property
+    def answers(self) -> str:
+        """Stream of answers to send (HELP, opt-out confirmations): fields token, line,
+        gateway, text, reason; read by the daemons' answerers (group ANSWER_GROUP), deleted
+        once sent or failed."""
+        return f"{self.prefix}:answers"
+
+    @property
+    def answer_numbers(self) -> str:
+        """Hash token -> the number an answer goes to. Apart from the stream because a hash
+        field deleted is gone for good, where a stream entry deleted stays in its node: a
+        settled answer or a purge leaves no number behind."""
+        return f"{self.prefix}:answers:numbers"
+
+    @property
+    def answers_log(self) -> str:
+        """Stream of what became of each answer (capped): at, to_hash (the number's keyed
+        hash: no number in clear), line, gateway, reason, result, detail."""
+        return f"{self.prefix}:answers:log"
 
     @property
     def dead_letters(self) -> str:

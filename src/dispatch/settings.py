@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dispatch.policy.answers import DEFAULT_OPTOUT_TEXT, check_text
+
 ENV_CONFIG = "DISPATCH_CONFIG"
 ENV_REDIS_URL = "DISPATCH_REDIS_URL"
 ENV_STATE_DIR = "DISPATCH_STATE_DIR"
@@ -80,6 +82,8 @@ class GatewaySettings:
     # Seconds to wait for an answer (HTTP response, SMPP *_resp).
     timeout_s: float = 10.0
     sender: str = "DISPATCH"  # sender identity (SMPP: source_addr)
+    # What the operator bills for one SMS part (EUR): the enqueue summary's cost estimate.
+    price_per_part: float = 0.10
     # --- HTTP
     url: str = "http://127.0.0.1:8480"
     # --- SMPP 3.4
@@ -105,6 +109,22 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True)
+class AnswerSettings:
+    """Answers to MO (dispatch.policy.answers): HELP/INFO/AIDE, and one confirmation per
+    opt-out. Placeholders: {identity}, {client} (the senders of the campaigns that wrote to
+    the number, else identity), {line} (the number the MO was sent to)."""
+
+    identity: str = "DISPATCH"  # who runs the lines, as recipients should read it
+    help_text: str = ("{identity} : vous recevez ce message de {client}. Pour ne plus "
+                      "recevoir de messages, répondez STOP.")
+    confirm_optout: bool = True
+    optout_text: str = DEFAULT_OPTOUT_TEXT
+    batch_size: int = 100  # answers read and submitted at a time
+    retry_s: float = 30.0  # after a transient gateway error, tried again this much later
+    max_age_h: float = 24.0  # not sent after this long: recorded failed, never sent late
+
+
+@dataclass(frozen=True)
 class RetentionSettings:
     # Campaign data (recipients, texts, receipts, replies) is purged this many days after
     # the campaign ends; aggregates and opt-outs (as keyed hashes) are kept. 0: never.
@@ -121,6 +141,7 @@ class Settings:
         default_factory=lambda: {"default": GatewaySettings()}
     )
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    answers: AnswerSettings = field(default_factory=AnswerSettings)
     # Where the embedded Redis keeps its socket and data; set from DISPATCH_STATE_DIR.
     state_dir: str = ""
 
@@ -155,12 +176,16 @@ def _check_values(settings: Settings) -> None:
         for key in ("batch_size", "concurrency", "binds", "window"):
             if getattr(gateway, key) < 1:
                 raise ConfigError(f"gateways.{name}.{key}: must be at least 1")
+        if not 0 <= gateway.price_per_part < float("inf"):
+            raise ConfigError(f"gateways.{name}.price_per_part: must be a price >= 0, "
+                              f"got {gateway.price_per_part!r}")
         _check_choice(f"gateways.{name}.bind_mode", gateway.bind_mode, BIND_MODES)
         _check_choice(f"gateways.{name}.submit_id_base", gateway.submit_id_base, ID_BASES)
         _check_choice(f"gateways.{name}.receipt_id_base", gateway.receipt_id_base, ID_BASES)
     for key in ("batch_size", "max_attempts", "record_batch_size", "receipt_timeout_h"):
         if getattr(settings.daemon, key) < 1:
             raise ConfigError(f"daemon.{key}: must be at least 1")
+    _check_answers(settings.answers)
     if settings.retention.days < 0 or settings.retention.interval_s <= 0:
         raise ConfigError("retention: days must be >= 0 and interval_s > 0")
     if settings.enqueue.batch_size < 1:
@@ -168,6 +193,16 @@ def _check_values(settings: Settings) -> None:
     url = settings.redis.url
     if url and not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"redis.url: must start with redis://, rediss:// or unix://, got {url!r}")
+
+
+def _check_answers(answers: AnswerSettings) -> None:
+    for name in ("help_text", "optout_text"):
+        try:
+            check_text(name, getattr(answers, name))
+        except ValueError as exc:
+            raise ConfigError(f"answers.{exc}") from None
+    if answers.batch_size < 1 or answers.retry_s <= 0 or answers.max_age_h <= 0:
+        raise ConfigError("answers: batch_size must be >= 1, retry_s and max_age_h > 0")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

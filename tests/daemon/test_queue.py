@@ -13,6 +13,7 @@ from dispatch.settings import Settings
 from dispatch.store.queue import Entry, Outcome, Queue
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
+from tests.texts import RULES, SIGNED
 
 NUMBERS = ["+33612000001", "+33612000002", "+33612000003"]
 
@@ -20,8 +21,8 @@ NUMBERS = ["+33612000001", "+33612000002", "+33612000003"]
 async def queued(redis: Redis, settings: Settings, tmp_path: Path) -> tuple[Queue, list[Entry]]:
     path = tmp_path / "c.csv"
     path.write_text("phone\n" + "\n".join(NUMBERS) + "\n")
-    await enqueue_file(redis, settings, path, "c1", "Hello. STOP au 36111",
-                       consent_required=False)
+    await enqueue_file(redis, settings, path, "c1", "Hello. " + SIGNED,
+                       consent_required=False, rules=RULES)
     queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a")
     stream = Keys(settings.redis.key_prefix).campaign("c1").stream
     entries = await queue.read_new({"c1": stream}, 10, 100)
@@ -184,8 +185,8 @@ async def test_receipts_of_several_campaigns_are_recorded_in_one_call(
         redis: Redis, settings: Settings, tmp_path: Path) -> None:
     keys = Keys(settings.redis.key_prefix)
     queue, entries = await queued(redis, settings, tmp_path)
-    await enqueue_file(redis, settings, tmp_path / "c.csv", "c2", "Hello. STOP au 36111",
-                       consent_required=False)
+    await enqueue_file(redis, settings, tmp_path / "c.csv", "c2", "Hello. " + SIGNED,
+                       consent_required=False, rules=RULES)
     others = await queue.read_new({"c2": keys.campaign("c2").stream}, 10, 100)
     for campaign, batch in (("c1", entries), ("c2", others)):
         await queue.admit(campaign, "ME", items(batch))

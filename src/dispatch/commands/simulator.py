@@ -9,7 +9,8 @@ period (unsent ones are reported on stderr), and exits 0.
 `--profile NAME` (see dispatch.simulator.profiles) sets defaults; flags given explicitly
 override them. `--reply-share P` makes that share of recipients answer (`--reply-text`,
 STOP by default), over HTTP to the daemon's MO webhook and over SMPP as MO deliver_sm; GET
-/stats then shows `replies` and `sent_after_stop` (see dispatch.simulator.replies).
+/stats then shows `replies`, `sent_after_stop` and `confirmations` (see
+dispatch.simulator.replies).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import trio
 
 from dispatch.commands.common import UserError
+from dispatch.policy.answers import DEFAULT_OPTOUT_TEXT
 from dispatch.simulator.config import (
     DEFAULT_OUTCOMES_TEXT,
     SimulatorConfig,
@@ -86,6 +88,9 @@ _FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--mo-url", "str", "",
      "HTTP MO webhook for replies; absent = each message's callback URL with the path "
      "/inbound"),
+    ("--confirmation-text", "str", DEFAULT_OPTOUT_TEXT,
+     "text of an opt-out confirmation: one per number and line is counted in "
+     "`confirmations`, not in `sent_after_stop`"),
 )
 
 

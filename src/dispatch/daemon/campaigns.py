@@ -32,6 +32,7 @@ class Campaign:
     stream: str
     render: Renderer
     policy: SendPolicy  # sending window in the recipient's local time, holidays, deadline
+    identity: str = ""  # the party or candidate its text names (enqueue --sender)
 
 
 class CampaignBook:
@@ -60,6 +61,11 @@ class CampaignBook:
             return False
         return campaign.policy.decide_zone(MAIN_ZONE, now).action is not Action.WAIT
 
+    def identity_of(self, campaign_id: str) -> str:
+        """Who a campaign's text names ("" when unknown)."""
+        campaign = self.campaigns.get(campaign_id)
+        return campaign.identity if campaign is not None else ""
+
     def status_of(self, campaign_id: str) -> str:
         return self.status.get(campaign_id, ACTIVE)
 
@@ -86,7 +92,7 @@ class CampaignBook:
             log.error("campaign %s cannot be sent (%s): not sending it", campaign_id, exc)
             return None
         return Campaign(campaign_id, gateway, self._senders.get(gateway, ""), keys.stream,
-                        render, policy)
+                        render, policy, meta.get(b"sender_identity", b"").decode())
 
     async def _refresh_live(self) -> None:
         """Queue depth and status of every campaign, in one pipelined round trip."""

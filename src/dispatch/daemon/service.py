@@ -4,6 +4,7 @@
        ▲              ▲                   │
     reclaimer      retrier ◄──────────────┘ (transient errors)       receipt sweeper
     inbox: receipts and replies (HTTP endpoint, gateway adapters)   metrics (HTTP)
+    answerer: HELP answers and opt-out confirmations, off the campaign path (answers.py)
 
 Shutdown (SIGTERM/SIGINT, or `stop()`): the reader, reclaimer and retrier stop taking
 work, which closes the gateway channels; the senders finish what they hold, the recorder
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 import trio
 
+from dispatch.daemon.answers import Answerer, answer_texts
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.inbox import Inbox
 from dispatch.daemon.inflight import InFlightNumbers
@@ -41,7 +43,7 @@ from dispatch.gateways.base import Gateway
 from dispatch.httpserver import serve_http
 from dispatch.policy.retry import RetryPolicy
 from dispatch.policy.waiting import WindowWaiter
-from dispatch.settings import DaemonSettings
+from dispatch.settings import AnswerSettings, DaemonSettings
 from dispatch.store.queue import Outcome, Queue
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,9 @@ class Ports:
 
 class Daemon:
     def __init__(self, settings: DaemonSettings, queue: Queue, book: CampaignBook,
-                 make_gateways: GatewayFactory, metrics: DaemonMetrics | None = None) -> None:
+                 make_gateways: GatewayFactory, metrics: DaemonMetrics | None = None, *,
+                 answers: AnswerSettings | None = None) -> None:
+        """`answers`: how to answer HELP and opt-outs (None: no answers)."""
         self._settings = settings
         self._queue = queue
         self._book = book
@@ -69,7 +73,10 @@ class Daemon:
         self.metrics = metrics or DaemonMetrics()
         self.tracker = Tracker()
         self._submitting = InFlightNumbers()
-        replies = ReplyHandler(queue, lambda: list(book.campaigns), self._submitting)
+        replies = ReplyHandler(queue, lambda: list(book.campaigns), self._submitting,
+                               texts=answer_texts(answers), identity_of=book.identity_of)
+        self._answerer = None if answers is None else Answerer(
+            queue.answers, queue.optouts.secret, answers, self.metrics)
         self._inbox = Inbox(queue, self.metrics, settings.record_batch_size, replies)
         self._retrier = Retrier()
         self._optout_check = SharedOptOutCheck(optout_check(queue.optouts, self.metrics))
@@ -97,6 +104,8 @@ class Daemon:
                 self._gateways = self._make_gateways(self._callback_url(ports.inbound))
                 for gateway in self._gateways.values():
                     await servers.start(gateway.run, self._inbox)
+                if self._answerer is not None:
+                    servers.start_soon(self._answerer.run, self._gateways)
                 task_status.started(ports)
                 try:
                     await self._pipeline()

@@ -91,7 +91,7 @@ class PartBuilder:
         if multipart:
             payloads = with_concat(payloads, next(self._references) & 0xFF)
         tlvs: Tlvs = {REFERENCE_TAG: message.reference.encode() + b"\0"}
-        last = len(payloads) - 1
+        last = len(payloads) - 1 if message.receipt else -1  # -1: no part asks
         return [self._pdu(source, destination, payload, text.DATA_CODING[encoding],
                           UDHI if multipart else 0,
                           self._registered_delivery if i == last else 0, tlvs)

@@ -13,6 +13,7 @@ from typing import Any
 
 from dispatch.gateways.base import InboundMessage
 from dispatch.keys import GROUP, CampaignKeys, Keys
+from dispatch.store.answers import Answer, AnswerStore
 from dispatch.store.optout import OptOutStore, scopes_for_sender
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
@@ -59,6 +60,7 @@ class Queue:
         self.receipt_timeout_h = receipt_timeout_h
         self._clock = clock  # wall clock: receipt maps are named by the hour
         self.optouts = OptOutStore(redis, keys)
+        self.answers = AnswerStore(redis, keys, consumer)
         self._admit = redis.register_script(_lua("admit"))
         self._record = redis.register_script(_lua("record"))
         self._record_receipts = redis.register_script(_lua("receipt_record"))
@@ -167,16 +169,17 @@ class Queue:
         await self._redis.delete([map_key])
 
     async def store_inbound(self, messages: Sequence[InboundMessage],
-                            intents: Sequence[str]) -> None:
-        """Append replies (and what they were taken for) to the inbound stream, in one
-        pipelined round trip."""
+                            intents: Sequence[str], answers: Sequence[Answer] = ()) -> None:
+        """Append replies (and what they were taken for) to the inbound stream, and the
+        answers they get (HELP) to the answers stream, in one transaction."""
         received_at = f"{time.time():.3f}"
-        async with self._redis.pipeline(transaction=False) as pipe:
+        async with self._redis.pipeline(transaction=bool(answers)) as pipe:
             for message, intent in zip(messages, intents, strict=True):
                 pipe.xadd(self._keys.inbound, {
                     "source": message.source, "destination": message.destination,
                     "text": message.text, "gateway": message.gateway, "intent": intent,
                     "received_at": received_at})
+            self.answers.queue(pipe, answers)
 
     async def campaigns_with(self, number: str, campaigns: Sequence[str]) -> list[str]:
         """The campaigns among `campaigns` that sent (or tried to send) to `number`."""
