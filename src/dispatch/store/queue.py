@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgpack
+
 from dispatch.gateways.base import InboundMessage
 from dispatch.keys import GROUP, CampaignKeys, Keys
 from dispatch.store.answers import Answer, AnswerStore
@@ -45,6 +47,13 @@ class Outcome:
 def _lua(name: str) -> str:
     """A daemon script with the shared state-transition prelude in front of it."""
     return load_script("_states") + "\n" + load_script(name)
+
+
+def _packed(items: list[Any]) -> bytes:
+    """A batch's items as one script argument (the scripts unpack it with cmsgpack, which
+    in Redis 6 knows no bin type: bytes go as raw strings, which Lua strings are)."""
+    packed: bytes = msgpack.packb(items, use_bin_type=False)
+    return packed
 
 
 def hour_number(now: float) -> int:
@@ -103,9 +112,10 @@ class Queue:
         """Mark messages in flight before sending; False: nothing to send (acked). A number
         that opted out (for every line, or for `sender`) since it was queued is suppressed."""
         keys = self._keys.campaign(campaign)
-        args: list[Any] = [GROUP, await self.optouts.secret()]
+        flat: list[Any] = []
         for entry_id, number in items:
-            args += (entry_id, number)
+            flat += (entry_id, number)
+        args: list[Any] = [GROUP, await self.optouts.secret(), _packed(flat)]
         optout_keys = self.optouts.scope_keys(scopes_for_sender(sender))
         flags: list[int] = await self._admit(
             keys=[keys.state, keys.counts, keys.stream, *optout_keys], args=args)
@@ -122,9 +132,10 @@ class Queue:
         """Record submitted/failed outcomes and ack them: {submitted, failed, adopted}."""
         keys = self._keys.campaign(campaign)
         map_ttl_s = (self.receipt_timeout_h + MAP_MARGIN_H) * 3600
-        args: list[Any] = [GROUP, campaign, map_ttl_s]
+        flat: list[Any] = []
         for outcome in outcomes:
-            args += (outcome.entry_id, outcome.number, outcome.code, outcome.detail)
+            flat += (outcome.entry_id, outcome.number, outcome.code, outcome.detail)
+        args: list[Any] = [GROUP, campaign, map_ttl_s, _packed(flat)]
         this_hour = self._keys.receipt_map(hour_number(self._clock()))
         return list(await self._record(
             keys=[*_record_keys(keys), this_hour, self._keys.orphan_receipts], args=args))
@@ -143,9 +154,11 @@ class Queue:
         their campaigns, in one round trip; unknown ones parked until their submission is
         recorded (or skipped: `park=False`). {delivered, failed, expired, repeated,
         parked}."""
-        args: list[Any] = [ORPHAN_TTL_S, self._keys.campaign_head, "1" if park else "0"]
+        flat: list[str] = []
         for receipt in receipts:
-            args += receipt
+            flat += receipt
+        args: list[Any] = [ORPHAN_TTL_S, self._keys.campaign_head, "1" if park else "0",
+                           _packed(flat)]
         return list(await self._record_receipts(
             keys=[self._keys.orphan_receipts, *maps], args=args))
 

@@ -4,15 +4,17 @@
 -- KEYS[1] orphans hash   KEYS[2..] receipt maps, newest hour first
 -- ARGV[1] orphan TTL (s)   ARGV[2] the head of campaign keys (Keys.campaign_head)
 -- ARGV[3] '1': park unknown receipts, '0': skip them
--- ARGV[4..] triples: gateway id, final code ('d' | 'f' | 'x'), reason
+-- ARGV[4] msgpack of a flat list of triples: gateway id, final code ('d' | 'f' | 'x'),
+--         reason
 -- A receipt's campaign is known only once its correlation is found, so its keys are built
 -- here (head .. id .. '}:state'): the keys of one campaign share a hash tag, but receipts
 -- of several campaigns in one call do not, which a Redis Cluster would refuse.
 -- Returns {delivered, failed, expired, repeated (message already final), parked}.
 local applied = {d = 0, f = 0, x = 0}
 local repeated, parked = 0, 0
-for i = 4, #ARGV, 3 do
-  local gateway_id, code, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+local items = cmsgpack.unpack(ARGV[4])
+for i = 1, #items, 3 do
+  local gateway_id, code, reason = items[i], items[i + 1], items[i + 2]
   local target, map_key = false, nil
   for k = 2, #KEYS do
     target = redis.call('HGET', KEYS[k], gateway_id)
