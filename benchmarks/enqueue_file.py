@@ -22,13 +22,14 @@ from pathlib import Path
 
 import trio
 
-from dispatch.enqueue import enqueue_file
+from dispatch.enqueue import TextRules, enqueue_file
 from dispatch.settings import RedisSettings, Settings
 from dispatch.store.redis import open_redis
 from dispatch.store.server import ensure_embedded, stop_embedded
 
 RESULTS = Path(__file__).parent / "results"
 TEXT = "Bonjour {first_name}, votre bureau de vote est ouvert dimanche. Parti X. STOP au 36111"
+RULES = TextRules(sender="Parti X")  # the party the text names
 SOURCES = ("formulaire web example.fr", "bulletin papier réunion publique",
            "application militants", "pétition en ligne")
 FIRST_DAY = dt.date(2024, 1, 1)
@@ -62,7 +63,7 @@ async def measure(rows: int, workdir: Path, consent: bool) -> dict[str, float | 
         async with open_redis(settings) as redis:
             started = time.perf_counter()
             report = await enqueue_file(redis, settings, csv, "bench", TEXT,
-                                        consent_required=consent)
+                                        consent_required=consent, rules=RULES)
             elapsed = time.perf_counter() - started
             used_memory = int(str((await redis.info("memory"))["used_memory"]))
     finally:

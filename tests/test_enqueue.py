@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,13 @@ import msgpack
 import pytest
 import trio
 
-from dispatch.enqueue import EnqueueError, EnqueueReport, enqueue_file
+from dispatch.enqueue import EnqueueError, EnqueueReport, Exclusivity, TextRules, enqueue_file
 from dispatch.keys import GROUP, Keys
 from dispatch.settings import EnqueueSettings, Settings
 from dispatch.store.redis import Redis
+from tests.texts import RULES, SIGNED
 
-TEXT = "Bonjour {first_name}, votez !"
+TEXT = "Bonjour {first_name}, votez ! " + SIGNED
 
 
 def write(tmp_path: Path, content: str | bytes, name: str = "list.csv") -> Path:
@@ -29,6 +31,7 @@ async def run(redis: Redis, settings: Settings, path: Path, text: str = TEXT,
     """Enqueue; these tests are about rows and numbers, not consent (test_enqueue_consent),
     so their files have no consent columns and their campaigns do not require it."""
     kwargs.setdefault("consent_required", False)
+    kwargs.setdefault("rules", RULES)
     with trio.fail_after(10):
         return await enqueue_file(redis, settings, path, campaign, text, **kwargs)
 
@@ -162,7 +165,8 @@ async def test_redis_contents_after_enqueue(redis: Redis, settings: Settings,
                                             tmp_path: Path) -> None:
     path = write(tmp_path, "phone,first_name,city\n0612345678,Ana,Lyon\n0692123456,Bob,Tampon\n")
     before = int(time.time())
-    await run(redis, settings, path, text="Bonjour {first_name} de {city}", gateway="default")
+    await run(redis, settings, path, text="Bonjour {first_name} de {city}. " + SIGNED,
+              gateway="default")
     state = await snapshot(redis, settings)
     assert state["campaigns"] == {b"c1"}
     assert state["state"] == {b"+33612345678": b"q", b"+262692123456": b"q"}
@@ -170,7 +174,9 @@ async def test_redis_contents_after_enqueue(redis: Redis, settings: Settings,
     assert state["messages"] == [
         ["+33612345678", ["Ana", "Lyon"]], ["+262692123456", ["Bob", "Tampon"]]]
     meta = state["meta"]
-    assert meta[b"text"] == b"Bonjour {first_name} de {city}"
+    assert meta[b"text"] == ("Bonjour {first_name} de {city}. " + SIGNED).encode()
+    assert meta[b"sender_identity"] == b"Parti Test"
+    assert not [field for field in meta if field.startswith(b"override:")]
     assert json.loads(meta[b"placeholders"]) == ["first_name", "city"]
     assert meta[b"gateway"] == b"default"
     assert before <= int(meta[b"created_at"]) <= before + 60
@@ -180,7 +186,7 @@ async def test_redis_contents_after_enqueue(redis: Redis, settings: Settings,
 async def test_text_without_placeholders_stores_no_values(redis: Redis, settings: Settings,
                                                           tmp_path: Path) -> None:
     path = write(tmp_path, "phone,first_name\n0612345678,\n")
-    report = await run(redis, settings, path, text="Votez {{dimanche}} !")
+    report = await run(redis, settings, path, text="Votez {{dimanche}} ! " + SIGNED)
     assert report.accepted == 1  # the empty first_name is not used by this text
     state = await snapshot(redis, settings)
     assert state["messages"] == [["+33612345678", None]]
@@ -254,9 +260,77 @@ async def test_many_batches(redis: Redis, settings: Settings, tmp_path: Path) ->
 
 async def test_report_json_shape(redis: Redis, settings: Settings, tmp_path: Path) -> None:
     report = await run(redis, settings, write(tmp_path, "phone,first_name\n0612,A\n"))
-    assert report.to_json() == {"campaign": "c1", "accepted": 0, "duplicates": 0,
-                                "rejected": 1, "suppressed": 0, "excluded": 0, "rows": 1,
-                                "errors": [{"line": 2, "reason": "invalid phone number"}]}
+    assert report.to_json() == {
+        "campaign": "c1", "accepted": 0, "duplicates": 0, "rejected": 1, "suppressed": 0,
+        "excluded": 0, "rows": 1, "errors": [{"line": 2, "reason": "invalid phone number"}],
+        "lint": {"encoding": "gsm7", "forcing_chars": [], "parts": 1,
+                 "units": len(TEXT) - len("{first_name}"), "placeholders": ["first_name"],
+                 "cost": {"currency": "EUR", "price_per_part": "0.10", "per_message": "0.10",
+                          "recipients": 0, "total": "0.00"},
+                 "problems": [{"code": "placeholders", "severity": "warning",
+                               "message": "the length varies per recipient ({first_name}): "
+                                          "parts and cost are counted without them"}],
+                 "ok": True},
+        "overrides": []}
+
+
+async def test_cost_is_the_configured_price_per_part_for_the_messages_queued(
+        redis: Redis, settings: Settings, tmp_path: Path) -> None:
+    gateway = dataclasses.replace(settings.gateways["default"], price_per_part=0.25)
+    settings = dataclasses.replace(settings, gateways={"default": gateway})
+    ucs2 = "Êtes-vous prête pour dimanche ? Votre bureau ouvre à 8 h. " * 2 + SIGNED  # 142
+    path = write(tmp_path, "phone\n0611111111\n0622222222\n0612\n")
+    lint = (await run(redis, settings, path, text=ucs2)).lint
+    assert lint is not None
+    assert (lint.encoding, lint.forcing_chars, lint.parts) == ("ucs2", ("Ê", "ê"), 3)
+    assert (lint.recipients, lint.cost_per_message, lint.cost) == (
+        2, Decimal("0.75"), Decimal("1.50"))
+
+
+@pytest.mark.parametrize(("text", "rules", "missing"), [
+    ("Votez Parti Test !", RULES, "no opt-out mention"),
+    ("Votez ! STOP au 36111", RULES, "the text does not name the sender 'Parti Test'"),
+    ("Votez ! STOP au 36111", TextRules(), "no sender identity given"),
+])
+async def test_a_text_failing_the_lint_is_refused_before_anything_is_queued(
+        redis: Redis, settings: Settings, tmp_path: Path, text: str, rules: TextRules,
+        missing: str) -> None:
+    with pytest.raises(EnqueueError, match=r"^the text is refused: ") as caught:
+        await run(redis, settings, write(tmp_path, "phone\n0611111111\n"), text=text,
+                  rules=rules)
+    assert missing in str(caught.value) and "--allow-missing-" in str(caught.value)
+    state = await snapshot(redis, settings)
+    assert (state["campaigns"], state["meta"], state["messages"]) == (set(), {}, [])
+
+
+async def test_a_sender_without_letters_is_refused(redis: Redis, settings: Settings,
+                                                   tmp_path: Path) -> None:
+    with pytest.raises(EnqueueError, match=r"^--sender: sender '!!' has no letter or digit$"):
+        await run(redis, settings, write(tmp_path, "phone\n0611111111\n"),
+                  rules=TextRules(sender="!!"))
+
+
+async def test_an_override_lets_the_text_through_and_is_recorded_in_the_meta(
+        redis: Redis, settings: Settings, tmp_path: Path) -> None:
+    rules = TextRules(allow_missing_optout=True, allow_missing_sender=True)
+    before = int(time.time())
+    report = await run(redis, settings, write(tmp_path, "phone\n0611111111\n"),
+                       text="Votez !", rules=rules)
+    assert report.accepted == 1 and report.to_json()["overrides"] == [
+        "missing_optout", "missing_sender"]
+    meta = (await snapshot(redis, settings))["meta"]
+    assert before <= int(meta[b"override:missing_optout"]) <= before + 60
+    assert meta[b"override:missing_sender"] == meta[b"override:missing_optout"]
+    assert meta[b"sender_identity"] == b""
+
+
+async def test_the_client_is_the_sender_when_none_is_given(
+        redis: Redis, settings: Settings, tmp_path: Path) -> None:
+    report = await run(redis, settings, write(tmp_path, "phone\n0611111111\n"),
+                       text="Le parti-test vous informe. STOP au 36111", rules=TextRules(),
+                       exclusivity=Exclusivity("parti-test", "muni26"))
+    assert report.accepted == 1
+    assert (await snapshot(redis, settings))["meta"][b"sender_identity"] == b"parti-test"
 
 
 async def test_existing_campaign_with_another_text_or_gateway_is_refused(
@@ -267,7 +341,7 @@ async def test_existing_campaign_with_another_text_or_gateway_is_refused(
     await run(redis, settings, path)
     other = write(tmp_path, "phone,first_name\n0622222222,A\n", "other.csv")
     with pytest.raises(EnqueueError, match=r"^campaign 'c1' already exists with a different text$"):
-        await run(redis, settings, other, text="Autre {first_name}")
+        await run(redis, settings, other, text="Autre {first_name}. " + SIGNED)
     with pytest.raises(EnqueueError, match=r"^campaign 'c1' already exists with gateway "
                                            r"'default', not 'fast'$"):
         await run(redis, settings, other, gateway="fast")

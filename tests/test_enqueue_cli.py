@@ -14,8 +14,9 @@ from dispatch.cli import main
 from dispatch.keys import Keys
 from dispatch.settings import load_settings
 from dispatch.store.redis import open_redis
+from tests.texts import SENDER, SIGNED
 
-TEXT = "Bonjour {first_name} !"
+TEXT = "Bonjour {first_name} ! " + SIGNED
 
 
 @pytest.fixture
@@ -37,8 +38,10 @@ def campaign_file(tmp_path: Path) -> Path:
     return path
 
 
-def enqueue(config: Path, *args: str) -> int:
-    return main(["enqueue", *args, "--config", str(config)])
+def enqueue(config: Path, *args: str, sender: str = SENDER) -> int:
+    """`dispatch enqueue ARGS`, with --sender SENDER unless SENDER is empty."""
+    return main(["enqueue", *args, *(["--sender", sender] if sender else []),
+                 "--config", str(config)])
 
 
 def redis_state(config: Path, campaign: str = "c1") -> dict[str, Any]:
@@ -69,10 +72,16 @@ def test_json_output_is_one_object(config: Path, campaign_file: Path,
     code = enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT, "--json")
     assert code == 0
     output = capsys.readouterr().out
-    assert json.loads(output) == {
+    report = json.loads(output)
+    lint = report.pop("lint")
+    assert report == {
         "campaign": "c1", "accepted": 2, "duplicates": 0, "rejected": 1, "suppressed": 0,
-        "excluded": 0, "rows": 3,
+        "excluded": 0, "rows": 3, "overrides": [],
         "errors": [{"line": 4, "reason": "not a mobile number (fixed line)"}]}
+    assert (lint["encoding"], lint["parts"], lint["placeholders"], lint["ok"]) == (
+        "gsm7", 1, ["first_name"], True)
+    assert lint["cost"] == {"currency": "EUR", "price_per_part": "0.10", "per_message": "0.10",
+                            "recipients": 2, "total": "0.20"}
     assert output.count("\n") == 1
     assert redis_state(config) == {"campaigns": {b"c1"}, "queued": 2}
 
@@ -93,6 +102,11 @@ def test_human_summary(config: Path, campaign_file: Path,
     assert capsys.readouterr().out.splitlines() == [
         "campaign c1: 2 accepted, 0 duplicates, 0 opted out, 1 rejected (3 rows)",
         "  line 4: not a mobile number (fixed line)",
+        "text encoding: GSM-7",
+        f"text parts: 1 ({len(TEXT) - len('{first_name}')} GSM-7 characters)",
+        "text cost: 1 x 0.10 EUR = 0.10 EUR per message; x 2 recipients = 0.20 EUR",
+        "text warning: placeholders: the length varies per recipient ({first_name}): parts "
+        "and cost are counted without them",
     ]
 
 
@@ -103,14 +117,14 @@ def test_human_summary_shows_the_first_rejections_only(
     assert enqueue(config, str(path), "--campaign", "c1", "--text", TEXT) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == "  line 2: invalid phone number"
-    assert lines[-1] == "  ... and 10 more rejected rows (--json lists them)"
-    assert len(lines) == 22
+    assert lines[21] == "  ... and 10 more rejected rows (--json lists them)"
+    assert lines[22].startswith("text encoding: ")
 
 
 def test_text_file_and_jsonl_format(config: Path, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     text_file = tmp_path / "message.txt"
-    text_file.write_text("Bonjour {first_name} !\n")
+    text_file.write_text(TEXT + "\n")
     data = tmp_path / "list.data"
     data.write_text('{"phone": "0611111111", "first_name": "Ana", "Consent_Source": "web", '
                     '"consent_date": "2024-01-02"}\n')
@@ -125,7 +139,7 @@ FATAL = {
     "no phone column": (["nophone.csv", "--text", TEXT],
                         "nophone.csv: no 'phone' column in the header (columns: 'tel', "
                         "'first_name')"),
-    "unknown placeholder": (["list.csv", "--text", "Hi {city}"],
+    "unknown placeholder": (["list.csv", "--text", "Hi {city}. " + SIGNED],
                             "list.csv: the text uses {city} but the CSV header has no such "
                             "column"),
     "empty text": (["list.csv", "--text", " "], "the text is empty"),
@@ -163,7 +177,8 @@ def test_fatal_errors_exit_2_with_one_line_and_queue_nothing(
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (["--text", "Autre {first_name}"], "campaign 'c1' already exists with a different text"),
+    (["--text", "Autre {first_name}. " + SIGNED],
+     "campaign 'c1' already exists with a different text"),
     (["--text", TEXT, "--gateway", "fast"],
      "campaign 'c1' already exists with gateway 'default', not 'fast'"),
 ])
@@ -183,11 +198,11 @@ def test_consent_is_required_unless_said_otherwise(config: Path, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "plain.csv"
     path.write_text("phone\n0611111111\n")
-    assert enqueue(config, str(path), "--campaign", "c1", "--text", "Hi") == 2
+    assert enqueue(config, str(path), "--campaign", "c1", "--text", SIGNED) == 2
     assert one_line_error(capsys) == (
         f"{path}: no consent_source and no consent_date column: the campaign requires consent "
         f"(add the columns, or use --no-consent-required if consent is recorded elsewhere)")
-    assert enqueue(config, str(path), "--campaign", "c1", "--text", "Hi",
+    assert enqueue(config, str(path), "--campaign", "c1", "--text", SIGNED,
                    "--no-consent-required", "--json") == 0
     assert json.loads(capsys.readouterr().out)["accepted"] == 1
 
@@ -208,6 +223,46 @@ def test_summary_counts_the_excluded(config: Path, campaign_file: Path,
     assert capsys.readouterr().out.splitlines()[0] == (
         "campaign b1: 0 accepted, 0 duplicates, 0 opted out, 2 excluded (reserved by another "
         "client), 1 rejected (3 rows)")
+
+
+@pytest.mark.parametrize(("text", "sender", "message"), [
+    ("Bonjour {first_name}, Parti Test vous invite.", "Parti Test",
+     "the text is refused: no opt-out mention: add e.g. 'STOP au 36xxx' with your short "
+     "code, or 'Répondez STOP' (fix the text, or override: --allow-missing-optout)"),
+    (TEXT, "", "the text is refused: no sender identity given: nothing shows that the text "
+               "names who sends it (fix the text, or override: --sender NAME or "
+               "--allow-missing-sender)"),
+    (TEXT, "Marie Dupont", "the text is refused: the text does not name the sender "
+                           "'Marie Dupont' (fix the text, or override: --sender NAME or "
+                           "--allow-missing-sender)"),
+])
+def test_a_text_failing_the_lint_exits_2_and_queues_nothing(
+        config: Path, campaign_file: Path, capsys: pytest.CaptureFixture[str], text: str,
+        sender: str, message: str) -> None:
+    assert enqueue(config, str(campaign_file), "--campaign", "c1", "--text", text,
+                   sender=sender) == 2
+    assert one_line_error(capsys) == message
+    assert redis_state(config) == {"campaigns": set(), "queued": 0}
+
+
+@pytest.mark.parametrize("options", [
+    ["--allow-missing-optout", "--allow-missing-sender"],
+    ["--allow-missing-optout-mention", "--allow-missing-sender-identity"],
+])
+def test_overrides_are_printed_and_recorded(config: Path, campaign_file: Path,
+                                            capsys: pytest.CaptureFixture[str],
+                                            options: list[str]) -> None:
+    assert enqueue(config, str(campaign_file), "--campaign", "c1", "--text",
+                   "Bonjour {first_name}", *options, sender="") == 0
+    overrides = [line for line in capsys.readouterr().out.splitlines()
+                 if line.startswith("OVERRIDE")]
+    assert [line.split(": ")[1] for line in overrides] == ["missing_optout", "missing_sender"]
+    assert all(line.endswith("(allowed by override)") for line in overrides)
+    assert redis_state(config)["queued"] == 2
+    assert enqueue(config, str(campaign_file), "--campaign", "c1", "--text",
+                   "Bonjour {first_name}", *options, "--json", sender="") == 0
+    assert json.loads(capsys.readouterr().out)["overrides"] == ["missing_optout",
+                                                                "missing_sender"]
 
 
 def test_pool_option_picks_the_pool_and_its_gateway(

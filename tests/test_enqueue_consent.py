@@ -16,8 +16,9 @@ from dispatch.keys import Keys
 from dispatch.settings import EnqueueSettings, Settings
 from dispatch.store.provenance import provenance
 from dispatch.store.redis import Redis
+from tests.texts import RULES, SIGNED
 
-TEXT = "Bonjour {first_name}. STOP au 36111"
+TEXT = "Bonjour {first_name}. " + SIGNED
 HEADER = "phone,first_name,consent_source,consent_date,consent_slot\n"
 
 
@@ -29,6 +30,7 @@ def write(tmp_path: Path, content: str, name: str = "list.csv") -> Path:
 
 async def run(redis: Redis, settings: Settings, path: Path, campaign: str = "c1",
               text: str = TEXT, **kwargs: Any) -> EnqueueReport:
+    kwargs.setdefault("rules", RULES)
     with trio.fail_after(10):
         return await enqueue_file(redis, settings, path, campaign, text, **kwargs)
 
@@ -97,10 +99,10 @@ async def test_records_are_a_few_bytes_in_small_buckets(redis: Redis, settings: 
 async def test_headers_and_jsonl_keys_in_any_case(redis: Redis, settings: Settings,
                                                   tmp_path: Path) -> None:
     csv_path = write(tmp_path, "Phone,CONSENT_SOURCE,Consent_Date\n0611111111,web,2024-01-02\n")
-    assert (await run(redis, settings, csv_path, text="Hi")).accepted == 1
+    assert (await run(redis, settings, csv_path, text=SIGNED)).accepted == 1
     jsonl = write(tmp_path, '{"phone": "0622222222", "Consent_Source": "app", '
                             '"CONSENT_DATE": "2024-01-03"}\n', "list.jsonl")
-    assert (await run(redis, settings, jsonl, text="Hi")).accepted == 1
+    assert (await run(redis, settings, jsonl, text=SIGNED)).accepted == 1
     assert await consent_of(redis, settings, "+33622222222") == {
         "source": "app", "date": "2024-01-03", "slot": None}
 
@@ -137,7 +139,7 @@ async def test_no_consent_required_accepts_rows_and_marks_the_campaign(
 async def test_a_consent_column_may_be_a_placeholder(redis: Redis, settings: Settings,
                                                      tmp_path: Path) -> None:
     path = write(tmp_path, HEADER + "0611111111,Ana,example.fr,2024-01-02,\n")
-    await run(redis, settings, path, text="Numéro obtenu via {consent_source}. STOP 36111")
+    await run(redis, settings, path, text="Numéro obtenu via {consent_source}. " + SIGNED)
     entries = await redis.xrange(Keys(settings.redis.key_prefix).campaign("c1").stream)
     assert msgpack.unpackb(entries[0].field_values[b"m"]) == ["+33611111111", ["example.fr"]]
 

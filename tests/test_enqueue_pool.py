@@ -31,7 +31,7 @@ async def meta(redis: Redis, settings: Settings, field: str) -> bytes | None:
 
 async def test_the_pool_named_is_stored_in_the_meta(
         redis: Redis, pooled: Settings, tmp_path: Path) -> None:
-    report = await run(redis, pooled, write(tmp_path, "phone\n0611111111\n"), "Hi",
+    report = await run(redis, pooled, write(tmp_path, "phone,first_name\n0611111111,Ana\n"),
                        gateway="sms", pool="lyon")
     assert report.accepted == 1
     assert await meta(redis, pooled, "pool") == b"lyon"
@@ -39,29 +39,29 @@ async def test_the_pool_named_is_stored_in_the_meta(
 
 async def test_without_a_pool_the_gateway_s_only_pool_else_none(
         redis: Redis, pooled: Settings, tmp_path: Path) -> None:
-    path = write(tmp_path, "phone\n0611111111\n")
-    await run(redis, pooled, path, "Hi", gateway="voice")
+    path = write(tmp_path, "phone,first_name\n0611111111,Ana\n")
+    await run(redis, pooled, path, gateway="voice")
     assert await meta(redis, pooled, "pool") == b"solo"
-    await run(redis, pooled, path, "Hi", campaign="c2", gateway="sms")  # two pools: none
+    await run(redis, pooled, path, campaign="c2", gateway="sms")  # two pools: none
     keys = Keys(pooled.redis.key_prefix)
     assert await redis.hget(keys.campaign("c2").meta, "pool") == b""
 
 
 async def test_a_pool_of_another_gateway_or_unknown_is_refused(
         redis: Redis, pooled: Settings, tmp_path: Path) -> None:
-    path = write(tmp_path, "phone\n0611111111\n")
+    path = write(tmp_path, "phone,first_name\n0611111111,Ana\n")
     with pytest.raises(EnqueueError, match="pool 'solo' is on gateway 'voice', not 'sms'"):
-        await run(redis, pooled, path, "Hi", gateway="sms", pool="solo")
+        await run(redis, pooled, path, gateway="sms", pool="solo")
     with pytest.raises(EnqueueError, match="unknown pool 'nice'"):
-        await run(redis, pooled, path, "Hi", gateway="sms", pool="nice")
+        await run(redis, pooled, path, gateway="sms", pool="nice")
 
 
 async def test_a_rerun_with_another_pool_is_a_conflict(
         redis: Redis, pooled: Settings, tmp_path: Path) -> None:
-    path = write(tmp_path, "phone\n0611111111\n")
-    await run(redis, pooled, path, "Hi", gateway="sms", pool="paris")
+    path = write(tmp_path, "phone,first_name\n0611111111,Ana\n")
+    await run(redis, pooled, path, gateway="sms", pool="paris")
     with pytest.raises(EnqueueError, match="already exists on pool 'paris', not 'lyon'"):
-        await run(redis, pooled, path, "Hi", gateway="sms", pool="lyon")
+        await run(redis, pooled, path, gateway="sms", pool="lyon")
 
 
 def test_the_gateway_defaults_to_the_pool_s(pooled: Settings) -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import trio
 
 from dispatch.cli import main
 from dispatch.daemon.replies import ReplyHandler
@@ -13,10 +14,11 @@ from dispatch.enqueue import enqueue_file
 from dispatch.gateways.base import InboundMessage
 from dispatch.keys import Keys
 from dispatch.settings import Settings
-from dispatch.store.optout import OptOutStore
+from dispatch.store.optout import CHANGE_CHUNK, OptOutEvent, OptOutStore
 from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
+from tests.texts import RULES, SIGNED
 
 NUMBERS = ["0612000001", "0612000002", "0612000003"]
 
@@ -61,11 +63,11 @@ async def test_enqueue_leaves_out_opted_out_numbers_and_says_so(
     from dispatch.store.optout import OptOutEvent
 
     await store.add([OptOutEvent("+33612000002", "all", "cli")])
-    report = await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111",
-                                consent_required=False)
+    report = await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", SIGNED,
+                                consent_required=False, rules=RULES)
     assert (report.accepted, report.suppressed, report.duplicates) == (2, 1, 0)
-    again = await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111",
-                                consent_required=False)
+    again = await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", SIGNED,
+                               consent_required=False, rules=RULES)
     assert (again.accepted, again.suppressed, again.duplicates) == (0, 1, 2)
     counts = (await state_counts(redis, keys, ["c1"]))["c1"]
     assert (counts["queued"], counts["suppressed"]) == (2, 1)
@@ -74,8 +76,8 @@ async def test_enqueue_leaves_out_opted_out_numbers_and_says_so(
 async def test_a_stop_reply_suppresses_messages_already_queued_for_that_line(
         redis: Redis, settings: Settings, tmp_path: Path) -> None:
     keys = Keys(settings.redis.key_prefix)
-    await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", "Hi. STOP 36111",
-                                consent_required=False)
+    await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", SIGNED,
+                       consent_required=False, rules=RULES)
     queue = Queue(redis, keys, "worker")
     replies = ReplyHandler(queue, lambda: ["c1"])
     intents = await replies.handle([
@@ -112,3 +114,17 @@ async def test_a_purged_number_is_still_found_opted_out_by_its_keyed_hash(
     assert report["opted_out"] is True
     assert report["scopes"] == {"line:36111": None}
     assert (await store.check("+33612000008"))["opted_out"] is False
+
+
+async def test_a_large_change_goes_in_chunks_and_is_all_applied(redis: Redis,
+                                                                settings: Settings) -> None:
+    keys = Keys(settings.redis.key_prefix)
+    store = OptOutStore(redis, keys)
+    numbers = [f"+336{20_000_000 + i:08d}" for i in range(2 * CHANGE_CHUNK + 5)]
+    with trio.fail_after(30):
+        await store.add([OptOutEvent(number, "all", "import") for number in numbers])
+        assert await store.opted_out_many(numbers, ["all"]) == [True] * len(numbers)
+        assert await redis.xlen(keys.optout_audit) == len(numbers)
+        await store.remove([OptOutEvent(number, "all", "cli") for number in numbers[:3]])
+        assert await store.opted_out_many(numbers[:4], ["all"]) == [False] * 3 + [True]
+        assert await redis.hlen(keys.optout_numbers) == len(numbers) - 3

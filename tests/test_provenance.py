@@ -13,13 +13,17 @@ import trio
 from dispatch.commands import provenance as provenance_command
 from dispatch.commands import purge as purge_command
 from dispatch.commands.common import UserError
+from dispatch.daemon.answers import answer_texts
 from dispatch.daemon.replies import ReplyHandler
 from dispatch.enqueue import Exclusivity, enqueue_file
 from dispatch.gateways.base import InboundMessage
 from dispatch.keys import Keys
-from dispatch.settings import Settings
+from dispatch.settings import AnswerSettings, Settings
+from dispatch.store.answers import Settled
+from dispatch.store.provenance import provenance
 from dispatch.store.queue import Outcome, Queue
 from dispatch.store.redis import Redis
+from tests.texts import RULES, SIGNED
 
 NUMBER = "+33612000001"
 
@@ -49,13 +53,13 @@ async def prepare(redis: Redis, settings: Settings, tmp_path: Path) -> None:
     keys = Keys(settings.redis.key_prefix)
     queue = Queue(redis, keys, "worker")
     with trio.fail_after(10):
-        await enqueue_file(redis, settings, path, "a1", "Bonjour. STOP 36111",
-                           exclusivity=Exclusivity("A", "muni26"))
+        await enqueue_file(redis, settings, path, "a1", "Bonjour. " + SIGNED,
+                           exclusivity=Exclusivity("A", "muni26"), rules=RULES)
         entries = await queue.read_new({"a1": keys.campaign("a1").stream}, 10, 100)
         await queue.admit("a1", "DISPATCH", [(entries[0].entry_id, NUMBER)])
         await queue.record("a1", [Outcome(entries[0].entry_id, NUMBER, "f", "absent")])
-        await ReplyHandler(queue, lambda: ["a1"]).handle(
-            [InboundMessage("0612000001", "DISPATCH", "STOP", "http")])
+        await ReplyHandler(queue, lambda: ["a1"], texts=answer_texts(AnswerSettings())).handle(
+            [InboundMessage("0612000001", "DISPATCH", "STOP", "http")])  # and a confirmation
 
 
 async def test_provenance_json_shape(redis: Redis, settings: Settings, tmp_path: Path,
@@ -66,7 +70,7 @@ async def test_provenance_json_shape(redis: Redis, settings: Settings, tmp_path:
         command, provenance_command, "provenance", "06 12 00 00 01", "--json", "--config",
         cfg) == 0
     found = json.loads(capsys.readouterr().out)
-    assert set(found) == {"number", "campaigns", "opt_out", "audit", "replies",
+    assert set(found) == {"number", "campaigns", "opt_out", "audit", "replies", "answers",
                           "reservations"}
     assert found["number"] == NUMBER
     [campaign] = found["campaigns"]
@@ -85,6 +89,26 @@ async def test_provenance_json_shape(redis: Redis, settings: Settings, tmp_path:
     assert (reply["source"], reply["text"], reply["intent"]) == ("0612000001", "STOP",
                                                                  "opt_out")
     assert found["reservations"] == {"muni26": "A"}
+    [answer] = found["answers"]
+    assert (answer["line"], answer["reason"], answer["result"]) == (
+        "DISPATCH", "optout_confirmation", "pending")
+
+
+async def test_provenance_lists_the_answers_sent(redis: Redis, settings: Settings,
+                                                tmp_path: Path) -> None:
+    await prepare(redis, settings, tmp_path)
+    keys = Keys(settings.redis.key_prefix)
+    queue = Queue(redis, keys, "worker")
+    with trio.fail_after(10):
+        await queue.answers.ensure_group()
+        [queued] = await queue.answers.read(10, 100)
+        await queue.answers.settle([Settled(queued, "sent", "gw-9")],
+                                   await queue.optouts.secret())
+        found = await provenance(redis, keys, NUMBER)
+    [answer] = found["answers"]
+    assert (answer["line"], answer["reason"], answer["result"], answer["detail"]) == (
+        "DISPATCH", "optout_confirmation", "sent", "gw-9")
+    assert NUMBER not in json.dumps(answer)
 
 
 async def test_provenance_human_report(redis: Redis, settings: Settings, tmp_path: Path,
@@ -99,6 +123,8 @@ async def test_provenance_human_report(redis: Redis, settings: Settings, tmp_pat
     assert "    message: failed — absent" in out
     assert "    consent: source formulaire web, given 2024-01-02, slot lun-ven 10h-13h" in out
     assert "Replies received: 1" in out
+    assert "Answers to it (HELP, opt-out confirmation): 1" in out
+    assert "from DISPATCH: optout_confirmation, pending" in out
     assert "Reservations: election muni26 for client A" in out
 
 
@@ -129,6 +155,6 @@ async def test_purge_command(redis: Redis, settings: Settings, tmp_path: Path,
     await trio.to_thread.run_sync(command, provenance_command, "provenance", NUMBER, "--json",
                                   "--config", cfg)
     found = json.loads(capsys.readouterr().out)
-    assert found["campaigns"] == [] and found["replies"] == []
+    assert found["campaigns"] == [] and found["replies"] == [] and found["answers"] == []
     assert found["opt_out"]["hashed_scopes"] == ["line:DISPATCH"]  # the STOP holds
     assert found["reservations"] == {}  # the election's last campaign is gone

@@ -10,11 +10,12 @@ import msgpack
 import pytest
 import trio
 
+from dispatch.daemon.answers import answer_texts
 from dispatch.daemon.replies import ReplyHandler
 from dispatch.enqueue import EnqueueError, enqueue_file
 from dispatch.gateways.base import InboundMessage
 from dispatch.keys import GROUP, Keys
-from dispatch.settings import Settings
+from dispatch.settings import AnswerSettings, Settings
 from dispatch.store.optout import OptOutEvent, OptOutStore
 from dispatch.store.provenance import provenance
 from dispatch.store.purge import (
@@ -25,12 +26,14 @@ from dispatch.store.purge import (
     purge_expired,
     purge_lock,
 )
-from dispatch.store.queue import Outcome, Queue, ReceiptUpdate
+from dispatch.store.queue import Outcome, Queue
 from dispatch.store.redis import Redis
+from tests.texts import RULES, SIGNED
 
 NUMBERS = [f"+3361200000{i}" for i in range(1, 7)]  # the campaign's
 OTHER = "+33699999999"  # not in the campaign: its data must stay
-TEXT = "Bonjour {first_name}. STOP au 36111"
+STRANGER = "+33688888888"  # not in the campaign either, and not opted out
+TEXT = "Bonjour {first_name}. " + SIGNED
 
 
 def campaign_file(tmp_path: Path, numbers: list[str] = NUMBERS, name: str = "c.csv") -> Path:
@@ -42,7 +45,7 @@ def campaign_file(tmp_path: Path, numbers: list[str] = NUMBERS, name: str = "c.c
 
 async def enqueue(redis: Redis, settings: Settings, path: Path, campaign: str = "c1") -> Any:
     with trio.fail_after(10):
-        return await enqueue_file(redis, settings, path, campaign, TEXT)
+        return await enqueue_file(redis, settings, path, campaign, TEXT, rules=RULES)
 
 
 async def send_all(queue: Queue, keys: Keys, campaign: str = "c1") -> dict[str, bytes]:
@@ -112,17 +115,18 @@ async def test_after_purge_no_number_of_the_campaign_is_left_in_clear(
         ids = await send_all(queue, keys)
         maps = queue.receipt_maps()
         # Number 4 delivered (its correlation consumed); 1, 5 and 6 still wait: map entries.
-        await queue.apply_receipts("c1", [ReceiptUpdate(NUMBERS[3], "d", f"gw-{NUMBERS[3]}",
-                                                        "", 0)], maps)
+        await queue.record_receipts([(f"gw-{NUMBERS[3]}", "d", "")], maps)
         await queue.dead_letter("c1", ids[NUMBERS[4]], msgpack.packb(
             ["c1", ids[NUMBERS[4]], msgpack.packb([NUMBERS[4], ["x"]]), "unreadable"]))
         await queue.dead_letter("other", b"1-1", msgpack.packb(["other", b"1-1", b"", "bad"]))
-        replies = ReplyHandler(queue, lambda: ["c1"])
-        await replies.handle([  # a STOP (opt-out, audit, inbound), replies in other forms
-            InboundMessage(NUMBERS[0], "36111", "STOP", "default"),
+        replies = ReplyHandler(queue, lambda: ["c1"], texts=answer_texts(AnswerSettings()))
+        await replies.handle([  # a STOP (opt-out, audit, inbound, confirmation), replies in
+            InboundMessage(NUMBERS[0], "36111", "STOP", "default"),  # other forms, HELP
             InboundMessage("0" + NUMBERS[5][3:], "36111", "Qui êtes-vous ?", "default"),
             InboundMessage(NUMBERS[3][1:], "36111", "merci", "default"),
-            InboundMessage(OTHER, "36111", "bonjour", "default")])
+            InboundMessage(NUMBERS[2][1:], "36111", "AIDE", "default"),
+            InboundMessage(OTHER, "36111", "bonjour", "default"),
+            InboundMessage(STRANGER, "36111", "INFO", "default")])
         counts_before = await redis.hgetall(keys.campaign("c1").counts)
 
         report = await purge_campaign(redis, keys, "c1", now=1_800_000_000)
@@ -133,14 +137,16 @@ async def test_after_purge_no_number_of_the_campaign_is_left_in_clear(
         for form in forms(number):
             assert form not in found, f"{number} left in clear"
     assert OTHER.encode() in found  # what is not the campaign's stays
-    assert (report.numbers, report.replies, report.audit_redacted, report.optouts_cleared,
-            report.receipts, report.dead_letters) == (6, 3, 1, 1, 3, 1)
+    assert (report.numbers, report.replies, report.answers, report.audit_redacted,
+            report.optouts_cleared, report.receipts, report.dead_letters) == (6, 4, 2, 1, 1, 3, 1)
     assert await redis.hgetall(keys.campaign("c1").counts) == counts_before
     meta = await redis.hgetall(keys.campaign("c1").meta)
     assert meta[b"purged_at"] == b"1800000000" and b"text" not in meta
     assert meta[b"purged_text"] == TEXT.encode() and meta[b"accepted"] == b"6"
     assert [entry.field_values[b"text"] for entry in await redis.xrange(keys.inbound)] == [
-        b"bonjour"]
+        b"bonjour", b"INFO"]
+    assert STRANGER.encode() in found  # its answer, not the campaign's, waits to be sent
+    assert list((await redis.hgetall(keys.answer_numbers)).values()) == [STRANGER.encode()]
 
 
 async def test_the_stop_of_a_purged_number_still_holds(

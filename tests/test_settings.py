@@ -87,6 +87,26 @@ def test_bad_redis_url_scheme(tmp_path: Path) -> None:
         load_settings(write(tmp_path, '[redis]\nurl = "http://x"\n'), env={})
 
 
+@pytest.mark.parametrize("price", ["-0.1", "nan", "inf"])
+def test_a_price_per_part_must_be_a_price(tmp_path: Path, price: str) -> None:
+    with pytest.raises(ConfigError, match=r"^gateways\.default\.price_per_part: must be a "
+                                          r"price >= 0"):
+        load_settings(write(tmp_path, f"[gateways.default]\nprice_per_part = {price}\n"),
+                      env={})
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[answers]\nhelp_text = "Bonjour {prenom}"\n',
+     "answers.help_text: unknown placeholder {prenom} (known: {identity}, {client}, {line})"),
+    ('[answers]\noptout_text = ""\n', "answers.optout_text: the text is empty"),
+    ("[answers]\nretry_s = 0\n", "answers: batch_size must be >= 1, retry_s and max_age_h > 0"),
+])
+def test_bad_answer_settings_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), env={})
+    assert str(caught.value) == message
+
+
 def test_the_example_config_is_valid() -> None:
     example = Path(__file__).parent.parent / "config" / "dispatch.example.toml"
     settings = load_settings(example, env={})

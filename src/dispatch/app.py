@@ -81,7 +81,8 @@ async def run_daemon(settings: Settings) -> None:
         queue = Queue(redis, keys, consumer, receipt_timeout_h=settings.daemon.receipt_timeout_h)
         book = CampaignBook(redis, keys, senders(settings), pool_gateways(settings))
         daemon = Daemon(settings.daemon, queue, book, gateway_factory(settings),
-                        lines=line_plans(settings), line_leases=LineLeases(redis, keys))
+                        answers=settings.answers, lines=line_plans(settings),
+                        line_leases=LineLeases(redis, keys))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, daemon)
             nursery.start_soon(purge_forever, redis, keys, settings.retention,

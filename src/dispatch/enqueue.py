@@ -11,24 +11,32 @@ exists with another text) raise EnqueueError before anything is queued.
 Consent columns (dispatch.consent) are read besides the placeholders; a text may also use
 them as placeholders ("… vous avez donné votre accord via {consent_source}"), under the
 exact name of the column.
+
+The text is linted (dispatch.policy.lint) before anything is queued: a text with no opt-out
+mention or not naming the sender (TextRules.sender, else the client) is refused unless
+TextRules allows it; an override that let a text through is written in the campaign meta.
+The report carries the lint (encoding, parts, cost of the messages queued).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import msgpack
 
 from dispatch import consent, phone
 from dispatch.ingest import IngestError, Record, RowSource, format_for, open_source
 from dispatch.keys import Keys
+from dispatch.policy.lint import MISSING_OPTOUT, MISSING_SENDER, LintReport, lint_text
 from dispatch.policy.sending import send_policy
 from dispatch.settings import ConfigError, Settings, pool_for
 from dispatch.store.campaigns import (
@@ -43,6 +51,8 @@ from dispatch.template import TemplateError, placeholders
 
 CAMPAIGN_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # also a client or election name
 REASON_MISSING_PHONE = "phone is missing"
+_OVERRIDE_OPTIONS = {MISSING_OPTOUT: "--allow-missing-optout",
+                     MISSING_SENDER: "--sender NAME or --allow-missing-sender"}
 
 # Called after each batch with (rows read, bytes read).
 Progress = Callable[[int, int], None]
@@ -62,13 +72,18 @@ class EnqueueReport:
     suppressed: int = 0  # opted out: not queued
     excluded: int = 0  # reserved by another client for the same election: not queued
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, reason), capped
+    # The text's lint, its cost counted for the messages this run accepted.
+    lint: LintReport | None = None
 
     def to_json(self) -> dict[str, Any]:
+        lint = {} if self.lint is None else {"lint": self.lint.to_json(),
+                                             "overrides": list(self.lint.overridden)}
         return {
             "campaign": self.campaign, "accepted": self.accepted,
             "duplicates": self.duplicates, "rejected": self.rejected,
             "suppressed": self.suppressed, "excluded": self.excluded, "rows": self.rows,
             "errors": [{"line": line, "reason": reason} for line, reason in self.errors],
+            **lint,
         }
 
 
@@ -81,12 +96,27 @@ class Exclusivity:
     election: str
 
 
+@dataclass(frozen=True)
+class TextRules:
+    """Who the text must name, and the lint refusals the operator overrides."""
+
+    sender: str = ""  # the party or candidate; "" = the client, if any
+    allow_missing_optout: bool = False
+    allow_missing_sender: bool = False
+
+
+class Prepared(NamedTuple):
+    spec: CampaignSpec
+    lint: LintReport  # cost not yet counted (no recipients)
+
+
 def campaign_spec(settings: Settings, campaign_id: str, text: str, gateway: str, *,
                   window: str = "", deadline: str = "", consent_required: bool = True,
-                  exclusivity: Exclusivity | None = None, pool: str | None = None
-                  ) -> CampaignSpec:
-    """The campaign to create or extend, once its id, gateway, pool, text, sending window,
-    deadline, client and election are checked. Without `pool`, the gateway's only pool."""
+                  exclusivity: Exclusivity | None = None,
+                  rules: TextRules = TextRules(), pool: str | None = None) -> Prepared:
+    """The campaign to create or extend, once its id, gateway, pool, text (and its lint),
+    sending window, deadline, client and election are checked. Without `pool`, the
+    gateway's only pool."""
     if not CAMPAIGN_ID.fullmatch(campaign_id):
         raise EnqueueError(f"invalid campaign id {campaign_id!r}: use 1 to 64 letters, digits, "
                            f"'_', '.' or '-'")
@@ -96,11 +126,16 @@ def campaign_spec(settings: Settings, campaign_id: str, text: str, gateway: str,
         raise EnqueueError(str(exc)) from None
     _check_schedule(window, deadline)
     client, election = _exclusivity(exclusivity)
+    names = tuple(_text_placeholders(text))
+    sender = rules.sender.strip() or client
+    lint = check_text(text, sender, rules, _price(settings.gateways[gateway].price_per_part))
     # A pool's campaign has no one sender: the opt-outs of its lines are checked per
     # message by the daemon, for the line each message actually goes out on.
-    sender = "" if pool else settings.gateways[gateway].sender
-    return CampaignSpec(campaign_id, text, tuple(_text_placeholders(text)), gateway,
-                        sender, window, deadline, consent_required, client, election, pool)
+    line = "" if pool else settings.gateways[gateway].sender
+    spec = CampaignSpec(campaign_id, text, names, gateway, line, window, deadline,
+                        consent_required, client, election, sender_identity=sender,
+                        lint_overrides=lint.overridden, pool=pool)
+    return Prepared(spec, lint)
 
 
 def gateway_of(settings: Settings, gateway: str | None, pool: str | None) -> str:
@@ -110,6 +145,31 @@ def gateway_of(settings: Settings, gateway: str | None, pool: str | None) -> str
     if pool is not None and pool in settings.lines.pools:
         return settings.lines.pools[pool].gateway
     return "default"
+
+
+def check_text(text: str, sender: str, rules: TextRules, price_per_part: Decimal) -> LintReport:
+    """The text's lint; EnqueueError naming every refusal no override allows."""
+    try:
+        report = lint_text(text, sender=sender or None, price_per_part=price_per_part,
+                           allow_missing_optout=rules.allow_missing_optout,
+                           allow_missing_sender=rules.allow_missing_sender,
+                           sender_required=True)
+    except ValueError as exc:  # a sender with no letter or digit
+        raise EnqueueError(f"--sender: {exc}") from None
+    if report.refusals:
+        what = "; ".join(refusal.message for refusal in report.refusals)
+        options = " / ".join(_OVERRIDE_OPTIONS.get(refusal.code, "none")
+                             for refusal in report.refusals)
+        raise EnqueueError(f"the text is refused: {what} (fix the text, or override: "
+                           f"{options})")
+    return report
+
+
+def _price(value: float) -> Decimal:
+    """A configured price as a Decimal with at least cents (0.1 -> 0.10)."""
+    price = Decimal(str(value))
+    cents = price.quantize(Decimal("0.01"))
+    return cents if cents == price else price
 
 
 def _exclusivity(exclusivity: Exclusivity | None) -> tuple[str, str]:
@@ -147,12 +207,13 @@ async def enqueue_file(redis: Redis, settings: Settings, path: str | Path, campa
                        text: str, *, gateway: str = "default", fmt: str | None = None,
                        progress: Progress | None = None, window: str = "",
                        deadline: str = "", consent_required: bool = True,
-                       exclusivity: Exclusivity | None = None, pool: str | None = None
+                       exclusivity: Exclusivity | None = None,
+                       rules: TextRules = TextRules(), pool: str | None = None
                        ) -> EnqueueReport:
     """Queue every acceptable row of the CSV/JSONL file at `path` for the campaign."""
-    spec = campaign_spec(settings, campaign_id, text, gateway, window=window,
-                         deadline=deadline, consent_required=consent_required,
-                         exclusivity=exclusivity, pool=pool)
+    spec, lint = campaign_spec(settings, campaign_id, text, gateway, window=window,
+                               deadline=deadline, consent_required=consent_required,
+                               exclusivity=exclusivity, rules=rules, pool=pool)
     with _open(path) as binary:
         try:
             source = open_source(binary, format_for(str(path), fmt))
@@ -166,8 +227,10 @@ async def enqueue_file(redis: Redis, settings: Settings, path: str | Path, campa
                 progress(rows, source.bytes_read())
 
         buckets = consent.bucket_count(os.fstat(binary.fileno()).st_size)
-        return await enqueue_rows(redis, settings, spec, records, on_batch=on_batch,
-                                  consent_buckets=buckets)
+        report = await enqueue_rows(redis, settings, spec, records, on_batch=on_batch,
+                                    consent_buckets=buckets)
+    report.lint = dataclasses.replace(lint, recipients=report.accepted)
+    return report
 
 
 def _check_consent_columns(source: RowSource, spec: CampaignSpec) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+ANSWER_GROUP = "answerers"
 GROUP = "dispatch"  # the consumer group every daemon reads campaign streams with
 
 
@@ -29,8 +30,15 @@ class Keys:
         """Set of every campaign id."""
         return f"{self.prefix}:campaigns"
 
+    @property
+    def campaign_head(self) -> str:
+        """What every key of a campaign starts with, before its id; receipt_record.lua
+        completes it as head .. id .. '}:state' (a receipt's campaign is known only
+        inside the script)."""
+        return f"{self.prefix}:{{"
+
     def campaign(self, campaign_id: str) -> CampaignKeys:
-        base = f"{self.prefix}:{{{campaign_id}}}"
+        base = f"{self.campaign_head}{campaign_id}}}"
         return CampaignKeys(
             meta=f"{base}:meta",
             state=f"{base}:state",
@@ -76,6 +84,26 @@ class Keys:
         """Stream of messages from recipients (MO): fields source, destination, text,
         gateway, received_at."""
         return f"{self.prefix}:inbound"
+
+    @property
+    def answers(self) -> str:
+        """Stream of answers to send (HELP, opt-out confirmations): fields token, line,
+        gateway, text, reason; read by the daemons' answerers (group ANSWER_GROUP), deleted
+        once sent or failed."""
+        return f"{self.prefix}:answers"
+
+    @property
+    def answer_numbers(self) -> str:
+        """Hash token -> the number an answer goes to. Apart from the stream because a hash
+        field deleted is gone for good, where a stream entry deleted stays in its node: a
+        settled answer or a purge leaves no number behind."""
+        return f"{self.prefix}:answers:numbers"
+
+    @property
+    def answers_log(self) -> str:
+        """Stream of what became of each answer (capped): at, to_hash (the number's keyed
+        hash: no number in clear), line, gateway, reason, result, detail."""
+        return f"{self.prefix}:answers:log"
 
     @property
     def dead_letters(self) -> str:

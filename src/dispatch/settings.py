@@ -19,6 +19,7 @@ from typing import Any
 
 from dispatch.errors import ConfigError as ConfigError  # re-exported: raised from here
 from dispatch.lines.config import LinesConfig, parse_lines_config
+from dispatch.policy.answers import DEFAULT_OPTOUT_TEXT, check_text
 
 ENV_CONFIG = "DISPATCH_CONFIG"
 ENV_REDIS_URL = "DISPATCH_REDIS_URL"
@@ -87,6 +88,8 @@ class GatewaySettings:
     # Seconds to wait for an answer (HTTP response, SMPP *_resp).
     timeout_s: float = 10.0
     sender: str = "DISPATCH"  # sender identity (SMPP: source_addr)
+    # What the operator bills for one SMS part (EUR): the enqueue summary's cost estimate.
+    price_per_part: float = 0.10
     # --- HTTP
     url: str = "http://127.0.0.1:8480"
     # --- SMPP 3.4
@@ -112,6 +115,22 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True)
+class AnswerSettings:
+    """Answers to MO (dispatch.policy.answers): HELP/INFO/AIDE, and one confirmation per
+    opt-out. Placeholders: {identity}, {client} (the senders of the campaigns that wrote to
+    the number, else identity), {line} (the number the MO was sent to)."""
+
+    identity: str = "DISPATCH"  # who runs the lines, as recipients should read it
+    help_text: str = ("{identity} : vous recevez ce message de {client}. Pour ne plus "
+                      "recevoir de messages, répondez STOP.")
+    confirm_optout: bool = True
+    optout_text: str = DEFAULT_OPTOUT_TEXT
+    batch_size: int = 100  # answers read and submitted at a time
+    retry_s: float = 30.0  # after a transient gateway error, tried again this much later
+    max_age_h: float = 24.0  # not sent after this long: recorded failed, never sent late
+
+
+@dataclass(frozen=True)
 class RetentionSettings:
     # Campaign data (recipients, texts, receipts, replies) is purged this many days after
     # the campaign ends; aggregates and opt-outs (as keyed hashes) are kept. 0: never.
@@ -128,6 +147,7 @@ class Settings:
         default_factory=lambda: {"default": GatewaySettings()}
     )
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    answers: AnswerSettings = field(default_factory=AnswerSettings)
     # Pools of lines and gateway caps: the [pools.*] and [gateway_caps.*] tables, parsed by
     # dispatch.lines.config (not a TOML key of its own, hence the metadata).
     lines: LinesConfig = field(default_factory=LinesConfig.empty, metadata={"toml": False})
@@ -188,12 +208,16 @@ def _check_values(settings: Settings) -> None:
         for key in ("batch_size", "concurrency", "binds", "window"):
             if getattr(gateway, key) < 1:
                 raise ConfigError(f"gateways.{name}.{key}: must be at least 1")
+        if not 0 <= gateway.price_per_part < float("inf"):
+            raise ConfigError(f"gateways.{name}.price_per_part: must be a price >= 0, "
+                              f"got {gateway.price_per_part!r}")
         _check_choice(f"gateways.{name}.bind_mode", gateway.bind_mode, BIND_MODES)
         _check_choice(f"gateways.{name}.submit_id_base", gateway.submit_id_base, ID_BASES)
         _check_choice(f"gateways.{name}.receipt_id_base", gateway.receipt_id_base, ID_BASES)
     for key in ("batch_size", "max_attempts", "record_batch_size", "receipt_timeout_h"):
         if getattr(settings.daemon, key) < 1:
             raise ConfigError(f"daemon.{key}: must be at least 1")
+    _check_answers(settings.answers)
     if not 0 <= settings.daemon.line_jitter_s <= 10:
         raise ConfigError("daemon.line_jitter_s: must be between 0 and 10 seconds")
     if settings.daemon.line_lease_s != 0 and not 1 <= settings.daemon.line_lease_s <= 3600:
@@ -206,6 +230,16 @@ def _check_values(settings: Settings) -> None:
     url = settings.redis.url
     if url and not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"redis.url: must start with redis://, rediss:// or unix://, got {url!r}")
+
+
+def _check_answers(answers: AnswerSettings) -> None:
+    for name in ("help_text", "optout_text"):
+        try:
+            check_text(name, getattr(answers, name))
+        except ValueError as exc:
+            raise ConfigError(f"answers.{exc}") from None
+    if answers.batch_size < 1 or answers.retry_s <= 0 or answers.max_age_h <= 0:
+        raise ConfigError("answers: batch_size must be >= 1, retry_s and max_age_h > 0")
 
 
 def _check_lines(settings: Settings) -> None:

@@ -14,14 +14,15 @@ from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.service import Daemon
 from dispatch.enqueue import enqueue_file
 from dispatch.keys import Keys
-from dispatch.settings import DaemonSettings, GatewaySettings, Settings
+from dispatch.settings import AnswerSettings, DaemonSettings, GatewaySettings, Settings
 from dispatch.simulator.config import SimulatorConfig
 from dispatch.simulator.service import Simulator
 from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
+from tests.texts import RULES, SIGNED
 
-TEXT = "Bonjour {name}. Parti Test. STOP au 36111"
+TEXT = "Bonjour {name}. " + SIGNED
 
 
 @pytest.fixture
@@ -33,7 +34,8 @@ async def simulator() -> AsyncIterator[tuple[Simulator, int]]:
         nursery.cancel_scope.cancel()
 
 
-def daemon_for(redis: Redis, settings: Settings, port: int, **overrides: object) -> Daemon:
+def daemon_for(redis: Redis, settings: Settings, port: int, *,
+               answers: AnswerSettings | None = None, **overrides: object) -> Daemon:
     daemon_settings = dataclasses.replace(
         DaemonSettings(consumer="t", inbound_port=0, metrics_port=0, retry_base_s=0.01,
                        retry_max_s=0.05), **overrides)
@@ -42,7 +44,7 @@ def daemon_for(redis: Redis, settings: Settings, port: int, **overrides: object)
     keys = Keys(settings.redis.key_prefix)
     return Daemon(daemon_settings, Queue(redis, keys, "t"),
                   CampaignBook(redis, keys, {"default": "ME"}),
-                  gateway_factory(configured))
+                  gateway_factory(configured), answers=answers)
 
 
 async def enqueue(redis: Redis, settings: Settings, tmp_path: Path, count: int) -> None:
@@ -50,7 +52,7 @@ async def enqueue(redis: Redis, settings: Settings, tmp_path: Path, count: int) 
     (tmp_path / "c.csv").write_text(f"phone,name\n{rows}\n")
     # Any hour (tests run at night too); consent columns are tested on their own.
     report = await enqueue_file(redis, settings, tmp_path / "c.csv", "c1", TEXT,
-                                window="always", consent_required=False)
+                                window="always", consent_required=False, rules=RULES)
     assert report.accepted == count
 
 

@@ -16,6 +16,7 @@ from dispatch.store.campaign_admin import CampaignAdmin, CampaignNotFound
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
 from tests.daemon.conftest import daemon_for, enqueue, final_counts
+from tests.texts import SENDER, SIGNED
 
 
 async def counts(redis: Redis, settings: Settings) -> dict[str, int]:
@@ -83,12 +84,22 @@ def test_campaign_list_json(settings: Settings, tmp_path: Path,
                       f'key_prefix = "{settings.redis.key_prefix}"\n')
     (tmp_path / "c.csv").write_text("phone\n0612345678\n")
     assert main(["enqueue", str(tmp_path / "c.csv"), "--campaign", "c9", "--no-consent-required",
-                 "--text",
-                 "Hi. STOP au 36111", "--config", str(config)]) == 0
+                 "--text", SIGNED, "--sender", SENDER, "--config", str(config)]) == 0
     assert main(["campaign", "pause", "c9", "--config", str(config)]) == 0
     capsys.readouterr()
     assert main(["campaign", "list", "--json", "--config", str(config)]) == 0
     [row] = json.loads(capsys.readouterr().out)["campaigns"]
     assert (row["campaign"], row["status"], row["counts"]["queued"]) == ("c9", "paused", 1)
+    assert (row["sender"], row["overrides"]) == (SENDER, {})
+    assert main(["enqueue", str(tmp_path / "c.csv"), "--campaign", "c8", "--no-consent-required",
+                 "--text", "Votez !", "--allow-missing-optout", "--allow-missing-sender",
+                 "--config", str(config)]) == 0
+    capsys.readouterr()
+    assert main(["campaign", "list", "--json", "--config", str(config)]) == 0
+    rows = {row["campaign"]: row for row in json.loads(capsys.readouterr().out)["campaigns"]}
+    assert list(rows["c8"]["overrides"]) == ["missing_optout", "missing_sender"]
+    assert main(["campaign", "list", "--config", str(config)]) == 0
+    table = capsys.readouterr().out  # rich wraps the cell on a narrow terminal
+    assert "override" in table and "optout," in table and "sender" in table
     assert main(["campaign", "resume", "nope", "--config", str(config)]) == 2
     assert capsys.readouterr().err == "dispatch campaign: no campaign 'nope'\n"

@@ -35,6 +35,23 @@ async def test_single_submission_sends_the_idempotency_key() -> None:
     await gw.aclose()
 
 
+@pytest.mark.parametrize("batch_size", [1, 2])
+async def test_messages_asking_no_receipt_go_without_a_callback(batch_size: int) -> None:
+    bodies: list[dict[str, object]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json={"id": "g1", "reference": "ref-1", "results": [
+            {"reference": "ref-1", "id": "g1"}, {"reference": "ref-2", "id": "g2"}]})
+
+    gw = gateway(httpx.MockTransport(handle), batch_size)
+    answers = [Outbound(m.reference, m.to, m.sender, m.text, receipt=False)
+               for m in MESSAGES[:batch_size]]
+    await gw.submit(answers)
+    assert bodies[0]["callback_url"] is None
+    await gw.aclose()
+
+
 @pytest.mark.parametrize(("status", "kind"), [(429, Retry), (500, Retry), (503, Retry),
                                               (400, Rejected), (422, Rejected)])
 async def test_status_codes_map_to_retry_or_reject(status: int, kind: type) -> None:

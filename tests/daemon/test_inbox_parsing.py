@@ -9,8 +9,7 @@ from dispatch.gateways.base import InboundMessage, Receipt
 
 def inbox() -> Inbox:
     return Inbox(queue=None, metrics=DaemonMetrics(), batch_size=10,  # type: ignore[arg-type]
-                 replies=None,  # type: ignore[arg-type]
-                 linger_s=0.0)
+                 replies=None)  # type: ignore[arg-type]
 
 
 def test_final_statuses_map_to_state_codes_and_intermediate_ones_are_ignored() -> None:

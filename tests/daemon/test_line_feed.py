@@ -29,7 +29,8 @@ class Book:
 
 def feed_with(count: int, campaign: str = "c1") -> LineFeed:
     feed = LineFeed("gw", LinePlan(list(POOLS.pools.values()), GatewayCaps()))
-    spec = Campaign(campaign, "gw", "", "stream", lambda values: "text", send_policy({}), "p")
+    spec = Campaign(campaign, "gw", "", "stream", lambda values: "text", send_policy({}),
+                    pool="p")
     feed.push(spec, [Message(campaign, f"{i}-0".encode(), f"+3361000000{i}", None)
                      for i in range(count)])
     return feed

@@ -10,9 +10,10 @@ import pytest
 from dispatch.enqueue import enqueue_file
 from dispatch.keys import GROUP, Keys
 from dispatch.settings import Settings
-from dispatch.store.queue import Entry, Outcome, Queue, ReceiptTarget, ReceiptUpdate
+from dispatch.store.queue import Entry, Outcome, Queue
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
+from tests.texts import RULES, SIGNED
 
 NUMBERS = ["+33612000001", "+33612000002", "+33612000003"]
 
@@ -20,8 +21,8 @@ NUMBERS = ["+33612000001", "+33612000002", "+33612000003"]
 async def queued(redis: Redis, settings: Settings, tmp_path: Path) -> tuple[Queue, list[Entry]]:
     path = tmp_path / "c.csv"
     path.write_text("phone\n" + "\n".join(NUMBERS) + "\n")
-    await enqueue_file(redis, settings, path, "c1", "Hello. STOP au 36111",
-                       consent_required=False)
+    await enqueue_file(redis, settings, path, "c1", "Hello. " + SIGNED,
+                       consent_required=False, rules=RULES)
     queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a")
     stream = Keys(settings.redis.key_prefix).campaign("c1").stream
     entries = await queue.read_new({"c1": stream}, 10, 100)
@@ -81,14 +82,14 @@ async def test_receipt_after_record_is_applied_once(
     await queue.record("c1", [Outcome(e.entry_id, n, "s", f"gw-{i}")
                               for i, (e, n) in enumerate(zip(entries, NUMBERS, strict=True))])
     maps = queue.receipt_maps()
-    found = await queue.lookup_receipts([("gw-0", "d", "ok"), ("gw-1", "f", "undeliverable")],
-                                        maps)
-    assert found == [ReceiptTarget("c1", NUMBERS[0], 0), ReceiptTarget("c1", NUMBERS[1], 0)]
-    updates = [ReceiptUpdate(NUMBERS[0], "d", "gw-0", "ok", 0),
-               ReceiptUpdate(NUMBERS[1], "f", "gw-1", "undeliverable", 0)]
-    assert await queue.apply_receipts("c1", updates, maps) == [1, 1, 0, 0]
-    assert await queue.apply_receipts("c1", updates, maps) == [0, 0, 0, 2]  # repeated
+    receipts = [("gw-0", "d", "ok"), ("gw-1", "f", "undeliverable")]
+    # {delivered, failed, expired, repeated, parked}
+    assert await queue.record_receipts(receipts, maps) == [1, 1, 0, 0, 0]
     assert await redis.hlen(maps[0]) == 1  # only gw-2's correlation is left
+    # The same receipts again find no correlation: parked, and never applied twice.
+    assert await queue.record_receipts(receipts, maps) == [0, 0, 0, 0, 2]
+    errors = Keys(settings.redis.key_prefix).campaign("c1").errors
+    assert await redis.hget(errors, NUMBERS[1]) == b"undeliverable"
     assert await counts(redis, settings) == {
         "queued": 0, "in_flight": 0, "submitted": 1, "delivered": 1, "failed": 1,
         "expired": 0, "suppressed": 0, "cancelled": 0}
@@ -99,8 +100,8 @@ async def test_receipt_before_record_is_parked_then_adopted(
     queue, entries = await queued(redis, settings, tmp_path)
     await queue.admit("c1", "ME", items(entries)[:1])
     # The gateway's receipt overtakes our record of its acceptance.
-    assert await queue.lookup_receipts([("gw-fast", "x", "expired")],
-                                       queue.receipt_maps()) == [None]
+    assert await queue.record_receipts([("gw-fast", "x", "expired")],
+                                       queue.receipt_maps()) == [0, 0, 0, 0, 1]
     result = await queue.record("c1", [Outcome(entries[0].entry_id, NUMBERS[0], "s",
                                                "gw-fast")])
     assert result == [1, 0, 1]
@@ -140,10 +141,7 @@ async def test_a_receipt_is_found_in_an_earlier_hours_map(
     await queue.record("c1", [Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-old")])
     clock.now += 5 * 3600  # the receipt comes five hours later
     maps = queue.receipt_maps()
-    [target] = await queue.lookup_receipts([("gw-old", "d", "ok")], maps)
-    assert target == ReceiptTarget("c1", NUMBERS[0], 5)
-    update = ReceiptUpdate(NUMBERS[0], "d", "gw-old", "ok", target.map_offset)
-    assert await queue.apply_receipts("c1", [update], maps) == [1, 0, 0, 0]
+    assert await queue.record_receipts([("gw-old", "d", "ok")], maps) == [1, 0, 0, 0, 0]
     assert await redis.hlen(maps[5]) == 0
 
 
@@ -160,8 +158,7 @@ async def test_the_sweeper_expires_messages_whose_receipt_never_came(
     await queue.record("c1", [Outcome(e.entry_id, n, "s", f"gw-{n}")
                               for e, n in zip(entries, NUMBERS, strict=True)])
     maps = queue.receipt_maps()
-    await queue.apply_receipts("c1", [ReceiptUpdate(NUMBERS[0], "d", f"gw-{NUMBERS[0]}", "ok",
-                                                    0)], maps)
+    await queue.record_receipts([(f"gw-{NUMBERS[0]}", "d", "ok")], maps)
     sweeper = ReceiptSweeper(queue, DaemonMetrics())
     assert await sweeper.sweep_once() == 0  # not overdue yet
     clock.now += 4 * 3600
@@ -182,3 +179,23 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+async def test_receipts_of_several_campaigns_are_recorded_in_one_call(
+        redis: Redis, settings: Settings, tmp_path: Path) -> None:
+    keys = Keys(settings.redis.key_prefix)
+    queue, entries = await queued(redis, settings, tmp_path)
+    await enqueue_file(redis, settings, tmp_path / "c.csv", "c2", "Hello. " + SIGNED,
+                       consent_required=False, rules=RULES)
+    others = await queue.read_new({"c2": keys.campaign("c2").stream}, 10, 100)
+    for campaign, batch in (("c1", entries), ("c2", others)):
+        await queue.admit(campaign, "ME", items(batch))
+        await queue.record(campaign, [Outcome(e.entry_id, n, "s", f"{campaign}-{n}")
+                                      for e, n in zip(batch, NUMBERS, strict=True)])
+    receipts = [(f"c1-{NUMBERS[0]}", "d", "ok"), (f"c2-{NUMBERS[0]}", "x", "expired"),
+                (f"c2-{NUMBERS[1]}", "d", "ok")]
+    assert await queue.record_receipts(receipts, queue.receipt_maps()) == [2, 0, 1, 0, 0]
+    both = await state_counts(redis, keys, ["c1", "c2"])
+    assert (both["c1"]["delivered"], both["c1"]["submitted"]) == (1, 2)
+    assert (both["c2"]["delivered"], both["c2"]["expired"], both["c2"]["submitted"]) == (1, 1, 1)
+    assert await redis.hget(keys.campaign("c2").errors, NUMBERS[0]) == b"expired"

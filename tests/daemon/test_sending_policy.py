@@ -15,6 +15,7 @@ from dispatch.simulator.service import Simulator
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
 from tests.daemon.conftest import daemon_for
+from tests.texts import RULES, SIGNED
 
 PARIS = [f"+3361200{i:04d}" for i in range(20)]
 REUNION = [f"+26269200{i:04d}" for i in range(10)]
@@ -24,7 +25,7 @@ async def enqueue(redis: Redis, settings: Settings, tmp_path: Path, numbers: lis
                   **schedule: str) -> None:
     (tmp_path / "c.csv").write_text("phone\n" + "\n".join(numbers) + "\n")
     report = await enqueue_file(redis, settings, tmp_path / "c.csv", "c1",
-                                "Parti Test. STOP au 36111", consent_required=False,
+                                SIGNED, consent_required=False, rules=RULES,
                                 **schedule)
     assert report.accepted == len(numbers)
 

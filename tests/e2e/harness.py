@@ -15,6 +15,7 @@ import trio
 
 from dispatch.processes import Child, dispatch_command, start_child
 from dispatch.settings import Settings
+from tests.texts import SENDER
 
 
 def write_config(path: Path, settings: Settings, gateway_port: int, *, consumer: str,
@@ -73,6 +74,8 @@ async def run_cli(*args: str) -> subprocess.CompletedProcess[bytes]:
     `--consent-required` (a marker this harness removes)."""
     if args and args[0] == "enqueue" and "--window" not in args:
         args = (*args, "--window", "always")
+    if args and args[0] == "enqueue" and "--sender" not in args:
+        args = (*args, "--sender", SENDER)  # the party the tests' texts name
     if args and args[0] == "enqueue" and "--consent-required" not in args:
         args = (*args, "--no-consent-required")  # consent columns are tested on their own
     args = tuple(arg for arg in args if arg != "--consent-required")

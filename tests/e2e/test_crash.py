@@ -28,11 +28,13 @@ async def test_sigkill_mid_campaign_then_restart_loses_nothing_and_sends_nothing
         settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
     with trio.fail_after(300):
         # Slow answers and answers lost after acceptance: many submissions are in flight
-        # when the daemon dies, and some were accepted without the daemon knowing.
-        simulator = await start_simulator(reaper, tmp_path, "--latency-ms", "5",
+        # when the daemon dies, and some were accepted without the daemon knowing. At
+        # 4 requests of 10 every 40 ms the run lasts seconds: the kill lands mid-run even
+        # when `dispatch status` is slow to start on a loaded machine.
+        simulator = await start_simulator(reaper, tmp_path, "--latency-ms", "40",
                                           "--lost-response", "0.05", "--receipt-delay-ms", "100")
         config = write_config(tmp_path / "dispatch.toml", settings,
-                              simulator.ready["http_port"], consumer="crashy", batch_size=20,
+                              simulator.ready["http_port"], consumer="crashy", batch_size=10,
                               inbound_port=free_port())  # gateways keep the callback URL
         numbers = "\n".join(f"07{30_000_000 + i:08d}" for i in range(COUNT))
         (tmp_path / "c.csv").write_text(f"phone\n{numbers}\n")
@@ -75,8 +77,10 @@ async def test_sigkill_over_smpp_loses_nothing_and_duplicates_at_most_what_sende
     duplicates are bounded by what the senders hold (concurrency × batch size), not by the
     window alone; nothing is lost. The figure is printed for the README."""
     with trio.fail_after(300):
+        # 100 requests outstanding answered after 100 ms: about 1,000 messages/s, so the
+        # kill lands mid-run.
         simulator = await start_simulator(reaper, tmp_path, "--smpp-port", "0",
-                                          "--account", "e2e:secret", "--smpp-latency-ms", "20",
+                                          "--account", "e2e:secret", "--smpp-latency-ms", "100",
                                           "--receipt-delay-ms", "100")
         config = write_config(tmp_path / "dispatch.toml", settings,
                               simulator.ready["smpp_port"], consumer="crashy", batch_size=50,
@@ -92,6 +96,8 @@ async def test_sigkill_over_smpp_loses_nothing_and_duplicates_at_most_what_sende
         await _wait_for_progress(config, minimum=COUNT // 5)
         daemon.process.send_signal(signal.SIGKILL)
         await daemon.process.wait()
+        mid = (await status(config))["campaigns"]["crash"]
+        assert mid["delivered"] + mid["failed"] + mid["expired"] < COUNT  # killed mid-run
         restarted = await start_daemon(reaper, tmp_path, config, name="daemon-restarted")
         try:
             counts = await wait_until_final(config, "crash", COUNT, [restarted, simulator])

@@ -87,6 +87,18 @@ async def wait_for_replies(simulator: Child, children: list[Child]) -> dict[str,
         await trio.sleep(0.2)
 
 
+async def wait_for_confirmations(simulator: Child, count: int, children: list[Child]
+                                 ) -> dict[str, Any]:
+    """Poll /stats until the simulator accepted `count` opt-out confirmations."""
+    while True:
+        stats = await simulator_stats(simulator)
+        if stats["confirmations"] >= count:
+            return stats
+        for child in children:
+            assert child.process.returncode is None, f"{child.name} exited early"
+        await trio.sleep(0.2)
+
+
 async def opted_out(config: Path) -> set[str]:
     result = await run_cli("optout", "export", "--config", str(config))
     assert result.returncode == 0, result.stderr.decode()
@@ -115,6 +127,7 @@ async def stop_then_resend(tmp_path: Path, config: Path, simulator: Child,
         assert len(opted_out_diff := (await opted_out(config)) ^ stops) == 0, \
             f"{len(opted_out_diff)} numbers differ between the STOPs and the opt-out list"
         await check_one(config, min(stops), line)
+        await wait_for_confirmations(simulator, len(stops), [daemon, simulator])
 
         report = await enqueue(path, "b", config)
         assert (report["suppressed"], report["accepted"]) == (len(stops), COUNT - len(stops))
@@ -123,7 +136,8 @@ async def stop_then_resend(tmp_path: Path, config: Path, simulator: Child,
         assert await daemon.stop() == 0
     stats = await simulator_stats(simulator)
     assert stats["sent_after_stop"] == 0
-    assert stats["accepted"] == 2 * COUNT - len(stops)
+    assert stats["confirmations"] == len(stops)  # one per STOP, from the line it was sent to
+    assert stats["accepted"] == 2 * COUNT - len(stops) + len(stops)
     assert counts["suppressed"] == len(stops)
     assert (await status(config))["campaigns"]["b"]["suppressed"] == len(stops)
     return {"stops": len(stops), "b": counts}
@@ -183,6 +197,7 @@ async def test_messages_queued_before_the_stop_are_suppressed_when_their_turn_co
             stats = await wait_for_replies(simulator, [daemon, simulator])
             assert stats["replies"]["acknowledged"] == len(stops)
             assert (await status(first))["campaigns"]["b"]["queued"] == COUNT
+            await wait_for_confirmations(simulator, len(stops), [daemon, simulator])
         finally:
             assert await daemon.stop() == 0
 
@@ -196,7 +211,8 @@ async def test_messages_queued_before_the_stop_are_suppressed_when_their_turn_co
     assert stats["sent_after_stop"] == 0
     assert 0 < counts["suppressed"] == len(stops)
     assert counts["queued"] == counts["in_flight"] == counts["submitted"] == 0
-    assert stats["accepted"] == 2 * COUNT - len(stops)
+    assert stats["confirmations"] == len(stops)
+    assert stats["accepted"] == 2 * COUNT - len(stops) + len(stops)
 
 
 async def test_a_stop_landing_while_the_next_campaign_is_sending_is_honoured(

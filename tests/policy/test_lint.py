@@ -83,6 +83,23 @@ def test_missing_optout_and_sender_refuse_unless_overridden() -> None:
                         allow_missing_sender=True)
     assert allowed.ok
     assert [p.severity for p in allowed.problems] == ["warning", "warning"]
+    assert allowed.overridden == ("missing_optout", "missing_sender")
+    assert lint_text("Votez Dupont", sender="Marie Dupont").overridden == ()
+
+
+def test_an_override_of_a_rule_the_text_meets_is_not_counted() -> None:
+    report = lint_text("Marie Dupont. STOP au 36111", sender="Marie Dupont",
+                       allow_missing_optout=True, allow_missing_sender=True)
+    assert report.problems == () and report.overridden == ()
+
+
+def test_a_required_sender_that_is_not_given_refuses_unless_overridden() -> None:
+    refused = lint_text("Votez ! STOP au 36111", sender_required=True)
+    assert [(p.code, p.severity) for p in refused.refusals] == [("missing_sender", "error")]
+    assert "no sender identity given" in refused.refusals[0].message
+    allowed = lint_text("Votez ! STOP au 36111", sender_required=True,
+                        allow_missing_sender=True)
+    assert allowed.ok and allowed.overridden == ("missing_sender",)
 
 
 def test_without_a_sender_only_a_warning() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from dispatch import text
 from dispatch.cli import build_parser
 from dispatch.commands.simulator import config_from
 from dispatch.simulator import SimulatorConfig, SimulatorConfigError
@@ -68,6 +69,30 @@ def test_only_messages_accepted_after_the_acknowledged_stop_count() -> None:
     assert stats["sent_after_stop_max_ms"] == 250.0
     assert stats["replies"] == {"decided": 1, "sent": 1, "acknowledged": 1, "failed": 0,
                                 "pending": 0}
+
+
+def test_one_confirmation_per_stop_is_not_a_message_after_the_stop() -> None:
+    replies = book()
+    ticket = replies.decide("+33612345678", "CAMPAIGN")
+    assert ticket is not None
+    replies.settled(ticket, True, now=5.0)
+    replies.accepted("+33612345678", "CAMPAIGN", now=5.5, confirmation=True)
+    assert (replies.confirmations, replies.sent_after_stop) == (1, 0)
+    replies.accepted("33612345678", "CAMPAIGN", now=6.0, confirmation=True)  # a second one
+    replies.accepted("+33612345678", "CAMPAIGN", now=6.5)  # campaign traffic
+    assert (replies.confirmations, replies.sent_after_stop) == (1, 2)
+    # Before the STOP's acknowledgement (the daemon answers as it records the STOP) too.
+    replies.accepted("+33699999999", "CAMPAIGN", now=7.0, confirmation=True)
+    assert replies.stats()["confirmations"] == 2
+
+
+def test_the_confirmation_is_recognised_as_the_daemon_sends_it() -> None:
+    default = book()
+    assert default.confirmation_text == "Vous ne recevrez plus de messages de ce numéro."
+    assert default.confirmation_payloads[0] == text.encode(default.confirmation_text, "gsm7")
+    assert default.confirmation_payloads[8] == default.confirmation_text.encode("utf-16-be")
+    custom = book(confirmation_text="Désinscription enregistrée ✔")
+    assert list(custom.confirmation_payloads) == [8]  # UCS-2 only
 
 
 def test_a_reply_that_is_no_opt_out_does_not_stop_anything() -> None:

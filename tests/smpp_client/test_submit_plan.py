@@ -52,6 +52,14 @@ def test_parts_share_a_reference_and_ask_a_receipt_on_the_last_only() -> None:
     assert following[0].short_message[3] == (parts[0].short_message[3] + 1) % 256
 
 
+def test_a_message_asking_no_receipt_has_none_on_any_part() -> None:
+    b = builder(registered_delivery=1)
+    for text in ("short", "€" * 100):  # one part, two parts
+        parts = b.parts(Outbound("ref", "+33612345678", "ME", text, receipt=False))
+        assert not isinstance(parts, Rejected)
+        assert [p.registered_delivery for p in parts] == [0] * len(parts)
+
+
 @pytest.mark.parametrize(("to", "sender", "reason"), [
     ("+33 6 12", "ME", "destination"), ("+" + "1" * 21, "ME", "destination"),
     ("+33612345678", "x" * 21, "sender"), ("+33612345678", "Société", "sender")])

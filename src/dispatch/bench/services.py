@@ -28,8 +28,11 @@ def simulator_flags(options: BenchOptions) -> list[str]:
     flags = ["--http-port", "0", "--profile", "perfect", "--seed", "1",
              "--receipt-delay-ms", f"{options.receipt_delay_ms:g}"]
     if options.gateway == "smpp":
+        # A real SMSC stores receipts for days; the simulator's memory guard on those
+        # waiting for window room must not drop any of a run's receipts.
         flags += ["--smpp-port", "0", "--account", ":".join(ACCOUNT),
-                  "--smpp-window", str(options.window)]
+                  "--smpp-window", str(options.window),
+                  "--receipts-pending-limit", str(max(200_000, options.messages))]
     if options.lines:
         flags += ["--line-rate", f"{options.line_rate:g}",
                   "--line-burst", f"{options.line_burst:g}"]

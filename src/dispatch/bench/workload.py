@@ -12,12 +12,13 @@ from pathlib import Path
 
 import trio
 
-from dispatch.enqueue import EnqueueReport, enqueue_file
+from dispatch.enqueue import EnqueueReport, TextRules, enqueue_file
 from dispatch.settings import Settings
 from dispatch.store.redis import Redis
 
 CAMPAIGN = "bench"
 TEXT = "Bonjour {first_name}, votre bureau de vote ouvre dimanche a 8h. Parti Bench. STOP 36111"
+RULES = TextRules(sender="Parti Bench")  # the party the text names
 FIRST_NAME = "Camille"
 CONSENT = "formulaire web bench.example,2026-01-15"  # consent_source, consent_date
 RENDERED = TEXT.replace("{first_name}", FIRST_NAME)  # one GSM-7 part
@@ -65,7 +66,8 @@ async def enqueue_all(redis: Redis, settings: Settings, count: int, folder: Path
     """The whole campaign in one file; the time counts reading it, not writing it."""
     path = write_csv(folder / "campaign.csv", 0, count)
     result = EnqueueResult(started=trio.current_time())
-    result.add(await enqueue_file(redis, settings, path, CAMPAIGN, TEXT, window=WINDOW))
+    result.add(await enqueue_file(redis, settings, path, CAMPAIGN, TEXT, window=WINDOW,
+                                  rules=RULES))
     result.finished = trio.current_time()
     return result
 
@@ -79,5 +81,6 @@ async def enqueue_paced(redis: Redis, settings: Settings, count: int, rate: floa
     for start in range(0, count, chunk):
         await trio.sleep_until(result.started + start / rate)
         path = write_csv(folder / "chunk.csv", start, min(count, start + chunk))
-        result.add(await enqueue_file(redis, settings, path, CAMPAIGN, TEXT, window=WINDOW))
+        result.add(await enqueue_file(redis, settings, path, CAMPAIGN, TEXT, window=WINDOW,
+                                      rules=RULES))
     result.finished = trio.current_time()

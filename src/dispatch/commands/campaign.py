@@ -61,11 +61,13 @@ def _print_list(rows: list[dict[str, Any]], as_json: bool) -> None:
         print(json.dumps({"campaigns": rows}))
         return
     table = Table(title="campaigns")
-    for column in ("campaign", "status", "gateway", "queued", "sent", "delivered", "failed"):
+    for column in ("campaign", "status", "gateway", "queued", "sent", "delivered", "failed",
+                   "override"):
         table.add_column(column)
     for row in rows:
         counts = row["counts"]
         sent = counts["submitted"] + counts["delivered"] + counts["failed"] + counts["expired"]
         table.add_row(row["campaign"], row["status"], row["gateway"], f"{counts['queued']:,}",
-                      f"{sent:,}", f"{counts['delivered']:,}", f"{counts['failed']:,}")
+                      f"{sent:,}", f"{counts['delivered']:,}", f"{counts['failed']:,}",
+                      ", ".join(code.removeprefix("missing_") for code in row["overrides"]))
     Console().print(table)

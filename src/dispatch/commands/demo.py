@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dispatch.commands.common import UserError
-from dispatch.enqueue import enqueue_file
+from dispatch.enqueue import TextRules, enqueue_file
 from dispatch.keys import Keys
 from dispatch.model import FINAL_STATES
 from dispatch.policy.sending import ALWAYS
@@ -33,6 +33,7 @@ from dispatch.store.status import state_counts
 
 CAMPAIGN = "demo"
 TEXT = "Bonjour {first_name}, votre bureau de vote ouvre dimanche à 8h. Parti Demo. STOP au 36111"
+RULES = TextRules(sender="Parti Demo")  # the party the text names
 FIRST_NAMES = ("Camille", "Léa", "Hugo", "Louis", "Chloé", "Jules", "Inès", "Nathan")
 POLL_S = 0.25
 CONSENT_SOURCE = "demo signup form"
@@ -113,7 +114,7 @@ async def _send_campaign(workdir: Path, config: Path, count: int, timeout_s: flo
     async with open_redis(settings) as redis:
         # A demo sends to the simulator, not to people: at any hour.
         report = await enqueue_file(redis, settings, _write_numbers(workdir, count),
-                                    CAMPAIGN, TEXT, window=ALWAYS)
+                                    CAMPAIGN, TEXT, window=ALWAYS, rules=RULES)
         keys = Keys(settings.redis.key_prefix)
         with trio.move_on_after(timeout_s):
             await _wait_until_final(redis, keys, report.accepted, show)

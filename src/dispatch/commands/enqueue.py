@@ -8,7 +8,6 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import trio
 from rich.console import Console
@@ -21,17 +20,26 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from dispatch.commands.common import UserError, add_config_option, settings_from
+from dispatch.commands.common import (
+    UserError,
+    add_config_option,
+    add_override_options,
+    message_text,
+    settings_from,
+)
+from dispatch.commands.lint import measures
 from dispatch.enqueue import (
     EnqueueError,
     EnqueueReport,
     Exclusivity,
+    TextRules,
     campaign_spec,
     enqueue_file,
     gateway_of,
 )
 from dispatch.enqueue import Progress as ProgressCallback
 from dispatch.ingest import FORMATS
+from dispatch.policy.lint import LintReport
 from dispatch.settings import Settings
 from dispatch.store.redis import open_redis
 
@@ -73,6 +81,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                              "another client reserved for that election are excluded")
     parser.add_argument("--election", metavar="KEY",
                         help="the election the campaign is part of (with --client)")
+    parser.add_argument("--sender", metavar="NAME", default="",
+                        help="who sends (party or candidate): the text must name it "
+                             "(default: --client)")
+    add_override_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_config_option(parser)
     parser.set_defaults(handler=handle)
@@ -85,7 +97,8 @@ def handle(args: argparse.Namespace) -> int:
     try:  # fail before connecting
         campaign_spec(settings, args.campaign, text, args.gateway,
                       consent_required=args.consent_required,
-                      exclusivity=exclusivity(args.client, args.election), pool=args.pool)
+                      exclusivity=exclusivity(args.client, args.election),
+                      rules=text_rules(args), pool=args.pool)
     except EnqueueError as exc:
         raise UserError(str(exc)) from None
     report = trio.run(_enqueue, settings, args, text)
@@ -96,6 +109,10 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
+def text_rules(args: argparse.Namespace) -> TextRules:
+    return TextRules(args.sender, args.allow_missing_optout, args.allow_missing_sender)
+
+
 def exclusivity(client: str | None, election: str | None) -> Exclusivity | None:
     """From --client and --election: both or neither."""
     if client is None and election is None:
@@ -103,23 +120,6 @@ def exclusivity(client: str | None, election: str | None) -> Exclusivity | None:
     if client is None or election is None:
         raise UserError("give both --client and --election, or neither")
     return Exclusivity(client, election)
-
-
-def message_text(text: str | None, text_file: str | None) -> str:
-    """The text from --text or --text-file (exactly one of them)."""
-    if (text is None) == (text_file is None):
-        raise UserError("give the message with exactly one of --text or --text-file")
-    if text is not None:
-        return text
-    assert text_file is not None
-    try:
-        return Path(text_file).read_text(encoding="utf-8").rstrip("\r\n")
-    except FileNotFoundError:
-        raise UserError(f"--text-file {text_file}: no such file") from None
-    except UnicodeDecodeError:
-        raise UserError(f"--text-file {text_file}: not valid UTF-8") from None
-    except OSError as exc:
-        raise UserError(f"--text-file {text_file}: cannot read: {exc.strerror}") from None
 
 
 async def _enqueue(settings: Settings, args: argparse.Namespace, text: str) -> EnqueueReport:
@@ -132,7 +132,7 @@ async def _enqueue(settings: Settings, args: argparse.Namespace, text: str) -> E
                                           deadline=args.deadline,
                                           consent_required=args.consent_required,
                                           exclusivity=exclusivity(args.client, args.election),
-                                          pool=args.pool)
+                                          rules=text_rules(args), pool=args.pool)
             except EnqueueError as exc:
                 raise UserError(str(exc)) from None
 
@@ -171,4 +171,16 @@ def summary(report: EnqueueReport) -> str:
     hidden = report.rejected - min(len(report.errors), ERRORS_SHOWN)
     if hidden > 0:
         lines.append(f"  ... and {hidden:,} more rejected rows (--json lists them)")
+    if report.lint is not None:
+        lines += text_summary(report.lint)
     return "\n".join(lines)
+
+
+def text_summary(lint: LintReport) -> list[str]:
+    """The text's encoding, parts and estimated cost, its warnings, and the overrides."""
+    lines = [f"text {line}" for line in measures(lint)]
+    lines += [f"text warning: {p.code}: {p.message}" for p in lint.problems
+              if not p.overridden]
+    lines += [f"OVERRIDE recorded in the campaign: {p.code}: {p.message}"
+              for p in lint.problems if p.overridden]
+    return lines

@@ -10,8 +10,7 @@ import argparse
 import json
 from decimal import Decimal, InvalidOperation
 
-from dispatch.commands.common import UserError
-from dispatch.commands.enqueue import message_text
+from dispatch.commands.common import UserError, add_override_options, message_text
 from dispatch.policy.lint import CURRENCY, DEFAULT_PRICE_PER_PART, LintReport, lint_text
 from dispatch.text import GSM7
 
@@ -30,10 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--price-per-part", metavar=CURRENCY, type=_price,
                         default=DEFAULT_PRICE_PER_PART,
                         help=f"price of one SMS part (default {DEFAULT_PRICE_PER_PART})")
-    parser.add_argument("--allow-missing-optout", action="store_true",
-                        help="accept a text without an opt-out mention")
-    parser.add_argument("--allow-missing-sender", action="store_true",
-                        help="accept a text that does not name --sender")
+    add_override_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=handle)
 
@@ -56,14 +52,19 @@ def handle(args: argparse.Namespace) -> int:
 
 def describe(report: LintReport) -> list[str]:
     """The human-readable report, one line per item."""
-    encoding = "GSM-7" if report.encoding == GSM7 else "UCS-2"
-    forced = f" (forced by: {' '.join(report.forcing_chars)})" if report.forcing_chars else ""
-    lines = [f"encoding: {encoding}{forced}",
-             f"parts: {report.parts} ({report.units} {_unit_name(report.encoding)})",
-             _cost_line(report)]
+    lines = measures(report)
     lines += [f"{p.severity}: {p.code}: {p.message}" for p in report.problems]
     lines.append("ok" if report.ok else "refused: fix the errors above or override them")
     return lines
+
+
+def measures(report: LintReport) -> list[str]:
+    """Encoding, parts and cost, one line each (also in the enqueue summary)."""
+    encoding = "GSM-7" if report.encoding == GSM7 else "UCS-2"
+    forced = f" (forced by: {' '.join(report.forcing_chars)})" if report.forcing_chars else ""
+    return [f"encoding: {encoding}{forced}",
+            f"parts: {report.parts} ({report.units} {_unit_name(report.encoding)})",
+            _cost_line(report)]
 
 
 def _unit_name(encoding: str) -> str:

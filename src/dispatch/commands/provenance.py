@@ -55,6 +55,7 @@ def report(found: dict[str, Any]) -> str:
     lines += _campaign_lines(found["campaigns"])
     lines += _opt_out_lines(found["opt_out"], found["audit"])
     lines += _reply_lines(found["replies"])
+    lines += _answer_lines(found["answers"])
     reservations = found["reservations"]
     lines.append("Reservations: " + (", ".join(f"election {e} for client {c}"
                                                for e, c in reservations.items()) or "none"))
@@ -96,6 +97,13 @@ def _reply_lines(replies: list[dict[str, str]]) -> list[str]:
     lines = [f"Replies received: {len(replies)}"]
     lines += [f"  {_when(r.get('received_at'))} to {r.get('destination', '?')}: "
               f"{r.get('text', '')!r} ({r.get('intent', '?')})" for r in replies]
+    return [*lines, ""]
+
+
+def _answer_lines(answers: list[dict[str, str]]) -> list[str]:
+    lines = [f"Answers to it (HELP, opt-out confirmation): {len(answers)}"]
+    lines += [f"  {_when(a.get('at'))} from {a.get('line', '?')}: {a.get('reason', '?')}, "
+              f"{a.get('result', '?')}" for a in answers]
     return [*lines, ""]
 
 

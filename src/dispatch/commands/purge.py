@@ -53,7 +53,8 @@ async def _purge(settings: Settings, campaign: str, force: bool) -> PurgeReport:
 def summary(report: PurgeReport) -> str:
     unsent = f", {report.unsent:,} unsent messages dropped" if report.unsent else ""
     return (f"campaign {report.campaign} purged: {report.numbers:,} numbers erased{unsent}; "
-            f"{report.replies:,} replies, {report.receipts:,} receipt correlations and "
+            f"{report.replies:,} replies, {report.answers:,} unsent answers, "
+            f"{report.receipts:,} receipt correlations and "
             f"{report.dead_letters:,} dead letters deleted; {report.optouts_cleared:,} "
             f"opt-outs kept as keyed hashes only, {report.audit_redacted:,} audit entries "
             f"redacted; counts kept")

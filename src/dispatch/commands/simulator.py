@@ -9,7 +9,8 @@ period (unsent ones are reported on stderr), and exits 0.
 `--profile NAME` (see dispatch.simulator.profiles) sets defaults; flags given explicitly
 override them. `--reply-share P` makes that share of recipients answer (`--reply-text`,
 STOP by default), over HTTP to the daemon's MO webhook and over SMPP as MO deliver_sm; GET
-/stats then shows `replies` and `sent_after_stop` (see dispatch.simulator.replies).
+/stats then shows `replies`, `sent_after_stop` and `confirmations` (see
+dispatch.simulator.replies).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import trio
 
 from dispatch.commands.common import UserError
+from dispatch.policy.answers import DEFAULT_OPTOUT_TEXT
 from dispatch.simulator.config import (
     DEFAULT_OUTCOMES_TEXT,
     SimulatorConfig,
@@ -68,6 +70,9 @@ _FLAGS: tuple[tuple[str, str, str, str], ...] = (
      "receipt dialect: standard, long-dates, capital-text, hex-ids, no-text"),
     ("--smpp-receipt-timeout-s", "float", "10", "deliver_sm unanswered this long is resent"),
     ("--smpp-receipt-attempts", "int", "10", "deliver_sm attempts before giving up"),
+    ("--receipts-pending-limit", "int", "200000",
+     "deliver_sm due and waiting for room in a receiver's window, at most (a memory guard; "
+     "one more is counted in receipts_dropped)"),
     ("--mo-rate", "float", "0", "MO messages per second to bound receivers"),
     ("--mo-text", "str", "STOP", "text of the MO sent at --mo-rate"),
     ("--disconnect-after", "int", "0", "close every SMPP connection after N accepted submit_sm"),
@@ -83,6 +88,9 @@ _FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--mo-url", "str", "",
      "HTTP MO webhook for replies; absent = each message's callback URL with the path "
      "/inbound"),
+    ("--confirmation-text", "str", DEFAULT_OPTOUT_TEXT,
+     "text of an opt-out confirmation: one per number and line is counted in "
+     "`confirmations`, not in `sent_after_stop`"),
 )
 
 

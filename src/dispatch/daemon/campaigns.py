@@ -34,6 +34,7 @@ class Campaign:
     stream: str
     render: Renderer
     policy: SendPolicy  # sending window in the recipient's local time, holidays, deadline
+    identity: str = ""  # the party or candidate its text names (enqueue --sender)
     pool: str = ""  # its pool of lines (each message goes out from one); "": `sender`
 
 
@@ -67,6 +68,11 @@ class CampaignBook:
         if self.status.get(campaign.id, ACTIVE) != ACTIVE:
             return False
         return campaign.policy.decide_zone(MAIN_ZONE, now).action is not Action.WAIT
+
+    def identity_of(self, campaign_id: str) -> str:
+        """Who a campaign's text names ("" when unknown)."""
+        campaign = self.campaigns.get(campaign_id)
+        return campaign.identity if campaign is not None else ""
 
     def status_of(self, campaign_id: str) -> str:
         return self.status.get(campaign_id, ACTIVE)
@@ -105,7 +111,8 @@ class CampaignBook:
             log.error("campaign %s cannot be sent (%s): not sending it", campaign_id, exc)
             return None
         sender = "" if pool else self._senders.get(gateway, "")
-        return Campaign(campaign_id, gateway, sender, keys.stream, render, policy, pool)
+        return Campaign(campaign_id, gateway, sender, keys.stream, render, policy,
+                        meta.get(b"sender_identity", b"").decode(), pool)
 
     def _refuse(self, campaign_id: str, reason: str) -> None:
         """Log once (the campaign is looked at again on every refresh) and leave it queued."""

@@ -4,7 +4,13 @@ HTTP gateways post to the daemon's inbound endpoint (POST /receipts, POST /inbou
 SMPP adapters call `receipts()` / `messages()` directly. Either way the gateway gets its
 acknowledgement only once what it sent is recorded (a receipt applied, or parked until its
 submission is recorded), so nothing is acknowledged and then lost. Receipts are recorded
-in batches: two Lua calls for a batch, not one per receipt.
+in batches: one Lua call for a batch, not one per receipt.
+
+Receipts posted over HTTP (one request may carry one receipt) go through a queue of jobs
+shared by several recording workers, each taking whatever is waiting when it is free
+(natural batching, no linger). Adapters that batch themselves (SMPP: what one read
+brought) record in the calling task, one hop less: an SMSC sends deliver_sm only while its
+window has room, so receipts flow at (window / time to record and answer a batch).
 """
 
 from __future__ import annotations
@@ -16,22 +22,23 @@ from typing import Any
 
 import trio
 
-from dispatch.daemon.batching import batches
+from dispatch.daemon.batching import drain_ready
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.replies import ReplyHandler
 from dispatch.daemon.resilience import with_redis_retry
 from dispatch.gateways.base import InboundMessage, Receipt
 from dispatch.httpserver import Request, Response, error_response, json_response
-from dispatch.store.queue import Queue, ReceiptUpdate
+from dispatch.store.queue import Queue
 
 log = logging.getLogger(__name__)
 
 # Final receipt statuses and the state code each one leads to.
 FINAL_STATUS_CODES = {"delivered": "d", "undeliverable": "f", "rejected": "f", "expired": "x"}
 INTERMEDIATE_STATUSES = frozenset({"accepted", "enroute", "buffered", "sent"})
-# What receipt_apply.lua counts, in its order.
-APPLY_RESULTS = ("delivered", "failed", "expired", "repeated")
+# What receipt_record.lua counts, in its order.
+RECORD_RESULTS = ("delivered", "failed", "expired", "repeated", "parked")
 MAX_RECEIPTS_PER_REQUEST = 10_000
+RECORD_WORKERS = 4  # Redis round trips in flight for receipts posted over HTTP
 
 
 @dataclass
@@ -47,12 +54,12 @@ class Inbox:
     (SMPP deliver_sm) through the `Inbound` methods."""
 
     def __init__(self, queue: Queue, metrics: DaemonMetrics, batch_size: int,
-                 linger_s: float, replies: ReplyHandler) -> None:
+                 replies: ReplyHandler, workers: int = RECORD_WORKERS) -> None:
         self._queue = queue
         self._replies = replies
         self._metrics = metrics
-        self._batch_size = batch_size
-        self._linger_s = linger_s
+        self._batch_size = batch_size  # jobs (HTTP requests, SMPP reads) per Redis batch
+        self._workers = workers
         self._send, self._receive = trio.open_memory_channel[ReceiptJob](1024)
 
     async def handle(self, request: Request) -> Response:
@@ -70,7 +77,7 @@ class Inbox:
             self._metrics.receipt_results["invalid"].inc()
             log.warning("receipt request refused: %s", exc)
             return error_response(400, str(exc))
-        await self.receipts(receipts)
+        await self._queued(receipts)
         return json_response({"recorded": len(receipts), "ignored": ignored})
 
     async def _handle_inbound(self, request: Request) -> Response:
@@ -84,6 +91,11 @@ class Inbox:
 
     async def receipts(self, receipts: Sequence[Receipt]) -> None:
         """Returns once the receipts are recorded (applied, or parked as orphans)."""
+        if receipts:
+            await self._record(list(receipts))
+
+    async def _queued(self, receipts: Sequence[Receipt]) -> None:
+        """As `receipts`, batched with those of other requests."""
         job = ReceiptJob(receipts)
         await self._send.send(job)
         await job.done.wait()
@@ -109,7 +121,14 @@ class Inbox:
 
     async def run(self) -> None:
         """Record receipts in batches; runs until cancelled."""
-        async for jobs in batches(self._receive, self._batch_size, self._linger_s):
+        async with trio.open_nursery() as nursery:
+            for _ in range(self._workers):
+                nursery.start_soon(self._record_forever)
+
+    async def _record_forever(self) -> None:
+        while True:
+            jobs = [await self._receive.receive()]
+            drain_ready(self._receive, jobs, self._batch_size)
             receipts = [receipt for job in jobs for receipt in job.receipts]
             if receipts:
                 await self._record(receipts)
@@ -119,25 +138,9 @@ class Inbox:
     async def _record(self, receipts: list[Receipt]) -> None:
         rows = [(r.gateway_id, r.code, r.reason) for r in receipts]
         maps = self._queue.receipt_maps()
-        targets = await with_redis_retry(
-            "receipt_lookup", lambda: self._queue.lookup_receipts(rows, maps), self._metrics)
-        by_campaign: dict[str, list[ReceiptUpdate]] = {}
-        for receipt, target in zip(receipts, targets, strict=True):
-            if target is None:
-                self._metrics.receipt_results["parked"].inc()
-                continue
-            by_campaign.setdefault(target.campaign, []).append(ReceiptUpdate(
-                target.number, receipt.code, receipt.gateway_id, receipt.reason,
-                target.map_offset))
-        for campaign, updates in by_campaign.items():
-            await self._apply(campaign, updates, maps)
-
-    async def _apply(self, campaign: str, updates: list[ReceiptUpdate],
-                     maps: list[str]) -> None:
         counts = await with_redis_retry(
-            "receipt_apply", lambda: self._queue.apply_receipts(campaign, updates, maps),
-            self._metrics)
-        for name, count in zip(APPLY_RESULTS, counts, strict=True):
+            "receipt_record", lambda: self._queue.record_receipts(rows, maps), self._metrics)
+        for name, count in zip(RECORD_RESULTS, counts, strict=True):
             self._metrics.receipt_results[name].inc(count)
 
 

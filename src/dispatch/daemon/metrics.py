@@ -59,6 +59,10 @@ class DaemonMetrics:
         self.in_process = Gauge(
             "dispatch_in_process_messages", "Messages this daemon holds (admitted, not yet "
             "recorded)", registry=self.registry)
+        self.answers = Counter(
+            "dispatch_answers", "Answers to recipients (HELP, opt-out confirmations), by "
+            "reason and result (sent, failed, retried)", ["reason", "result"],
+            registry=self.registry)
         self.redis_errors = Counter(
             "dispatch_redis_errors", "Redis operations that failed and were retried",
             ["operation"], registry=self.registry)

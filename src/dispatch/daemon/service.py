@@ -6,6 +6,7 @@
                       ▲               │
                    retrier ◄──────────┘ (transient errors)           receipt sweeper
     inbox: receipts and replies (HTTP endpoint, gateway adapters)   metrics (HTTP)
+    answerer: HELP answers and opt-out confirmations, off the campaign path (answers.py)
 
 Shutdown (SIGTERM/SIGINT, or `stop()`): the reader, reclaimer and retrier stop taking
 work, which closes the gateway channels; the line schedulers hand out what active
@@ -26,6 +27,7 @@ from functools import partial
 
 import trio
 
+from dispatch.daemon.answers import Answerer, answer_texts
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.inbox import Inbox
 from dispatch.daemon.inflight import InFlightNumbers
@@ -40,13 +42,14 @@ from dispatch.daemon.recorder import Recorder
 from dispatch.daemon.replies import ReplyHandler
 from dispatch.daemon.retrier import Retrier
 from dispatch.daemon.sender import Sender
+from dispatch.daemon.shared_check import SharedOptOutCheck
 from dispatch.daemon.sweeper import ReceiptSweeper
 from dispatch.daemon.tracker import Tracker
 from dispatch.gateways.base import Gateway
 from dispatch.httpserver import serve_http
 from dispatch.policy.retry import RetryPolicy
 from dispatch.policy.waiting import WindowWaiter
-from dispatch.settings import DaemonSettings
+from dispatch.settings import AnswerSettings, DaemonSettings
 from dispatch.store.line_leases import LineLeases
 from dispatch.store.queue import Outcome, Queue
 
@@ -66,12 +69,14 @@ class Ports:
 
 class Daemon:
     def __init__(self, settings: DaemonSettings, queue: Queue, book: CampaignBook,
-                 make_gateways: GatewayFactory, metrics: DaemonMetrics | None = None,
+                 make_gateways: GatewayFactory, metrics: DaemonMetrics | None = None, *,
+                 answers: AnswerSettings | None = None,
                  lines: Mapping[str, LinePlan] | None = None,
                  line_leases: LineLeases | None = None) -> None:
-        """`lines`: the line plan of each gateway with pools (its pools' campaigns go out
-        through its line scheduler); `line_leases`: where the lines are shared with other
-        daemons (None: this daemon drives every line)."""
+        """`answers`: how to answer HELP and opt-outs (None: no answers); `lines`: the line
+        plan of each gateway with pools (its pools' campaigns go out through its line
+        scheduler); `line_leases`: where the lines are shared with other daemons (None:
+        this daemon drives every line)."""
         self._settings = settings
         self._lines = lines or {}
         self._line_leases = line_leases
@@ -82,10 +87,13 @@ class Daemon:
         self.metrics = metrics or DaemonMetrics()
         self.tracker = Tracker()
         self._submitting = InFlightNumbers()
-        replies = ReplyHandler(queue, lambda: list(book.campaigns), self._submitting)
-        self._inbox = Inbox(queue, self.metrics, settings.record_batch_size,
-                            settings.record_delay_ms / 1000, replies)
+        replies = ReplyHandler(queue, lambda: list(book.campaigns), self._submitting,
+                               texts=answer_texts(answers), identity_of=book.identity_of)
+        self._answerer = None if answers is None else Answerer(
+            queue.answers, queue.optouts.secret, answers, self.metrics)
+        self._inbox = Inbox(queue, self.metrics, settings.record_batch_size, replies)
         self._retrier = Retrier()
+        self._optout_check = SharedOptOutCheck(optout_check(queue.optouts, self.metrics))
         # Messages outside their sending window, until it opens (wall clock).
         self._waiter: WindowWaiter[Message] = WindowWaiter(WAITER_CAPACITY)
         # Set by stop(): the reader and reclaimer finish the batch in hand and return. Not a
@@ -110,6 +118,8 @@ class Daemon:
                 self._gateways = self._make_gateways(self._callback_url(ports.inbound))
                 for gateway in self._gateways.values():
                     await servers.start(gateway.run, self._inbox)
+                if self._answerer is not None:
+                    servers.start_soon(self._answerer.run, self._gateways)
                 task_status.started(ports)
                 try:
                     await self._pipeline()
@@ -126,6 +136,7 @@ class Daemon:
     async def _start_servers(self, nursery: trio.Nursery) -> Ports:
         s = self._settings
         nursery.start_soon(self._inbox.run)
+        nursery.start_soon(self._optout_check.run)
         inbound = await nursery.start(serve_http, self._inbox.handle, s.inbound_host,
                                       s.inbound_port)
         metrics = await nursery.start(serve_http, self.metrics.handle, s.metrics_host,
@@ -184,7 +195,7 @@ class Daemon:
         return Sender(self._gateways[name], self._book, self._retrier,
                       RetryPolicy(s.max_attempts, s.retry_base_s, s.retry_max_s),
                       self.metrics.gateway(name), outcome_send.clone(), self._waiter,
-                      optout_check(self._queue.optouts, self.metrics), self._submitting)
+                      self._optout_check, self._submitting)
 
     async def _intake_tasks(self, reader: Reader, outlets: dict[str, Outlet],
                             feeds: list[tuple[LineFeed, trio.MemorySendChannel[

@@ -17,7 +17,7 @@ import trio
 
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.resilience import with_redis_retry
-from dispatch.store.queue import Queue, ReceiptUpdate
+from dispatch.store.queue import Queue
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,11 @@ class ReceiptSweeper:
         while True:
             cursor, rows = await with_redis_retry(
                 "sweep", partial(self._queue.scan_map, map_key, cursor, CHUNK), self._metrics)
-            by_campaign: dict[str, list[ReceiptUpdate]] = {}
-            for gateway_id, campaign, number in rows:
-                by_campaign.setdefault(campaign, []).append(
-                    ReceiptUpdate(number, "x", gateway_id, reason, 0))
-            for campaign, updates in by_campaign.items():
-                counts = await with_redis_retry("sweep", partial(
-                    self._queue.apply_receipts, campaign, updates, [map_key]), self._metrics)
-                expired += counts[2]
+            # An expiry for each, as a receipt would be; one that came meanwhile won.
+            expiries = [(gateway_id, "x", reason) for gateway_id, _, _ in rows]
+            counts = await with_redis_retry("sweep", partial(
+                self._queue.record_receipts, expiries, [map_key], park=False), self._metrics)
+            expired += counts[2]
             if cursor == 0:
                 break
         await with_redis_retry("sweep", partial(self._queue.drop_map, map_key), self._metrics)

@@ -22,6 +22,9 @@ class Outbound:
     to: str  # E.164
     sender: str
     text: str
+    # Ask for a delivery receipt. False for answers (HELP, confirmations): no receipt map
+    # expects them, so their receipts would only pile up as orphans.
+    receipt: bool = True
 
 
 @dataclass(frozen=True, slots=True)

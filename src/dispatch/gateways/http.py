@@ -57,7 +57,7 @@ class HttpGateway:
 
     async def _submit_one(self, message: Outbound) -> SubmitResult:
         body = {"reference": message.reference, "to": message.to, "from": message.sender,
-                "text": message.text, "callback_url": self._callback_url}
+                "text": message.text, "callback_url": self._callback_for([message])}
         response = await self._post("/sms", body, {"Idempotency-Key": message.reference})
         if isinstance(response, Retry):
             return response
@@ -66,7 +66,7 @@ class HttpGateway:
         return _error_result(response)
 
     async def _submit_batch(self, messages: Sequence[Outbound]) -> list[SubmitResult]:
-        body = {"callback_url": self._callback_url, "messages": [
+        body = {"callback_url": self._callback_for(messages), "messages": [
             {"reference": m.reference, "to": m.to, "from": m.sender, "text": m.text,
              "idempotency_key": m.reference} for m in messages]}
         response = await self._post("/sms/batch", body, {})
@@ -75,6 +75,11 @@ class HttpGateway:
         if response.status_code != 200:
             return [_error_result(response)] * len(messages)
         return _batch_results(response, messages)
+
+    def _callback_for(self, messages: Sequence[Outbound]) -> str | None:
+        """Where receipts go; None (no receipt) when no message asks for one. A batch shares
+        one callback: the daemon never mixes answers with campaign messages."""
+        return self._callback_url if any(m.receipt for m in messages) else None
 
     async def _post(self, path: str, body: dict[str, Any], headers: dict[str, str]
                     ) -> httpx.Response | Retry:

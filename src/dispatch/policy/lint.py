@@ -15,9 +15,12 @@
   3. "STOP SMS" or "STOP PUB" anywhere.
   A text without one is refused (error `missing_optout`) unless allowed;
 - the sender's identity: with `sender`, the text must contain it (accents, case and
-  punctuation ignored, whole words); without, a warning (`no_sender_given`): enqueue must
-  pass the campaign's sender. A text without the sender is refused (`missing_sender`) unless
-  allowed.
+  punctuation ignored, whole words); without, a warning (`no_sender_given`), or with
+  `sender_required` (enqueue) a refusal: nothing can show that the text names who sends. A
+  text without the sender is refused (`missing_sender`) unless allowed.
+
+The codes of the two refusals an operator may override are OVERRIDABLE; `overridden` lists
+those a report accepted only because of an override.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ from dispatch.text import UCS2, analyse
 Severity = Literal["error", "warning"]
 DEFAULT_PRICE_PER_PART: Final = Decimal("0.10")
 CURRENCY: Final = "EUR"
+MISSING_OPTOUT: Final = "missing_optout"
+MISSING_SENDER: Final = "missing_sender"
+OVERRIDABLE: Final = (MISSING_OPTOUT, MISSING_SENDER)
 
 _CONNECTOR: Final = r"(?:au|a|to|at|sur|par|@|:|=|->|→)"
 _OPTOUT_PATTERNS: Final = (
@@ -55,6 +61,7 @@ class Problem:
     code: str
     message: str
     severity: Severity
+    overridden: bool = False  # a refusal an override turned into this warning
 
     def to_json(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message, "severity": self.severity}
@@ -81,9 +88,18 @@ class LintReport:
         return None if self.recipients is None else self.cost_per_message * self.recipients
 
     @property
+    def overridden(self) -> tuple[str, ...]:
+        """The refusals this report let through because an override allowed them."""
+        return tuple(problem.code for problem in self.problems if problem.overridden)
+
+    @property
+    def refusals(self) -> tuple[Problem, ...]:
+        return tuple(problem for problem in self.problems if problem.severity == "error")
+
+    @property
     def ok(self) -> bool:
         """False when a problem refuses the campaign."""
-        return all(problem.severity != "error" for problem in self.problems)
+        return not self.refusals
 
     def to_json(self) -> dict[str, Any]:
         cost = self.cost
@@ -99,8 +115,8 @@ class LintReport:
 
 def lint_text(text: str, *, sender: str | None = None,
               price_per_part: Decimal = DEFAULT_PRICE_PER_PART, recipients: int | None = None,
-              allow_missing_optout: bool = False,
-              allow_missing_sender: bool = False) -> LintReport:
+              allow_missing_optout: bool = False, allow_missing_sender: bool = False,
+              sender_required: bool = False) -> LintReport:
     """Check a campaign text; see the module docstring for every rule."""
     if price_per_part < 0 or (recipients is not None and recipients < 0):
         raise ValueError("price_per_part and recipients cannot be negative")
@@ -109,7 +125,7 @@ def lint_text(text: str, *, sender: str | None = None,
     info = analyse(literal)
     problems += _encoding_problems(info.encoding, info.forcing_chars)
     problems += _optout_problems(literal, allow_missing_optout)
-    problems += _sender_problems(literal, sender, allow_missing_sender)
+    problems += _sender_problems(literal, sender, sender_required, allow_missing_sender)
     return LintReport(info.encoding, info.forcing_chars, info.parts, info.units, names,
                       price_per_part, recipients, tuple(problems))
 
@@ -162,20 +178,25 @@ def _encoding_problems(encoding: str, forcing: tuple[str, ...]) -> list[Problem]
 def _optout_problems(text: str, allowed: bool) -> list[Problem]:
     if has_optout_mention(text):
         return []
-    message = ("no opt-out mention: add e.g. 'STOP au 36xxx' with your short code, "
-               "or 'Répondez STOP'")
-    if allowed:
-        return [Problem("missing_optout", message + " (allowed by override)", "warning")]
-    return [Problem("missing_optout", message, "error")]
+    return [_refusal(MISSING_OPTOUT, "no opt-out mention: add e.g. 'STOP au 36xxx' with "
+                     "your short code, or 'Répondez STOP'", allowed)]
 
 
-def _sender_problems(text: str, sender: str | None, allowed: bool) -> list[Problem]:
+def _sender_problems(text: str, sender: str | None, required: bool,
+                     allowed: bool) -> list[Problem]:
     if sender is None:
+        if required:
+            return [_refusal(MISSING_SENDER, "no sender identity given: nothing shows that "
+                             "the text names who sends it", allowed)]
         return [Problem("no_sender_given", "no sender given: cannot check that the text "
                         "names who sends it", "warning")]
     if names_sender(text, sender):
         return []
-    message = f"the text does not name the sender {sender!r}"
+    return [_refusal(MISSING_SENDER, f"the text does not name the sender {sender!r}", allowed)]
+
+
+def _refusal(code: str, message: str, allowed: bool) -> Problem:
+    """A refusal, or a warning saying an override let it through."""
     if allowed:
-        return [Problem("missing_sender", message + " (allowed by override)", "warning")]
-    return [Problem("missing_sender", message, "error")]
+        return Problem(code, message + " (allowed by override)", "warning", overridden=True)
+    return Problem(code, message, "error")

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from dispatch.policy.answers import DEFAULT_OPTOUT_TEXT
+
 DELIVERED: Final = "delivered"
 UNDELIVERABLE: Final = "undeliverable"
 EXPIRED: Final = "expired"
@@ -85,6 +87,9 @@ class SimulatorConfig:
     reply_delay_ms: float = 200.0  # after the message's receipt was sent
     reply_jitter_ms: float = 0.0
     mo_url: str = ""  # HTTP MO webhook; "": the callback URL with the path /inbound
+    # The text of an opt-out confirmation: one per (number, line) is counted in
+    # `confirmations`, not in `sent_after_stop` (see replies.py).
+    confirmation_text: str = DEFAULT_OPTOUT_TEXT
 
     def __post_init__(self) -> None:
         _check_port("http_port", self.http_port)

@@ -150,8 +150,8 @@ class HttpGateway:
                 self._receipts.schedule(due, callback_url,
                                         (gateway_id, submission.reference, status))
             if self._replies is not None:
-                self._replies.accepted(gateway_id, message["to"], message["from"], status,
-                                       callback_url, now)
+                self._replies.accepted(gateway_id, message["to"], message["from"],
+                                       message["text"], status, callback_url, now)
         return gateway_id
 
     def _injected_fault(self) -> Response | None:

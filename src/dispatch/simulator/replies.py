@@ -15,6 +15,14 @@ between an acknowledgement and such a message, to tell a race from a STOP ignore
 Every opt-out MO the simulator delivers counts there: the replies (when their text is an
 opt-out, per dispatch.policy.keywords), and over SMPP the injected ones (POST /mo,
 --mo-rate). Memory: one entry per reply or opt-out MO, none per message.
+
+Confirmations: the rules allow one confirmation per opt-out, with no campaign content. A
+message whose text is exactly `confirmation_text` (the daemon's confirmation; the flag says
+which when the daemon's is configured otherwise) is counted once per (number, line) in
+`confirmations`, whenever it comes, and not in `sent_after_stop`; a second one to the same
+pair, like any other message after the STOP, is counted in `sent_after_stop`. Nothing marks
+a confirmation on the wire (no operator would carry such a mark): the simulator recognises
+the text, as an auditor reading the messages would.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from typing import Any, Final
 
 from dispatch.policy.keywords import Intent, classify
 from dispatch.simulator.config import SimulatorConfig
+from dispatch.text import DATA_CODING, GSM7, UCS2, choose_encoding, encode
 
 _SCALE: Final = float(1 << 64)
 
@@ -83,6 +92,11 @@ class ReplyBook:
         self.stopped: dict[tuple[str, str], float] = {}  # pair -> trio time of the ack
         self.sent_after_stop = 0
         self.longest_after_stop = 0.0  # seconds between a STOP's ack and a later message
+        self.confirmation_text = config.confirmation_text
+        # The confirmation as a single-part submit_sm carries it: data_coding -> payload.
+        self.confirmation_payloads = _payloads(config.confirmation_text)
+        self._confirmed: set[tuple[str, str]] = set()
+        self.confirmations = 0
         self.decided = self.sent = self.acknowledged = self.failed = 0
 
     @property
@@ -114,9 +128,16 @@ class ReplyBook:
 
     # What became of them.
 
-    def accepted(self, number: str, line: str, now: float) -> None:
-        """A message for `number` from `line` was accepted (call only if `stopped`)."""
-        stopped_at = self.stopped.get(pair_key(number, line))
+    def accepted(self, number: str, line: str, now: float, *,
+                 confirmation: bool = False) -> None:
+        """A message for `number` from `line` was accepted (call only if `stopped`, or for
+        a `confirmation`: its text is the confirmation text)."""
+        key = pair_key(number, line)
+        if confirmation and key not in self._confirmed:
+            self._confirmed.add(key)
+            self.confirmations += 1
+            return
+        stopped_at = self.stopped.get(key)
         if stopped_at is not None:
             self.sent_after_stop += 1
             self.longest_after_stop = max(self.longest_after_stop, now - stopped_at)
@@ -155,4 +176,13 @@ class ReplyBook:
                             "pending": pending},
                 "stops_acknowledged": len(self.stopped),
                 "sent_after_stop": self.sent_after_stop,
+                "confirmations": self.confirmations,
                 "sent_after_stop_max_ms": round(self.longest_after_stop * 1000, 1)}
+
+
+def _payloads(text: str) -> dict[int, bytes]:
+    """`text` encoded as a daemon would send it (its own encoding), and in UCS-2."""
+    payloads = {DATA_CODING[UCS2]: encode(text, UCS2)}
+    if choose_encoding(text) == GSM7:
+        payloads[DATA_CODING[GSM7]] = encode(text, GSM7)
+    return payloads

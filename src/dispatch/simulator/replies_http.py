@@ -50,13 +50,14 @@ class HttpReplies:
         self._waiting: dict[str, tuple[str, ReplyTicket]] = {}  # gateway id -> reply
         self._warned = False
 
-    def accepted(self, gateway_id: str, to: str, sender: str, status: str,
+    def accepted(self, gateway_id: str, to: str, sender: str, text: str, status: str,
                  callback_url: str | None, now: float) -> None:
-        """A message was accepted (not replayed): count it if the pair stopped, and
-        decide whether its recipient replies."""
+        """A message was accepted (not replayed): count it if the pair stopped or it is a
+        confirmation, and decide whether its recipient replies."""
         book = self.book
-        if book.stopped:
-            book.accepted(to, sender, now)
+        confirmation = text == book.confirmation_text
+        if book.stopped or confirmation:
+            book.accepted(to, sender, now, confirmation=confirmation)
         if status != DELIVERED or not book.active:
             return
         ticket = book.decide(to, sender)

@@ -7,7 +7,8 @@ without a receipt. It is an MO deliver_sm (esm_class 0) from the recipient to th
 message's source_addr, with the ton and npi the message had, queued for the receivers
 (bind_receiver or bind_transceiver) of the system_id that sent the message: the SMSC's
 MO path, with its window, resends and bound. Injected MO (POST /mo, --mo-rate) that are
-opt-outs are tracked too, for `sent_after_stop`.
+opt-outs are tracked too, for `sent_after_stop`; a single-part message whose payload is the
+confirmation text is counted as a confirmation.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ class SmscReplies:
                  system_id: str, receipt: Delivery | None, now: float) -> None:
         """A submit_sm was accepted; `receipt`: the receipt it asked for, if any."""
         book = self.book
-        if acceptance.new and book.stopped:
-            book.accepted(pdu.destination_addr, pdu.source_addr, now)
+        confirmation = book.confirmation_payloads.get(pdu.data_coding) == pdu.short_message
+        if acceptance.new and (book.stopped or confirmation):
+            book.accepted(pdu.destination_addr, pdu.source_addr, now,
+                          confirmation=confirmation)
         if not book.active or acceptance.outcome != DELIVERED:
             return
         if receipt is None and not last_part:

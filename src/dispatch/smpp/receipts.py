@@ -97,7 +97,7 @@ def parse_receipt_text(receipt: str) -> ReceiptText:
     if text_key is not None:
         head, found["text"] = receipt[: text_key.start()], receipt[text_key.end() :]
     for key, value in _FIELD.findall(head):
-        name = _FIELD_NAMES[re.sub(r"[ _]", "", key.lower())]
+        name = _FIELD_NAMES[key.lower().replace(" ", "").replace("_", "")]
         found.setdefault(name, value)
     return ReceiptText(**found)
 
@@ -117,10 +117,21 @@ class Receipt:
     message_id: str  # as the SMSC gave it ("" if it gave none)
     message_key: str  # normalise_message_id(message_id): what to match submissions on
     state: MessageState
-    error: str  # the text's err field ("" if absent), not necessarily numeric
     network_error: bytes  # network_error_code TLV (type, u16 code) or b""
     intermediate: bool  # an intermediate notification, not the final outcome
-    fields: ReceiptText
+    text: str  # the receipt text, parsed on demand: `fields`
+
+    @property
+    def fields(self) -> ReceiptText:
+        """The text's fields. Parsed when asked for: with the id and state in TLVs (most
+        SMSCs), a delivered receipt needs nothing from its text, and receipts come by the
+        thousand per second."""
+        return parse_receipt_text(self.text)
+
+    @property
+    def error(self) -> str:
+        """The text's err field ("" if absent), not necessarily numeric."""
+        return self.fields.err or ""
 
     @property
     def done_at(self) -> datetime | None:
@@ -140,20 +151,21 @@ def read_receipt(pdu: ShortMessagePdu, *, submit_id_base: int | None = None,
     """
     if not is_receipt(pdu.esm_class, pdu.tlvs):
         return None
-    fields = parse_receipt_text(_receipt_text(pdu))
+    text = _receipt_text(pdu)
+    fields: ReceiptText | None = None  # parsed only if the TLVs leave something out
     tlv_id = pdu.tlvs.get(Tag.RECEIPTED_MESSAGE_ID)
     if isinstance(tlv_id, str) and tlv_id.strip():
         message_id, key = tlv_id, normalise_message_id(tlv_id, submit_id_base)
     else:
+        fields = parse_receipt_text(text)
         message_id = fields.id or ""
         key = normalise_message_id(message_id, text_id_base)
     network_error = pdu.tlvs.get(Tag.NETWORK_ERROR_CODE, b"")
     return Receipt(
-        message_id=message_id, message_key=key, state=_state(pdu.tlvs, fields),
-        error=fields.err or "",
+        message_id=message_id, message_key=key, state=_state(pdu.tlvs, text, fields),
         network_error=network_error if isinstance(network_error, bytes) else b"",
         intermediate=pdu.esm_class & MESSAGE_TYPE_MASK == INTERMEDIATE_NOTIFICATION,
-        fields=fields,
+        text=text,
     )
 
 
@@ -163,15 +175,14 @@ def _receipt_text(pdu: ShortMessagePdu) -> str:
     return text.decode(payload, 8 if pdu.data_coding == 8 else 3)
 
 
-def _state(tlvs: Tlvs, fields: ReceiptText) -> MessageState:
+def _state(tlvs: Tlvs, text: str, fields: ReceiptText | None) -> MessageState:
     value = tlvs.get(Tag.MESSAGE_STATE)
     if isinstance(value, int) and value in _STATE_VALUES:
         return MessageState(value)
-    return stat_to_state(fields.stat)
+    return stat_to_state((fields or parse_receipt_text(text)).stat)
 
 
 _STATE_VALUES: Final = frozenset(int(s) for s in MessageState)
-_HEX_PREFIX: Final = re.compile(r"^0x", re.IGNORECASE)
 _HEX: Final = re.compile(r"[0-9a-f]+")
 _DECIMAL: Final = re.compile(r"[0-9]+")
 
@@ -195,7 +206,7 @@ def normalise_message_id(raw: str, base: int | None = None) -> str:
     cleaned = raw.strip().strip("\0").strip().lower()
     if base == 10 and _DECIMAL.fullmatch(cleaned):
         return str(int(cleaned))
-    unprefixed = _HEX_PREFIX.sub("", cleaned)
+    unprefixed = cleaned[2:] if cleaned.startswith("0x") else cleaned
     if base == 16 and _HEX.fullmatch(unprefixed):
         return str(int(unprefixed, 16))
     if _HEX.fullmatch(unprefixed):

@@ -59,6 +59,9 @@ log = logging.getLogger(__name__)
 
 RECEIVE_SIZE: Final = 65536
 DELIVERY_QUEUE: Final = 256  # reads carrying deliver_sm not yet handed to the handler
+# Batches of deliver_sm being recorded at once: while one is recorded the SMSC fills its
+# window again, and the next batch need not wait for the last one's Redis round trip.
+DELIVERY_BATCHES: Final = 8
 GOODBYE_S: Final = 2.0  # at most this long (and timeout_s) to unbind on shutdown or unbind
 BOUND: Final = frozenset({State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX})
 LINK_ERRORS: Final = (trio.BrokenResourceError, trio.ClosedResourceError, OSError, SmppError)
@@ -282,15 +285,26 @@ class Connection:
 
     async def _deliver(self) -> None:
         queue = self._in_queue
-        while True:
-            pdus = await queue.receive()
+        slots = trio.Semaphore(DELIVERY_BATCHES)
+        async with trio.open_nursery() as nursery:
             while True:
-                try:
-                    pdus.extend(queue.receive_nowait())
-                except trio.WouldBlock:
-                    break
-            statuses = await self._handler.handle(pdus)
+                pdus = await queue.receive()
+                await slots.acquire()
+                while True:  # whatever queued while waiting for a slot joins this batch
+                    try:
+                        pdus.extend(queue.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+                nursery.start_soon(self._handle_deliveries, pdus, self._handler.arrived(),
+                                   slots)
+
+    async def _handle_deliveries(self, pdus: list[DeliverSm], ticket: int,
+                                 slots: trio.Semaphore) -> None:
+        try:
+            statuses = await self._handler.handle(pdus, ticket)
             self._answer(pdus, statuses)
+        finally:
+            slots.release()
 
     def _answer(self, pdus: list[DeliverSm], statuses: list[int]) -> None:
         send = self._session.send

@@ -4,6 +4,8 @@ Each connection hands a batch (what one read brought, plus whatever queued meanw
 `DeliveryHandler.handle`, which makes at most one `inbound.receipts()` and one
 `inbound.messages()` call for it and returns the deliver_sm_resp status of every PDU:
 ESME_ROK once recorded, ESME_RX_T_APPN (try later) if recording failed, so the SMSC resends.
+Several batches may be handled at once (the SMSC's window keeps filling while one is
+recorded); their replies (MO) are still recorded in arrival order (`InOrder`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dispatch.smpp.constants import Status
 from dispatch.smpp.pdu import DeliverSm
 from dispatch.smpp.receipts import MessageState, read_receipt
 from dispatch.smpp.receipts import Receipt as SmppReceipt
+from dispatch.smpp_client.in_order import InOrder
 from dispatch.smpp_client.mo import Completed, MoAssembler
 from dispatch.smpp_client.stats import ClientStats
 
@@ -40,7 +43,9 @@ def final_receipt(found: SmppReceipt) -> Receipt | None:
     code = None if found.intermediate else RECEIPT_CODES.get(found.state)
     if code is None or not found.message_key:
         return None
-    reason = f"receipt {found.state.name.lower()}, error {found.error or 'none'}"
+    # Only a failure's reason is recorded: a delivered receipt's text need not be parsed.
+    reason = "receipt delivered" if code == "d" else \
+        f"receipt {found.state.name.lower()}, error {found.error or 'none'}"
     return Receipt(found.message_key, code, reason)
 
 
@@ -54,9 +59,24 @@ class DeliveryHandler:
         self._stats = stats
         self._submit_base = submit_id_base
         self._text_base = receipt_id_base
+        self._replies_in_order = InOrder()
 
-    async def handle(self, pdus: Sequence[DeliverSm]) -> list[int]:
+    def arrived(self) -> int:
+        """A ticket for a batch that just arrived, taken in arrival order (before the batch
+        is handed to a task of its own: tasks started together may run in any order)."""
+        return self._replies_in_order.ticket()
+
+    async def handle(self, pdus: Sequence[DeliverSm], ticket: int | None = None
+                     ) -> list[int]:
         """The deliver_sm_resp status of each PDU, once what they carry is recorded."""
+        if ticket is None:
+            ticket = self.arrived()
+        try:
+            return await self._handle(pdus, ticket)
+        finally:
+            self._replies_in_order.release(ticket)
+
+    async def _handle(self, pdus: Sequence[DeliverSm], ticket: int) -> list[int]:
         statuses = [OK] * len(pdus)
         now = trio.current_time()
         receipts: list[Receipt] = []
@@ -74,8 +94,9 @@ class DeliveryHandler:
                 receipt_at.append(index)
             else:
                 self._stats.receipts_acknowledged_only += 1
+        async with self._replies_in_order.turn(ticket):
+            await self._record_messages(completed, statuses, now)
         await self._record_receipts(receipts, receipt_at, statuses)
-        await self._record_messages(completed, statuses, now)
         return statuses
 
     async def _record_receipts(self, receipts: list[Receipt], at: list[int],

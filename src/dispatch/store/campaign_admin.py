@@ -65,6 +65,8 @@ class CampaignAdmin:
                          "status": meta.get(b"status", ACTIVE.encode()).decode(),
                          "gateway": meta.get(b"gateway", b"").decode(),
                          "created_at": int(meta.get(b"created_at", b"0")),
+                         "sender": meta.get(b"sender_identity", b"").decode(),
+                         "overrides": _overrides(meta),
                          "counts": counts[campaign]})
         return rows
 
@@ -77,3 +79,10 @@ class CampaignAdmin:
     async def _check_exists(self, campaign: str) -> None:
         if not await self._redis.sismember(self._keys.campaigns, campaign):
             raise CampaignNotFound(f"no campaign {campaign!r}")
+
+
+def _overrides(meta: dict[bytes, bytes]) -> dict[str, int]:
+    """The lint refusals overridden for the campaign's text, and when (enqueue)."""
+    prefix = b"override:"
+    return {field[len(prefix):].decode(): int(value) for field, value in sorted(meta.items())
+            if field.startswith(prefix)}

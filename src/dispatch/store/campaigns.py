@@ -5,6 +5,8 @@ placeholders (JSON array, the order of the values in each message) and created_a
 state hash as dedupe set; one stream entry per queued message. Meta also says whether the
 campaign requires consent (consent_required "1"/"0"), its client and election ("" when it
 has none: no exclusivity) and its number of consent buckets (see dispatch.consent).
+For an auditor, meta keeps the sender identity the text was checked against and, per lint
+refusal an operator overrode, `override:<code>` = when it was first overridden.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class CampaignSpec:
     consent_required: bool = True  # rows without a consent source and date are rejected
     client: str = ""  # with `election` (both or neither): exclusivity
     election: str = ""
+    sender_identity: str = ""  # the party or candidate the text was checked to name
+    # Lint refusals an operator overrode for this text (dispatch.policy.lint codes).
+    lint_overrides: tuple[str, ...] = ()
     pool: str = ""  # the pool of lines it goes out on; "": the gateway's `sender`
 
 
@@ -161,6 +166,8 @@ class CampaignStore:
             "client": spec.client,
             "election": spec.election,
             "consent_buckets": str(consent_buckets),
+            "sender_identity": spec.sender_identity,
+            **{f"override:{code}": str(int(now)) for code in spec.lint_overrides},
             "pool": spec.pool,
         }
         if await self._redis.hexists(keys.meta, "purge_started_at"):

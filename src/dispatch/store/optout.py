@@ -4,7 +4,8 @@ A number that opted out is kept twice: as a keyed hash in the set of each scope 
 enqueue and the daemon check, in Lua, so an erased number's objection still holds) and in
 clear in a hash (what `optout check` and `optout export` read). Every change is appended to
 an audit stream with when, what, the source (an MO, the CLI, an import) and, for an MO,
-its line, raw text and the campaign it answered.
+its line, raw text and the campaign it answered. A change is one script call for a batch
+(optout_change.lua); a new opt-out may carry its confirmation, queued in the same call.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgpack
 from coredis.tokens import PureToken
 
 from dispatch.keys import Keys
+from dispatch.store.answers import Answer
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
 
 ALL = "all"
+CHANGE_CHUNK = 1000  # changes per script call: Redis serves others between two chunks
 
 
 def line_scope(line: str) -> str:
@@ -48,6 +52,8 @@ class OptOutEvent:
     text: str = ""
     campaign: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # Queued if this opt-out is new (the confirmation): see optout_change.lua.
+    answer: Answer | None = None
 
 
 class OptOutStore:
@@ -55,6 +61,7 @@ class OptOutStore:
         self._redis = redis
         self._keys = keys
         self._secret: str | None = None
+        self._script = redis.register_script(load_script("optout_change"))
         self._by_line = redis.register_script(load_script("optout_lines"))
 
     async def secret(self) -> str:
@@ -70,6 +77,18 @@ class OptOutStore:
     async def hashed(self, number: str) -> str:
         """What the scope sets hold for `number` (the same as the Lua `opted_out`)."""
         return hashlib.sha1(f"{await self.secret()}:{number}".encode()).hexdigest()
+
+    async def opted_out_many(self, numbers: Sequence[str], scopes: Sequence[str]
+                             ) -> list[bool]:
+        """Which of `numbers` opted out in any of `scopes`: one round trip for the batch."""
+        secret = await self.secret()
+        hashes = [hashlib.sha1(f"{secret}:{n}".encode()).hexdigest() for n in numbers]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            replies = [pipe.smismember(key, hashes) for key in self.scope_keys(scopes)]
+        found = [False] * len(numbers)
+        for reply in replies:
+            found = [a or bool(b) for a, b in zip(found, await reply, strict=True)]
+        return found
 
     async def opted_out_by_line(self, numbers: Sequence[str], lines: Sequence[str]
                                 ) -> list[bool]:
@@ -89,9 +108,10 @@ class OptOutStore:
     def scope_keys(self, scopes: Iterable[str]) -> list[str]:
         return [self._keys.optout(scope) for scope in scopes]
 
-    async def add(self, events: Sequence[OptOutEvent]) -> None:
-        """Opt numbers out (idempotent), with an audit record each, in one transaction."""
-        await self._change(events, "opt_out")
+    async def add(self, events: Sequence[OptOutEvent]) -> int:
+        """Opt numbers out (idempotent), with an audit record each, in one atomic call;
+        returns how many answers (confirmations of new opt-outs) were queued."""
+        return await self._change(events, "opt_out")
 
     async def remove(self, events: Sequence[OptOutEvent]) -> None:
         """Opt numbers back in for their scope (START, UNSTOP, the CLI), audited."""
@@ -134,33 +154,32 @@ class OptOutStore:
             if not cursor:
                 return sorted(rows)
 
-    async def _change(self, events: Sequence[OptOutEvent], action: str) -> None:
-        if not events:
-            return
+    async def _change(self, events: Sequence[OptOutEvent], action: str) -> int:
+        """Apply the changes a chunk per script call (an import may hold a million);
+        returns how many answers were queued."""
         now = time.time()
-        current = await self._current_scopes([e.number for e in events])
-        hashes = [await self.hashed(e.number) for e in events]
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for event, hashed in zip(events, hashes, strict=True):
-                scopes = current.setdefault(event.number, {})
-                if action == "opt_out":
-                    pipe.sadd(self._keys.optout(event.scope), [hashed])
-                    scopes.setdefault(event.scope, now)
-                else:
-                    pipe.srem(self._keys.optout(event.scope), [hashed])
-                    scopes.pop(event.scope, None)
-                self._write_number(pipe, event.number, scopes)
-                pipe.xadd(self._keys.optout_audit, _audit_fields(event, action, now))
+        answered = 0
+        for start in range(0, len(events), CHANGE_CHUNK):
+            answered += await self._change_chunk(events[start:start + CHANGE_CHUNK], action,
+                                                 now)
+        return answered
 
-    async def _current_scopes(self, numbers: list[str]) -> dict[str, dict[str, float]]:
-        raws = await self._redis.hmget(self._keys.optout_numbers, numbers)
-        return {n: json.loads(raw) if raw else {} for n, raw in zip(numbers, raws, strict=True)}
+    async def _change_chunk(self, events: Sequence[OptOutEvent], action: str,
+                            now: float) -> int:
+        changes: list[Any] = []
+        for event in events:
+            answer = event.answer
+            changes += (event.number, event.scope, _flat(_audit_fields(event, action, now)),
+                        _flat(answer.fields()) if answer else [], answer.token if answer else "")
+        keys = [self._keys.optout_numbers, self._keys.optout_audit, self._keys.answers,
+                self._keys.answer_numbers, self._keys.optout("")]
+        args = [action, await self.secret(), f"{now:.6f}",
+                msgpack.packb(changes, use_bin_type=False)]
+        return int(await self._script(keys=keys, args=args))
 
-    def _write_number(self, pipe: Any, number: str, scopes: dict[str, float]) -> None:
-        if scopes:
-            pipe.hset(self._keys.optout_numbers, {number: json.dumps(scopes)})
-        else:
-            pipe.hdel(self._keys.optout_numbers, [number])
+
+def _flat(fields: dict[str, str]) -> list[str]:
+    return [item for pair in fields.items() for item in pair]
 
 
 def _audit_fields(event: OptOutEvent, action: str, now: float) -> dict[str, str]:

@@ -4,8 +4,9 @@ Per campaign holding the number: its client, election and creation date, the con
 record (source, date, slot), the message's state and failure reason. Then the opt-out
 status (the clear entry and the keyed-hash scope sets, which outlive an erasure), the
 opt-out audit entries (by number, or by keyed hash once erased), the replies received from
-it, and its reservations per election. Campaign lookups are one pipelined round trip; the
-audit and inbound streams are scanned whole: O(stream), fine for an access request.
+it, the answers sent or waiting to go to it (HELP, opt-out confirmation), and its
+reservations per election. Campaign lookups are one pipelined round trip; the audit,
+inbound and answers streams are scanned whole: O(stream), fine for an access request.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ _META = ("client", "election", "created_at", "consent_required", "consent_bucket
 
 async def provenance(redis: Redis, keys: Keys, number: str, region: str = "FR"
                      ) -> dict[str, Any]:
-    """{"number", "campaigns", "opt_out", "audit", "replies", "reservations"} for an
-    E.164 `number`; `region` reads reply senders written without a country code."""
+    """{"number", "campaigns", "opt_out", "audit", "replies", "answers", "reservations"}
+    for an E.164 `number`; `region` reads reply senders written without a country code."""
     optouts = OptOutStore(redis, keys)
     hashed = await optouts.hashed(number)
     return {
@@ -37,6 +38,7 @@ async def provenance(redis: Redis, keys: Keys, number: str, region: str = "FR"
                     "hashed_scopes": await _hashed_scopes(redis, keys, hashed)},
         "audit": await _audit(redis, keys, number, hashed),
         "replies": await _replies(redis, keys, number, region),
+        "answers": await _answers(redis, keys, number, hashed),
         "reservations": await _reservations(redis, keys, hashed),
     }
 
@@ -110,6 +112,24 @@ async def _replies(redis: Redis, keys: Keys, number: str, region: str
     async for chunk in scan_stream(redis, keys.inbound):
         found += [{"id": entry_id, **fields} for entry_id, fields in chunk
                   if normalise(fields.get("source", ""))[0] == number]
+    return found
+
+
+async def _answers(redis: Redis, keys: Keys, number: str, hashed: str
+                   ) -> list[dict[str, str]]:
+    """Answers waiting to go (result "pending"), then those settled (the log knows the
+    number by its keyed hash)."""
+    tokens = {token.decode() async for token, to in
+              redis.hscan_iter(keys.answer_numbers, count=1000) if to.decode() == number}
+    found = []
+    if tokens:
+        async for chunk in scan_stream(redis, keys.answers):
+            found += [{"id": entry_id, "line": fields.get("line", ""),
+                       "reason": fields.get("reason", ""), "result": "pending"}
+                      for entry_id, fields in chunk if fields.get("token") in tokens]
+    async for chunk in scan_stream(redis, keys.answers_log):
+        found += [{"id": entry_id, **fields} for entry_id, fields in chunk
+                  if fields.get("to_hash") == hashed]
     return found
 
 

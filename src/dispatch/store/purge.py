@@ -2,10 +2,11 @@
 
 `purge_campaign` erases, for the campaign's numbers: their states (the recipient list),
 consent records, failure reasons, queued bodies (the stream), receipt correlations, dead
-letters, replies (inbound entries from those numbers), the clear entry of those that opted
-out (their keyed hashes stay in the scope sets, so their STOP still holds) and, in the
-opt-out audit, their number (replaced by its keyed hash). It keeps the meta (totals, text
-as `purged_text`, client, election, created_at; `purged_at` added) and the counts.
+letters, replies (inbound entries from those numbers), answers not yet sent to them, the
+clear entry of those that opted out (their keyed hashes stay in the scope sets, so their
+STOP still holds) and, in the opt-out audit, their number (replaced by its keyed hash). It
+keeps the meta (totals, text as `purged_text`, client, election, created_at; `purged_at`
+added) and the counts.
 
 Order, safe while daemons run (each step is idempotent: a purge that stopped half-way is
 finished by running it again):
@@ -16,7 +17,8 @@ finished by running it again):
      whatever they read or hold and write nothing (no receipt map, no error).
   2. the stream: trimmed to nothing, pending entries acked (the key and its consumer group
      stay: a daemon reading it would fail on a missing group).
-  3. replies, then audit entries, of the numbers in `purging` (streams rewritten).
+  3. replies (stream rewritten), the numbers of unsent answers, then audit entries
+     (rewritten), of the numbers in `purging`.
   4. opt-out clear entries of those numbers; 5. their receipt maps entries (SCAN dlr:*);
   6. the campaign's dead letters; 7. errors, consent, `purging` deleted (UNLINK); the
   election's reservations when no unpurged campaign of it is left; 8. `purged_at`.
@@ -67,6 +69,7 @@ class PurgeReport:
     numbers: int = 0  # numbers the campaign held, now erased
     unsent: int = 0  # messages queued or in flight dropped (--force)
     replies: int = 0  # inbound messages deleted
+    answers: int = 0  # answers to those numbers not yet sent, deleted
     audit_redacted: int = 0  # opt-out audit entries whose number became a keyed hash
     optouts_cleared: int = 0  # clear opt-out entries deleted (the hashes stay)
     receipts: int = 0  # receipt correlations deleted
@@ -126,6 +129,7 @@ async def _purge(redis: Redis, keys: Keys, campaign_id: str, force: bool, now: f
     steps = PurgeSteps(redis, keys, campaign_id, region)
     await steps.empty_stream()
     report.replies = await steps.drop_replies()
+    report.answers = await steps.drop_answers()
     report.audit_redacted = await steps.redact_audit()
     report.optouts_cleared = await steps.clear_optouts()
     report.receipts = await steps.drop_receipts()

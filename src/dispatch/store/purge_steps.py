@@ -62,6 +62,19 @@ class PurgeSteps:
         await self._rewriter.drop(self._keys.inbound, dropped)
         return len(dropped)
 
+    async def drop_answers(self) -> int:
+        """The numbers of answers not yet sent to the campaign's numbers (their entries,
+        without a number, are then logged failed by the answerer that reads them)."""
+        tokens: list[str] = []
+        async for token, number in self._redis.hscan_iter(self._keys.answer_numbers,
+                                                          count=CHUNK):
+            e164 = self._number(number.decode(), normalise=True)
+            if e164 is not None and await self._redis.hexists(self._purging, e164):
+                tokens.append(token.decode())
+        for start in range(0, len(tokens), CHUNK):
+            await self._redis.hdel(self._keys.answer_numbers, tokens[start:start + CHUNK])
+        return len(tokens)
+
     async def redact_audit(self) -> int:
         """Opt-out audit entries of the campaign's numbers: number -> its keyed hash."""
         redacted: list[str] = []

@@ -7,12 +7,15 @@ command), never one per message.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgpack
+
 from dispatch.gateways.base import InboundMessage
 from dispatch.keys import GROUP, CampaignKeys, Keys
+from dispatch.store.answers import Answer, AnswerStore
 from dispatch.store.optout import OptOutStore, scopes_for_sender
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
@@ -20,9 +23,6 @@ from dispatch.store.scripts import load_script
 # A receipt map outlives the receipt timeout by this much, so the sweeper finds it.
 MAP_MARGIN_H = 24
 ORPHAN_TTL_S = 3 * 86400
-# Where the receipt maps start in the KEYS of receipt_lookup.lua and receipt_apply.lua.
-LOOKUP_FIRST_MAP = 2
-APPLY_FIRST_MAP = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,27 +44,16 @@ class Outcome:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class ReceiptTarget:
-    """The message a receipt is for, and which receipt map holds its correlation."""
-
-    campaign: str
-    number: str
-    map_offset: int  # index in the list of maps the lookup was given
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptUpdate:
-    number: str
-    code: str  # final state code: d, f or x
-    gateway_id: str
-    reason: str
-    map_offset: int  # as ReceiptTarget.map_offset, for the same list of maps
-
-
 def _lua(name: str) -> str:
     """A daemon script with the shared state-transition prelude in front of it."""
     return load_script("_states") + "\n" + load_script(name)
+
+
+def _packed(items: list[Any]) -> bytes:
+    """A batch's items as one script argument (the scripts unpack it with cmsgpack, which
+    in Redis 6 knows no bin type: bytes go as raw strings, which Lua strings are)."""
+    packed: bytes = msgpack.packb(items, use_bin_type=False)
+    return packed
 
 
 def hour_number(now: float) -> int:
@@ -80,10 +69,10 @@ class Queue:
         self.receipt_timeout_h = receipt_timeout_h
         self._clock = clock  # wall clock: receipt maps are named by the hour
         self.optouts = OptOutStore(redis, keys)
+        self.answers = AnswerStore(redis, keys, consumer)
         self._admit = redis.register_script(_lua("admit"))
         self._record = redis.register_script(_lua("record"))
-        self._lookup = redis.register_script(_lua("receipt_lookup"))
-        self._apply = redis.register_script(_lua("receipt_apply"))
+        self._record_receipts = redis.register_script(_lua("receipt_record"))
 
     async def read_new(self, streams: Mapping[str, str], count: int, block_ms: int
                        ) -> list[Entry]:
@@ -123,9 +112,10 @@ class Queue:
         """Mark messages in flight before sending; False: nothing to send (acked). A number
         that opted out (for every line, or for `sender`) since it was queued is suppressed."""
         keys = self._keys.campaign(campaign)
-        args: list[Any] = [GROUP, await self.optouts.secret()]
+        flat: list[Any] = []
         for entry_id, number in items:
-            args += (entry_id, number)
+            flat += (entry_id, number)
+        args: list[Any] = [GROUP, await self.optouts.secret(), _packed(flat)]
         optout_keys = self.optouts.scope_keys(scopes_for_sender(sender))
         flags: list[int] = await self._admit(
             keys=[keys.state, keys.counts, keys.stream, *optout_keys], args=args)
@@ -142,9 +132,10 @@ class Queue:
         """Record submitted/failed outcomes and ack them: {submitted, failed, adopted}."""
         keys = self._keys.campaign(campaign)
         map_ttl_s = (self.receipt_timeout_h + MAP_MARGIN_H) * 3600
-        args: list[Any] = [GROUP, campaign, map_ttl_s]
+        flat: list[Any] = []
         for outcome in outcomes:
-            args += (outcome.entry_id, outcome.number, outcome.code, outcome.detail)
+            flat += (outcome.entry_id, outcome.number, outcome.code, outcome.detail)
+        args: list[Any] = [GROUP, campaign, map_ttl_s, _packed(flat)]
         this_hour = self._keys.receipt_map(hour_number(self._clock()))
         return list(await self._record(
             keys=[*_record_keys(keys), this_hour, self._keys.orphan_receipts], args=args))
@@ -152,32 +143,24 @@ class Queue:
     def receipt_maps(self) -> list[str]:
         """Every receipt map a live correlation can be in, newest first (most receipts come
         within minutes, so a lookup usually stops at the first). Give the same list to
-        `lookup_receipts` and `apply_receipts`."""
+        `record_receipts`."""
         now = hour_number(self._clock())
         return [self._keys.receipt_map(now - back)
                 for back in range(self.receipt_timeout_h + 1)]
 
-    async def lookup_receipts(self, receipts: Sequence[tuple[str, str, str]],
-                              maps: Sequence[str]) -> list[ReceiptTarget | None]:
-        """Resolve (gateway id, code, reason) to its message; unknown ones are parked."""
-        args: list[Any] = [ORPHAN_TTL_S]
-        for gateway_id, code, reason in receipts:
-            args += (gateway_id, f"{code}\t{reason}")
-        found: list[bytes | None] = await self._lookup(
-            keys=[self._keys.orphan_receipts, *maps], args=args)
-        return [_target(item) for item in found]
-
-    async def apply_receipts(self, campaign: str, updates: Iterable[ReceiptUpdate],
-                             maps: Sequence[str]) -> list[int]:
-        """Final receipts to messages of one campaign: {delivered, failed, expired, repeated};
-        each correlation is removed from its map."""
-        keys = self._keys.campaign(campaign)
-        args: list[Any] = []
-        for update in updates:
-            args += (update.number, update.code, update.gateway_id, update.reason,
-                     APPLY_FIRST_MAP + update.map_offset)
-        return list(await self._apply(
-            keys=[keys.state, keys.counts, keys.errors, *maps], args=args))
+    async def record_receipts(self, receipts: Sequence[tuple[str, str, str]],
+                              maps: Sequence[str], *, park: bool = True) -> list[int]:
+        """Final receipts (gateway id, code, reason) applied to their messages, whatever
+        their campaigns, in one round trip; unknown ones parked until their submission is
+        recorded (or skipped: `park=False`). {delivered, failed, expired, repeated,
+        parked}."""
+        flat: list[str] = []
+        for receipt in receipts:
+            flat += receipt
+        args: list[Any] = [ORPHAN_TTL_S, self._keys.campaign_head, "1" if park else "0",
+                           _packed(flat)]
+        return list(await self._record_receipts(
+            keys=[self._keys.orphan_receipts, *maps], args=args))
 
     def overdue_maps(self) -> list[str]:
         """Receipt maps older than the receipt timeout that may still exist."""
@@ -199,16 +182,17 @@ class Queue:
         await self._redis.delete([map_key])
 
     async def store_inbound(self, messages: Sequence[InboundMessage],
-                            intents: Sequence[str]) -> None:
-        """Append replies (and what they were taken for) to the inbound stream, in one
-        pipelined round trip."""
+                            intents: Sequence[str], answers: Sequence[Answer] = ()) -> None:
+        """Append replies (and what they were taken for) to the inbound stream, and the
+        answers they get (HELP) to the answers stream, in one transaction."""
         received_at = f"{time.time():.3f}"
-        async with self._redis.pipeline(transaction=False) as pipe:
+        async with self._redis.pipeline(transaction=bool(answers)) as pipe:
             for message, intent in zip(messages, intents, strict=True):
                 pipe.xadd(self._keys.inbound, {
                     "source": message.source, "destination": message.destination,
                     "text": message.text, "gateway": message.gateway, "intent": intent,
                     "received_at": received_at})
+            self.answers.queue(pipe, answers)
 
     async def campaigns_with(self, number: str, campaigns: Sequence[str]) -> list[str]:
         """The campaigns among `campaigns` that sent (or tried to send) to `number`."""
@@ -228,11 +212,3 @@ def _entry(campaign: str, entry: Any) -> Entry:
     """From coredis' StreamEntry; fields are None for an entry deleted while pending."""
     fields = entry.field_values
     return Entry(campaign, entry.identifier, fields.get(b"m") if fields else None)
-
-
-def _target(item: bytes | None) -> ReceiptTarget | None:
-    """From receipt_lookup's 'campaign<TAB>number<TAB>K' (K: 2 = the first map)."""
-    if not item:
-        return None
-    campaign, number, key_index = item.decode().split("\t")
-    return ReceiptTarget(campaign, number, int(key_index) - LOOKUP_FIRST_MAP)

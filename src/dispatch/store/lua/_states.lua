@@ -25,6 +25,16 @@ local function transition(state_key, counts_key, number, new_code)
   return old
 end
 
+-- A final receipt's code for one number, unless its message is already final (a repeated
+-- receipt, or one that came after the message expired). True when applied.
+local function apply_final(state_key, counts_key, errors_key, number, code, reason)
+  local state = redis.call('HGET', state_key, number)
+  if not state or FINAL[state] then return false end
+  transition(state_key, counts_key, number, code)
+  if code ~= 'd' then redis.call('HSET', errors_key, number, reason) end
+  return true
+end
+
 local function ack(stream_key, group, id)
   redis.call('XACK', stream_key, group, id)
   redis.call('XDEL', stream_key, id)

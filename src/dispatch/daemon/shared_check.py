@@ -1,0 +1,59 @@
+"""The senders' last opt-out checks, asked together: one Redis round trip for the batches
+of every sender that asks at the same moment.
+
+With single submissions (an HTTP gateway that takes one message per request) each sender's
+batch is one message, and a round trip per batch would be a round trip per message: on a
+loaded machine each one costs a syscall and a context switch, as dear as the gateway
+request itself. A worker takes whatever asks are waiting when it is free (no linger: an
+ask alone is checked at once) and answers each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import trio
+
+from dispatch.daemon.batching import drain_ready
+from dispatch.daemon.messages import Message
+from dispatch.daemon.sender import OptOutCheck
+from dispatch.gateways.base import Outbound
+
+MAX_ASKS: Final = 64  # asks answered by one round trip, at most
+
+
+@dataclass
+class _Ask:
+    messages: Sequence[Message]
+    outbound: Sequence[Outbound]
+    answer: list[bool] = field(default_factory=list)
+    done: trio.Event = field(default_factory=trio.Event)
+
+
+class SharedOptOutCheck:
+    def __init__(self, check: OptOutCheck) -> None:
+        self._check = check
+        self._send, self._receive = trio.open_memory_channel[_Ask](MAX_ASKS)
+
+    async def __call__(self, messages: Sequence[Message], outbound: Sequence[Outbound]
+                       ) -> list[bool]:
+        """As the wrapped check; needs `run` to be running."""
+        ask = _Ask(messages, outbound)
+        await self._send.send(ask)
+        await ask.done.wait()
+        return ask.answer
+
+    async def run(self) -> None:
+        """Answers asks until cancelled."""
+        async for first in self._receive:
+            asks = [first]
+            drain_ready(self._receive, asks, MAX_ASKS)
+            answers = await self._check([m for ask in asks for m in ask.messages],
+                                        [o for ask in asks for o in ask.outbound])
+            start = 0
+            for ask in asks:
+                ask.answer = answers[start:start + len(ask.outbound)]
+                start += len(ask.outbound)
+                ask.done.set()
