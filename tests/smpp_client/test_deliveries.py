@@ -159,3 +159,29 @@ async def test_incomplete_mo_is_recorded_with_what_arrived_after_the_timeout(
             await eventually(lambda: all_messages(inbound), step_s=1.0)
             assert 600 <= trio.current_time() - started <= 700
     assert [m.text for m in all_messages(inbound)] == ["lost half"]
+
+
+async def test_a_connection_lost_while_receipts_are_recorded_leaves_them_unanswered() -> None:
+    """The SMSC hangs up while a batch is being recorded: the recording ends with its
+    connection, nothing is answered on the dead connection, nothing raises out of the
+    gateway, and it binds again (an SMSC resends what it had no answer for)."""
+    inbound = FakeInbound(gate=trio.Event())
+    smsc = TestSmsc()
+    with trio.fail_after(10):
+        async with running_smsc(smsc), running_gateway(settings(smsc.port, binds=1),
+                                                       inbound) as gateway:
+            conn = await smsc.connection(0)
+            await conn.send(receipt_pdu("41"), receipt_pdu("42"))
+            await inbound.called.wait()
+            await conn.close()
+            await trio.sleep(0.05)  # the gateway sees the connection end
+            assert inbound.gate is not None
+            inbound.gate.set()  # recording finishes after the connection is gone
+            again = await smsc.connection(1)  # bound anew
+            await again.send(receipt_pdu("43"))
+            await smsc.until(lambda: len(again.deliver_resps) == 1)
+            [accepted] = await gateway.submit(outbound(1))
+    assert conn.deliver_resps == []
+    assert isinstance(accepted, Accepted)
+    assert inbound.journal[0] == "receipts"  # the first batch was being recorded
+    assert [r.gateway_id for call in inbound.receipts_calls for r in call] == ["43"]

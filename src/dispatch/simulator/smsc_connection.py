@@ -234,6 +234,11 @@ class SmscConnection:
     # Outlet: deliver_sm to this client.
 
     def free_slots(self) -> int:
+        """Room for deliver_sm; none once the connection is closing or its session closed
+        (the client hung up): a deliver_sm pushed there could not be sent and would be lost.
+        Those already sent go back to the waiting line when the outlet is removed."""
+        if self.closing or self.session.state is State.CLOSED:
+            return 0
         return self.core.policy.window - len(self.awaiting)
 
     def push(self, deliveries: list[Delivery], now: float) -> None:

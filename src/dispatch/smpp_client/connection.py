@@ -300,13 +300,23 @@ class Connection:
 
     async def _handle_deliveries(self, pdus: list[DeliverSm], ticket: int,
                                  slots: trio.Semaphore) -> None:
+        """One batch. A link error ends the connection here, as `_guard` does for the
+        connection's tasks: raised from this nested nursery it would come out wrapped in an
+        exception group, which `_guard` does not catch."""
         try:
             statuses = await self._handler.handle(pdus, ticket)
             self._answer(pdus, statuses)
+        except LINK_ERRORS as exc:
+            self._end(f"{type(exc).__name__}: {exc}")
         finally:
             slots.release()
 
     def _answer(self, pdus: list[DeliverSm], statuses: list[int]) -> None:
+        if self._session.state is State.CLOSED:
+            # The connection ended while they were being recorded: unanswered, the SMSC
+            # sends them again (over another bind, or after the reconnect); recording a
+            # receipt twice is harmless (counted repeated).
+            return
         send = self._session.send
         self._writer.push(b"".join([
             send(DeliverSmResp(pdu.sequence_number, status))
