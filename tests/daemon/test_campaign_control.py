@@ -103,3 +103,22 @@ def test_campaign_list_json(settings: Settings, tmp_path: Path,
     assert "override" in table and "optout," in table and "sender" in table
     assert main(["campaign", "resume", "nope", "--config", str(config)]) == 2
     assert capsys.readouterr().err == "dispatch campaign: no campaign 'nope'\n"
+
+
+def test_campaign_share_is_checked_stored_and_listed(
+        settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "dispatch.toml"
+    config.write_text(f'[redis]\nurl = "{settings.redis.url}"\n'
+                      f'key_prefix = "{settings.redis.key_prefix}"\n')
+    (tmp_path / "c.csv").write_text("phone\n0612345678\n")
+    assert main(["enqueue", str(tmp_path / "c.csv"), "--campaign", "c7", "--no-consent-required",
+                 "--text", SIGNED, "--sender", SENDER, "--config", str(config)]) == 0
+    capsys.readouterr()
+    assert main(["campaign", "share", "c7", "--weight", "3", "--config", str(config)]) == 0
+    assert main(["campaign", "share", "c7", "--priority", "2", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "campaign c7: weight 3, priority 2"
+    assert main(["campaign", "share", "c7", "--weight", "0", "--config", str(config)]) == 2
+    assert "weight must be between 0.01 and 1000, got 0.0" in capsys.readouterr().err
+    assert main(["campaign", "list", "--json", "--config", str(config)]) == 0
+    [row] = json.loads(capsys.readouterr().out)["campaigns"]
+    assert (row["weight"], row["priority"]) == (3.0, 2)

@@ -1,7 +1,9 @@
-"""LineFeed on its own: campaign status applied to the scheduler, and the line gauges."""
+"""LineFeed on its own: campaign status and share applied to the scheduler, and the line
+gauges."""
 
 from __future__ import annotations
 
+import pytest
 import trio
 import trio.testing
 
@@ -10,7 +12,7 @@ from dispatch.daemon.line_feed import LineFeed, LinePlan
 from dispatch.daemon.messages import Message
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.lines.config import GatewayCaps, parse_lines_config
-from dispatch.model import ACTIVE, CANCELLED, PAUSED
+from dispatch.model import ACTIVE, CANCELLED, PAUSED, Share
 from dispatch.policy.sending import send_policy
 
 POOLS = parse_lines_config({"pools": {"p": {
@@ -18,17 +20,21 @@ POOLS = parse_lines_config({"pools": {"p": {
 
 
 class Book:
-    """The one thing LineFeed.apply reads from the campaign book."""
+    """The things LineFeed.apply reads from the campaign book."""
 
     def __init__(self) -> None:
         self.status: dict[str, str] = {}
+        self.shares: dict[str, Share] = {}
 
     def status_of(self, campaign: str) -> str:
         return self.status.get(campaign, ACTIVE)
 
+    def share_of(self, campaign: str) -> Share:
+        return self.shares.get(campaign, Share())
 
-def feed_with(count: int, campaign: str = "c1") -> LineFeed:
-    feed = LineFeed("gw", LinePlan(list(POOLS.pools.values()), GatewayCaps()))
+
+def feed_with(count: int, campaign: str = "c1", feed: LineFeed | None = None) -> LineFeed:
+    feed = feed or LineFeed("gw", LinePlan(list(POOLS.pools.values()), GatewayCaps()))
     spec = Campaign(campaign, "gw", "", "stream", lambda values: "text", send_policy({}),
                     pool="p")
     feed.push(spec, [Message(campaign, f"{i}-0".encode(), f"+3361000000{i}", None)
@@ -65,6 +71,29 @@ async def test_pause_keeps_messages_out_of_lines_and_cancel_hands_them_back() ->
     dropped = feed.apply(book)  # type: ignore[arg-type]
     assert [m.number for m in dropped] == [f"+3361000000{i}" for i in (1, 2, 3)]
     assert feed.scheduler.queued == 0 and feed.paused_held() == 0
+
+
+async def test_a_campaign_given_priority_gets_the_lines_first_from_the_next_refresh() -> None:
+    feed, book = feed_with(3, "c1"), Book()
+    feed_with(3, "c2", feed)
+    feed.apply(book)  # type: ignore[arg-type]
+    book.shares["c2"] = Share.checked(1.0, 5)  # `dispatch campaign share c2 --priority 5`
+    feed.apply(book)  # type: ignore[arg-type]
+    taken = feed.scheduler.take(0.0, 3)
+    assert [message.campaign for message, _ in taken] == ["c2", "c2", "c2"]
+
+
+@pytest.mark.parametrize(("weight", "priority"), [(0.0, 0), (float("nan"), 0), (1.0, 101)])
+def test_a_share_out_of_bounds_is_refused(weight: float, priority: int) -> None:
+    with pytest.raises(ValueError):
+        Share.checked(weight, priority)
+
+
+def test_a_share_is_read_from_the_meta_and_a_damaged_one_as_the_default() -> None:
+    assert Share.checked(2.5, -3) == Share(2.5, -3)
+    assert Share.from_meta(b"oops", b"7") == Share()
+    assert Share.from_meta(None, None) == Share()
+    assert Share.from_meta(b"3.0", b"-2") == Share(3.0, -2)
 
 
 async def test_room_for_what_the_leased_lines_send_in_two_seconds(

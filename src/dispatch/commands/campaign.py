@@ -1,4 +1,5 @@
-"""`dispatch campaign pause|resume|cancel ID` and `dispatch campaign list [--json]`."""
+"""`dispatch campaign pause|resume|cancel ID`, `dispatch campaign share ID [--weight W]
+[--priority P]` and `dispatch campaign list [--json]`."""
 
 from __future__ import annotations
 
@@ -27,6 +28,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action = actions.add_parser(name, help=f"{name} a campaign")
         action.add_argument("campaign", metavar="ID")
         add_config_option(action)
+    share = actions.add_parser(
+        "share", help="how a campaign shares its pool's lines with the others",
+        description="A higher priority goes first; campaigns of one priority share the "
+                    "lines in proportion to their weight (default 1). Every daemon applies "
+                    "it within about a second.")
+    share.add_argument("campaign", metavar="ID")
+    share.add_argument("--weight", type=float, default=None, help="0.01 to 1000")
+    share.add_argument("--priority", type=int, default=None, help="-100 to 100")
+    add_config_option(share)
     listing = actions.add_parser("list", help="every campaign, its status and counts")
     listing.add_argument("--json", action="store_true")
     add_config_option(listing)
@@ -44,6 +54,10 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         try:
             if args.action == "list":
                 _print_list(await admin.list(), args.json)
+            elif args.action == "share":
+                share = await admin.share(args.campaign, args.weight, args.priority)
+                print(f"campaign {args.campaign}: weight {share.weight:g}, "
+                      f"priority {share.priority}")
             elif args.action == "cancel":
                 cancelled = await admin.cancel(args.campaign)
                 print(f"campaign {args.campaign} cancelled: {cancelled:,} queued messages "

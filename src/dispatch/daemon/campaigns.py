@@ -14,7 +14,7 @@ from typing import Any
 import trio
 
 from dispatch.keys import Keys
-from dispatch.model import ACTIVE
+from dispatch.model import ACTIVE, Share
 from dispatch.policy.sending import Action, SendPolicy, send_policy
 from dispatch.store.redis import Redis
 from dispatch.template import compile_template
@@ -54,6 +54,8 @@ class CampaignBook:
         # Campaign status (active, paused, cancelled), re-read on every refresh so that
         # `dispatch campaign pause|resume|cancel` takes effect within a refresh period.
         self.status: dict[str, str] = {}
+        # Weight and priority among the campaigns of a pool, re-read likewise.
+        self.shares: dict[str, Share] = {}
 
     def streams(self, gateways: Sequence[str], *, active_only: bool = False
                 ) -> dict[str, str]:
@@ -73,6 +75,9 @@ class CampaignBook:
         """Who a campaign's text names ("" when unknown)."""
         campaign = self.campaigns.get(campaign_id)
         return campaign.identity if campaign is not None else ""
+
+    def share_of(self, campaign_id: str) -> Share:
+        return self.shares.get(campaign_id, Share())
 
     def status_of(self, campaign_id: str) -> str:
         return self.status.get(campaign_id, ACTIVE)
@@ -121,17 +126,19 @@ class CampaignBook:
             log.error("campaign %s cannot be sent by this daemon: %s", campaign_id, reason)
 
     async def _refresh_live(self) -> None:
-        """Queue depth and status of every campaign, in one pipelined round trip."""
+        """Queue depth, status and share of every campaign, in one pipelined round trip."""
         if not self.campaigns:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             replies = [(pipe.hget(self._keys.campaign(cid).counts, "queued"),
-                        pipe.hget(self._keys.campaign(cid).meta, "status"))
+                        pipe.hmget(self._keys.campaign(cid).meta,
+                                   ["status", "weight", "priority"]))
                        for cid in self.campaigns]
-        for campaign_id, (depth, status) in zip(self.campaigns, replies, strict=True):
+        for campaign_id, (depth, live) in zip(self.campaigns, replies, strict=True):
             value = await depth
             self.queued[campaign_id] = int(value) if value else 0
-            current = await status
-            self.status[campaign_id] = current.decode() if current else ACTIVE
+            status, weight, priority = await live
+            self.status[campaign_id] = status.decode() if status else ACTIVE
+            self.shares[campaign_id] = Share.from_meta(weight, priority)
 
 

@@ -26,7 +26,7 @@ from dispatch.daemon.sender import outcome
 from dispatch.lines.config import GatewayCaps, PoolConfig
 from dispatch.lines.scheduler import Assignment, Line, LineScheduler
 from dispatch.lines.service import LineService
-from dispatch.model import ACTIVE, CANCELLED, PAUSED
+from dispatch.model import ACTIVE, CANCELLED, PAUSED, Share
 from dispatch.store.line_leases import LineLeases
 from dispatch.store.queue import Outcome
 
@@ -64,6 +64,8 @@ class LineFeed:
                         for pool in self.pools] if leases and plan.lease_s else []
         self._leasing = trio.CancelScope()
         self._status: dict[str, str] = {}  # campaigns scheduled here -> status applied
+        self._pools: dict[str, str] = {}  # campaigns scheduled here -> their pool
+        self._shares: dict[str, Share] = {}  # -> weight and priority applied
         self._taken = trio.Event()  # set after each batch handed out or lease change
 
     async def next_assignments(self, max_n: int) -> list[Assignment[Message]]:
@@ -89,8 +91,15 @@ class LineFeed:
         """Queue messages of `campaign` for a line of its pool."""
         if campaign.id not in self._status:
             self.scheduler.set_campaign(campaign.id, campaign.pool)
+            self._pools[campaign.id] = campaign.pool
             self._status[campaign.id] = ACTIVE
         self.scheduler.push(campaign.id, messages)
+
+    def _apply_share(self, name: str, share: Share) -> None:
+        if self._shares.get(name) != share:
+            self.scheduler.set_campaign(name, self._pools[name], weight=share.weight,
+                                        priority=share.priority)
+            self._shares[name] = share
 
     def paused_held(self) -> int:
         """Messages of paused campaigns queued here: held, but not work in progress (the
@@ -99,16 +108,17 @@ class LineFeed:
                    if status == PAUSED)
 
     def apply(self, book: CampaignBook) -> list[Message]:
-        """Bring each campaign's status here in line with the book's; returns the messages
-        of campaigns cancelled since (to be recorded cancelled)."""
+        """Bring each campaign's status and share here in line with the book's; returns
+        the messages of campaigns cancelled since (to be recorded cancelled)."""
         dropped: list[Message] = []
         for name, applied in list(self._status.items()):
+            self._apply_share(name, book.share_of(name))
             status = book.status_of(name)
             if status == applied:
                 continue
             if status == CANCELLED:
                 dropped += self.scheduler.cancel(name)
-                del self._status[name]
+                del self._status[name], self._pools[name], self._shares[name]
                 continue
             (self.scheduler.pause if status == PAUSED else self.scheduler.resume)(name)
             self._status[name] = status

@@ -1,9 +1,10 @@
-"""Operating on campaigns: pause, resume, cancel, list.
+"""Operating on campaigns: pause, resume, cancel, share, list.
 
 Pause and resume set the campaign's status in its meta; every daemon re-reads it about once
 a second, stops reading (or resumes reading) the campaign's stream, and holds back messages
 it already has. Cancel is final: queued messages become cancelled here, in chunks; the
-messages daemons hold end cancelled unless already submitted.
+messages daemons hold end cancelled unless already submitted. A campaign's share (weight
+and priority among the campaigns of its pool) is re-read the same way.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from dispatch.keys import Keys
-from dispatch.model import ACTIVE, CANCELLED, PAUSED
+from dispatch.model import ACTIVE, CANCELLED, PAUSED, Share
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
 from dispatch.store.status import state_counts
@@ -55,6 +56,18 @@ class CampaignAdmin:
             if not cursor:
                 return cancelled
 
+    async def share(self, campaign: str, weight: float | None, priority: int | None
+                    ) -> Share:
+        """Change its weight and/or priority; returns the share now in force."""
+        await self._check_exists(campaign)
+        meta = self._keys.campaign(campaign).meta
+        current = Share.from_meta(*await self._redis.hmget(meta, ["weight", "priority"]))
+        share = Share.checked(current.weight if weight is None else weight,
+                              current.priority if priority is None else priority)
+        await self._redis.hset(meta, {"weight": repr(share.weight),
+                                      "priority": str(share.priority)})
+        return share
+
     async def list(self) -> list[dict[str, Any]]:
         ids = sorted(m.decode() for m in await self._redis.smembers(self._keys.campaigns))
         counts = await state_counts(self._redis, self._keys, ids)
@@ -66,6 +79,8 @@ class CampaignAdmin:
                          "gateway": meta.get(b"gateway", b"").decode(),
                          "created_at": int(meta.get(b"created_at", b"0")),
                          "sender": meta.get(b"sender_identity", b"").decode(),
+                         "pool": meta.get(b"pool", b"").decode(),
+                         **vars(Share.from_meta(meta.get(b"weight"), meta.get(b"priority"))),
                          "overrides": _overrides(meta),
                          "counts": counts[campaign]})
         return rows
