@@ -77,14 +77,21 @@ async def test_cancelling_a_paused_campaign_under_a_running_daemon_sends_none_of
     assert len(daemon.tracker) == 0
 
 
-def test_campaign_list_json(settings: Settings, tmp_path: Path,
-                            capsys: pytest.CaptureFixture[str]) -> None:
+def one_campaign(settings: Settings, tmp_path: Path, campaign: str) -> Path:
+    """A config on the test's Redis and a one-number campaign enqueued by the CLI."""
     config = tmp_path / "dispatch.toml"
     config.write_text(f'[redis]\nurl = "{settings.redis.url}"\n'
                       f'key_prefix = "{settings.redis.key_prefix}"\n')
     (tmp_path / "c.csv").write_text("phone\n0612345678\n")
-    assert main(["enqueue", str(tmp_path / "c.csv"), "--campaign", "c9", "--no-consent-required",
-                 "--text", SIGNED, "--sender", SENDER, "--config", str(config)]) == 0
+    assert main(["enqueue", str(tmp_path / "c.csv"), "--campaign", campaign,
+                 "--no-consent-required", "--text", SIGNED, "--sender", SENDER,
+                 "--config", str(config)]) == 0
+    return config
+
+
+def test_campaign_list_json(settings: Settings, tmp_path: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    config = one_campaign(settings, tmp_path, "c9")
     assert main(["campaign", "pause", "c9", "--config", str(config)]) == 0
     capsys.readouterr()
     assert main(["campaign", "list", "--json", "--config", str(config)]) == 0
@@ -107,12 +114,7 @@ def test_campaign_list_json(settings: Settings, tmp_path: Path,
 
 def test_campaign_share_is_checked_stored_and_listed(
         settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = tmp_path / "dispatch.toml"
-    config.write_text(f'[redis]\nurl = "{settings.redis.url}"\n'
-                      f'key_prefix = "{settings.redis.key_prefix}"\n')
-    (tmp_path / "c.csv").write_text("phone\n0612345678\n")
-    assert main(["enqueue", str(tmp_path / "c.csv"), "--campaign", "c7", "--no-consent-required",
-                 "--text", SIGNED, "--sender", SENDER, "--config", str(config)]) == 0
+    config = one_campaign(settings, tmp_path, "c7")
     capsys.readouterr()
     assert main(["campaign", "share", "c7", "--weight", "3", "--config", str(config)]) == 0
     assert main(["campaign", "share", "c7", "--priority", "2", "--config", str(config)]) == 0
