@@ -60,7 +60,7 @@ async def start_child(name: str, command: Sequence[str], log_path: Path) -> Chil
     assert process.stdout is not None
     try:
         with trio.fail_after(READY_TIMEOUT_S):
-            line = await _read_line(process.stdout)
+            line = await read_line(process.stdout)
         return Child(name, process, json.loads(line))
     except (trio.TooSlowError, ValueError, EOFError) as exc:
         process.kill()
@@ -69,7 +69,7 @@ async def start_child(name: str, command: Sequence[str], log_path: Path) -> Chil
                             f"see {log_path}") from None
 
 
-async def _read_line(stream: trio.abc.ReceiveStream) -> bytes:
+async def read_line(stream: trio.abc.ReceiveStream) -> bytes:
     """Read up to the first newline, byte by byte so nothing after it is consumed."""
     line = bytearray()
     while not line.endswith(b"\n"):

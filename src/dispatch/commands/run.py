@@ -1,4 +1,4 @@
-"""`dispatch run`: the daemon (a systemd service)."""
+"""`dispatch run [--processes N]`: the daemon (a systemd service)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import logging
 
 import trio
 
-from dispatch.app import run_daemon
-from dispatch.commands.common import add_config_option, settings_from
+from dispatch.app import consumer_name, run_daemon
+from dispatch.commands.common import UserError, add_config_option, settings_from
+from dispatch.processes import ProcessFailed, dispatch_command
+from dispatch.workers import supervise, worker_settings
+
+MAX_PROCESSES = 64
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,6 +23,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add_config_option(parser)
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--processes", type=int, default=1, metavar="N",
+                        help="run N daemon processes (consumer <name>-K, ports + K-1, SMPP "
+                             "binds per process) under one supervisor, to use N cores")
+    parser.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
     parser.set_defaults(handler=handle)
 
 
@@ -28,5 +36,23 @@ def handle(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request at INFO: thousands of lines a second, and their URLs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not 1 <= args.processes <= MAX_PROCESSES:
+        raise UserError(f"--processes: must be 1 to {MAX_PROCESSES}, got {args.processes}")
+    if args.processes > 1:
+        return _supervise(args)
+    if args.worker:
+        settings = worker_settings(settings, args.worker, consumer_name(settings))
     trio.run(run_daemon, settings)
     return 0
+
+
+def _supervise(args: argparse.Namespace) -> int:
+    config = ["--config", args.config] if args.config else []
+    commands = [dispatch_command("run", *config, "--log-level", args.log_level,
+                                 "--worker", str(index))
+                for index in range(1, args.processes + 1)]
+    try:
+        code: int = trio.run(supervise, commands)
+    except ProcessFailed as exc:
+        raise UserError(str(exc)) from None
+    return code

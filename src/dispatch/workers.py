@@ -1,0 +1,133 @@
+"""`dispatch run --processes N`: N daemons on one host under one supervisor, to use more
+than one core.
+
+Each worker is a whole `dispatch run` process (`--worker K`, K = 1..N) with its own
+consumer name (`<consumer>-K`) and ports (the configured ones plus K - 1; 0 stays 0), so
+they share the campaign streams through the consumer group and the pools' lines through
+leases exactly as daemons on several hosts do; any worker can record any receipt. SMPP
+binds are per worker (N x `binds` in all).
+
+The supervisor starts them, prints one JSON line `{"workers": [<each worker's ready
+line>]}` and tells systemd READY=1 once every worker is ready (the workers do not talk to
+systemd: NOTIFY_SOCKET is not passed on). SIGTERM/SIGINT are passed to every worker, which
+drain as a single daemon does; the supervisor exits 0 when all of them did. A worker that
+exits on its own is a failure: the others are stopped and the supervisor exits 1, so that
+systemd restarts the whole service.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import trio
+
+from dispatch.daemon.notify import sd_notify
+from dispatch.processes import READY_TIMEOUT_S, ProcessFailed, read_line
+from dispatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 120.0  # a worker still running this long after SIGTERM is killed
+
+
+def worker_settings(settings: Settings, index: int, consumer: str) -> Settings:
+    """The settings of worker `index` (1-based): `<consumer>-index`, its own ports."""
+    daemon = settings.daemon
+    return replace(settings, daemon=replace(
+        daemon, consumer=f"{consumer}-{index}",
+        inbound_port=_shifted(daemon.inbound_port, index),
+        metrics_port=_shifted(daemon.metrics_port, index)))
+
+
+def _shifted(port: int, index: int) -> int:
+    return port + index - 1 if port else 0
+
+
+@dataclass
+class Worker:
+    index: int
+    process: trio.Process
+    ready: dict[str, object] = field(default_factory=dict)
+
+    def signal(self, signum: int) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signum)
+
+
+async def supervise(commands: Sequence[list[str]]) -> int:
+    """Run one worker per command until they end; the exit code of the service."""
+    env = {name: value for name, value in os.environ.items() if name != "NOTIFY_SOCKET"}
+    workers: list[Worker] = []
+    try:
+        for index, command in enumerate(commands, start=1):
+            workers.append(await _start(index, command, env))
+    except ProcessFailed:
+        await _stop_all(workers)
+        raise
+    print(json.dumps({"workers": [worker.ready for worker in workers]}), flush=True)
+    sd_notify("READY=1")
+    return await _watch(workers)
+
+
+async def _start(index: int, command: list[str], env: dict[str, str]) -> Worker:
+    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, env=env)
+    assert process.stdout is not None
+    worker = Worker(index, process)
+    try:
+        with trio.fail_after(READY_TIMEOUT_S):
+            worker.ready = json.loads(await read_line(process.stdout))
+    except (trio.TooSlowError, ValueError, EOFError) as exc:
+        process.kill()
+        await process.wait()
+        raise ProcessFailed(f"worker {index} did not start ({type(exc).__name__})") from None
+    return worker
+
+
+async def _watch(workers: list[Worker]) -> int:
+    asked = trio.Event()  # a stop was asked for (signal): workers ending is expected
+    failed: list[int] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_pass_signals, workers, asked)
+        async with trio.open_nursery() as waits:
+            for worker in workers:
+                waits.start_soon(_wait, worker, workers, asked, failed)
+        nursery.cancel_scope.cancel()
+    return 1 if failed or not asked.is_set() else 0
+
+
+async def _pass_signals(workers: list[Worker], asked: trio.Event) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.info("received %s: passing it to %d workers", signal.Signals(signum).name,
+                     len(workers))
+            asked.set()
+            for worker in workers:
+                worker.signal(signal.SIGTERM)  # a second one makes a worker stop at once
+
+
+async def _wait(worker: Worker, workers: list[Worker], asked: trio.Event,
+                failed: list[int]) -> None:
+    code = await worker.process.wait()
+    if code != 0 or not asked.is_set():
+        failed.append(worker.index)
+        log.error("worker %d exited with %d%s: stopping the others", worker.index, code,
+                  "" if asked.is_set() else " unasked")
+        await _stop_all(workers)
+
+
+async def _stop_all(workers: list[Worker]) -> None:
+    for worker in workers:
+        worker.signal(signal.SIGTERM)
+    with trio.move_on_after(STOP_TIMEOUT_S):
+        for worker in workers:
+            await worker.process.wait()
+    for worker in workers:
+        if worker.process.returncode is None:
+            worker.process.kill()
+            await worker.process.wait()
