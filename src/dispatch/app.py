@@ -5,13 +5,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 import socket
+from collections.abc import Sequence
 
 import trio
 
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.line_feed import LinePlan
 from dispatch.daemon.retention import purge_forever
-from dispatch.daemon.service import Daemon, GatewayFactory, Ports, announce, watch_signals
+from dispatch.daemon.service import (
+    STOP_SIGNALS,
+    Daemon,
+    GatewayFactory,
+    Ports,
+    announce,
+    watch_signals,
+)
 from dispatch.gateways.base import Gateway
 from dispatch.gateways.http import HttpGateway
 from dispatch.gateways.smpp import SmppGateway
@@ -73,8 +81,8 @@ def _gateway(name: str, config: GatewaySettings, callback_url: str) -> Gateway:
     return HttpGateway(name, config, callback_url)
 
 
-async def run_daemon(settings: Settings) -> None:
-    """`dispatch run`: serve until SIGTERM/SIGINT, then drain and return."""
+async def run_daemon(settings: Settings, stop_signals: Sequence[int] = STOP_SIGNALS) -> None:
+    """`dispatch run`: serve until a stop signal (SIGTERM/SIGINT), then drain and return."""
     consumer = consumer_name(settings)
     async with open_redis(settings) as redis:
         keys = Keys(settings.redis.key_prefix)
@@ -84,7 +92,7 @@ async def run_daemon(settings: Settings) -> None:
                         answers=settings.answers, lines=line_plans(settings),
                         line_leases=LineLeases(redis, keys))
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch_signals, daemon)
+            nursery.start_soon(watch_signals, daemon, stop_signals)
             nursery.start_soon(purge_forever, redis, keys, settings.retention,
                                settings.enqueue.default_region)
             ports = await nursery.start(_run_until_done, daemon, nursery.cancel_scope)

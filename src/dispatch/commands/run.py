@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 
 import trio
 
@@ -41,7 +42,12 @@ def handle(args: argparse.Namespace) -> int:
     if args.processes > 1:
         return _supervise(args)
     if args.worker:
+        # A worker stops on the SIGTERM its supervisor passes on, not on the SIGINT a
+        # terminal sends the whole process group: a second signal means "stop now".
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         settings = worker_settings(settings, args.worker, consumer_name(settings))
+        trio.run(run_daemon, settings, (signal.SIGTERM,))
+        return 0
     trio.run(run_daemon, settings)
     return 0
 

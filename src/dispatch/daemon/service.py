@@ -21,7 +21,7 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -250,8 +250,11 @@ async def _drain(feeds: list[LineFeed]) -> None:
             feed.close()
 
 
-async def watch_signals(daemon: Daemon) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+async def watch_signals(daemon: Daemon, stop_signals: Sequence[int] = STOP_SIGNALS) -> None:
+    with trio.open_signal_receiver(*stop_signals) as signals:
         async for signum in signals:
             log.info("received %s", signal.Signals(signum).name)
             sd_notify("STOPPING=1")
