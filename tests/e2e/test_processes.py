@@ -36,19 +36,21 @@ async def start_workers(reaper: list[Child], tmp_path: Path, config: Path) -> Ch
 async def test_two_worker_processes_share_a_campaign_and_drain_on_sigterm(
         settings: Settings, tmp_path: Path, reaper: list[Child], redis: Redis) -> None:
     with trio.fail_after(180):
-        simulator = await start_simulator(reaper, tmp_path, "--latency-ms", "5",
+        # Enqueued before the workers start, answered slowly (about 800 messages/s per
+        # worker): the campaign outlasts the second worker's start, so both take part.
+        simulator = await start_simulator(reaper, tmp_path, "--latency-ms", "100",
                                           "--receipt-delay-ms", "50")
         config = write_config(tmp_path / "dispatch.toml", settings,
                               simulator.ready["http_port"], consumer="multi", batch_size=20)
-        supervisor = await start_workers(reaper, tmp_path, config)
-        workers = supervisor.ready["workers"]
-        assert [w["consumer"] for w in workers] == ["multi-1", "multi-2"]
-        assert len({w["inbound_port"] for w in workers}) == 2  # each its own receipt port
         numbers = "\n".join(f"07{50_000_000 + i:08d}" for i in range(COUNT))
         (tmp_path / "c.csv").write_text(f"phone\n{numbers}\n")
         result = await run_cli("enqueue", str(tmp_path / "c.csv"), "--campaign", "multi",
                                "--text", SIGNED, "--config", str(config), "--json")
         assert json.loads(result.stdout)["accepted"] == COUNT, result.stderr.decode()
+        supervisor = await start_workers(reaper, tmp_path, config)
+        workers = supervisor.ready["workers"]
+        assert [w["consumer"] for w in workers] == ["multi-1", "multi-2"]
+        assert len({w["inbound_port"] for w in workers}) == 2  # each its own receipt port
         counts = await wait_until_final(config, "multi", COUNT, [supervisor, simulator])
         stream = Keys(settings.redis.key_prefix).campaign("multi").stream
         consumers = {c[b"name"] for c in await redis.xinfo_consumers(stream, GROUP)}
