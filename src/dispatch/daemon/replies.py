@@ -69,14 +69,20 @@ class ReplyHandler:
                             intents: Sequence[Intent]) -> list[Answer]:
         """The answers to HELP, INFO, AIDE: none to a number that opted out of the line
         (after a STOP, only its one confirmation reaches the number)."""
+        if self._texts is None:
+            return []
+        helps = [(message, _e164(message.source))
+                 for message, intent in zip(messages, intents, strict=True)
+                 if intent is Intent.HELP]
+        if not helps:
+            return []
+        stopped = await self._queue.optouts.opted_out_by_line(  # one call for the batch
+            [number for _, number in helps], [message.destination for message, _ in helps])
         answers: list[Answer] = []
-        for message, intent in zip(messages, intents, strict=True):
-            if intent is not Intent.HELP or self._texts is None:
-                continue
-            number = _e164(message.source)
-            optouts = self._queue.optouts
-            if not (await optouts.opted_out_by_line([number], [message.destination]))[0]:
-                answer = self._answer(message, number, intent, await self._answered(number))
+        for (message, number), opted_out in zip(helps, stopped, strict=True):
+            if not opted_out:
+                answer = self._answer(message, number, Intent.HELP,
+                                      await self._answered(number))
                 answers += [answer] if answer is not None else []
         return answers
 

@@ -24,7 +24,7 @@ from coredis.tokens import PureToken
 from dispatch.keys import Keys
 from dispatch.store.answers import Answer
 from dispatch.store.redis import Redis
-from dispatch.store.scripts import load_script
+from dispatch.store.scripts import load_script, packed
 
 ALL = "all"
 CHANGE_CHUNK = 1000  # changes per script call: Redis serves others between two chunks
@@ -96,13 +96,14 @@ class OptOutStore:
         ("": no line of its own): one script call for the batch, however many lines."""
         keys = [self._keys.optout(ALL)]
         index: dict[str, int] = {}
-        args: list[str | int] = [await self.secret()]
+        flat: list[str | int] = []
         for number, line in zip(numbers, lines, strict=True):
             if line and line not in index:
                 keys.append(self._keys.optout(line_scope(line)))
                 index[line] = len(keys)  # Lua counts KEYS from 1
-            args += (number, index.get(line, 1))
-        flags: list[int] = await self._by_line(keys=keys, args=args)
+            flat += (number, index.get(line, 1))
+        flags: list[int] = await self._by_line(keys=keys,
+                                               args=[await self.secret(), packed(flat)])
         return [flag == 1 for flag in flags]
 
     def scope_keys(self, scopes: Iterable[str]) -> list[str]:

@@ -11,14 +11,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
-
 from dispatch.gateways.base import InboundMessage
 from dispatch.keys import GROUP, CampaignKeys, Keys
 from dispatch.store.answers import Answer, AnswerStore
 from dispatch.store.optout import OptOutStore, scopes_for_sender
 from dispatch.store.redis import Redis
-from dispatch.store.scripts import load_script
+from dispatch.store.scripts import load_script, packed
 
 # A receipt map outlives the receipt timeout by this much, so the sweeper finds it.
 MAP_MARGIN_H = 24
@@ -47,13 +45,6 @@ class Outcome:
 def _lua(name: str) -> str:
     """A daemon script with the shared state-transition prelude in front of it."""
     return load_script("_states") + "\n" + load_script(name)
-
-
-def _packed(items: list[Any]) -> bytes:
-    """A batch's items as one script argument (the scripts unpack it with cmsgpack, which
-    in Redis 6 knows no bin type: bytes go as raw strings, which Lua strings are)."""
-    packed: bytes = msgpack.packb(items, use_bin_type=False)
-    return packed
 
 
 def hour_number(now: float) -> int:
@@ -115,7 +106,7 @@ class Queue:
         flat: list[Any] = []
         for entry_id, number in items:
             flat += (entry_id, number)
-        args: list[Any] = [GROUP, await self.optouts.secret(), _packed(flat)]
+        args: list[Any] = [GROUP, await self.optouts.secret(), packed(flat)]
         optout_keys = self.optouts.scope_keys(scopes_for_sender(sender))
         flags: list[int] = await self._admit(
             keys=[keys.state, keys.counts, keys.stream, *optout_keys], args=args)
@@ -135,7 +126,7 @@ class Queue:
         flat: list[Any] = []
         for outcome in outcomes:
             flat += (outcome.entry_id, outcome.number, outcome.code, outcome.detail)
-        args: list[Any] = [GROUP, campaign, map_ttl_s, _packed(flat)]
+        args: list[Any] = [GROUP, campaign, map_ttl_s, packed(flat)]
         this_hour = self._keys.receipt_map(hour_number(self._clock()))
         return list(await self._record(
             keys=[*_record_keys(keys), this_hour, self._keys.orphan_receipts], args=args))
@@ -158,7 +149,7 @@ class Queue:
         for receipt in receipts:
             flat += receipt
         args: list[Any] = [ORPHAN_TTL_S, self._keys.campaign_head, "1" if park else "0",
-                           _packed(flat)]
+                           packed(flat)]
         return list(await self._record_receipts(
             keys=[self._keys.orphan_receipts, *maps], args=args))
 

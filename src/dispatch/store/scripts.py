@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
+from typing import Any
+
+import msgpack
 
 
 @functools.cache
 def load_script(name: str) -> str:
     """The source of store/lua/NAME.lua."""
     return (resources.files("dispatch.store") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+
+
+def packed(items: list[Any]) -> bytes:
+    """A batch's items as one script argument (the scripts unpack it with cmsgpack, which
+    in Redis 6 knows no bin type: bytes go as raw strings, which Lua strings are). One
+    argument rather than thousands: the client's per-argument cost is several per cent of
+    the daemon's CPU."""
+    result: bytes = msgpack.packb(items, use_bin_type=False)
+    return result

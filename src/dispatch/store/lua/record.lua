@@ -4,8 +4,7 @@
 -- ARGV[1] consumer group   ARGV[2] campaign id   ARGV[3] receipt map TTL (s)
 -- ARGV[4] msgpack of a flat list of quads: stream entry id, number, outcome
 --         ('s' submitted | 'f' failed | 'c' cancelled), gateway id (for 's') or the reason
---         (for 'f' and 'c'). One packed argument rather than thousands: the client's
---         per-argument cost was several per cent of the daemon's CPU.
+--         (for 'f' and 'c'); see store/scripts.py `packed`.
 -- The receipt correlation is written here, in the same step as the state, and a receipt
 -- that arrived before it (parked as an orphan) is applied at once.
 -- Returns {submitted, failed or cancelled, receipts applied from orphans}.
