@@ -14,6 +14,7 @@ from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.lines.config import GatewayCaps, parse_lines_config
 from dispatch.model import ACTIVE, CANCELLED, PAUSED, Share
 from dispatch.policy.sending import send_policy
+from dispatch.template import TemplateError
 
 POOLS = parse_lines_config({"pools": {"p": {
     "gateway": "gw", "rate": 1, "lines": [{"numbers": ["L1", "L2", "L3"]}]}}})
@@ -110,3 +111,26 @@ async def test_room_for_what_the_leased_lines_send_in_two_seconds(
     with trio.move_on_after(1.0) as blocked:
         await feed.wait_room()
     assert blocked.cancelled_caught
+
+
+async def test_a_long_text_takes_a_token_per_part_and_its_parts_are_spaced() -> None:
+    """Lines of 1 msg/s, burst 1: a two-part text goes one part now, one after 1 s plus
+    the jitter margin; a text that does not render costs one (the sender refuses it)."""
+    feed = LineFeed("gw", LinePlan(list(POOLS.pools.values()), GatewayCaps()),
+                    parts=lambda text: len(text) // 100 + 1)
+    render = {"long": "x" * 150, "short": "x"}
+
+    def text(values: list[str] | None) -> str:
+        if not values:
+            raise TemplateError("placeholder {name} has no value")
+        return render[values[0]]
+
+    spec = Campaign("c1", "gw", "", "stream", text, send_policy({}), pool="p")
+    long, short, broken = (Message("c1", f"{i}-0".encode(), f"+3361000000{i}", values)
+                           for i, values in enumerate([["long"], ["short"], None]))
+    feed.push(spec, [long, short, broken])
+    assert [m.parts for m in (long, short, broken)] == [2, 1, 1]
+    taken = feed.scheduler.take(0.0, 10)
+    assert [m for m, _ in taken] == [long, short, broken]
+    assert long.part_offsets == pytest.approx((0.0, 1.05))
+    assert short.part_offsets == broken.part_offsets == ()

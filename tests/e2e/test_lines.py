@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import trio
 
 from dispatch.processes import Child
@@ -16,9 +17,11 @@ LINES = 20
 RATE = 4  # messages/s per line, burst 1: 80/s for the pool (about 57/s with the margin)
 POOL = (f'\n[pools.lines]\ngateway = "default"\nrate = {RATE}\nburst = 1\n'
         f'lines = [{{ pattern = "3370000{{00..{LINES - 1}}}" }}]\n')
-# One part (GSM-7, under 160): the simulator counts each part against the line's rate, and
-# the scheduler charges one token per message.
+# The simulator counts each SMS part against the line's rate: a one-part text, and a
+# three-part one (GSM-7, 153 a part) whose parts a burst-1 line can only take spaced out.
 TEXT = "Reunion publique jeudi 19 h, salle des fetes. Parti Test. STOP au 36111"
+LONG_TEXT = ("Reunion publique jeudi 19 h, salle des fetes, avec nos candidats. " * 6
+             + "Parti Test. STOP au 36111")
 
 
 async def start_line_simulator(reaper: list[Child], tmp_path: Path) -> Child:
@@ -28,8 +31,9 @@ async def start_line_simulator(reaper: list[Child], tmp_path: Path) -> Child:
                                  str(RATE), "--line-burst", "1")
 
 
+@pytest.mark.parametrize(("text", "parts"), [(TEXT, 1), (LONG_TEXT, 3)])
 async def test_a_pool_spreads_a_campaign_over_its_lines_with_no_line_violation(
-        settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
+        settings: Settings, tmp_path: Path, reaper: list[Child], text: str, parts: int) -> None:
     with trio.fail_after(120):
         simulator = await start_line_simulator(reaper, tmp_path)
         config = write_config(tmp_path / "dispatch.toml", settings,
@@ -37,9 +41,10 @@ async def test_a_pool_spreads_a_campaign_over_its_lines_with_no_line_violation(
                               smpp=True, daemon_extra="line_jitter_s = 0.1\n", tables=POOL)
         numbers = [f"06{60_000_000 + i:08d}" for i in range(COUNT)]
         counts, stats = await send_campaign(reaper, tmp_path, simulator, config, "lines",
-                                            numbers, TEXT)
+                                            numbers, text)
     assert counts["delivered"] + counts["failed"] + counts["expired"] == COUNT
     assert counts["queued"] == counts["in_flight"] == counts["submitted"] == 0
     assert (stats["accepted"], stats["duplicates"]) == (COUNT, 0)  # none lost, none twice
+    assert stats["smpp"]["parts"] == COUNT * parts
     assert stats["line_violations"] == 0
     assert stats["lines_seen"] == LINES  # spread over the whole pool

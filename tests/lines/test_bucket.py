@@ -103,6 +103,36 @@ def test_what_it_allows_never_violates_at_the_gateway_despite_jitter(
     assert window_violations(arrivals[:200], rate, burst) == 0
 
 
+def test_parts_on_a_single_token_bucket_go_one_interval_plus_margin_apart() -> None:
+    bucket = TokenBucket(0.2, 1.0, margin_s=0.05)
+    assert bucket.take_spaced(100.0, 3) == pytest.approx((0.0, 5.05, 10.1))
+    assert bucket.next_free == pytest.approx(115.15)  # the next message after the last part
+
+
+def test_parts_that_fit_the_burst_go_at_once_but_for_the_margin() -> None:
+    bucket = TokenBucket(1.0, 3.0, margin_s=0.5)
+    assert bucket.take_spaced(10.0, 2) == (0.0, 0.0)  # 2.5 tokens of tolerance here
+    assert bucket.next_free == pytest.approx(10.5)
+    assert bucket.take_spaced(10.5, 2) == pytest.approx((0.0, 1.0))  # half a token left
+
+
+@settings(max_examples=200, deadline=None)
+@given(rate=st.floats(0.05, 200.0), burst=st.sampled_from([0.0, 1.0, 2.0, 5.0]),
+       jitter=st.floats(0.0, 0.5), seed=st.integers(0, 2**32))
+def test_spaced_parts_never_violate_at_the_gateway_despite_jitter(
+        rate: float, burst: float, jitter: float, seed: int) -> None:
+    """Messages of 1 to 4 parts, each taken once a token is there, every part arriving
+    0..jitter after its offset: the gateway's bucket never finds one too many."""
+    rng = random.Random(seed)
+    bucket = TokenBucket(rate, burst, margin_s=jitter)
+    now, arrivals = 0.0, list[float]()
+    while len(arrivals) < 400:
+        now = max(now + rng.expovariate(rate * 3), bucket.next_free)
+        arrivals += [now + offset + rng.uniform(0.0, jitter)
+                     for offset in bucket.take_spaced(now, rng.randint(1, 4))]
+    assert simulator_violations(sorted(arrivals), rate, burst) == 0
+
+
 def test_the_reference_checkers_do_catch_violations() -> None:
     assert simulator_violations([0.0, 4.9], 0.2, 0.0) == 1
     assert window_violations([0.0, 4.9], 0.2, 0.0) == 1

@@ -24,6 +24,7 @@ class Msg:
     campaign: str
     to: str
     seq: int = 0
+    parts: int = 1  # SMS parts: the tokens it takes with cost_of
 
 
 Log = list[tuple[float, Msg, Line]]
@@ -144,6 +145,46 @@ def test_the_gateway_rate_caps_all_lines_together() -> None:
     assert Counter(times(log))[0.0] == 5
     assert len(log) == 5 + 100
     assert simulator_violations(times(log), 10.0, 5.0) == 0
+
+
+def parts_scheduler(*pools: PoolConfig, caps: GatewayCaps = NO_CAPS, jitter_s: float = 0.0
+                    ) -> tuple[LineScheduler[Msg], dict[Msg, tuple[float, ...]]]:
+    """A scheduler charging each message its parts, and the offsets it spaced parts at."""
+    spaced: dict[Msg, tuple[float, ...]] = {}
+    sched = LineScheduler(pools, attrgetter("to"), caps=caps, jitter_s=jitter_s,
+                          cost_of=attrgetter("parts"), on_spaced=spaced.__setitem__)
+    return sched, spaced
+
+
+def test_a_long_message_on_a_burst_1_line_has_its_parts_spaced() -> None:
+    sched, spaced = parts_scheduler(pool(count=1, rate=0.2, burst=1), jitter_s=0.05)
+    sched.set_campaign("c", "p")
+    first, second = (Msg("c", f"+336100000{i}", i, parts=2) for i in range(2))
+    sched.push("c", [first, second])
+    [(message, line)] = sched.take(0.0, 10)
+    assert message == first and spaced[first] == pytest.approx((0.0, 5.05))
+    sched.release(line)
+    assert sched.next_ready_time() == pytest.approx(10.1)  # after the second part's token
+
+
+def test_parts_that_fit_the_burst_go_together_and_use_it_up() -> None:
+    sched, spaced = parts_scheduler(pool(count=1, rate=1.0, burst=3))
+    sched.set_campaign("c", "p")
+    sched.push("c", [Msg("c", f"+3361000000{i}", i, parts=3) for i in range(2)])
+    [(_, line)] = sched.take(0.0, 10)
+    assert spaced == {}  # all three at once
+    sched.release(line)
+    assert sched.next_ready_time() == pytest.approx(1.0)
+
+
+def test_the_gateway_rate_counts_parts() -> None:
+    sched, _ = parts_scheduler(pool(count=100, rate=100.0),
+                               caps=GatewayCaps(rate=10.0, burst=6.0))
+    sched.set_campaign("c", "p")
+    sched.push("c", [Msg("c", f"+3361{i:07d}", i, parts=3) for i in range(10)])
+    assert len(sched.take(0.0, 100)) == 2  # 6 tokens
+    assert sched.take(0.0, 100) == []
+    assert len(sched.take(0.3, 100)) == 1  # 3 more tokens
 
 
 def test_weights_share_the_lines_two_to_one() -> None:
@@ -315,29 +356,36 @@ def test_a_campaign_moves_pool_only_when_empty() -> None:
 
 
 class RandomRun:
-    """Random pushes, pauses, resumes and release delays over mixed lines."""
+    """Random pushes, pauses, resumes and release delays over mixed lines; with
+    `max_parts`, messages of 1 to max_parts SMS parts, each part arriving at its offset."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, max_parts: int = 1) -> None:
         self.rng = random.Random(seed)
         raw = {"gateway": "g", "rate": 0.5, "lines": [
             {"pattern": "S{000..099}"},
             {"pattern": "F{000..049}", "rate": 5.0, "burst": 3, "concurrency": 3},
             {"numbers": ["36111", "36112"], "rate": 20.0, "concurrency": 2}]}
         self.pool = parse_lines_config({"pools": {"p": raw}}).pools["p"]
-        self.sched = scheduler(self.pool, caps=GatewayCaps(rate=150.0, window=60),
-                               jitter_s=0.05, affinity_cap=500)
+        self.max_parts = max_parts
+        self.spaced: dict[int, tuple[float, ...]] = {}  # id(message) -> its parts' offsets
+        self.sched = LineScheduler(
+            [self.pool], attrgetter("to"), caps=GatewayCaps(rate=150.0, window=60),
+            jitter_s=0.05, affinity_cap=500, cost_of=attrgetter("parts"),
+            on_spaced=lambda message, offsets: self.spaced.update({id(message): offsets}))
         self.sent: dict[str, list[float]] = defaultdict(list)
         self.all_sent: list[float] = []
         self.busy: Counter[str] = Counter()
         self.releases: list[tuple[float, int, Line]] = []
         self.count = 0
+        self.spaced_count = 0  # messages whose parts were spaced out
 
     def step(self, now: float) -> None:
         rng, sched = self.rng, self.sched
         if rng.random() < 0.05:
             name = rng.choice(["a", "b", "c"])
             sched.set_campaign(name, "p", weight=rng.choice([1, 2, 3]))
-            sched.push(name, [Msg(name, f"+336{rng.randrange(300):08d}") for _ in range(50)])
+            sched.push(name, [Msg(name, f"+336{rng.randrange(300):08d}",
+                                  parts=rng.randint(1, self.max_parts)) for _ in range(50)])
         if rng.random() < 0.02 and sched.campaigns:
             name = rng.choice(sched.campaigns)
             (sched.pause if rng.random() < 0.5 else sched.resume)(name)
@@ -345,16 +393,19 @@ class RandomRun:
             _, _, line = heapq.heappop(self.releases)
             self.busy[line.address] -= 1
             sched.release(line)
-        for _, line in sched.take(now, rng.choice([1, 10, 100])):
-            self.record(now, line)
+        for message, line in sched.take(now, rng.choice([1, 10, 100])):
+            self.record(now, message, line)
 
-    def record(self, now: float, line: Line) -> None:
+    def record(self, now: float, message: Msg, line: Line) -> None:
         self.busy[line.address] += 1
         assert self.busy[line.address] <= line.concurrency
         assert self.sched.in_flight <= 60
-        arrival = now + self.rng.uniform(0.0, 0.05)  # the network's jitter
-        self.sent[line.address].append(arrival)
-        self.all_sent.append(arrival)
+        offsets = self.spaced.pop(id(message), None)
+        self.spaced_count += offsets is not None
+        for offset in offsets or (0.0,) * message.parts:
+            arrival = now + offset + self.rng.uniform(0.0, 0.05)  # the network's jitter
+            self.sent[line.address].append(arrival)
+            self.all_sent.append(arrival)
         self.count += 1
         heapq.heappush(self.releases, (now + self.rng.expovariate(5.0), self.count, line))
 
@@ -363,16 +414,18 @@ class RandomRun:
         return min(self.sched.next_ready_time(), due, now + self.rng.expovariate(20.0))
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_random_runs_never_exceed_a_line_or_the_gateway(seed: int) -> None:
-    run = RandomRun(seed)
+@pytest.mark.parametrize(("seed", "max_parts"), [(seed, 1) for seed in range(5)]
+                         + [(seed, 4) for seed in range(5, 8)])
+def test_random_runs_never_exceed_a_line_or_the_gateway(seed: int, max_parts: int) -> None:
+    run = RandomRun(seed, max_parts)
     now = 0.0
     for _ in range(20_000):
         run.step(now)
         now = max(now, run.next_time(now))
     limits = dict(run.pool.lines())
     assert run.count > 2_000
+    assert (run.spaced_count > 100) == (max_parts > 1)
     for address, arrivals in run.sent.items():
         rate, burst = limits[address].rate, limits[address].burst
-        assert simulator_violations(arrivals, rate, burst) == 0, address
-    assert simulator_violations(run.all_sent, 150.0, 0.0) == 0
+        assert simulator_violations(sorted(arrivals), rate, burst) == 0, address
+    assert simulator_violations(sorted(run.all_sent), 150.0, 0.0) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import trio
+import trio.testing
 
 from dispatch.gateways.base import Accepted, Outbound, Rejected, Retry
 from dispatch.smpp import BindTransceiver, SubmitSm
@@ -199,3 +200,22 @@ async def test_submit_without_any_bind_retries_at_once() -> None:
         async with running_gateway(settings(port)) as gw:
             assert not gw.bound
             assert await gw.submit(outbound(2)) == [NO_BIND] * 2
+
+
+async def test_parts_with_offsets_go_at_their_times_and_the_message_is_answered_once(
+        autojump_clock: trio.testing.MockClock) -> None:
+    """A line's rate spaces a long message's parts (see lines.scheduler): each part leaves
+    at its offset from the submission, without waiting for the earlier part's answer."""
+    smsc = TestSmsc(delay_s=3.0)  # answers come later than the next part is due
+    spaced = Outbound("long", "+33612345678", "L1", "c" * 400, part_offsets=(0.0, 2.0, 4.0))
+    with trio.fail_after(60):
+        async with running_smsc(smsc), running_gateway(settings(smsc.port)) as gw:
+            started = trio.current_time()
+            results = await gw.submit([spaced, *outbound(1)])
+            conn = smsc.bound[0]
+    assert results == [Accepted("long-3"), Accepted("ref-0")]
+    times: dict[str, list[float]] = {reference_of(pdu): [] for pdu in conn.submits}
+    for pdu, at in zip(conn.submits, conn.submit_times, strict=True):
+        times[reference_of(pdu)].append(round(at - started, 3))
+    assert times == {"long": [0.0, 2.0, 4.0], "ref-0": [0.0]}
+    assert [pdu.short_message[5] for pdu in _parts(conn.submits, "long")] == [1, 2, 3]

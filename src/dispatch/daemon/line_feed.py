@@ -9,12 +9,16 @@ Pause and resume map onto the scheduler's: a paused campaign keeps its messages 
 here and gets no line. Cancel takes its queued messages out and records them cancelled
 (through the recorder, like any outcome), so none is lost. Campaign status comes from the
 campaign book, followed on each of its refreshes (about once a second).
+
+A message's cost on its line is what the gateway counts for its text (`parts`: SMS parts on
+SMPP), rendered when it arrives here; the scheduler spaces the parts that its line cannot
+take at once, and the sender hands those offsets to the gateway.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import trio
@@ -29,6 +33,7 @@ from dispatch.lines.service import LineService
 from dispatch.model import ACTIVE, CANCELLED, PAUSED, Share
 from dispatch.store.line_leases import LineLeases
 from dispatch.store.queue import Outcome
+from dispatch.template import TemplateError
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +54,25 @@ def _recipient(message: Message) -> str:
     return message.number
 
 
+def _parts(message: Message) -> int:
+    return message.parts
+
+
+def _space(message: Message, offsets: tuple[float, ...]) -> None:
+    message.part_offsets = offsets
+
+
 class LineFeed:
     def __init__(self, gateway: str, plan: LinePlan, leases: LineLeases | None = None,
-                 consumer: str = "") -> None:
+                 consumer: str = "", parts: Callable[[str], int] | None = None) -> None:
         """With `leases` (and `plan.lease_s`), only the lines this daemon leases are used
-        (see pool_leases); without, every line of the plan's pools."""
+        (see pool_leases); without, every line of the plan's pools. `parts(text)`: the
+        submissions the gateway counts for a text (None: one per message)."""
         self.gateway = gateway
         self.scheduler: LineScheduler[Message] = LineScheduler(
-            plan.pools, _recipient, caps=plan.caps, jitter_s=plan.jitter_s)
+            plan.pools, _recipient, caps=plan.caps, jitter_s=plan.jitter_s,
+            cost_of=_parts, on_spaced=_space)
+        self._count_parts = parts
         self.service = LineService(self.scheduler)
         self.pools = [pool.name for pool in plan.pools]
         self._leases = [PoolLeases(leases, consumer, self.scheduler, pool, plan.lease_s,
@@ -93,7 +109,18 @@ class LineFeed:
             self.scheduler.set_campaign(campaign.id, campaign.pool)
             self._pools[campaign.id] = campaign.pool
             self._status[campaign.id] = ACTIVE
+        for message in messages:
+            message.parts = self._parts_of(campaign, message)
+            message.part_offsets = ()  # a retry is spaced anew
         self.scheduler.push(campaign.id, messages)
+
+    def _parts_of(self, campaign: Campaign, message: Message) -> int:
+        if self._count_parts is None:
+            return 1
+        try:
+            return self._count_parts(campaign.render(message.values))
+        except TemplateError:  # refused by the sender, without being sent
+            return 1
 
     def _apply_share(self, name: str, share: Share) -> None:
         if self._shares.get(name) != share:

@@ -17,6 +17,10 @@ class Message:
     values: list[str] | None
     attempts: int = 0  # transient failures that count toward daemon.max_attempts
     waits: int = 0  # every retry, counted or not: drives the backoff
+    # On a line (see lines.scheduler): the submissions its text takes (SMS parts), and
+    # when they cannot all go at once, each part's offset from the first.
+    parts: int = 1
+    part_offsets: tuple[float, ...] = ()
 
 
 class MessageSink(Protocol):

@@ -76,14 +76,38 @@ class Sender:
     async def run_lines(self, lines: Lines) -> None:
         """Messages of pools' campaigns, each on the line the scheduler gave it (its
         address is the message's sender); a line is released once the gateway answered
-        (or the message turned out not to be sendable). Ends when `lines` is closed."""
-        async with self._outcomes:
+        (or the message turned out not to be sendable). Long messages whose parts go out
+        spaced are sent each in a task of their own. Ends when `lines` is closed and
+        those are done."""
+        async with self._outcomes, trio.open_nursery() as spacing:
             while True:
                 try:
                     batch = await lines.next_assignments(self._gateway.batch_size)
                 except trio.EndOfChannel:
                     return
-                await self._send_on_lines(lines, batch)
+                for message, line in batch:
+                    if message.part_offsets:
+                        spacing.start_soon(self._send_spaced, lines, message, line)
+                batch = [assignment for assignment in batch if not assignment[0].part_offsets]
+                if batch:
+                    await self._send_on_lines(lines, batch)
+
+    async def _send_spaced(self, lines: Lines, message: Message, line: Line) -> None:
+        """A message whose parts go out spaced on its line. The line was charged for every
+        part, so nothing else is sent on it before its last part's turn: it is released
+        (concurrency and window slot) once the parts are handed to the gateway, not when
+        the last one is answered seconds later."""
+        taken_at, held = trio.current_time(), [line]
+
+        def submitting() -> None:
+            lines.delay(held, trio.current_time() - taken_at)
+            lines.release(held.pop())
+
+        try:
+            await self._send([message], [line.address], submitting)
+        finally:
+            if held:  # not sent after all
+                lines.release(held.pop())
 
     async def _send_on_lines(self, lines: Lines, batch: list[Assignment[Message]]) -> None:
         """One batch of assignments; the lines are charged from the moment the batch goes
@@ -179,7 +203,8 @@ class Sender:
     def _outbound(self, message: Message, sender: str) -> Outbound:
         campaign = self._book.campaigns[message.campaign]
         return Outbound(message_reference(message.campaign, message.number), message.number,
-                        sender, campaign.render(message.values))
+                        sender, campaign.render(message.values),
+                        part_offsets=message.part_offsets)
 
     def _settle(self, message: Message, result: SubmitResult,
                 done: list[tuple[str, Outcome]]) -> None:

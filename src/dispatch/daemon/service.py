@@ -149,7 +149,8 @@ class Daemon:
             s.record_batch_size * 4)
         channels = {name: trio.open_memory_channel[Message](s.batch_size * 2)
                     for name in self._gateways}
-        feeds = {name: LineFeed(name, plan, self._line_leases, self._queue.consumer)
+        feeds = {name: LineFeed(name, plan, self._line_leases, self._queue.consumer,
+                                self._gateways[name].parts)
                  for name, plan in self._lines.items() if name in self._gateways}
         outlets = {name: Outlet(self._book, pair[0], feeds.get(name))
                    for name, pair in channels.items()}

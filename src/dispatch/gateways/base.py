@@ -25,6 +25,9 @@ class Outbound:
     # Ask for a delivery receipt. False for answers (HELP, confirmations): no receipt map
     # expects them, so their receipts would only pile up as orphans.
     receipt: bool = True
+    # Parts to send spaced out (a line's rate, see lines.scheduler): the i-th part still
+    # to send goes part_offsets[i] seconds after the first. Empty: all at once.
+    part_offsets: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,10 @@ class Gateway(Protocol):
         ...
 
     async def submit(self, messages: Sequence[Outbound]) -> list[SubmitResult]: ...
+
+    def parts(self, text: str) -> int:
+        """The submissions this text takes: what a line's rate is charged for it."""
+        ...
 
     async def aclose(self) -> None: ...
 

@@ -47,6 +47,10 @@ class HttpGateway:
         task_status.started()
         await trio.sleep_forever()
 
+    def parts(self, text: str) -> int:
+        """One request per message, whatever its length: the gateway splits it."""
+        return 1
+
     async def aclose(self) -> None:
         await self._client.aclose()
 

@@ -5,6 +5,9 @@
     results = await gateway.submit(messages)      # one Accepted/Rejected/Retry per message
     await gateway.aclose()                         # unbinds politely (bounded), closes
 
+Parts may be spaced out (`Outbound.part_offsets`, for a line's rate): each wave goes at
+its time, whatever became of the earlier ones, and `submit` returns once all are answered.
+
 A message's parts may be accepted and a later part refused: the message is then reported
 with that refusal (or retry); a retry sends only the parts not accepted yet, with the same
 concatenation reference (see smpp_client.partial). A request unanswered (timeout or lost
@@ -30,7 +33,13 @@ from dispatch.smpp_client.mo import MoAssembler
 from dispatch.smpp_client.partial import PartialMessage, PartialMessages
 from dispatch.smpp_client.pool import Pool
 from dispatch.smpp_client.stats import ClientStats
-from dispatch.smpp_client.submit import MAX_ADDRESS, PartBuilder, id_base, message_result
+from dispatch.smpp_client.submit import (
+    MAX_ADDRESS,
+    PartBuilder,
+    id_base,
+    message_result,
+    part_count,
+)
 
 # SMPP 3.4 sizes of the bind's C-strings, NUL excluded.
 CREDENTIAL_LIMITS: Final = {"system_id": 15, "password": 8, "system_type": 12}
@@ -131,16 +140,50 @@ class SmppGateway:
         built = [self._parts(message) for message in messages]
         pdus: list[SubmitSm] = []
         starts: list[bool] = []
-        for item in built:
+        offsets: list[float] = []
+        for message, item in zip(messages, built, strict=True):
             if not isinstance(item, Rejected):
                 missing = item.missing()
                 pdus += [item.pdus[i] for i in missing]
                 starts += [True] + [False] * (len(missing) - 1)
-        batch = PendingBatch(pdus, [*starts, True])
-        if pdus:
+                spacing = message.part_offsets
+                offsets += [spacing[j] if j < len(spacing) else 0.0
+                            for j in range(len(missing))]
+        if any(offsets):
+            results = await self._send_spaced(pdus, offsets)
+        else:
+            results = await self._send(PendingBatch(pdus, [*starts, True]))
+        return self._results(messages, built, iter(results))
+
+    def parts(self, text: str) -> int:
+        return part_count(text)
+
+    async def _send(self, batch: PendingBatch) -> list[SubmitResult | None]:
+        if batch.pdus:
             await self._pool.send(batch)
             await batch.done.wait()
-        return self._results(messages, built, iter(batch.results))
+        return batch.results
+
+    async def _send_spaced(self, pdus: list[SubmitSm], offsets: list[float]
+                           ) -> list[SubmitResult | None]:
+        """Each wave of parts at its offset from now, without waiting for the answers to
+        the one before: a part sent late would crowd the next message on its line."""
+        start = trio.current_time()
+        waves: dict[float, list[int]] = {}
+        for index, offset in enumerate(offsets):
+            waves.setdefault(offset, []).append(index)
+        results: list[SubmitResult | None] = [None] * len(pdus)
+
+        async def wave(offset: float, indexes: list[int]) -> None:
+            await trio.sleep_until(start + offset)
+            answers = await self._send(PendingBatch([pdus[i] for i in indexes]))
+            for index, answer in zip(indexes, answers, strict=True):
+                results[index] = answer
+
+        async with trio.open_nursery() as nursery:
+            for offset, indexes in waves.items():
+                nursery.start_soon(wave, offset, indexes)
+        return results
 
     def _parts(self, message: Outbound) -> PartialMessage | Rejected:
         held = self._partial.take(message.reference)

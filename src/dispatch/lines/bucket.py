@@ -72,6 +72,20 @@ class TokenBucket:
         """Charge `count` tokens at `now`; the caller checked `available` first."""
         self.tat = max(self.tat, now) + count * self.interval
 
+    def take_spaced(self, now: float, count: int) -> tuple[float, ...]:
+        """Charge `count` tokens for submissions sent one after another, each as early as
+        the bucket allows from `now` (the first at `now`: the caller checked a token is
+        there): their offsets from `now`. A long SMS is one submission per part, and a
+        bucket smaller than its parts can only carry them spaced out."""
+        offsets: list[float] = []
+        tat, tolerance, interval = self.tat, self.tolerance, self.interval
+        for _ in range(count):
+            at = max(now, tat - tolerance)
+            offsets.append(at - now)
+            tat = max(tat, at) + interval
+        self.tat = tat
+        return tuple(offsets)
+
     def try_take(self, now: float) -> bool:
         """Take one token if there is one."""
         if self.tat - self.tolerance > now:

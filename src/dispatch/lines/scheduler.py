@@ -39,8 +39,13 @@ most ``affinity_cap`` entries (about 250 bytes each); a later message of that re
 that campaign takes the same line when it is free at that moment, and the earliest free
 line otherwise, without waiting (the remembered line stays the recipient's).
 
-Costs. An assignment takes one token: a long message sent as k submissions needs k tokens
-at the gateway, which this scheduler does not model.
+Costs. A long SMS goes out as k submissions (one per part) and the gateway counts each:
+with `cost_of`, a message of k parts takes k tokens of its line (and of the gateway caps),
+and when its line's bucket does not hold them all, the parts are spaced: `on_spaced` gets
+each part's offset from the hand-out time, as the bucket allows them (`take_spaced`). A
+line is handed out as soon as it has one token, so a long message never waits for a line
+to save up k tokens (which a burst-1 line never does); the next message on that line comes
+after its last part's token. The gateway caps charge all k at hand-out time.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ M = TypeVar("M")
 NOW = -math.inf  # an `on_ready` time meaning "possibly right away"
 Assignment = tuple[M, "Line"]
 ReadyHook = Callable[[float], None]
+SpacedHook = Callable[[M, tuple[float, ...]], None]
 NO_CAPS = GatewayCaps()
 
 
@@ -137,17 +143,22 @@ class Campaign(Generic[M]):
 class LineScheduler(Generic[M]):
     """Assignments of queued messages to the lines of one gateway's pools.
 
-    `recipient_of(message)` gives the recipient (the affinity key with the campaign).
+    `recipient_of(message)` gives the recipient (the affinity key with the campaign);
+    `cost_of(message)` the submissions it takes (its SMS parts; None: 1 each), and
+    `on_spaced(message, offsets)` is told the times of the parts that cannot go at once.
     Times passed to `take` must never decrease.
     """
 
     def __init__(self, pools: Iterable[PoolConfig], recipient_of: Callable[[M], str], *,
                  caps: GatewayCaps = NO_CAPS, jitter_s: float = 0.05,
-                 affinity_cap: int = 200_000) -> None:
+                 affinity_cap: int = 200_000, cost_of: Callable[[M], int] | None = None,
+                 on_spaced: SpacedHook[M] | None = None) -> None:
         self._pools = {config.name: LinePool(config, jitter_s) for config in pools}
         self._rotation = list(self._pools.values())
         self._turn = 0
         self._recipient_of = recipient_of
+        self._cost_of = cost_of
+        self._on_spaced = on_spaced
         self._jitter_s = jitter_s
         self._gate = TokenBucket(caps.rate, caps.burst, margin_s=jitter_s) if caps.rate else None
         self._window = caps.window or math.inf
@@ -239,11 +250,10 @@ class LineScheduler(Generic[M]):
         if self._gate is not None and budget > 0:
             budget = self._gate.available(now, int(budget))
         out: list[Assignment[M]] = []
-        if budget > 0:
-            self._fill_pools(now, int(budget), out)
+        tokens = self._fill_pools(now, int(budget), out) if budget > 0 else 0
         if out:
             if self._gate is not None:
-                self._gate.take(now, len(out))
+                self._gate.take(now, tokens)
             self.in_flight += len(out)
             self.queued -= len(out)
         return out
@@ -321,27 +331,32 @@ class LineScheduler(Generic[M]):
 
     # --- inside ----------------------------------------------------------------------
 
-    def _fill_pools(self, now: float, budget: int, out: list[Assignment[M]]) -> None:
-        """Share the budget between pools, starting with a different one each time."""
+    def _fill_pools(self, now: float, budget: int, out: list[Assignment[M]]) -> int:
+        """Share the budget (tokens) between pools, starting with a different one each
+        time; the tokens spent."""
         pools = self._rotation
         if len(pools) == 1:
-            self._fill(pools[0], now, budget, out)
-            return
+            return self._fill(pools[0], now, budget, out)
         self._turn = (self._turn + 1) % len(pools)
         order = pools[self._turn:] + pools[:self._turn]
-        while len(out) < budget:
-            before = len(out)
+        spent = 0
+        while spent < budget:
+            before = spent
             for i, pool in enumerate(order):
-                left = budget - len(out)
-                self._fill(pool, now, max(1, left // (len(order) - i)) if left else 0, out)
-            if len(out) == before:
-                return
+                left = budget - spent
+                spent += self._fill(pool, now, max(1, left // (len(order) - i)) if left else 0,
+                                    out)
+            if spent == before:
+                break
+        return spent
 
-    def _fill(self, pool: LinePool, now: float, limit: int, out: list[Assignment[M]]) -> None:
-        """The hot loop: `has_work` and `top` inlined (this runs once per message)."""
-        ready, free, lines = pool.ready, pool.free, pool.lines
-        stop = len(out) + limit
-        while len(out) < stop and ready and free:
+    def _fill(self, pool: LinePool, now: float, limit: int, out: list[Assignment[M]]) -> int:
+        """The hot loop: `has_work` and `top` inlined (this runs once per message). Hands
+        out messages while `limit` tokens last (a first message of more parts than that
+        overdraws it: a message is never split); returns the tokens spent."""
+        ready, free, lines, cost_of = pool.ready, pool.free, pool.lines, self._cost_of
+        spent = 0
+        while spent < limit and ready and free:
             head = ready[0]
             campaign: Campaign[M] = head[3]
             if head[2] != campaign.token:
@@ -353,12 +368,21 @@ class LineScheduler(Generic[M]):
                 heappop(free)  # stale: the line was used out of turn or parked
                 continue
             if free_at > now:
-                return
-            message = campaign.queue.popleft()
+                break
+            message = campaign.queue[0]
+            cost = cost_of(message) if cost_of is not None else 1
+            if spent and spent + cost > limit:
+                break
+            campaign.queue.popleft()
             line = self._line_for(campaign, message, top, now)
-            self._use(pool, line, now, line is top)
+            if cost > 1:
+                self._use_spaced(pool, line, now, line is top, message, cost)
+            else:
+                self._use(pool, line, now, line is top)
+            spent += cost
             out.append((message, line))
             self._advance(pool, campaign, head[1])
+        return spent
 
     def _line_for(self, campaign: Campaign[M], message: M, top: Line, now: float) -> Line:
         """The recipient's own line if it is free now, else `top` (the earliest free)."""
@@ -376,20 +400,18 @@ class LineScheduler(Generic[M]):
             return pinned
         return top
 
+    def _use_spaced(self, pool: LinePool, line: Line, now: float, is_top: bool, message: M,
+                    cost: int) -> None:
+        """`_use` for a message of `cost` parts: its line charged for every part."""
+        offsets = line.take_spaced(now, cost)
+        if offsets[-1] > 0 and self._on_spaced is not None:
+            self._on_spaced(message, offsets)
+        _place(pool, line, is_top)
+
     @staticmethod
     def _use(pool: LinePool, line: Line, now: float, is_top: bool) -> None:
         line.tat = (line.tat if line.tat > now else now) + line.interval  # max(), inlined
-        line.busy += 1
-        if line.busy < line.concurrency:
-            line.heap_key = key = line.tat - line.tolerance
-            if is_top:
-                heapreplace(pool.free, (key, line.index))
-            else:
-                heappush(pool.free, (key, line.index))
-        else:
-            line.heap_key = None
-            if is_top:
-                heappop(pool.free)
+        _place(pool, line, is_top)
 
     def _advance(self, pool: LinePool, campaign: Campaign[M], served_pass: float) -> None:
         """Stride step of the campaign at the head of `pool.ready`."""
@@ -429,3 +451,19 @@ class LineScheduler(Generic[M]):
         except KeyError:
             known = ", ".join(self._pools) or "none"
             raise UnknownName(f"pool {name!r} is not served here (pools: {known})") from None
+
+
+def _place(pool: LinePool, line: Line, is_top: bool) -> None:
+    """A line just used (`is_top`: taken from the top of the free heap): one more busy, and
+    back in the heap at its next free time, or out of it at its concurrency."""
+    line.busy += 1
+    if line.busy < line.concurrency:
+        line.heap_key = key = line.tat - line.tolerance
+        if is_top:
+            heapreplace(pool.free, (key, line.index))
+        else:
+            heappush(pool.free, (key, line.index))
+    else:
+        line.heap_key = None
+        if is_top:
+            heappop(pool.free)

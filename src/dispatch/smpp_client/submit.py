@@ -107,6 +107,14 @@ class PartBuilder:
             short_message=payload, tlvs=tlvs)
 
 
+def part_count(message_text: str) -> int:
+    """The submit_sm a text takes (1 if it cannot be encoded: it is refused as one)."""
+    try:
+        return len(_encoded_parts(message_text)[1])
+    except text.TextEncodingError:
+        return 1
+
+
 @functools.lru_cache(maxsize=256)
 def _encoded_parts(message_text: str) -> tuple[text.Encoding, tuple[bytes, ...]]:
     """The encoding and part payloads of a text. Cached: a campaign without placeholders
