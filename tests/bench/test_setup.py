@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import struct
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from dispatch.bench.options import BenchOptions, OptionError, checked
+from dispatch.bench.options import MAX_PARTS, BenchOptions, OptionError, checked
 from dispatch.bench.png import Canvas
 from dispatch.bench.services import line_address, simulator_flags, write_daemon_config
+from dispatch.bench.workload import campaign_text, rendered
 from dispatch.commands import bench, simulator
 from dispatch.commands.common import UserError
 from dispatch.settings import load_settings
+from dispatch.smpp_client.submit import part_count
 
 PORTS = {"http_port": 8481, "smpp_port": 2776}
 
@@ -27,6 +30,20 @@ def test_defaults_are_filled_per_gateway() -> None:
     assert checked(BenchOptions(messages=10**6)).ceiling_size == 200_000
 
 
+def test_a_long_text_on_lines_has_no_ceiling_run() -> None:
+    lines = BenchOptions(gateway="smpp", lines=10, line_rate=1.0)
+    assert checked(replace(lines, text_parts=2)).ceiling_size == 0
+    assert checked(replace(lines, ceiling_messages=100)).ceiling_size == 100
+    assert checked(BenchOptions(gateway="smpp", text_parts=3)).ceiling_size == 10_000
+
+
+@pytest.mark.parametrize("parts", range(1, MAX_PARTS + 1))
+def test_the_campaign_text_takes_the_parts_asked_for(parts: int) -> None:
+    text = rendered(campaign_text(parts))
+    assert part_count(text) == parts
+    assert text.endswith("Parti Bench. STOP 36111")  # still signed, opt-out last
+
+
 @pytest.mark.parametrize(("options", "named"), [
     (BenchOptions(messages=0), "--messages"),
     (BenchOptions(gateway="ftp"), "--gateway"),
@@ -34,6 +51,8 @@ def test_defaults_are_filled_per_gateway() -> None:
     (BenchOptions(gateway="smpp", lines=10), "--line-rate"),
     (BenchOptions(gateway="smpp", line_rate=1.0), "--lines"),
     (BenchOptions(daemons=0), "--daemons"),
+    (BenchOptions(text_parts=0), "--text-parts"),
+    (BenchOptions(text_parts=MAX_PARTS + 1), "--text-parts"),
 ])
 def test_bad_options_are_named(options: BenchOptions, named: str) -> None:
     with pytest.raises(OptionError, match=named):

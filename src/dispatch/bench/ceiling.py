@@ -24,7 +24,7 @@ from typing import Any
 import trio
 
 from dispatch.bench.services import ACCOUNT, SENDER, line_address
-from dispatch.bench.workload import RENDERED, e164_number
+from dispatch.bench.workload import campaign_text, e164_number, rendered
 from dispatch.gateways.base import Accepted, Gateway, InboundMessage, Outbound, Receipt
 from dispatch.gateways.http import HttpGateway
 from dispatch.gateways.smpp import SmppGateway
@@ -88,10 +88,11 @@ def make_gateway(args: argparse.Namespace, callback_url: str) -> Gateway:
     return SmppGateway("ceiling", config)
 
 
-def messages(count: int, lines: int) -> list[Outbound]:
+def messages(count: int, lines: int, parts: int = 1) -> list[Outbound]:
     """With lines, message i goes out from line i mod `lines` (perfect round robin)."""
+    text = rendered(campaign_text(parts))
     return [Outbound(f"ceiling-{index}", e164_number(index),
-                     line_address(index % lines) if lines else SENDER, RENDERED)
+                     line_address(index % lines) if lines else SENDER, text)
             for index in range(count)]
 
 
@@ -171,7 +172,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 async def blast(gateway: Gateway, counter: ReceiptCounter, args: argparse.Namespace
                 ) -> dict[str, Any]:
-    outbound = messages(args.messages, args.lines)
+    outbound = messages(args.messages, args.lines, args.text_parts)
     cpu, started = cpu_s(), trio.current_time()
     pace = args.lines * args.line_rate * LINE_HEADROOM
     accepted = await Blaster(gateway, args.concurrency, pace).send(outbound)
@@ -201,6 +202,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="send from this many lines in turn (SMPP source addresses)")
     parser.add_argument("--line-rate", type=float, default=0.0,
                         help="messages/s per line: the run is paced at 90 %% of lines x rate")
+    parser.add_argument("--text-parts", type=int, default=1, help="SMS parts of the text")
     return parser.parse_args(argv)
 
 

@@ -26,7 +26,13 @@ from dispatch.bench.options import BenchOptions
 from dispatch.bench.probes import redis_pid, scrape_metrics, simulator_stats, used_memory
 from dispatch.bench.sampler import Sampler
 from dispatch.bench.services import start_daemon, start_simulator, write_daemon_config
-from dispatch.bench.workload import CAMPAIGN, EnqueueResult, enqueue_all, enqueue_paced
+from dispatch.bench.workload import (
+    CAMPAIGN,
+    EnqueueResult,
+    campaign_text,
+    enqueue_all,
+    enqueue_paced,
+)
 from dispatch.keys import Keys
 from dispatch.processes import Child
 from dispatch.settings import Settings, load_settings
@@ -112,7 +118,8 @@ class Stage:
 
     async def _backlog(self) -> None:
         self.result.enqueue = await enqueue_all(self.redis, self.settings,
-                                                self.options.messages, self.workdir)
+                                                self.options.messages, self.workdir,
+                                                campaign_text(self.options.text_parts))
         self.result.memory_after = await used_memory(self.redis)
         await self._start_daemons()
 
@@ -120,7 +127,8 @@ class Stage:
         await self._start_daemons()
         self.result.started_at = trio.current_time() - self.origin  # the enqueue's start
         await enqueue_paced(self.redis, self.settings, self.options.messages,
-                            self.options.enqueue_rate, self.workdir, self.result.enqueue)
+                            self.options.enqueue_rate, self.workdir, self.result.enqueue,
+                            campaign_text(self.options.text_parts))
 
     async def _start_daemons(self) -> None:
         """All at once; the measured interval starts when the first is ready (with the

@@ -95,12 +95,14 @@ def throughput(run: PipelineRun) -> dict[str, float | None]:
 
 
 def line_capacity(options: BenchOptions, run: PipelineRun) -> dict[str, float | None]:
-    """With lines: their capacity (lines x rate) and the share of it sustained once every
-    line has spent its initial burst (see curves.steady_rate), at gateway acceptance."""
+    """With lines: their capacity in messages/s (lines x rate / parts per text) and the
+    share of it sustained once every line has spent its initial burst (see
+    curves.steady_rate), at gateway acceptance."""
     if not options.lines:
         return {}
-    capacity = options.lines * options.line_rate
-    burst = int(bucket_size(options.line_rate, options.line_burst))
+    parts = options.text_parts
+    capacity = options.lines * options.line_rate / parts
+    burst = max(1, int(bucket_size(options.line_rate, options.line_burst)) // parts)
     series = run.series
     steady = steady_rate(series.get("t", []), series.get("passed", []), options.lines, burst)
     return {"line_capacity_per_second": round(capacity, 1),

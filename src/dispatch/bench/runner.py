@@ -75,7 +75,8 @@ def ceiling_command(options: BenchOptions, port: int) -> list[str]:
             "--port", str(port), "--messages", str(options.ceiling_size),
             "--batch-size", str(options.batch_size), "--concurrency", str(options.concurrency),
             "--binds", str(options.binds), "--window", str(options.window),
-            "--lines", str(options.lines), "--line-rate", f"{options.line_rate:g}"]
+            "--lines", str(options.lines), "--line-rate", f"{options.line_rate:g}",
+            "--text-parts", str(options.text_parts)]
 
 
 async def _ceiling_process(options: BenchOptions, port: int, workdir: Path) -> dict[str, Any]:

@@ -7,13 +7,16 @@ provenance, as campaigns that require it must.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 
+from dispatch.bench.options import MAX_PARTS
 from dispatch.enqueue import EnqueueReport, TextRules, enqueue_file
 from dispatch.settings import Settings
+from dispatch.smpp_client.submit import part_count
 from dispatch.store.redis import Redis
 
 CAMPAIGN = "bench"
@@ -21,10 +24,28 @@ TEXT = "Bonjour {first_name}, votre bureau de vote ouvre dimanche a 8h. Parti Be
 RULES = TextRules(sender="Parti Bench")  # the party the text names
 FIRST_NAME = "Camille"
 CONSENT = "formulaire web bench.example,2026-01-15"  # consent_source, consent_date
-RENDERED = TEXT.replace("{first_name}", FIRST_NAME)  # one GSM-7 part
+FILLER = " Programme complet sur parti-bench.example."  # lengthens the text to more parts
+GSM7_PART = 153  # characters of a GSM-7 part with the concatenation header
 # A benchmark runs at any hour: the campaign's sending window is always open.
 WINDOW = "always"
 PACE_STEP_S = 0.05  # a paced enqueue sends a chunk this often
+
+
+def campaign_text(parts: int) -> str:
+    """The campaign's text, lengthened to `parts` GSM-7 SMS parts once rendered."""
+    if not 1 <= parts <= MAX_PARTS:
+        raise ValueError(f"parts must be 1 to {MAX_PARTS}, got {parts}")
+    if parts == 1:
+        return TEXT
+    missing = GSM7_PART * (parts - 1) + 1 - len(rendered(TEXT))
+    text = TEXT.replace(" Parti Bench.", FILLER * math.ceil(missing / len(FILLER))
+                        + " Parti Bench.")
+    assert part_count(rendered(text)) == parts, "FILLER no longer fits its part count"
+    return text
+
+
+def rendered(text: str) -> str:
+    return text.replace("{first_name}", FIRST_NAME)
 
 
 def national_number(index: int) -> str:
@@ -61,19 +82,19 @@ class EnqueueResult:
         self.rows += report.rows
 
 
-async def enqueue_all(redis: Redis, settings: Settings, count: int, folder: Path
-                      ) -> EnqueueResult:
+async def enqueue_all(redis: Redis, settings: Settings, count: int, folder: Path,
+                      text: str = TEXT) -> EnqueueResult:
     """The whole campaign in one file; the time counts reading it, not writing it."""
     path = write_csv(folder / "campaign.csv", 0, count)
     result = EnqueueResult(started=trio.current_time())
-    result.add(await enqueue_file(redis, settings, path, CAMPAIGN, TEXT, window=WINDOW,
+    result.add(await enqueue_file(redis, settings, path, CAMPAIGN, text, window=WINDOW,
                                   rules=RULES))
     result.finished = trio.current_time()
     return result
 
 
 async def enqueue_paced(redis: Redis, settings: Settings, count: int, rate: float,
-                        folder: Path, result: EnqueueResult) -> None:
+                        folder: Path, result: EnqueueResult, text: str = TEXT) -> None:
     """Enqueue `count` rows at `rate` rows/s, one small file every PACE_STEP_S, into
     `result` (filled as it goes)."""
     result.started = trio.current_time()
@@ -81,6 +102,6 @@ async def enqueue_paced(redis: Redis, settings: Settings, count: int, rate: floa
     for start in range(0, count, chunk):
         await trio.sleep_until(result.started + start / rate)
         path = write_csv(folder / "chunk.csv", start, min(count, start + chunk))
-        result.add(await enqueue_file(redis, settings, path, CAMPAIGN, TEXT, window=WINDOW,
+        result.add(await enqueue_file(redis, settings, path, CAMPAIGN, text, window=WINDOW,
                                       rules=RULES))
     result.finished = trio.current_time()

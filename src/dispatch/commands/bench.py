@@ -49,6 +49,9 @@ def _add_workload_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--line-jitter", type=float, default=0.05, metavar="S",
                         help="the daemon's daemon.line_jitter_s: timing spread absorbed per "
                              "line (default 0.05)")
+    parser.add_argument("--text-parts", type=int, default=1, metavar="P",
+                        help="SMS parts of the campaign's text (default 1); with --lines, no "
+                             "ceiling run (its client does not space parts)")
     parser.add_argument("--enqueue-rate", type=float, default=0.0, metavar="R",
                         help="enqueue at R rows/s while the daemons run (default: enqueue "
                              "everything first, then start them)")
@@ -89,7 +92,8 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         return checked(BenchOptions(
             gateway=args.gateway, messages=args.messages, lines=args.lines,
             line_rate=args.line_rate, line_burst=args.line_burst,
-            line_jitter_s=args.line_jitter, batch_size=args.batch_size,
+            line_jitter_s=args.line_jitter, text_parts=args.text_parts,
+            batch_size=args.batch_size,
             concurrency=args.concurrency, binds=args.binds, window=args.window,
             daemons=args.daemons, enqueue_rate=args.enqueue_rate,
             receipt_delay_ms=args.receipt_delay_ms, ceiling_messages=args.ceiling_messages,
