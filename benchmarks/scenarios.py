@@ -42,6 +42,10 @@ SCENARIOS: dict[str, list[str]] = {
     # `steady_per_second` against `line_capacity_per_second` (target ratio >= 0.97).
     "lines_10k": ["--gateway", "smpp", "--messages", "60000", "--lines", "10000",
                   "--line-rate", "0.2", "--timeout", "300"],
+    # The same lines with a two-part text: each message takes two tokens of its line, the
+    # second part spaced 5.05 s after the first (burst 1), so 1,000 messages/s of capacity.
+    "lines_10k_2parts": ["--gateway", "smpp", "--messages", "40000", "--lines", "10000",
+                         "--line-rate", "0.2", "--text-parts", "2", "--timeout", "300"],
     "paced_smpp_2k": ["--gateway", "smpp", "--messages", "60000", "--enqueue-rate", "2000"],
 }
 DEFAULT_SKIPS = ("smpp_1m",)

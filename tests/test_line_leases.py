@@ -74,3 +74,17 @@ async def test_a_slice_comes_back_rested_only_when_nobody_held_it_for_a_refill(
     late = await store.cycle("p", "c", 4, TTL_S, now_ms=17_000, rest_s=5.0)
     # a and b died; a's leases ran out at 11 s (rested by 16 s), b's at 12 s (17 s).
     assert (sorted(late.held), late.rested) == ([0, 1, 2, 3], frozenset({0, 1, 2, 3}))
+
+
+async def test_a_daemon_leaving_cleanly_hands_its_slices_over_at_once(
+        redis: Redis, settings: Settings) -> None:
+    store = leases(redis, settings)
+    await store.cycle("p", "a", 4, TTL_S, now_ms=0, rest_s=5.0)
+    b = await store.cycle("p", "b", 4, TTL_S, now_ms=1_000, rest_s=5.0)
+    assert (b.share, b.held) == (2, [])
+    assert await store.leave("p", "a", now_ms=2_000) == 4
+    assert await store.leave("p", "a", now_ms=2_000) == 0  # nothing left to give
+    # Long before a's leases would expire (10 s): b alone, its share is every slice,
+    # taken with empty buckets (a drove them until 2 s).
+    b = await store.cycle("p", "b", 4, TTL_S, now_ms=3_000, rest_s=5.0)
+    assert (b.share, sorted(b.held), b.rested) == (4, [0, 1, 2, 3], frozenset())

@@ -26,6 +26,8 @@ class ScriptedStore:
     def __init__(self, *replies: LeaseCycle | Exception) -> None:
         self.replies = list(replies)
         self.given: list[list[int]] = []  # per cycle
+        self.left: list[str] = []  # daemons that left
+        self.leave_error: Exception | None = None
 
     @property
     def given_back(self) -> list[int]:
@@ -40,6 +42,12 @@ class ScriptedStore:
             raise reply
         held = [slice_ for slice_ in reply.held if slice_ not in self.given_back]
         return LeaseCycle(reply.share, held, reply.rested)
+
+    async def leave(self, pool: str, consumer: str, now_ms: int | None = None) -> int:
+        self.left.append(consumer)
+        if self.leave_error is not None:
+            raise self.leave_error
+        return 0
 
 
 def leased(sched: LineScheduler[Any]) -> list[str]:
@@ -84,3 +92,19 @@ async def test_every_line_is_let_go_when_renewals_fail_before_the_lease_can_expi
         await trio.sleep(0.2)  # past it: the lease may expire soon, let go of the lines
         assert leased(sched) == []
         nursery.cancel_scope.cancel()
+
+
+async def test_leaving_lets_every_line_go_and_gives_them_back_and_survives_redis_down(
+        autojump_clock: trio.testing.MockClock) -> None:
+    for error in (None, RedisConnectionError("down")):
+        sched = scheduler(pool(count=4, rate=100.0))
+        store = ScriptedStore(LeaseCycle(4, [0, 1, 2, 3]))
+        store.leave_error = error
+        leases = PoolLeases(store, "a", sched, "p", TTL_S)  # type: ignore[arg-type]
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(leases.run)
+            await trio.sleep(0.5)
+            assert len(leased(sched)) == 4
+            nursery.cancel_scope.cancel()
+        await leases.leave()
+        assert (leased(sched), store.left) == ([], ["a"])

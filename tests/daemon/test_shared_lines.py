@@ -59,7 +59,13 @@ async def test_two_daemons_split_the_lines_and_both_send(
                 final = await until_final(redis, configured, 300)
                 a.stop()
                 b.stop()
+            keys = Keys(settings.redis.key_prefix)
+            leases = await redis.hgetall(keys.line_leases("p"))
+            daemons = await redis.zcard(keys.line_daemons("p"))
         stats = sim.stats()
+    # Stopped cleanly: every slice given back (no owner), no heartbeat left.
+    assert leases and all(value.startswith(b"\t") for value in leases.values())
+    assert daemons == 0
     assert final["delivered"] == 300
     assert (stats["accepted"], stats["duplicates"], stats["line_violations"]) == (300, 0, 0)
     assert submitted(a) > 60 and submitted(b) > 60  # both drove lines
@@ -79,13 +85,13 @@ async def test_a_dead_daemon_s_lines_and_messages_are_taken_over(
                 await accepted(sim, 100)
                 a_alive.cancel()  # dies mid-campaign: its leases and messages are left
                 final = await until_final(redis, configured, 400)
+                lines = b.metrics.registry.get_sample_value("dispatch_lines", {"pool": "p"})
                 b.stop()
         stats = sim.stats()
     assert final["delivered"] == 400 and final["in_flight"] == 0  # none lost
     assert stats["line_violations"] == 0
     assert stats["accepted"] == 400
-    lines = b.metrics.registry.get_sample_value("dispatch_lines", {"pool": "p"})
-    assert lines == 20  # b drives every line now
+    assert lines == 20  # b drove every line by the end
 
 
 async def _run(node: Daemon, scope: trio.CancelScope) -> None:

@@ -99,6 +99,12 @@ class LineFeed:
     def release(self, line: Line) -> None:
         self.service.release(line)
 
+    def release_window(self) -> None:
+        self.scheduler.release_window()
+
+    def release_line(self, line: Line, sent_until: float) -> None:
+        self.scheduler.release_line(line, sent_until)
+
     def delay(self, lines: Sequence[Line], delay_s: float) -> None:
         """The assignments on `lines` go out `delay_s` after they were taken."""
         self.scheduler.delay(lines, delay_s)
@@ -175,6 +181,11 @@ class LineFeed:
             async with trio.open_nursery() as nursery:
                 for pool in self._leases:
                     nursery.start_soon(pool.run)
+
+    async def leave(self) -> None:
+        """After `close`, once every sender is done: give this daemon's lines back."""
+        for pool in self._leases:
+            await pool.leave()
 
     async def drain(self) -> None:
         """At shutdown: until every message of an active campaign has had its line

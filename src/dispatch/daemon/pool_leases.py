@@ -8,6 +8,8 @@ lines and none is ever driven by two daemons at once.
   unless no daemon held it for a full refill of its buckets (or ever): then at once.
 - A slice over the fair share (another daemon joined) is let go here first, and given back
   in Redis only once every assignment out on its lines has been answered.
+- On a clean stop, once every sender is done, all of them are given back at once
+  (`leave`): the other daemons take them at their next cycle, not when they expire.
 - Leases are renewed every third of `ttl_s` (every REBALANCE_S while shares move). When
   renewals fail, every line is let go TRUST of `ttl_s` after the last successful cycle
   began, before the lease can expire and another daemon take it. (A daemon frozen whole,
@@ -89,6 +91,23 @@ class PoolLeases:
             except (RedisError, OSError) as exc:
                 log.warning("pool %s: lease cycle failed: %s", self._pool, exc)
         return None
+
+    async def leave(self) -> None:
+        """A clean stop, with nothing out on the lines (`run` is over): give every slice
+        back now. If Redis does not answer, the leases simply expire."""
+        self._let_go(self._held | self._giving)
+        self._giving.clear()
+        problem = "no answer in time"
+        with trio.move_on_after(self._ttl_s * RENEW):
+            try:
+                given = await self._store.leave(self._pool, self._consumer)
+            except (RedisError, OSError) as exc:
+                problem = str(exc)
+            else:
+                log.info("pool %s: %d slices of lines given back", self._pool, given)
+                return
+        log.warning("pool %s: lines not given back (%s): their leases expire", self._pool,
+                    problem)
 
     def _idle_giving(self) -> list[int]:
         lines = self._scheduler.lines(self._pool)

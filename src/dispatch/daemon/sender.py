@@ -39,6 +39,10 @@ class Lines(Protocol):
 
     def release(self, line: Line) -> None: ...
 
+    def release_window(self) -> None: ...
+
+    def release_line(self, line: Line, sent_until: float) -> None: ...
+
     def delay(self, lines: Sequence[Line], delay_s: float) -> None: ...
 
 
@@ -76,50 +80,54 @@ class Sender:
     async def run_lines(self, lines: Lines) -> None:
         """Messages of pools' campaigns, each on the line the scheduler gave it (its
         address is the message's sender); a line is released once the gateway answered
-        (or the message turned out not to be sendable). Long messages whose parts go out
-        spaced are sent each in a task of their own. Ends when `lines` is closed and
-        those are done."""
+        (or the message turned out not to be sendable). The long messages of a batch
+        whose parts go out spaced are sent together in a task of their own, which lasts
+        until their last parts are answered. Ends when `lines` is closed and those are
+        done."""
         async with self._outcomes, trio.open_nursery() as spacing:
             while True:
                 try:
                     batch = await lines.next_assignments(self._gateway.batch_size)
                 except trio.EndOfChannel:
                     return
-                for message, line in batch:
-                    if message.part_offsets:
-                        spacing.start_soon(self._send_spaced, lines, message, line)
-                batch = [assignment for assignment in batch if not assignment[0].part_offsets]
+                spaced = [assignment for assignment in batch if assignment[0].part_offsets]
+                if spaced:
+                    spacing.start_soon(self._send_on_lines, lines, spaced, True)
+                    batch = [assignment for assignment in batch
+                             if not assignment[0].part_offsets]
                 if batch:
                     await self._send_on_lines(lines, batch)
 
-    async def _send_spaced(self, lines: Lines, message: Message, line: Line) -> None:
-        """A message whose parts go out spaced on its line. The line was charged for every
-        part, so nothing else is sent on it before its last part's turn: it is released
-        (concurrency and window slot) once the parts are handed to the gateway, not when
-        the last one is answered seconds later."""
-        taken_at, held = trio.current_time(), [line]
+    async def _send_on_lines(self, lines: Lines, batch: list[Assignment[Message]],
+                             spaced: bool = False) -> None:
+        """One batch of assignments; the lines are charged from the moment the batch goes
+        to the gateway (after the opt-out check), and released once it answered. When
+        its parts are `spaced`, the window slots are released as it goes (they are not
+        held for the seconds the parts take), and each line once its last part has been
+        answered, counted as used until then (a part the gateway made wait must not
+        crowd the line's next message)."""
+        taken_at, used = trio.current_time(), [line for _, line in batch]
+        windows = len(used) if spaced else 0
 
         def submitting() -> None:
-            lines.delay(held, trio.current_time() - taken_at)
-            lines.release(held.pop())
+            nonlocal windows
+            lines.delay(used, trio.current_time() - taken_at)
+            for _ in range(windows):
+                lines.release_window()
+            windows = 0
 
-        try:
-            await self._send([message], [line.address], submitting)
-        finally:
-            if held:  # not sent after all
-                lines.release(held.pop())
-
-    async def _send_on_lines(self, lines: Lines, batch: list[Assignment[Message]]) -> None:
-        """One batch of assignments; the lines are charged from the moment the batch goes
-        to the gateway (after the opt-out check), and released once it answered."""
-        taken_at, used = trio.current_time(), [line for _, line in batch]
         try:
             await self._send([message for message, _ in batch],
-                             [line.address for line in used],
-                             lambda: lines.delay(used, trio.current_time() - taken_at))
+                             [line.address for line in used], submitting)
         finally:
-            for line in used:
-                lines.release(line)
+            if spaced:
+                for _ in range(windows):  # not sent after all
+                    lines.release_window()
+                for line in used:
+                    lines.release_line(line, trio.current_time())
+            else:
+                for line in used:
+                    lines.release(line)
 
     async def _send(self, batch: list[Message], sources: list[str] | None = None,
                     submitting: Callable[[], None] | None = None) -> None:

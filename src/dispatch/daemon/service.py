@@ -171,6 +171,8 @@ class Daemon:
                     self._start_senders(nursery, name, receive, outcome_send, feeds.get(name))
                 nursery.start_soon(self._intake_tasks, reader, outlets,
                                    [(feed, outcome_send.clone()) for feed in feeds.values()])
+        for feed in feeds.values():  # every sender is done: nothing is out on the lines
+            await feed.leave()
 
     def _not_busy(self, feeds: Mapping[str, LineFeed]) -> int:
         """Held messages that are not work in progress: waiting for their window, or

@@ -166,23 +166,26 @@ class SmppGateway:
 
     async def _send_spaced(self, pdus: list[SubmitSm], offsets: list[float]
                            ) -> list[SubmitResult | None]:
-        """Each wave of parts at its offset from now, without waiting for the answers to
-        the one before: a part sent late would crowd the next message on its line."""
-        start = trio.current_time()
+        """The parts in waves by offset, each wave written at least its offset's distance
+        after the one before was written (a wave the binds made wait delays the later
+        ones: never two parts of a line closer than planned), without waiting for the
+        answers in between; then every answer."""
         waves: dict[float, list[int]] = {}
         for index, offset in enumerate(offsets):
             waves.setdefault(offset, []).append(index)
+        written, previous = trio.current_time(), 0.0
+        sent: list[tuple[list[int], PendingBatch]] = []
+        for offset in sorted(waves):
+            await trio.sleep_until(written + offset - previous)
+            batch = PendingBatch([pdus[i] for i in waves[offset]])
+            await self._pool.send(batch)  # returns once written
+            written, previous = trio.current_time(), offset
+            sent.append((waves[offset], batch))
         results: list[SubmitResult | None] = [None] * len(pdus)
-
-        async def wave(offset: float, indexes: list[int]) -> None:
-            await trio.sleep_until(start + offset)
-            answers = await self._send(PendingBatch([pdus[i] for i in indexes]))
-            for index, answer in zip(indexes, answers, strict=True):
+        for indexes, batch in sent:
+            await batch.done.wait()
+            for index, answer in zip(indexes, batch.results, strict=True):
                 results[index] = answer
-
-        async with trio.open_nursery() as nursery:
-            for offset, indexes in waves.items():
-                nursery.start_soon(wave, offset, indexes)
         return results
 
     def _parts(self, message: Outbound) -> PartialMessage | Rejected:

@@ -261,20 +261,34 @@ class LineScheduler(Generic[M]):
     def release(self, line: Line) -> None:
         """An assignment on `line` is over (answered, failed or given up): its concurrency
         slot and its gateway window slot are free again. Once per assignment."""
+        self.release_line(line)
+        self.release_window()
+
+    def release_window(self) -> None:
+        """The gateway window slot of one assignment is free again, its line still busy
+        (a long message whose spaced parts are still to go): once per assignment, before
+        or after its `release_line`."""
+        window_was_full = self.in_flight >= self._window
+        self.in_flight -= 1
+        if (window_was_full and self.on_ready is not None
+                and any(pool.has_work() for pool in self._rotation)):
+            self.on_ready(NOW)
+
+    def release_line(self, line: Line, sent_until: float = -math.inf) -> None:
+        """The concurrency slot of an assignment on `line` is free again (with
+        `release_window`: the assignment is over). `sent_until`: its last submission was
+        written by then, late or not: the line's next one is at least one interval after
+        (so a part that had to wait for the gateway never crowds the next message)."""
         if line.busy <= 0:
             raise ValueError(f"line {line.address} released more often than assigned")
         line.busy -= 1
-        window_was_full = self.in_flight >= self._window
-        self.in_flight -= 1
+        if sent_until + line.interval > line.tat:
+            self.delay([line], sent_until + line.interval - line.tat)
         ready_at = math.inf
         if line.heap_key is None and line.leased:  # back from its concurrency limit
             line.heap_key = ready_at = line.next_free
             heappush(line.pool.free, (ready_at, line.index))
-        if self.on_ready is None:
-            return
-        if window_was_full and any(pool.has_work() for pool in self._rotation):
-            self.on_ready(NOW)
-        elif ready_at < math.inf and line.pool.has_work():
+        if self.on_ready is not None and ready_at < math.inf and line.pool.has_work():
             self.on_ready(ready_at)
 
     def set_leased(self, pool: str, indexes: Iterable[int], leased: bool, now: float, *,
