@@ -134,3 +134,13 @@ async def test_a_long_text_takes_a_token_per_part_and_its_parts_are_spaced() -> 
     assert [m for m, _ in taken] == [long, short, broken]
     assert long.part_offsets == pytest.approx((0.0, 1.05))
     assert short.part_offsets == broken.part_offsets == ()
+
+
+async def test_messages_sending_spaced_parts_are_counted_until_their_line_is_back() -> None:
+    feed = feed_with(1)
+    [(_, line)] = feed.scheduler.take(0.0, 1)
+    feed.release_window()  # handed to the gateway, parts to follow
+    assert (feed.spacing, feed.scheduler.in_flight, line.busy) == (1, 0, 1)
+    feed.release_line(line, sent_until=1.5)
+    assert (feed.spacing, line.busy) == (0, 0)
+    assert line.next_free == pytest.approx(2.5 + 0.05)  # one interval after, plus margin

@@ -138,8 +138,8 @@ def test_the_gateway_window_caps_assignments_outstanding() -> None:
 
 
 def test_a_spaced_message_frees_its_window_slot_first_and_its_line_once_sent() -> None:
-    sched, spaced = parts_scheduler(pool(count=1, rate=0.2, burst=1),
-                                    caps=GatewayCaps(window=1), jitter_s=0.05)
+    sched, _ = parts_scheduler(pool(count=1, rate=0.2, burst=1),
+                               caps=GatewayCaps(window=1), jitter_s=0.05)
     sched.set_campaign("c", "p")
     sched.push("c", [Msg("c", f"+336100000{i}", i, parts=2) for i in range(2)])
     [(_, line)] = sched.take(0.0, 10)

@@ -83,6 +83,9 @@ class LineFeed:
         self._pools: dict[str, str] = {}  # campaigns scheduled here -> their pool
         self._shares: dict[str, Share] = {}  # -> weight and priority applied
         self._taken = trio.Event()  # set after each batch handed out or lease change
+        # Long messages whose parts are going out spaced (seconds each, at the lines'
+        # pace): held, but not work the reader should wait for before reading more.
+        self.spacing = 0
 
     async def next_assignments(self, max_n: int) -> list[Assignment[Message]]:
         """Up to `max_n` (message, line) to send now (see LineService); EndOfChannel once
@@ -100,10 +103,14 @@ class LineFeed:
         self.service.release(line)
 
     def release_window(self) -> None:
+        """A long message handed to the gateway, its parts spaced out on its line."""
         self.scheduler.release_window()
+        self.spacing += 1
 
     def release_line(self, line: Line, sent_until: float) -> None:
+        """Its parts all answered (see LineScheduler.release_line)."""
         self.scheduler.release_line(line, sent_until)
+        self.spacing -= 1
 
     def delay(self, lines: Sequence[Line], delay_s: float) -> None:
         """The assignments on `lines` go out `delay_s` after they were taken."""

@@ -175,9 +175,10 @@ class Daemon:
             await feed.leave()
 
     def _not_busy(self, feeds: Mapping[str, LineFeed]) -> int:
-        """Held messages that are not work in progress: waiting for their window, or
-        queued for a line while their campaign is paused."""
-        return len(self._waiter) + sum(feed.paused_held() for feed in feeds.values())
+        """Held messages that are not work in progress: waiting for their window, queued
+        for a line while their campaign is paused, or sending parts spaced out."""
+        return len(self._waiter) + sum(feed.paused_held() + feed.spacing
+                                       for feed in feeds.values())
 
     def _start_senders(self, nursery: trio.Nursery, name: str,
                        receive: trio.MemoryReceiveChannel[Message],
