@@ -43,6 +43,9 @@ from dispatch.smpp_client.submit import (
 
 # SMPP 3.4 sizes of the bind's C-strings, NUL excluded.
 CREDENTIAL_LIMITS: Final = {"system_id": 15, "password": 8, "system_type": 12}
+# How long a wave of spaced parts waits to be on the wire before the next is timed from
+# now anyway (a bind that died meanwhile never flushes; its parts are answered "lost").
+FLUSH_WAIT_S: Final = 1.0
 
 
 def check_config(name: str, config: GatewaySettings) -> None:
@@ -167,9 +170,9 @@ class SmppGateway:
     async def _send_spaced(self, pdus: list[SubmitSm], offsets: list[float]
                            ) -> list[SubmitResult | None]:
         """The parts in waves by offset, each wave written at least its offset's distance
-        after the one before was written (a wave the binds made wait delays the later
-        ones: never two parts of a line closer than planned), without waiting for the
-        answers in between; then every answer."""
+        after the one before was on the wire (a wave the binds or the event loop made
+        wait delays the later ones: never two parts of a line closer than planned),
+        without waiting for the answers in between; then every answer."""
         waves: dict[float, list[int]] = {}
         for index, offset in enumerate(offsets):
             waves.setdefault(offset, []).append(index)
@@ -178,7 +181,9 @@ class SmppGateway:
         for offset in sorted(waves):
             await trio.sleep_until(written + offset - previous)
             batch = PendingBatch([pdus[i] for i in waves[offset]])
-            await self._pool.send(batch)  # returns once written
+            await self._pool.send(batch)  # queued to the binds' writers
+            with trio.move_on_after(FLUSH_WAIT_S):
+                await self._pool.flushed()
             written, previous = trio.current_time(), offset
             sent.append((waves[offset], batch))
         results: list[SubmitResult | None] = [None] * len(pdus)

@@ -174,6 +174,11 @@ class Connection:
             self._writer.push(b"".join(chunks))
         return count
 
+    async def flushed(self) -> None:
+        """Returns once what `take` queued so far is written (never if the connection
+        died meanwhile: bound the wait)."""
+        await self._writer.flushed()
+
     # Reading.
 
     async def _read(self) -> None:

@@ -67,6 +67,12 @@ class Pool:
                  if bind.accepting and bind.window.free]
         return max(MIN_WAIT_S, min(waits)) if waits else math.inf
 
+    async def flushed(self) -> None:
+        """Returns once every bind wrote what it was given so far (bound the wait: a bind
+        that died meanwhile never does)."""
+        for bind in list(self._binds):
+            await bind.flushed()
+
     async def send(self, batch: PendingBatch) -> None:
         """Write every PDU of `batch`; those no bind can take are resolved "retry"."""
         start = self._write_now(batch, 0)
