@@ -2,9 +2,7 @@
 
 Each submit() call starts on the next bind in turn and writes as many PDUs as that bind's
 window and rate allow in one write, then moves on; when every window is full (or every
-bind is slowed down) it waits for a slot to free, behind the calls already waiting (one
-waiter at a time: a freed slot wakes one task, not the thousands a backlog of spaced
-parts may hold). With no bind up, what is left of the
+bind is slowed down) it waits for a slot to free. With no bind up, what is left of the
 batch is answered "retry" at once rather than waiting for a reconnection.
 """
 
@@ -27,7 +25,6 @@ class Pool:
         self.changed = Signal()  # a window slot freed, a bind came up or went down
         self._binds: list[Connection] = []
         self._turn = 0
-        self._waiting = trio.Lock()  # fair: the calls waiting for room, in arrival order
 
     def add(self, connection: Connection) -> None:
         if connection.can_submit:
@@ -75,30 +72,16 @@ class Pool:
 
     async def send(self, batch: PendingBatch) -> None:
         """Write every PDU of `batch`; those no bind can take are resolved "retry"."""
-        start = self._write_now(batch, 0)
-        if start < len(batch.pdus) and not self.available:
-            batch.resolve_from(start, NO_BIND)
-        elif start < len(batch.pdus):
-            async with self._waiting:
-                await self._write_waiting(batch, start)
-
-    def _write_now(self, batch: PendingBatch, start: int) -> int:
-        """Write what the binds take now, from PDU `start`; the first PDU not written."""
-        now = trio.current_time()
-        while start < len(batch.pdus):
+        start = 0
+        total = len(batch.pdus)
+        while start < total:
+            now = trio.current_time()
             bind = self.pick(now)
-            if bind is None:
-                break
-            start += bind.take(batch, start)
-        return start
-
-    async def _write_waiting(self, batch: PendingBatch, start: int) -> None:
-        while True:
-            start = self._write_now(batch, start)
-            if start == len(batch.pdus):
-                return
+            if bind is not None:
+                start += bind.take(batch, start)
+                continue
             if not self.available:
                 batch.resolve_from(start, NO_BIND)
                 return
-            with trio.move_on_after(self.wait_s(trio.current_time())):
+            with trio.move_on_after(self.wait_s(now)):
                 await self.changed.wait()
