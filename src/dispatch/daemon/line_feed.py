@@ -18,6 +18,7 @@ take at once, and the sender hands those offsets to the gateway.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -99,8 +100,8 @@ class LineFeed:
         self._taken.set()
         self._taken = trio.Event()
 
-    def release(self, line: Line) -> None:
-        self.service.release(line)
+    def release(self, line: Line, sent_until: float = -math.inf) -> None:
+        self.service.release(line, sent_until)
 
     def release_window(self) -> None:
         """A long message handed to the gateway, its parts spaced out on its line."""

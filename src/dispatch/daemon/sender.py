@@ -37,7 +37,7 @@ class Lines(Protocol):
 
     async def next_assignments(self, max_n: int) -> list[Assignment[Message]]: ...
 
-    def release(self, line: Line) -> None: ...
+    def release(self, line: Line, sent_until: float) -> None: ...
 
     def release_window(self) -> None: ...
 
@@ -101,13 +101,14 @@ class Sender:
     async def _send_on_lines(self, lines: Lines, batch: list[Assignment[Message]],
                              spaced: bool = False) -> None:
         """One batch of assignments; the lines are charged from the moment the batch goes
-        to the gateway (after the opt-out check), and released once it answered. When
-        its parts are `spaced`, the window slots are released as it goes (they are not
-        held for the seconds the parts take), and each line once its last part has been
-        answered, counted as used until then (a part the gateway made wait must not
-        crowd the line's next message)."""
+        to the gateway (after the opt-out check), and released once it answered, counted
+        as used until then (see LineScheduler.release_line: a batch that waited on its
+        way to the gateway must not crowd the lines' next messages). When its parts are
+        `spaced`, the window slots are released as it goes (they are not held for the
+        seconds the parts take), the lines once the last parts were answered."""
         taken_at, used = trio.current_time(), [line for _, line in batch]
         windows = len(used) if spaced else 0
+        held = list(used)
 
         def submitting() -> None:
             nonlocal windows
@@ -116,23 +117,28 @@ class Sender:
                 lines.release_window()
             windows = 0
 
+        def answered() -> None:  # also when nothing was sent after all
+            now = trio.current_time()
+            while held:
+                if spaced:
+                    lines.release_line(held.pop(), now)
+                else:
+                    lines.release(held.pop(), now)
+            for _ in range(windows):
+                lines.release_window()
+
         try:
             await self._send([message for message, _ in batch],
-                             [line.address for line in used], submitting)
+                             [line.address for line in used], (submitting, answered))
         finally:
-            if spaced:
-                for _ in range(windows):  # not sent after all
-                    lines.release_window()
-                for line in used:
-                    lines.release_line(line, trio.current_time())
-            else:
-                for line in used:
-                    lines.release(line)
+            answered()
 
     async def _send(self, batch: list[Message], sources: list[str] | None = None,
-                    submitting: Callable[[], None] | None = None) -> None:
+                    around: tuple[Callable[[], None], Callable[[], None]] | None = None
+                    ) -> None:
         """`sources`: each message's sender (its line); None: the gateway's sender.
-        `submitting`: called right before the batch goes to the gateway."""
+        `around`: called right before the batch goes to the gateway, and as soon as the
+        gateway answered."""
         sendable: list[Message] = []
         outbound: list[Outbound] = []
         done: list[tuple[str, Outcome]] = []
@@ -158,17 +164,20 @@ class Sender:
             if outbound and self._optouts is not None:
                 sendable, outbound = await self._drop_opted_out(sendable, outbound, done)
             if outbound:
-                if submitting is not None:
-                    submitting()
-                await self._submit(sendable, outbound, done)
+                if around is not None:
+                    around[0]()
+                await self._submit(sendable, outbound, done, around[1] if around else None)
         finally:
             self._submitting.leave(numbers)
         await hand_over(self._outcomes, done)
 
     async def _submit(self, messages: list[Message], outbound: list[Outbound],
-                      done: list[tuple[str, Outcome]]) -> None:
+                      done: list[tuple[str, Outcome]],
+                      answered: Callable[[], None] | None = None) -> None:
         started = trio.current_time()
         results = await self._gateway.submit(outbound)
+        if answered is not None:
+            answered()
         self._metrics.latency.observe(trio.current_time() - started)
         accepted_at = time.time()  # wall clock, like the stream entry ids
         for message, result in zip(messages, results, strict=True):

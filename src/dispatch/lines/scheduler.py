@@ -258,10 +258,11 @@ class LineScheduler(Generic[M]):
             self.queued -= len(out)
         return out
 
-    def release(self, line: Line) -> None:
+    def release(self, line: Line, sent_until: float = -math.inf) -> None:
         """An assignment on `line` is over (answered, failed or given up): its concurrency
-        slot and its gateway window slot are free again. Once per assignment."""
-        self.release_line(line)
+        slot and its gateway window slot are free again. Once per assignment.
+        `sent_until`: see `release_line`."""
+        self.release_line(line, sent_until)
         self.release_window()
 
     def release_window(self) -> None:
@@ -276,9 +277,13 @@ class LineScheduler(Generic[M]):
 
     def release_line(self, line: Line, sent_until: float = -math.inf) -> None:
         """The concurrency slot of an assignment on `line` is free again (with
-        `release_window`: the assignment is over). `sent_until`: its last submission was
-        written by then, late or not: the line's next one is at least one interval after
-        (so a part that had to wait for the gateway never crowds the next message)."""
+        `release_window`: the assignment is over). `sent_until`: its last submission had
+        reached the gateway by then, late or not (the time its answer came): the line's
+        next one is at least one interval after. With it, a line of concurrency 1 keeps
+        its rate whatever the delays between here and the gateway's clock (an answer
+        comes after the gateway counted the request; the next request arrives after it
+        was handed out), for the answer's latency (a fraction of a percent of a slow
+        line's interval)."""
         if line.busy <= 0:
             raise ValueError(f"line {line.address} released more often than assigned")
         line.busy -= 1

@@ -60,9 +60,9 @@ class LineService(Generic[M]):
                 await self._sleep(now, self.scheduler.next_ready_time())
         raise trio.EndOfChannel("the line service is closed")
 
-    def release(self, line: Line) -> None:
+    def release(self, line: Line, sent_until: float = -math.inf) -> None:
         """The gateway answered for one assignment on `line` (see LineScheduler.release)."""
-        self.scheduler.release(line)
+        self.scheduler.release(line, sent_until)
 
     def close(self) -> list[M]:
         """Stop handing out assignments: every waiting sender gets EndOfChannel, and the
