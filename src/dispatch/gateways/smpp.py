@@ -5,8 +5,9 @@
     results = await gateway.submit(messages)      # one Accepted/Rejected/Retry per message
     await gateway.aclose()                         # unbinds politely (bounded), closes
 
-Parts may be spaced out (`Outbound.part_offsets`, for a line's rate): each wave goes at
-its time, whatever became of the earlier ones, and `submit` returns once all are answered.
+Parts may be spaced out (`Outbound.part_offsets`, for a line's rate): each wave goes once
+its offset's distance has passed since the previous wave was on the wire, without waiting
+for that one's answers; `submit` returns once all are answered.
 
 A message's parts may be accepted and a later part refused: the message is then reported
 with that refusal (or retry); a retry sends only the parts not accepted yet, with the same
@@ -143,17 +144,13 @@ class SmppGateway:
         built = [self._parts(message) for message in messages]
         pdus: list[SubmitSm] = []
         starts: list[bool] = []
-        offsets: list[float] = []
-        for message, item in zip(messages, built, strict=True):
+        for item in built:
             if not isinstance(item, Rejected):
                 missing = item.missing()
                 pdus += [item.pdus[i] for i in missing]
                 starts += [True] + [False] * (len(missing) - 1)
-                spacing = message.part_offsets
-                offsets += [spacing[j] if j < len(spacing) else 0.0
-                            for j in range(len(missing))]
-        if any(offsets):
-            results = await self._send_spaced(pdus, offsets)
+        if any(message.part_offsets for message in messages):
+            results = await self._send_spaced(pdus, _offsets(messages, built))
         else:
             results = await self._send(PendingBatch(pdus, [*starts, True]))
         return self._results(messages, built, iter(results))
@@ -222,3 +219,16 @@ class SmppGateway:
 
 def _nothing() -> None:
     return None
+
+
+def _offsets(messages: Sequence[Outbound], built: list[PartialMessage | Rejected]
+             ) -> list[float]:
+    """Each part still to send's offset from the first (see Outbound.part_offsets), in
+    the order `submit` lists the parts."""
+    offsets: list[float] = []
+    for message, item in zip(messages, built, strict=True):
+        if not isinstance(item, Rejected):
+            spacing = message.part_offsets
+            offsets += [spacing[j] if j < len(spacing) else 0.0
+                        for j in range(len(item.missing()))]
+    return offsets

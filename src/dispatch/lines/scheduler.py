@@ -24,7 +24,9 @@ would lose a fixed fraction on every line, fast or slow, and still not absorb ji
 b = 1. The gateway caps (rate, burst) get the same margin; the window cap counts
 assignments not yet released. J must cover the time an assignment waits in process before
 its bytes are written: take assignments only when they can be sent at once (the window cap
-exists for that) and size `jitter_s` to the measured spread.
+exists for that) and size `jitter_s` to the measured spread. A caller that releases each
+assignment with the time its answer came (`sent_until`, as the daemon's senders do) makes
+a line of concurrency 1 keep its rate whatever that delay (see `release_line`).
 
 Scheduling. Each pool keeps a heap of its lines ordered by next-free time (a line at its
 concurrency leaves the heap until released; a line used out of order leaves a stale entry,
