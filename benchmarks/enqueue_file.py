@@ -80,13 +80,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--no-consent", dest="consent", action="store_false",
                         help="rows without consent columns (the campaign not requiring it)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="where to write the result (default: "
+                             "benchmarks/results/enqueue_<rows>[_no_consent].json)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dispatch-bench-") as folder:
         result = trio.run(measure, args.rows, Path(folder), args.consent)
-    RESULTS.mkdir(exist_ok=True)
     suffix = "" if args.consent else "_no_consent"
-    (RESULTS / f"enqueue_{args.rows}{suffix}.json").write_text(json.dumps(result, indent=2)
-                                                               + "\n")
+    output: Path = args.output or RESULTS / f"enqueue_{args.rows}{suffix}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))
 
 

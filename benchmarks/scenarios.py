@@ -62,7 +62,9 @@ def bench_report(name: str, flags: list[str]) -> dict[str, Any]:
 def enqueue_report() -> dict[str, Any]:
     script = HERE / "enqueue_file.py"
     load = _load()
-    done = subprocess.run([sys.executable, str(script), "--rows", str(ENQUEUE_ROWS)],
+    # Its result goes where this script writes the scenario's (one file, not two).
+    done = subprocess.run([sys.executable, str(script), "--rows", str(ENQUEUE_ROWS),
+                           "--output", str(RESULTS / "enqueue_1m.json")],
                           check=True, capture_output=True, text=True)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return {"scenario": "enqueue_1m",
