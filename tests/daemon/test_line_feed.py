@@ -143,4 +143,5 @@ async def test_messages_sending_spaced_parts_are_counted_until_their_line_is_bac
     assert (feed.spacing, feed.scheduler.in_flight, line.busy) == (1, 0, 1)
     feed.release_line(line, sent_until=1.5)
     assert (feed.spacing, line.busy) == (0, 0)
-    assert line.next_free == pytest.approx(2.5 + 0.05)  # one interval after, plus margin
+    # One interval after its last answer: no margin between messages (answer-timed).
+    assert line.next_free == pytest.approx(2.5)

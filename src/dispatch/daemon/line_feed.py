@@ -72,7 +72,7 @@ class LineFeed:
         self.gateway = gateway
         self.scheduler: LineScheduler[Message] = LineScheduler(
             plan.pools, _recipient, caps=plan.caps, jitter_s=plan.jitter_s,
-            cost_of=_parts, on_spaced=_space)
+            cost_of=_parts, on_spaced=_space, answer_timed=True)
         self._count_parts = parts
         self.service = LineService(self.scheduler)
         self.pools = [pool.name for pool in plan.pools]

@@ -72,17 +72,21 @@ class TokenBucket:
         """Charge `count` tokens at `now`; the caller checked `available` first."""
         self.tat = max(self.tat, now) + count * self.interval
 
-    def take_spaced(self, now: float, count: int) -> tuple[float, ...]:
+    def take_spaced(self, now: float, count: int, later_tolerance: float | None = None
+                    ) -> tuple[float, ...]:
         """Charge `count` tokens for submissions sent one after another, each as early as
         the bucket allows from `now` (the first at `now`: the caller checked a token is
         there): their offsets from `now`. A long SMS is one submission per part, and a
-        bucket smaller than its parts can only carry them spaced out."""
+        bucket smaller than its parts can only carry them spaced out. `later_tolerance`:
+        the tolerance for all but the first (default: the bucket's own)."""
         offsets: list[float] = []
         tat, tolerance, interval = self.tat, self.tolerance, self.interval
-        for _ in range(count):
+        for index in range(count):
             at = max(now, tat - tolerance)
             offsets.append(at - now)
             tat = max(tat, at) + interval
+            if index == 0 and later_tolerance is not None:
+                tolerance = later_tolerance
         self.tat = tat
         return tuple(offsets)
 

@@ -59,7 +59,7 @@ from collections.abc import Callable, Iterable, Sequence
 from heapq import heappop, heappush, heapreplace
 from typing import Any, Generic, TypeVar
 
-from dispatch.lines.bucket import TokenBucket
+from dispatch.lines.bucket import TokenBucket, tolerance
 from dispatch.lines.config import GatewayCaps, LineLimits, PoolConfig
 
 M = TypeVar("M")
@@ -80,11 +80,16 @@ class UnknownName(KeyError):
 class Line(TokenBucket):
     """A sender identity: `address` is what goes out as the sender (SMPP source_addr)."""
 
-    __slots__ = ("address", "busy", "concurrency", "heap_key", "index", "leased", "pool")
+    __slots__ = ("address", "busy", "concurrency", "heap_key", "index", "leased",
+                 "part_tolerance", "pool")
 
     def __init__(self, address: str, limits: LineLimits, pool: LinePool, index: int,
-                 jitter_s: float) -> None:
-        super().__init__(limits.rate, limits.burst, margin_s=jitter_s)
+                 jitter_s: float, answer_timed: bool = False) -> None:
+        # Released with its answer's time, a line of concurrency 1 needs no margin between
+        # messages (see LineScheduler.release_line); the parts of one message keep it.
+        between = 0.0 if answer_timed and limits.concurrency == 1 else jitter_s
+        super().__init__(limits.rate, limits.burst, margin_s=between)
+        self.part_tolerance = tolerance(limits.rate, limits.burst, jitter_s)
         self.address = address
         self.pool = pool
         self.index = index
@@ -100,9 +105,9 @@ class Line(TokenBucket):
 class LinePool:
     __slots__ = ("free", "lines", "name", "rate", "ready", "vtime")
 
-    def __init__(self, config: PoolConfig, jitter_s: float) -> None:
+    def __init__(self, config: PoolConfig, jitter_s: float, answer_timed: bool) -> None:
         self.name = config.name
-        self.lines = [Line(address, limits, self, i, jitter_s)
+        self.lines = [Line(address, limits, self, i, jitter_s, answer_timed)
                       for i, (address, limits) in enumerate(config.lines())]
         self.free: list[tuple[float, int]] = [(line.next_free, line.index) for line in self.lines]
         self.rate = sum(line.rate for line in self.lines)  # of the lines leased: capacity
@@ -148,14 +153,17 @@ class LineScheduler(Generic[M]):
     `recipient_of(message)` gives the recipient (the affinity key with the campaign);
     `cost_of(message)` the submissions it takes (its SMS parts; None: 1 each), and
     `on_spaced(message, offsets)` is told the times of the parts that cannot go at once.
+    `answer_timed`: the caller releases every assignment with `sent_until`, the time its
+    answer came; lines of concurrency 1 then keep no jitter margin between messages.
     Times passed to `take` must never decrease.
     """
 
     def __init__(self, pools: Iterable[PoolConfig], recipient_of: Callable[[M], str], *,
                  caps: GatewayCaps = NO_CAPS, jitter_s: float = 0.05,
                  affinity_cap: int = 200_000, cost_of: Callable[[M], int] | None = None,
-                 on_spaced: SpacedHook[M] | None = None) -> None:
-        self._pools = {config.name: LinePool(config, jitter_s) for config in pools}
+                 on_spaced: SpacedHook[M] | None = None, answer_timed: bool = False) -> None:
+        self._pools = {config.name: LinePool(config, jitter_s, answer_timed)
+                       for config in pools}
         self._rotation = list(self._pools.values())
         self._turn = 0
         self._recipient_of = recipient_of
@@ -424,7 +432,7 @@ class LineScheduler(Generic[M]):
     def _use_spaced(self, pool: LinePool, line: Line, now: float, is_top: bool, message: M,
                     cost: int) -> None:
         """`_use` for a message of `cost` parts: its line charged for every part."""
-        offsets = line.take_spaced(now, cost)
+        offsets = line.take_spaced(now, cost, line.part_tolerance)
         if offsets[-1] > 0 and self._on_spaced is not None:
             self._on_spaced(message, offsets)
         _place(pool, line, is_top)
