@@ -117,13 +117,12 @@ class Sender:
                 lines.release_window()
             windows = 0
 
+        release = lines.release_line if spaced else lines.release
+
         def answered() -> None:  # also when nothing was sent after all
             now = trio.current_time()
             while held:
-                if spaced:
-                    lines.release_line(held.pop(), now)
-                else:
-                    lines.release(held.pop(), now)
+                release(held.pop(), now)
             for _ in range(windows):
                 lines.release_window()
 
