@@ -13,6 +13,8 @@ import pytest
 
 from dispatch.settings import RedisSettings, Settings
 from dispatch.store.redis import Redis, open_redis
+from dispatch.store.script_link import open_script_link
+from dispatch.store.scripts import ScriptHost
 from dispatch.store.server import find_redis_server
 
 
@@ -62,3 +64,15 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
 async def redis(settings: Settings) -> AsyncIterator[Redis]:
     async with open_redis(settings) as client:
         yield client
+
+
+@pytest.fixture(params=["coredis", "link"])
+async def scripts(request: pytest.FixtureRequest, redis_url: str
+                  ) -> AsyncIterator[ScriptHost | None]:
+    """Where a store's scripts go: the coredis client (None: the store's own) or the
+    daemon's script link."""
+    if request.param == "coredis":
+        yield None
+        return
+    async with open_script_link(redis_url) as link:
+        yield link

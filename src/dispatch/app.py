@@ -28,7 +28,8 @@ from dispatch.lines.config import GatewayCaps
 from dispatch.settings import GatewaySettings, Settings
 from dispatch.store.line_leases import LineLeases
 from dispatch.store.queue import Queue
-from dispatch.store.redis import open_redis
+from dispatch.store.redis import open_redis, resolve_url
+from dispatch.store.script_link import open_script_link
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +85,11 @@ def _gateway(name: str, config: GatewaySettings, callback_url: str) -> Gateway:
 async def run_daemon(settings: Settings, stop_signals: Sequence[int] = STOP_SIGNALS) -> None:
     """`dispatch run`: serve until a stop signal (SIGTERM/SIGINT), then drain and return."""
     consumer = consumer_name(settings)
-    async with open_redis(settings) as redis:
+    async with open_redis(settings) as redis, \
+            open_script_link(await resolve_url(settings)) as link:
         keys = Keys(settings.redis.key_prefix)
-        queue = Queue(redis, keys, consumer, receipt_timeout_h=settings.daemon.receipt_timeout_h)
+        queue = Queue(redis, keys, consumer, receipt_timeout_h=settings.daemon.receipt_timeout_h,
+                      scripts=link)
         book = CampaignBook(redis, keys, senders(settings), pool_gateways(settings))
         daemon = Daemon(settings.daemon, queue, book, gateway_factory(settings),
                         answers=settings.answers, lines=line_plans(settings),

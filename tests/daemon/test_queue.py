@@ -1,4 +1,5 @@
-"""The daemon's Lua scripts and stream operations, on a real Redis."""
+"""The daemon's Lua scripts and stream operations, on a real Redis: the scripts through
+coredis and through the daemon's script link alike (the `scripts` fixture)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,20 @@ from dispatch.keys import GROUP, Keys
 from dispatch.settings import Settings
 from dispatch.store.queue import Entry, Outcome, Queue
 from dispatch.store.redis import Redis
+from dispatch.store.scripts import ScriptHost
 from dispatch.store.status import state_counts
 from tests.texts import RULES, SIGNED
 
 NUMBERS = ["+33612000001", "+33612000002", "+33612000003"]
 
 
-async def queued(redis: Redis, settings: Settings, tmp_path: Path) -> tuple[Queue, list[Entry]]:
+async def queued(redis: Redis, settings: Settings, tmp_path: Path,
+                 scripts: ScriptHost | None = None) -> tuple[Queue, list[Entry]]:
     path = tmp_path / "c.csv"
     path.write_text("phone\n" + "\n".join(NUMBERS) + "\n")
     await enqueue_file(redis, settings, path, "c1", "Hello. " + SIGNED,
                        consent_required=False, rules=RULES)
-    queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a")
+    queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", scripts=scripts)
     stream = Keys(settings.redis.key_prefix).campaign("c1").stream
     entries = await queue.read_new({"c1": stream}, 10, 100)
     assert [msgpack.unpackb(e.payload)[0] for e in entries] == NUMBERS
@@ -45,8 +48,9 @@ def items(entries: list[Entry]) -> list[tuple[bytes, str]]:
 
 
 async def test_admit_marks_in_flight_and_is_idempotent(
-        redis: Redis, settings: Settings, tmp_path: Path) -> None:
-    queue, entries = await queued(redis, settings, tmp_path)
+        redis: Redis, settings: Settings, tmp_path: Path,
+        scripts: ScriptHost | None) -> None:
+    queue, entries = await queued(redis, settings, tmp_path, scripts)
     assert await queue.admit("c1", "ME", items(entries)) == [True, True, True]
     assert (await counts(redis, settings))["in_flight"] == 3
     # Admitted again (a restart re-reads its pending entries): still to be sent.
@@ -55,8 +59,9 @@ async def test_admit_marks_in_flight_and_is_idempotent(
 
 
 async def test_record_sets_states_writes_reasons_and_acks(
-        redis: Redis, settings: Settings, tmp_path: Path) -> None:
-    queue, entries = await queued(redis, settings, tmp_path)
+        redis: Redis, settings: Settings, tmp_path: Path,
+        scripts: ScriptHost | None) -> None:
+    queue, entries = await queued(redis, settings, tmp_path, scripts)
     await queue.admit("c1", "ME", items(entries))
     result = await queue.record("c1", [
         Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-1"),
@@ -76,8 +81,9 @@ async def test_record_sets_states_writes_reasons_and_acks(
 
 
 async def test_receipt_after_record_is_applied_once(
-        redis: Redis, settings: Settings, tmp_path: Path) -> None:
-    queue, entries = await queued(redis, settings, tmp_path)
+        redis: Redis, settings: Settings, tmp_path: Path,
+        scripts: ScriptHost | None) -> None:
+    queue, entries = await queued(redis, settings, tmp_path, scripts)
     await queue.admit("c1", "ME", items(entries))
     await queue.record("c1", [Outcome(e.entry_id, n, "s", f"gw-{i}")
                               for i, (e, n) in enumerate(zip(entries, NUMBERS, strict=True))])
@@ -96,8 +102,9 @@ async def test_receipt_after_record_is_applied_once(
 
 
 async def test_receipt_before_record_is_parked_then_adopted(
-        redis: Redis, settings: Settings, tmp_path: Path) -> None:
-    queue, entries = await queued(redis, settings, tmp_path)
+        redis: Redis, settings: Settings, tmp_path: Path,
+        scripts: ScriptHost | None) -> None:
+    queue, entries = await queued(redis, settings, tmp_path, scripts)
     await queue.admit("c1", "ME", items(entries)[:1])
     # The gateway's receipt overtakes our record of its acceptance.
     assert await queue.record_receipts([("gw-fast", "x", "expired")],
@@ -113,9 +120,10 @@ async def test_receipt_before_record_is_parked_then_adopted(
 
 
 async def test_a_live_consumer_claims_what_a_dead_one_left(
-        redis: Redis, settings: Settings, tmp_path: Path) -> None:
-    _, entries = await queued(redis, settings, tmp_path)
-    survivor = Queue(redis, Keys(settings.redis.key_prefix), "worker-b")
+        redis: Redis, settings: Settings, tmp_path: Path,
+        scripts: ScriptHost | None) -> None:
+    _, entries = await queued(redis, settings, tmp_path, scripts)
+    survivor = Queue(redis, Keys(settings.redis.key_prefix), "worker-b", scripts=scripts)
     claimed = await survivor.claim_stale("c1", min_idle_ms=0, count=10)
     assert [e.entry_id for e in claimed] == [e.entry_id for e in entries]
     # The survivor now owns them: its own pending read returns them after a restart.
@@ -133,10 +141,12 @@ def test_unreadable_payloads_are_named(payload: bytes | None) -> None:
 
 
 async def test_a_receipt_is_found_in_an_earlier_hours_map(
-        redis: Redis, settings: Settings, tmp_path: Path) -> None:
+        redis: Redis, settings: Settings, tmp_path: Path,
+        scripts: ScriptHost | None) -> None:
     clock = Clock(1_800_000_000.0)
-    _, entries = await queued(redis, settings, tmp_path)
-    queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", clock=clock)
+    _, entries = await queued(redis, settings, tmp_path, scripts)
+    queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", scripts=scripts,
+                  clock=clock)
     await queue.admit("c1", "ME", items(entries)[:1])
     await queue.record("c1", [Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-old")])
     clock.now += 5 * 3600  # the receipt comes five hours later
@@ -146,14 +156,15 @@ async def test_a_receipt_is_found_in_an_earlier_hours_map(
 
 
 async def test_the_sweeper_expires_messages_whose_receipt_never_came(
-        redis: Redis, settings: Settings, tmp_path: Path) -> None:
+        redis: Redis, settings: Settings, tmp_path: Path,
+        scripts: ScriptHost | None) -> None:
     from dispatch.daemon.metrics import DaemonMetrics
     from dispatch.daemon.sweeper import ReceiptSweeper
 
     clock = Clock(1_800_000_000.0)
-    _, entries = await queued(redis, settings, tmp_path)
-    queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", receipt_timeout_h=2,
-                  clock=clock)
+    _, entries = await queued(redis, settings, tmp_path, scripts)
+    queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", scripts=scripts,
+                  receipt_timeout_h=2, clock=clock)
     await queue.admit("c1", "ME", items(entries))
     await queue.record("c1", [Outcome(e.entry_id, n, "s", f"gw-{n}")
                               for e, n in zip(entries, NUMBERS, strict=True)])
@@ -182,9 +193,10 @@ class Clock:
 
 
 async def test_receipts_of_several_campaigns_are_recorded_in_one_call(
-        redis: Redis, settings: Settings, tmp_path: Path) -> None:
+        redis: Redis, settings: Settings, tmp_path: Path,
+        scripts: ScriptHost | None) -> None:
     keys = Keys(settings.redis.key_prefix)
-    queue, entries = await queued(redis, settings, tmp_path)
+    queue, entries = await queued(redis, settings, tmp_path, scripts)
     await enqueue_file(redis, settings, tmp_path / "c.csv", "c2", "Hello. " + SIGNED,
                        consent_required=False, rules=RULES)
     others = await queue.read_new({"c2": keys.campaign("c2").stream}, 10, 100)

@@ -24,7 +24,7 @@ from coredis.tokens import PureToken
 from dispatch.keys import Keys
 from dispatch.store.answers import Answer
 from dispatch.store.redis import Redis
-from dispatch.store.scripts import load_script, packed
+from dispatch.store.scripts import ScriptHost, load_script, packed
 
 ALL = "all"
 CHANGE_CHUNK = 1000  # changes per script call: Redis serves others between two chunks
@@ -57,12 +57,14 @@ class OptOutEvent:
 
 
 class OptOutStore:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, *, scripts: ScriptHost | None = None
+                 ) -> None:
         self._redis = redis
         self._keys = keys
         self._secret: str | None = None
-        self._script = redis.register_script(load_script("optout_change"))
-        self._by_line = redis.register_script(load_script("optout_lines"))
+        host: ScriptHost = scripts or redis
+        self._script = host.register_script(load_script("optout_change"))
+        self._by_line = host.register_script(load_script("optout_lines"))
 
     async def secret(self) -> str:
         """The hash key: made at first use and kept in Redis, shared by every process."""

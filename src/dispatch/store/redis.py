@@ -10,6 +10,7 @@ from typing import Any
 import coredis
 
 from dispatch.settings import Settings
+from dispatch.store.script_link import LinkUnavailableError
 from dispatch.store.server import ensure_embedded
 
 Redis = coredis.Redis[bytes]
@@ -54,4 +55,5 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     coredis.exceptions.ClusterDownError,
     TimeoutError,
     OSError,
+    LinkUnavailableError,  # an OSError too; named for whoever reads this list
 )

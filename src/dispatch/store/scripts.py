@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 import msgpack
+
+
+class RunScript(Protocol):
+    """A registered Lua script: `await script(keys=[...], args=[...])`."""
+
+    def __call__(self, keys: Any = ..., args: Any = ...) -> Awaitable[Any]: ...
+
+
+class ScriptHost(Protocol):
+    """What scripts are registered with: the coredis client, or the daemon's script link
+    (dispatch.store.script_link) where the calls are on the hot path."""
+
+    def register_script(self, script: str) -> RunScript: ...
 
 
 @functools.cache
