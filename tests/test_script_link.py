@@ -4,6 +4,7 @@ made to do on demand, a silent server of our own)."""
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from dispatch.daemon.resilience import with_redis_retry
 from dispatch.store.redis import TRANSIENT_ERRORS, Redis
 from dispatch.store.script_link import (
     CLIENT_NAME,
+    CONNECT_TIMEOUT_S,
     REPLY_TIMEOUT_S,
     LinkAddress,
     LinkUnavailableError,
@@ -126,31 +128,42 @@ async def test_a_link_to_nowhere_fails_transiently(tmp_path: Path) -> None:
                 await link.register_script("return 1")()
 
 
-async def test_a_silent_server_times_out_and_the_connection_is_dropped(
-        tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
-    """A Redis that takes the command and never answers (stopped, or the link half-open)."""
+@pytest.fixture
+async def silent_listener(tmp_path: Path
+                          ) -> AsyncIterator[tuple[Path, trio.socket.SocketType]]:
+    """A unix socket that takes connections (bound with the standard library: trio's bind
+    waits on a thread, and the autojump clock takes that wait for idleness and jumps
+    past every deadline)."""
     path = tmp_path / "silent.sock"
-    accepted: list[trio.SocketStream] = []
-
-    # Bound here, not with trio's bind: that one waits on a thread, and the autojump clock
-    # takes the wait for idleness and jumps past every deadline.
     raw = socket.socket(socket.AF_UNIX)
     raw.bind(str(path))
     raw.listen()
     listener = trio.socket.from_stdlib_socket(raw)
+    yield path, listener
+    listener.close()
 
-    async def serve(task_status: trio.TaskStatus[None]) -> None:
-        task_status.started()
-        while True:
-            sock, _ = await listener.accept()
-            stream = trio.SocketStream(sock)
-            accepted.append(stream)
-            await stream.receive_some(1024)  # CLIENT SETNAME: answer that one only
+
+async def serve_silently(listener: trio.socket.SocketType, answered_commands: int,
+                         accepted: list[trio.SocketStream]) -> None:
+    """Accept connections and answer `answered_commands` commands on each, then nothing
+    more: a Redis stopped mid-way, or a link half-open."""
+    while True:
+        sock, _ = await listener.accept()
+        stream = trio.SocketStream(sock)
+        accepted.append(stream)
+        for _ in range(answered_commands):
+            await stream.receive_some(1024)
             await stream.send_all(b"+OK\r\n")
 
+
+async def test_a_silent_server_times_out_and_the_connection_is_dropped(
+        silent_listener: tuple[Path, trio.socket.SocketType],
+        autojump_clock: trio.testing.MockClock) -> None:
+    path, listener = silent_listener
+    accepted: list[trio.SocketStream] = []
     with trio.fail_after(REPLY_TIMEOUT_S * 3):
         async with trio.open_nursery() as nursery:
-            await nursery.start(serve)
+            nursery.start_soon(serve_silently, listener, 1, accepted)  # CLIENT SETNAME
             async with open_script_link(f"unix://{path}") as link:
                 assert link is not None
                 started = trio.current_time()
@@ -161,5 +174,21 @@ async def test_a_silent_server_times_out_and_the_connection_is_dropped(
                     await link.register_script("return 1")()
                 assert len(accepted) == 2
             nursery.cancel_scope.cancel()
-    listener.close()
 
+
+async def test_a_server_that_never_logs_the_link_in_fails_transiently(
+        silent_listener: tuple[Path, trio.socket.SocketType],
+        autojump_clock: trio.testing.MockClock) -> None:
+    path, listener = silent_listener
+    accepted: list[trio.SocketStream] = []
+    with trio.fail_after(CONNECT_TIMEOUT_S * 3):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_silently, listener, 0, accepted)
+            async with open_script_link(f"unix://{path}") as link:
+                assert link is not None
+                started = trio.current_time()
+                with pytest.raises(LinkUnavailableError, match="did not take the connection"):
+                    await link.register_script("return 1")()
+                assert trio.current_time() - started == pytest.approx(CONNECT_TIMEOUT_S)
+                assert len(accepted) == 1
+            nursery.cancel_scope.cancel()

@@ -168,18 +168,12 @@ class ScriptLink:
             return self._connection
 
     async def _connect(self) -> _Connection:
-        address = self._address
-        with trio.fail_after(CONNECT_TIMEOUT_S):
-            if address.path:
-                stream = await trio.open_unix_socket(address.path)
-            else:
-                stream = await trio.open_tcp_stream(address.host, address.port)
-            try:
-                await _log_in(stream, address)
-            except BaseException:
-                await stream.aclose()
-                raise
-        return _Connection(stream)
+        # A timeout is a transient failure like a refused connection (trio's own
+        # TooSlowError is not one the retry loop knows).
+        with trio.move_on_after(CONNECT_TIMEOUT_S):
+            return _Connection(await _open(self._address))
+        raise LinkUnavailableError(
+            f"Redis did not take the connection within {CONNECT_TIMEOUT_S:g} s")
 
     async def _read(self, connection: _Connection) -> None:
         """Hand each reply to its caller, until the connection breaks."""
@@ -234,6 +228,19 @@ def _checked(reply: Reply) -> Reply:
             raise LinkUnavailableError(reply.message)
         raise ScriptError(reply.message)
     return reply
+
+
+async def _open(address: LinkAddress) -> trio.SocketStream:
+    if address.path:
+        stream = await trio.open_unix_socket(address.path)
+    else:
+        stream = await trio.open_tcp_stream(address.host, address.port)
+    try:
+        await _log_in(stream, address)
+    except BaseException:
+        await stream.aclose()
+        raise
+    return stream
 
 
 async def _log_in(stream: trio.SocketStream, address: LinkAddress) -> None:
