@@ -156,39 +156,26 @@ async def serve_silently(listener: trio.socket.SocketType, answered_commands: in
             await stream.send_all(b"+OK\r\n")
 
 
-async def test_a_silent_server_times_out_and_the_connection_is_dropped(
+@pytest.mark.parametrize("answered, waited_s, problem", [
+    (1, REPLY_TIMEOUT_S, "no reply"),  # logs the link in (CLIENT SETNAME), then silence
+    (0, CONNECT_TIMEOUT_S, "did not take the connection"),  # not even that
+])
+async def test_a_silent_server_fails_the_call_transiently_and_is_left(
         silent_listener: tuple[Path, trio.socket.SocketType],
-        autojump_clock: trio.testing.MockClock) -> None:
+        autojump_clock: trio.testing.MockClock,
+        answered: int, waited_s: float, problem: str) -> None:
     path, listener = silent_listener
     accepted: list[trio.SocketStream] = []
-    with trio.fail_after(REPLY_TIMEOUT_S * 3):
+    with trio.fail_after(waited_s * 3):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(serve_silently, listener, 1, accepted)  # CLIENT SETNAME
+            nursery.start_soon(serve_silently, listener, answered, accepted)
             async with open_script_link(f"unix://{path}") as link:
                 assert link is not None
                 started = trio.current_time()
-                with pytest.raises(LinkUnavailableError, match="no reply"):
+                with pytest.raises(LinkUnavailableError, match=problem):
                     await link.register_script("return 1")()
-                assert trio.current_time() - started == pytest.approx(REPLY_TIMEOUT_S)
+                assert trio.current_time() - started == pytest.approx(waited_s)
                 with pytest.raises(LinkUnavailableError):  # a new connection, silent too
                     await link.register_script("return 1")()
                 assert len(accepted) == 2
-            nursery.cancel_scope.cancel()
-
-
-async def test_a_server_that_never_logs_the_link_in_fails_transiently(
-        silent_listener: tuple[Path, trio.socket.SocketType],
-        autojump_clock: trio.testing.MockClock) -> None:
-    path, listener = silent_listener
-    accepted: list[trio.SocketStream] = []
-    with trio.fail_after(CONNECT_TIMEOUT_S * 3):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(serve_silently, listener, 0, accepted)
-            async with open_script_link(f"unix://{path}") as link:
-                assert link is not None
-                started = trio.current_time()
-                with pytest.raises(LinkUnavailableError, match="did not take the connection"):
-                    await link.register_script("return 1")()
-                assert trio.current_time() - started == pytest.approx(CONNECT_TIMEOUT_S)
-                assert len(accepted) == 1
             nursery.cancel_scope.cancel()
