@@ -3,6 +3,7 @@ coredis and through the daemon's script link alike (the `scripts` fixture)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import msgpack
@@ -10,7 +11,9 @@ import pytest
 
 from dispatch.enqueue import enqueue_file
 from dispatch.keys import GROUP, Keys
+from dispatch.model import ALL_STATES, STATES_BY_CODE
 from dispatch.settings import Settings
+from dispatch.store.optout import OptOutEvent
 from dispatch.store.queue import Entry, Outcome, Queue
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import ScriptHost
@@ -21,20 +24,26 @@ NUMBERS = ["+33612000001", "+33612000002", "+33612000003"]
 
 
 async def queued(redis: Redis, settings: Settings, tmp_path: Path,
-                 scripts: ScriptHost | None = None) -> tuple[Queue, list[Entry]]:
+                 scripts: ScriptHost | None = None, numbers: list[str] = NUMBERS
+                 ) -> tuple[Queue, list[Entry]]:
     path = tmp_path / "c.csv"
-    path.write_text("phone\n" + "\n".join(NUMBERS) + "\n")
+    path.write_text("phone\n" + "\n".join(numbers) + "\n")
     await enqueue_file(redis, settings, path, "c1", "Hello. " + SIGNED,
                        consent_required=False, rules=RULES)
     queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", scripts=scripts)
     stream = Keys(settings.redis.key_prefix).campaign("c1").stream
-    entries = await queue.read_new({"c1": stream}, 10, 100)
-    assert [msgpack.unpackb(e.payload)[0] for e in entries] == NUMBERS
+    entries = await queue.read_new({"c1": stream}, len(numbers), 100)
+    assert [msgpack.unpackb(e.payload)[0] for e in entries] == numbers
     return queue, entries
 
 
 async def counts(redis: Redis, settings: Settings) -> dict[str, int]:
     return (await state_counts(redis, Keys(settings.redis.key_prefix), ["c1"]))["c1"]
+
+
+def counts_of(**nonzero: int) -> dict[str, int]:
+    """Every state's count: those given, zero for the others."""
+    return {state: nonzero.get(state, 0) for state in ALL_STATES}
 
 
 async def pending(redis: Redis, settings: Settings) -> int:
@@ -96,9 +105,7 @@ async def test_receipt_after_record_is_applied_once(
     assert await queue.record_receipts(receipts, maps) == [0, 0, 0, 0, 2]
     errors = Keys(settings.redis.key_prefix).campaign("c1").errors
     assert await redis.hget(errors, NUMBERS[1]) == b"undeliverable"
-    assert await counts(redis, settings) == {
-        "queued": 0, "in_flight": 0, "submitted": 1, "delivered": 1, "failed": 1,
-        "expired": 0, "suppressed": 0, "cancelled": 0}
+    assert await counts(redis, settings) == counts_of(submitted=1, delivered=1, failed=1)
 
 
 async def test_receipt_before_record_is_parked_then_adopted(
@@ -211,3 +218,44 @@ async def test_receipts_of_several_campaigns_are_recorded_in_one_call(
     assert (both["c1"]["delivered"], both["c1"]["submitted"]) == (1, 2)
     assert (both["c2"]["delivered"], both["c2"]["expired"], both["c2"]["submitted"]) == (1, 1, 1)
     assert await redis.hget(keys.campaign("c2").errors, NUMBERS[0]) == b"expired"
+
+
+async def assert_counts_match_states(redis: Redis, settings: Settings) -> None:
+    """The counts hash is the state hash tallied (the scripts write it once per batch)."""
+    keys = Keys(settings.redis.key_prefix).campaign("c1")
+    states = Counter(STATES_BY_CODE[code.decode()]
+                     for code in (await redis.hgetall(keys.state)).values())
+    counts = {name.decode(): int(value)
+              for name, value in (await redis.hgetall(keys.counts)).items()}
+    assert {name: count for name, count in counts.items() if count} == dict(states)
+
+
+async def test_the_counts_follow_every_move_of_a_batch(
+        redis: Redis, settings: Settings, tmp_path: Path,
+        scripts: ScriptHost | None) -> None:
+    queue, entries = await queued(redis, settings, tmp_path, scripts)
+    await queue.optouts.add([OptOutEvent(NUMBERS[2], "all", "cli")])
+    assert await queue.admit("c1", "ME", items(entries)) == [True, True, False]
+    await assert_counts_match_states(redis, settings)
+    maps = queue.receipt_maps()
+    await queue.record_receipts([("gw-0", "d", "ok")], maps)  # overtakes the record
+    await queue.record("c1", [Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-0"),
+                              Outcome(entries[1].entry_id, NUMBERS[1], "f", "refused")])
+    await assert_counts_match_states(redis, settings)
+    assert await counts(redis, settings) == counts_of(delivered=1, failed=1, suppressed=1)
+
+
+async def test_a_batch_larger_than_one_ack_command_is_acked_and_deleted_whole(
+        redis: Redis, settings: Settings, tmp_path: Path,
+        scripts: ScriptHost | None) -> None:
+    """record.lua acks and deletes in commands of 1,000 ids: 2,500 take three."""
+    numbers = [f"+336120{index:05d}" for index in range(2_500)]
+    queue, entries = await queued(redis, settings, tmp_path, scripts, numbers)
+    batch = [(e.entry_id, n) for e, n in zip(entries, numbers, strict=True)]
+    assert await queue.admit("c1", "ME", batch) == [True] * 2_500
+    await queue.record("c1", [Outcome(entry_id, number, "s", f"gw-{number}")
+                              for entry_id, number in batch])
+    assert await pending(redis, settings) == 0
+    assert await redis.xlen(Keys(settings.redis.key_prefix).campaign("c1").stream) == 0
+    assert (await counts(redis, settings))["submitted"] == 2_500
+    await assert_counts_match_states(redis, settings)

@@ -6,21 +6,23 @@
 -- Returns one flag per message: 1 = send it (now in_flight), 0 = nothing to send: already
 -- submitted or final, no longer known, or opted out since it was queued (now suppressed);
 -- those are acked and deleted here.
-local flags = {}
+local flags, tally, done = {}, {}, {}
 local items = cmsgpack.unpack(ARGV[3])
 for i = 1, #items, 2 do
   local id, number = items[i], items[i + 1]
   local state = redis.call('HGET', KEYS[1], number)
   if (state == 'q' or state == 'i') and opted_out(ARGV[2], number, 4, #KEYS) then
-    transition(KEYS[1], KEYS[2], number, 'p')
+    move(KEYS[1], tally, number, state, 'p')
     state = 'p'
   end
   if state == 'q' or state == 'i' then
-    transition(KEYS[1], KEYS[2], number, 'i')
+    move(KEYS[1], tally, number, state, 'i')
     flags[#flags + 1] = 1
   else
-    ack(KEYS[3], ARGV[1], id)
+    done[#done + 1] = id
     flags[#flags + 1] = 0
   end
 end
+write_tally(KEYS[2], tally)
+ack_all(KEYS[3], ARGV[1], done)
 return flags

@@ -12,6 +12,7 @@
 -- Returns {delivered, failed, expired, repeated (message already final), parked}.
 local applied = {d = 0, f = 0, x = 0}
 local repeated, parked = 0, 0
+local tallies = {}  -- counts hash -> tally, one per campaign met
 local items = cmsgpack.unpack(ARGV[4])
 for i = 1, #items, 3 do
   local gateway_id, code, reason = items[i], items[i + 1], items[i + 2]
@@ -26,7 +27,9 @@ for i = 1, #items, 3 do
   if target then
     local campaign, number = string.match(target, '^([^\t]*)\t(.*)$')
     local base = ARGV[2] .. campaign .. '}:'
-    if apply_final(base .. 'state', base .. 'counts', base .. 'errors', number, code,
+    local counts_key = base .. 'counts'
+    tallies[counts_key] = tallies[counts_key] or {}
+    if apply_final(base .. 'state', tallies[counts_key], base .. 'errors', number, code,
                    reason) then
       applied[code] = applied[code] + 1
     else
@@ -38,5 +41,6 @@ for i = 1, #items, 3 do
     parked = parked + 1
   end
 end
+for counts_key, tally in pairs(tallies) do write_tally(counts_key, tally) end
 if parked > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return {applied.d, applied.f, applied.x, repeated, parked}

@@ -9,30 +9,36 @@
 -- that arrived before it (parked as an orphan) is applied at once.
 -- Returns {submitted, failed or cancelled, receipts applied from orphans}.
 local submitted, failed, adopted = 0, 0, 0
+local tally, ids = {}, {}
+-- Receipts that overtake their submission's record are rare: look for one only when some
+-- are parked.
+local orphans_parked = redis.call('HLEN', KEYS[6]) > 0
 local items = cmsgpack.unpack(ARGV[4])
 for i = 1, #items, 4 do
   local id, number, outcome, detail = items[i], items[i + 1], items[i + 2], items[i + 3]
   local state = redis.call('HGET', KEYS[1], number)
   if state == 'q' or state == 'i' then
     if outcome == 's' then
-      transition(KEYS[1], KEYS[2], number, 's')
+      move(KEYS[1], tally, number, state, 's')
       submitted = submitted + 1
-      local orphan = redis.call('HGET', KEYS[6], detail)
+      local orphan = orphans_parked and redis.call('HGET', KEYS[6], detail)
       if orphan then
         local code, reason = string.match(orphan, '^(%a)\t(.*)$')
-        apply_final(KEYS[1], KEYS[2], KEYS[4], number, code, reason)
+        apply_final(KEYS[1], tally, KEYS[4], number, code, reason)
         redis.call('HDEL', KEYS[6], detail)
         adopted = adopted + 1
       else
         redis.call('HSET', KEYS[5], detail, ARGV[2] .. '\t' .. number)
       end
     else
-      transition(KEYS[1], KEYS[2], number, outcome)
+      move(KEYS[1], tally, number, state, outcome)
       redis.call('HSET', KEYS[4], number, detail)
       failed = failed + 1
     end
   end
-  ack(KEYS[3], ARGV[1], id)
+  ids[#ids + 1] = id
 end
+write_tally(KEYS[2], tally)
+ack_all(KEYS[3], ARGV[1], ids)
 if submitted > adopted then redis.call('EXPIRE', KEYS[5], ARGV[3]) end
 return {submitted, failed, adopted}
