@@ -41,6 +41,17 @@ def test_addresses_from_urls(url: str, address: LinkAddress | None) -> None:
     assert link_address(url) == address
 
 
+@pytest.mark.parametrize("url, problem", [
+    ("unix:///run/r.sock?db=one", "db must be a number"),
+    ("redis://:secret@db.example:63a9/0", "port must be a number"),
+    ("redis://db.example/x", "db must be a number"),
+])
+def test_a_malformed_url_is_named_without_its_password(url: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem) as raised:
+        link_address(url)
+    assert "secret" not in str(raised.value)
+
+
 async def test_a_script_replies_as_through_coredis(redis_url: str, redis: Redis) -> None:
     with trio.fail_after(10):
         async with open_script_link(redis_url) as link:

@@ -1,9 +1,10 @@
 """The daemon's Lua script calls over a lean, pipelined connection of their own.
 
-Why not coredis for these: measured on this 2-core machine, one EVALSHA through coredis
-costs its caller 96-160 µs of CPU (anyio tasks, retry and timeout wrappers, per-command
-configuration lookups), and ~350 µs per call inside the loaded daemon; the same call
-written and read here costs ~40 µs. With single submissions (an HTTP gateway that takes
+Why not coredis for these: measured on this 2-core machine (benchmarks/script_calls.py),
+one EVALSHA through coredis costs its caller 157-167 µs of CPU, 95-98 µs with 8 callers at
+once (anyio tasks, retry and timeout wrappers, per-command configuration lookups), and
+~350 µs per call inside the loaded daemon; the same call written and read here costs
+51-55 µs, 22-32 µs with 8 callers. With single submissions (an HTTP gateway that takes
 one message per request) the senders' opt-out checks, the recorder and the receipt
 recording make ~0.4 script calls per message, and coredis' share of them was a tenth of
 the daemon's CPU. Everything else (streams, reads, administration) stays on coredis.
@@ -12,8 +13,8 @@ One connection, pipelined: callers write their command (in the order they queue 
 reply) and one reader task hands each reply to the caller that waits for it. A caller
 cancelled while it waits leaves its place in the queue; its reply is read and dropped.
 A failed write, a timeout or a lost connection breaks the connection: every caller still
-waiting gets a `ConnectionError` (transient: `with_redis_retry` waits it out; the scripts
-are idempotent), and the next call connects again.
+waiting gets a `LinkUnavailableError`, a ConnectionError (transient: `with_redis_retry`
+waits it out; the scripts are idempotent), and the next call connects again.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from dispatch.store.resp import Arg, ErrorReply, ProtocolError, Reply, ReplyPars
 
 CONNECT_TIMEOUT_S: Final = 10.0
 # A script call that gets no reply in this time finds Redis stuck or the link half-open:
-# the connection is dropped and the call retried on a new one (batches are seconds of work
-# at most; the longest admission or receipt batch takes milliseconds).
+# the connection is dropped and the call retried on a new one (the daemon's scripts take
+# milliseconds: an admission or record batch is at most a few thousand messages).
 REPLY_TIMEOUT_S: Final = 30.0
 READ_SIZE: Final = 65536
 CLIENT_NAME: Final = "dispatch-scripts"
@@ -69,19 +70,30 @@ class LinkAddress:
 
 def link_address(url: str) -> LinkAddress | None:
     """The address in `url`; None for what the link does not speak (TLS: `rediss://`),
-    where the scripts stay on coredis."""
+    where the scripts stay on coredis. A malformed db or port is a ValueError that names
+    it (never the URL: it may hold a password)."""
     parts = urlsplit(url)
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     username = unquote(parts.username or query.get("username", ""))
     password = unquote(parts.password or query.get("password", ""))
     if parts.scheme == "unix":
-        return LinkAddress(path=unquote(parts.path), db=int(query.get("db", 0)),
+        return LinkAddress(path=unquote(parts.path), db=_number(query.get("db", "0"), "db"),
                            username=username, password=password)
     if parts.scheme == "redis":
-        db = parts.path.strip("/") or query.get("db", "0")
-        return LinkAddress(host=parts.hostname or "localhost", port=parts.port or 6379,
-                           db=int(db), username=username, password=password)
+        db = _number(parts.path.strip("/") or query.get("db", "0"), "db")
+        try:
+            port = parts.port or 6379
+        except ValueError:
+            raise ValueError("the Redis URL's port must be a number") from None
+        return LinkAddress(host=parts.hostname or "localhost", port=port, db=db,
+                           username=username, password=password)
     return None
+
+
+def _number(text: str, what: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"the Redis URL's {what} must be a number, got {text[:20]!r}")
+    return int(text)
 
 
 @dataclass(eq=False)
