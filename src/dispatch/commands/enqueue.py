@@ -38,6 +38,7 @@ from dispatch.enqueue import (
     gateway_of,
 )
 from dispatch.enqueue import Progress as ProgressCallback
+from dispatch.gc_tuning import tune_for_batches
 from dispatch.ingest import FORMATS
 from dispatch.policy.lint import LintReport
 from dispatch.settings import Settings
@@ -101,6 +102,7 @@ def handle(args: argparse.Namespace) -> int:
                       rules=text_rules(args), pool=args.pool)
     except EnqueueError as exc:
         raise UserError(str(exc)) from None
+    tune_for_batches()
     report = trio.run(_enqueue, settings, args, text)
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False))

@@ -10,6 +10,7 @@ import trio
 
 from dispatch.app import consumer_name, run_daemon
 from dispatch.commands.common import UserError, add_config_option, settings_from
+from dispatch.gc_tuning import tune_for_batches
 from dispatch.processes import ProcessFailed, dispatch_command
 from dispatch.workers import supervise, worker_settings
 
@@ -46,8 +47,10 @@ def handle(args: argparse.Namespace) -> int:
         # terminal sends the whole process group: a second signal means "stop now".
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         settings = worker_settings(settings, args.worker, consumer_name(settings))
+        tune_for_batches()
         trio.run(run_daemon, settings, (signal.SIGTERM,))
         return 0
+    tune_for_batches()
     trio.run(run_daemon, settings)
     return 0
 

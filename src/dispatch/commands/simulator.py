@@ -25,6 +25,7 @@ from typing import Any
 import trio
 
 from dispatch.commands.common import UserError
+from dispatch.gc_tuning import tune_for_batches
 from dispatch.policy.answers import DEFAULT_OPTOUT_TEXT
 from dispatch.simulator.config import (
     DEFAULT_OUTCOMES_TEXT,
@@ -111,6 +112,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run_simulator(args: argparse.Namespace) -> int:
     config = config_from(args)
+    tune_for_batches()
     try:
         trio.run(_serve_until_signalled, config)
     except (OSError, BaseExceptionGroup) as exc:
