@@ -23,6 +23,7 @@ from pathlib import Path
 import trio
 
 from dispatch.enqueue import TextRules, enqueue_file
+from dispatch.gc_tuning import tune_for_batches
 from dispatch.settings import RedisSettings, Settings
 from dispatch.store.redis import open_redis
 from dispatch.store.server import ensure_embedded, stop_embedded
@@ -84,6 +85,7 @@ def main() -> None:
                         help="where to write the result (default: "
                              "benchmarks/results/enqueue_<rows>[_no_consent].json)")
     args = parser.parse_args()
+    tune_for_batches()  # as `dispatch enqueue` runs
     with tempfile.TemporaryDirectory(prefix="dispatch-bench-") as folder:
         result = trio.run(measure, args.rows, Path(folder), args.consent)
     suffix = "" if args.consent else "_no_consent"
