@@ -42,15 +42,14 @@ def handle(args: argparse.Namespace) -> int:
         raise UserError(f"--processes: must be 1 to {MAX_PROCESSES}, got {args.processes}")
     if args.processes > 1:
         return _supervise(args)
+    tune_for_batches()  # a daemon, alone or a supervisor's worker
     if args.worker:
         # A worker stops on the SIGTERM its supervisor passes on, not on the SIGINT a
         # terminal sends the whole process group: a second signal means "stop now".
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         settings = worker_settings(settings, args.worker, consumer_name(settings))
-        tune_for_batches()
         trio.run(run_daemon, settings, (signal.SIGTERM,))
         return 0
-    tune_for_batches()
     trio.run(run_daemon, settings)
     return 0
 
