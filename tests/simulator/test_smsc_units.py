@@ -200,6 +200,45 @@ def test_receipts_prefer_the_transceiver_that_submitted() -> None:
     assert (len(first.sent), len(second.sent)) == (0, 4)
 
 
+def ids(sent: list[DeliverSm]) -> list[str]:
+    return [str(pdu.tlvs[Tag.RECEIPTED_MESSAGE_ID]) for pdu in sent]
+
+
+def test_a_full_window_does_not_hold_up_the_receipts_of_another_bind() -> None:
+    deliveries, _ = queue()
+    first, second = FakeOutlet("acme", window=2), FakeOutlet("acme", window=2)
+    deliveries.add_outlet(first, 0.0)
+    deliveries.add_outlet(second, 0.0)
+    for number in range(6):  # submitted alternately on the two transceivers
+        deliveries.schedule_receipt(0.0, "acme", job(number), (first, second)[number % 2])
+    deliveries.release_due(0.0)
+    assert (ids(first.sent), ids(second.sent)) == (["id0", "id2"], ["id1", "id3"])
+    second.ack_all(deliveries)
+    deliveries.pump("acme", 0.0)
+    # The second bind's next receipt goes although the first bind's window is still full.
+    assert (ids(first.sent), ids(second.sent)) == (["id0", "id2"], ["id1", "id3", "id5"])
+    first.ack_all(deliveries)
+    deliveries.pump("acme", 0.0)
+    assert ids(first.sent) == ["id0", "id2", "id4"]
+
+
+def test_receipts_waiting_for_a_closed_transceiver_go_to_another_in_order() -> None:
+    deliveries, counters = queue()
+    gone, other = FakeOutlet("acme", window=1), FakeOutlet("acme", window=1)
+    deliveries.add_outlet(gone, 0.0)
+    deliveries.add_outlet(other, 0.0)
+    for number in range(4):
+        deliveries.schedule_receipt(0.0, "acme", job(number), gone)
+    deliveries.release_due(0.0)
+    assert (ids(gone.sent), ids(other.sent)) == (["id0"], [])
+    deliveries.remove_outlet(gone, 1.0)  # id0 was never acknowledged: it goes first
+    for _ in range(4):
+        other.ack_all(deliveries)
+        deliveries.pump("acme", 1.0)
+    assert ids(other.sent) == ["id0", "id1", "id2", "id3"]
+    assert counters.receipts_sent == 4 and deliveries.waiting == 0
+
+
 def test_errors_and_timeouts_resend_then_give_up() -> None:
     deliveries, counters = queue(smpp_receipt_timeout_s=5.0, smpp_receipt_attempts=3)
     outlet = FakeOutlet("acme")

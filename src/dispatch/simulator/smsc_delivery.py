@@ -4,7 +4,8 @@ passed in (trio.current_time() in the service).
 A receipt is scheduled at acceptance for its due time; once due it waits, per system_id,
 for a bound receiver (bind_receiver or bind_transceiver) with room in its window: the
 transceiver that submitted the message if it is still bound, otherwise any receiver of
-that system_id. Sent, it awaits its deliver_sm_resp on that connection; no response within
+that system_id (smsc_waiting.py: one full window does not hold up the other binds).
+Sent, it awaits its deliver_sm_resp on that connection; no response within
 `smpp_receipt_timeout_s`, an error status, or the connection closing sends it again later
 (doubling backoff from 1 s), until `smpp_receipt_attempts` attempts, after which it is
 counted failed and logged. Deliveries waiting for a receiver are bounded in number
@@ -20,7 +21,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Final, Protocol
 
@@ -29,6 +29,7 @@ from dispatch.simulator.replies import ReplyTicket
 from dispatch.simulator.schedule import BucketSchedule
 from dispatch.simulator.smsc_receipts import ReceiptJob, ReceiptWriter
 from dispatch.simulator.smsc_stats import SmscCounters
+from dispatch.simulator.smsc_waiting import WaitingLine
 from dispatch.smpp.constants import Status
 from dispatch.smpp.pdu import DeliverSm
 
@@ -45,7 +46,8 @@ MO: Final = "mo"
 class Delivery:
     """One deliver_sm until acknowledged; its PDU is built when first sent."""
 
-    __slots__ = ("attempts", "job", "kind", "pdu", "reply", "sent_at", "system_id", "via")
+    __slots__ = ("attempts", "job", "kind", "order", "pdu", "reply", "sent_at", "system_id",
+                 "via")
 
     def __init__(self, kind: str, system_id: str, *, job: ReceiptJob | None = None,
                  pdu: DeliverSm | None = None, via: Outlet | None = None,
@@ -59,6 +61,7 @@ class Delivery:
         self.reply = reply
         self.attempts = 0
         self.sent_at = 0.0
+        self.order = 0  # its place among those waiting (WaitingLine)
 
 
 class Outlet(Protocol):
@@ -93,7 +96,7 @@ class Deliveries:
         self._attempts = config.smpp_receipt_attempts
         self._limit = config.receipts_pending_limit
         self._scheduled: BucketSchedule[Delivery] = BucketSchedule(TICK_S)
-        self._waiting: dict[str, deque[Delivery]] = {}
+        self._waiting: dict[str, WaitingLine[Outlet, Delivery]] = {}
         self._waiting_count = 0
         self._outlets: dict[str, list[Outlet]] = {}
         self._lost = 0  # failed or dropped, for the log
@@ -149,11 +152,10 @@ class Deliveries:
             return
         line = self._waiting.get(delivery.system_id)
         if line is None:
-            line = self._waiting[delivery.system_id] = deque()
-        if first:
-            line.appendleft(delivery)
-        else:
-            line.append(delivery)
+            line = self._waiting[delivery.system_id] = WaitingLine()
+        via = delivery.via
+        bound = via is not None and via in self._outlets.get(delivery.system_id, ())
+        line.add(delivery, via if bound else None, first=first)
         self._waiting_count += 1
 
     # Receivers.
@@ -167,6 +169,9 @@ class Deliveries:
         outlets = self._outlets.get(outlet.system_id, [])
         if outlet in outlets:
             outlets.remove(outlet)
+        line = self._waiting.get(outlet.system_id)
+        if line is not None:
+            line.release(outlet)
 
     def remove_outlet(self, outlet: Outlet, now: float) -> None:
         """The connection closed: what it did not acknowledge goes back to the front of
@@ -184,18 +189,12 @@ class Deliveries:
         if not line or not outlets:
             return
         free = {outlet: outlet.free_slots() for outlet in outlets}
-        batches: dict[Outlet, list[Delivery]] = {}
-        while line:
-            via = line[0].via
-            target = via if via in free else max(free, key=free.__getitem__)
-            if free[target] <= 0:
-                break  # kept in order until that receiver has room
-            free[target] -= 1
-            batches.setdefault(target, []).append(line.popleft())
-        self._waiting_count -= sum(len(batch) for batch in batches.values())
-        for outlet, batch in batches.items():
-            self._prepare(batch)
-            outlet.push(batch, now)
+        for outlet in sorted(free, key=free.__getitem__, reverse=True):  # most room first
+            batch = line.take(outlet, free[outlet])
+            if batch:
+                self._waiting_count -= len(batch)
+                self._prepare(batch)
+                outlet.push(batch, now)
 
     def _prepare(self, batch: list[Delivery]) -> None:
         done = time.time()
