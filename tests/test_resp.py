@@ -50,11 +50,11 @@ def test_a_reply_cut_short_waits_for_the_rest() -> None:
 
 
 @pytest.mark.parametrize("data, problem", [
-    (b"?x\r\n", "unknown reply type"),
-    (b":12a\r\n", "bad integer"),
-    (b"$-2\r\n", "bad length"),
-    (b"$1\r\nab\r\n", "not followed by CRLF"),
-    (b"\r\n", "empty reply line"),
+    (b"?x\r\n", 'got "\\?" as reply type byte'),
+    (b":12a\r\n", "Bad integer value"),
+    (b"$-2\r\n", "Bulk string length out of range"),
+    (b"$1\r\nab\r\n", "as reply type byte"),  # the bulk string runs past its length
+    (b"\r\n", "as reply type byte"),
 ])
 def test_malformed_replies_are_refused(data: bytes, problem: str) -> None:
     with pytest.raises(ProtocolError, match=problem):

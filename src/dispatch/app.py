@@ -85,11 +85,12 @@ def _gateway(name: str, config: GatewaySettings, callback_url: str) -> Gateway:
 async def run_daemon(settings: Settings, stop_signals: Sequence[int] = STOP_SIGNALS) -> None:
     """`dispatch run`: serve until a stop signal (SIGTERM/SIGINT), then drain and return."""
     consumer = consumer_name(settings)
-    async with open_redis(settings) as redis, \
-            open_script_link(await resolve_url(settings)) as link:
+    url = await resolve_url(settings)
+    async with open_redis(settings) as redis, open_script_link(url) as link, \
+            open_script_link(url, name="dispatch-reads") as reads:
         keys = Keys(settings.redis.key_prefix)
         queue = Queue(redis, keys, consumer, receipt_timeout_h=settings.daemon.receipt_timeout_h,
-                      scripts=link)
+                      scripts=link, reads=reads)
         book = CampaignBook(redis, keys, senders(settings), pool_gateways(settings))
         daemon = Daemon(settings.daemon, queue, book, gateway_factory(settings),
                         answers=settings.answers, lines=line_plans(settings),

@@ -1,5 +1,5 @@
-"""The daemon's Lua scripts and stream operations, on a real Redis: the scripts through
-coredis and through the daemon's script link alike (the `scripts` fixture)."""
+"""The daemon's Lua scripts and stream operations, on a real Redis: the scripts and the
+reads through coredis and through the daemon's links alike (the `scripts` fixture)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from dispatch.settings import Settings
 from dispatch.store.optout import OptOutEvent
 from dispatch.store.queue import Entry, Outcome, Queue
 from dispatch.store.redis import Redis
+from dispatch.store.script_link import ScriptError, ScriptLink, open_script_link
 from dispatch.store.scripts import ScriptHost
 from dispatch.store.status import state_counts
 from tests.texts import RULES, SIGNED
@@ -30,7 +31,11 @@ async def queued(redis: Redis, settings: Settings, tmp_path: Path,
     path.write_text("phone\n" + "\n".join(numbers) + "\n")
     await enqueue_file(redis, settings, path, "c1", "Hello. " + SIGNED,
                        consent_required=False, rules=RULES)
-    queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", scripts=scripts)
+    # With a link, it reads too (the daemon gives reads a link of their own: a blocking read
+    # holds its connection; these tests make one call at a time).
+    reads = scripts if isinstance(scripts, ScriptLink) else None
+    queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", scripts=scripts,
+                  reads=reads)
     stream = Keys(settings.redis.key_prefix).campaign("c1").stream
     entries = await queue.read_new({"c1": stream}, len(numbers), 100)
     assert [msgpack.unpackb(e.payload)[0] for e in entries] == numbers
@@ -259,3 +264,32 @@ async def test_a_batch_larger_than_one_ack_command_is_acked_and_deleted_whole(
     assert await redis.xlen(Keys(settings.redis.key_prefix).campaign("c1").stream) == 0
     assert (await counts(redis, settings))["submitted"] == 2_500
     await assert_counts_match_states(redis, settings)
+
+
+async def test_reads_over_a_link_give_the_stream_as_it_is(
+        redis: Redis, settings: Settings, tmp_path: Path, redis_url: str) -> None:
+    keys = Keys(settings.redis.key_prefix)
+    for campaign in ("c1", "c2"):
+        path = tmp_path / f"{campaign}.csv"
+        path.write_text("phone\n" + "\n".join(NUMBERS) + "\n")
+        await enqueue_file(redis, settings, path, campaign, "Hello. " + SIGNED,
+                           consent_required=False, rules=RULES)
+    streams = {c: keys.campaign(c).stream for c in ("c1", "c2")}
+    async with open_script_link(redis_url, name="dispatch-reads") as reads:
+        queue = Queue(redis, keys, "worker-a", reads=reads)
+        entries = await queue.read_new(streams, 10, 100)
+        assert await queue.read_new(streams, 10, 20) == []  # nothing new: waited, nil
+    expected = [Entry(campaign, entry.identifier, entry.field_values[b"m"])
+                for campaign in ("c1", "c2")
+                for entry in await redis.xrange(streams[campaign])]
+    assert sorted(entries, key=lambda e: (e.campaign, e.entry_id)) == expected
+    assert len(expected) == 6
+
+
+async def test_a_read_the_stream_refuses_raises_with_redis_words(
+        redis: Redis, settings: Settings, redis_url: str) -> None:
+    await redis.xadd("no-group-here", {"m": b"x"})
+    async with open_script_link(redis_url, name="dispatch-reads") as reads:
+        queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", reads=reads)
+        with pytest.raises(ScriptError, match="NOGROUP"):
+            await queue.read_new({"c9": "no-group-here"}, 10, 10)

@@ -16,8 +16,10 @@ from dispatch.keys import GROUP, CampaignKeys, Keys
 from dispatch.store.answers import Answer, AnswerStore
 from dispatch.store.optout import OptOutStore, scopes_for_sender
 from dispatch.store.redis import Redis
-from dispatch.store.scripts import ScriptHost, load_script, packed
+from dispatch.store.scripts import CommandLink, ScriptHost, load_script, packed
 
+# A read may wait `block_ms` for entries, and then this long for its reply.
+READ_REPLY_TIMEOUT_S = 30.0
 # A receipt map outlives the receipt timeout by this much, so the sweeper finds it.
 MAP_MARGIN_H = 24
 ORPHAN_TTL_S = 3 * 86400
@@ -54,14 +56,18 @@ def hour_number(now: float) -> int:
 class Queue:
     def __init__(self, redis: Redis, keys: Keys, consumer: str, *,
                  receipt_timeout_h: int = 48, clock: Callable[[], float] = time.time,
-                 scripts: ScriptHost | None = None) -> None:
+                 scripts: ScriptHost | None = None, reads: CommandLink | None = None
+                 ) -> None:
         """`scripts`: where the per-batch scripts go (default: `redis`); the daemon gives
-        its script link, far cheaper per call than coredis."""
+        its script link, far cheaper per call than coredis. `reads`: where `read_new`
+        reads (default: `redis`); the daemon gives a link of its own, whose replies cost
+        a tenth of coredis' per entry."""
         self._redis = redis
         self._keys = keys
         self.consumer = consumer
         self.receipt_timeout_h = receipt_timeout_h
         self._clock = clock  # wall clock: receipt maps are named by the hour
+        self._reads = reads
         host: ScriptHost = scripts or redis
         self.optouts = OptOutStore(redis, keys, scripts=host)
         self.answers = AnswerStore(redis, keys, consumer)
@@ -75,6 +81,11 @@ class Queue:
         if not streams:
             return []
         campaign_of = {key.encode(): campaign for campaign, key in streams.items()}
+        if self._reads is not None:
+            return _read_entries(campaign_of, await self._reads.command(
+                ["XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", count,
+                 "BLOCK", block_ms, "STREAMS", *streams.values(), *[">"] * len(streams)],
+                timeout_s=block_ms / 1000 + READ_REPLY_TIMEOUT_S))
         reply = await self._redis.xreadgroup(
             GROUP, self.consumer, streams={key: ">" for key in streams.values()},
             count=count, block=block_ms)
@@ -201,6 +212,22 @@ class Queue:
 
 def _record_keys(keys: CampaignKeys) -> list[str]:
     return [keys.state, keys.counts, keys.stream, keys.errors]
+
+
+def _read_entries(campaign_of: Mapping[bytes, str], reply: Any) -> list[Entry]:
+    """From an XREADGROUP reply as RESP2 has it: nil, or [[stream, [[id, fields]...]]...]
+    where fields is [name, value, ...]."""
+    return [Entry(campaign_of[stream], entry_id, _field(fields, b"m"))
+            for stream, entries in reply or () for entry_id, fields in entries]
+
+
+def _field(fields: list[bytes] | None, name: bytes) -> bytes | None:
+    """A field's value; None for an entry deleted while pending (no fields)."""
+    if fields:
+        for index in range(0, len(fields) - 1, 2):
+            if fields[index] == name:
+                return fields[index + 1]
+    return None
 
 
 def _entry(campaign: str, entry: Any) -> Entry:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from importlib import resources
 from typing import Any, Protocol
 
@@ -21,6 +21,13 @@ class ScriptHost(Protocol):
     (dispatch.store.script_link) where the calls are on the hot path."""
 
     def register_script(self, script: str) -> RunScript: ...
+
+
+class CommandLink(Protocol):
+    """A connection that takes commands as they are written (the daemon's read link,
+    dispatch.store.script_link): an error reply raises."""
+
+    async def command(self, args: Sequence[Any], timeout_s: float = ...) -> Any: ...
 
 
 @functools.cache
