@@ -39,6 +39,10 @@ def test_every_reply_type() -> None:
     assert ErrorReply("NOSCRIPT No matching script").code == "NOSCRIPT"
 
 
+def test_an_error_reply_that_is_not_utf8_is_still_read() -> None:
+    assert parsed(b"-ERR \xff bad\r\n") == [ErrorReply("ERR \ufffd bad")]
+
+
 def test_a_reply_cut_short_waits_for_the_rest() -> None:
     parser = ReplyParser()
     parser.feed(b"*2\r\n:1\r\n$5\r\nab")
