@@ -18,8 +18,6 @@ from dispatch.store.optout import OptOutStore, scopes_for_sender
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import CommandLink, ScriptHost, load_script, packed
 
-# A read may wait `block_ms` for entries, and then this long for its reply.
-READ_REPLY_TIMEOUT_S = 30.0
 # A receipt map outlives the receipt timeout by this much, so the sweeper finds it.
 MAP_MARGIN_H = 24
 ORPHAN_TTL_S = 3 * 86400
@@ -85,7 +83,7 @@ class Queue:
             return _read_entries(campaign_of, await self._reads.command(
                 ["XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", count,
                  "BLOCK", block_ms, "STREAMS", *streams.values(), *[">"] * len(streams)],
-                timeout_s=block_ms / 1000 + READ_REPLY_TIMEOUT_S))
+                blocks_s=block_ms / 1000))
         reply = await self._redis.xreadgroup(
             GROUP, self.consumer, streams={key: ">" for key in streams.values()},
             count=count, block=block_ms)

@@ -137,11 +137,11 @@ class ScriptLink:
     def register_script(self, source: str) -> LinkScript:
         return LinkScript(self, source)
 
-    async def command(self, args: Sequence[Arg], timeout_s: float = REPLY_TIMEOUT_S) -> Reply:
+    async def command(self, args: Sequence[Arg], blocks_s: float = 0.0) -> Reply:
         """One command's reply; an error reply raises (LinkUnavailableError when Redis
-        cannot serve now, ScriptError otherwise). `timeout_s`: longer than the time a
-        blocking command may wait."""
-        return _checked(await self.call(args, timeout_s))
+        cannot serve now, ScriptError otherwise). `blocks_s`: how long a blocking command
+        may wait before it replies (the reply timeout comes on top)."""
+        return _checked(await self.call(args, REPLY_TIMEOUT_S + blocks_s))
 
     async def call(self, args: Sequence[Arg], timeout_s: float = REPLY_TIMEOUT_S) -> Reply:
         """One command's reply (an error reply is returned, not raised)."""

@@ -27,7 +27,7 @@ class CommandLink(Protocol):
     """A connection that takes commands as they are written (the daemon's read link,
     dispatch.store.script_link): an error reply raises."""
 
-    async def command(self, args: Sequence[Any], timeout_s: float = ...) -> Any: ...
+    async def command(self, args: Sequence[Any], blocks_s: float = ...) -> Any: ...
 
 
 @functools.cache
