@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import trio
 import trio.lowlevel
+import trio.testing
 
 from dispatch.daemon.messages import Message
 from dispatch.daemon.shared_check import SharedOptOutCheck
@@ -43,6 +44,35 @@ async def test_concurrent_asks_share_one_call_and_get_their_own_answers() -> Non
             nursery.cancel_scope.cancel()
     assert answers == {"a": [False, True], "b": [False], "c": [False, True]}
     assert calls == [5]  # the three asks were waiting together: one call
+
+
+async def test_an_ask_made_a_few_scheduling_rounds_later_shares_the_call() -> None:
+    """Senders whose gateway answers came at the same moment wake one after another: the
+    worker lets a few rounds pass before its call goes, so their asks share it."""
+    calls: list[int] = []
+
+    async def check(messages: Sequence[Message], outbound: Sequence[Outbound]) -> list[bool]:
+        calls.append(len(outbound))
+        return [item.to in STOPPED for item in outbound]
+
+    shared = SharedOptOutCheck(check)
+    answers: dict[str, list[bool]] = {}
+
+    async def ask_after(rounds: int, name: str, number: str) -> None:
+        for _ in range(rounds):
+            await trio.lowlevel.checkpoint()
+        answers[name] = await shared(*batch(number))
+
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(shared.run)
+            await trio.testing.wait_all_tasks_blocked()  # the worker waits for asks
+            async with trio.open_nursery() as senders:
+                senders.start_soon(ask_after, 0, "a", "+33600000001")
+                senders.start_soon(ask_after, 2, "b", "+33600000002")
+            nursery.cancel_scope.cancel()
+    assert answers == {"a": [False], "b": [True]}
+    assert calls == [2]
 
 
 async def test_an_ask_alone_is_answered_without_waiting_for_company() -> None:

@@ -19,6 +19,19 @@ def drain_ready(receive: trio.MemoryReceiveChannel[T], batch: list[T], limit: in
             return
 
 
+async def gather_ready(receive: trio.MemoryReceiveChannel[T], batch: list[T], limit: int,
+                       rounds: int) -> None:
+    """As `drain_ready`, after letting `rounds` scheduling rounds pass (each one runs the
+    tasks that were ready, draining after it): items that tasks woken at the same moment
+    are about to send join the batch. No timer: on an idle process a round passes at once."""
+    drain_ready(receive, batch, limit)
+    for _ in range(rounds):
+        if len(batch) >= limit:
+            return
+        await trio.lowlevel.checkpoint()
+        drain_ready(receive, batch, limit)
+
+
 async def batches(receive: trio.MemoryReceiveChannel[T], limit: int, linger_s: float
                   ) -> AsyncIterator[list[T]]:
     """Yield batches of up to `limit` items; after the first item of a batch, wait at most

@@ -4,8 +4,12 @@ of every sender that asks at the same moment.
 With single submissions (an HTTP gateway that takes one message per request) each sender's
 batch is one message, and a round trip per batch would be a round trip per message: on a
 loaded machine each one costs a syscall and a context switch, as dear as the gateway
-request itself. A worker takes whatever asks are waiting when it is free (no linger: an
-ask alone is checked at once) and answers each.
+request itself. A worker takes whatever asks are waiting when it is free and answers each.
+Before its call goes out it lets a few scheduling rounds pass (no timer: on an idle daemon
+an ask alone is checked at once): senders whose gateway answers came in at the same moment
+wake one after another, and their asks share the call. Single HTTP submissions, 8 senders,
+five interleaved runs each: 1.65 asks per call without the rounds, 3.3 with four; the
+daemon 727-832 -> 698-814 µs of CPU per message.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from typing import Final
 
 import trio
 
-from dispatch.daemon.batching import drain_ready
+from dispatch.daemon.batching import gather_ready
 from dispatch.daemon.messages import Message
 from dispatch.daemon.sender import OptOutCheck
 from dispatch.gateways.base import Outbound
 
 MAX_ASKS: Final = 64  # asks answered by one round trip, at most
+GATHER_ROUNDS: Final = 4  # scheduling rounds an ask waits for company (see above)
 
 
 @dataclass
@@ -49,7 +54,7 @@ class SharedOptOutCheck:
         """Answers asks until cancelled."""
         async for first in self._receive:
             asks = [first]
-            drain_ready(self._receive, asks, MAX_ASKS)
+            await gather_ready(self._receive, asks, MAX_ASKS, GATHER_ROUNDS)
             answers = await self._check([m for ask in asks for m in ask.messages],
                                         [o for ask in asks for o in ask.outbound])
             start = 0
