@@ -40,16 +40,14 @@ class WaitingLine(Generic[R, W]):
     def add(self, item: W, receiver: R | None, *, first: bool = False) -> None:
         """`receiver`: where it must go (None: any). `first`: before everything waiting
         (it was sent already and comes back)."""
+        line = self.shared if receiver is None else self.own.setdefault(receiver, deque())
         if first:
             self._first -= 1
             item.order = self._first
+            line.appendleft(item)
         else:
             self._last += 1
             item.order = self._last
-        line = self.shared if receiver is None else self.own.setdefault(receiver, deque())
-        if first:
-            line.appendleft(item)
-        else:
             line.append(item)
 
     def take(self, receiver: R, count: int) -> list[W]:
