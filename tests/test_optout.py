@@ -11,13 +11,13 @@ import trio
 from dispatch.cli import main
 from dispatch.daemon.replies import ReplyHandler
 from dispatch.enqueue import enqueue_file
-from dispatch.gateways.base import InboundMessage
 from dispatch.keys import Keys
 from dispatch.settings import Settings
 from dispatch.store.optout import CHANGE_CHUNK, OptOutEvent, OptOutStore
 from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
+from dispatch.vocabulary import InboundMessage
 from tests.texts import RULES, SIGNED
 
 NUMBERS = ["0612000001", "0612000002", "0612000003"]

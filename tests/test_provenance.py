@@ -16,13 +16,13 @@ from dispatch.commands.common import UserError
 from dispatch.daemon.answers import answer_texts
 from dispatch.daemon.replies import ReplyHandler
 from dispatch.enqueue import Exclusivity, enqueue_file
-from dispatch.gateways.base import InboundMessage
 from dispatch.keys import Keys
 from dispatch.settings import AnswerSettings, Settings
 from dispatch.store.answers import Settled
 from dispatch.store.provenance import provenance
-from dispatch.store.queue import Outcome, Queue
+from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
+from dispatch.vocabulary import InboundMessage, Outcome
 from tests.texts import RULES, SIGNED
 
 NUMBER = "+33612000001"

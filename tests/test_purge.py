@@ -13,7 +13,6 @@ import trio
 from dispatch.daemon.answers import answer_texts
 from dispatch.daemon.replies import ReplyHandler
 from dispatch.enqueue import EnqueueError, enqueue_file
-from dispatch.gateways.base import InboundMessage
 from dispatch.keys import GROUP, Keys
 from dispatch.settings import AnswerSettings, Settings
 from dispatch.store.optout import OptOutEvent, OptOutStore
@@ -26,8 +25,9 @@ from dispatch.store.purge import (
     purge_expired,
     purge_lock,
 )
-from dispatch.store.queue import Outcome, Queue
+from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
+from dispatch.vocabulary import InboundMessage, Outcome
 from tests.texts import RULES, SIGNED
 
 NUMBERS = [f"+3361200000{i}" for i in range(1, 7)]  # the campaign's

@@ -15,15 +15,7 @@ from dispatch.daemon.answers import Answerer, answer_texts, route
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.replies import ReplyHandler
-from dispatch.gateways.base import (
-    Accepted,
-    Inbound,
-    InboundMessage,
-    Outbound,
-    Rejected,
-    Retry,
-    SubmitResult,
-)
+from dispatch.gateways.base import Inbound
 from dispatch.keys import Keys
 from dispatch.policy.answers import HELP, OPTOUT_CONFIRMATION
 from dispatch.settings import AnswerSettings, Settings
@@ -33,6 +25,7 @@ from dispatch.simulator.service import Simulator
 from dispatch.store.optout import OptOutEvent
 from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
+from dispatch.vocabulary import Accepted, InboundMessage, Outbound, Rejected, Retry, SubmitResult
 from tests.daemon.conftest import daemon_for, enqueue, final_counts
 
 NUMBER = "+33612345678"

@@ -129,9 +129,9 @@ async def test_throttling_delays_messages_without_using_up_their_attempts(
         autojump_clock: trio.testing.MockClock) -> None:
     from dispatch.daemon.retrier import Retrier
     from dispatch.daemon.sender import Sender
-    from dispatch.gateways.base import Accepted, Outbound, Retry, SubmitResult
-    from dispatch.policy.retry import RetryPolicy
+    from dispatch.policy.backoff import RetryPolicy
     from dispatch.policy.waiting import WindowWaiter
+    from dispatch.vocabulary import Accepted, Outbound, Retry, SubmitResult
 
     class ThrottlingGateway:
         """Throttles every message five times (more than max_attempts), then accepts it."""

@@ -5,9 +5,9 @@ import json
 import httpx
 import pytest
 
-from dispatch.gateways.base import Accepted, Outbound, Rejected, Retry
 from dispatch.gateways.http import HttpGateway
 from dispatch.settings import GatewaySettings
+from dispatch.vocabulary import Accepted, Outbound, Rejected, Retry
 
 MESSAGES = [Outbound("ref-1", "+33612345678", "ME", "hello"),
             Outbound("ref-2", "+33612345679", "ME", "hello")]

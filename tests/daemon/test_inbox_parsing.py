@@ -4,7 +4,7 @@ import pytest
 
 from dispatch.daemon.inbox import Inbox, parse_inbound
 from dispatch.daemon.metrics import DaemonMetrics
-from dispatch.gateways.base import InboundMessage, Receipt
+from dispatch.vocabulary import InboundMessage, Receipt
 
 
 def inbox() -> Inbox:

@@ -11,14 +11,14 @@ import pytest
 
 from dispatch.enqueue import enqueue_file
 from dispatch.keys import GROUP, Keys
-from dispatch.model import ALL_STATES, STATES_BY_CODE
 from dispatch.settings import Settings
 from dispatch.store.optout import OptOutEvent
-from dispatch.store.queue import Entry, Outcome, Queue
+from dispatch.store.queue import Entry, Queue
 from dispatch.store.redis import Redis
 from dispatch.store.script_link import ScriptError, ScriptLink, open_script_link
 from dispatch.store.scripts import ScriptHost
 from dispatch.store.status import state_counts
+from dispatch.vocabulary import ALL_STATES, STATES_BY_CODE, Outcome
 from tests.texts import RULES, SIGNED
 
 NUMBERS = ["+33612000001", "+33612000002", "+33612000003"]

@@ -10,7 +10,7 @@ import trio.testing
 
 from dispatch.daemon.messages import Message
 from dispatch.daemon.shared_check import SharedOptOutCheck
-from dispatch.gateways.base import Outbound
+from dispatch.vocabulary import Outbound
 
 STOPPED = {"+33600000002", "+33600000005"}
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import trio
 
-from dispatch.gateways.base import Accepted, Outbound
 from dispatch.gateways.smpp import SmppGateway
+from dispatch.vocabulary import Accepted, Outbound
 
 from .helpers import FakeInbound, settings
 from .smsc import TestSmsc

@@ -9,11 +9,11 @@ from typing import Any
 
 import trio
 
-from dispatch.gateways.base import InboundMessage, Outbound, Receipt
 from dispatch.gateways.smpp import SmppGateway
 from dispatch.settings import GatewaySettings
 from dispatch.smpp import DeliverSm
 from dispatch.text import encode
+from dispatch.vocabulary import InboundMessage, Outbound, Receipt
 
 from .smsc import TestSmsc
 

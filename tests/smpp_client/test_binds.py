@@ -8,7 +8,6 @@ import struct
 import pytest
 import trio
 
-from dispatch.gateways.base import Accepted, Retry
 from dispatch.gateways.smpp import SmppGateway
 from dispatch.settings import ConfigError
 from dispatch.smpp import (
@@ -21,6 +20,7 @@ from dispatch.smpp import (
     Unbind,
     encode_pdu,
 )
+from dispatch.vocabulary import Accepted, Retry
 
 from .helpers import (
     FakeInbound,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import trio
 
-from dispatch.gateways.base import Accepted, InboundMessage, Receipt
 from dispatch.smpp import Status, Tag
+from dispatch.vocabulary import Accepted, InboundMessage, Receipt
 
 from .helpers import (
     FakeInbound,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from dispatch.gateways.base import Accepted, Outbound, Receipt
+from dispatch.vocabulary import Accepted, Outbound, Receipt
 
 from .helpers import FakeInbound, all_receipts, eventually, running_gateway, settings
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from dispatch.gateways.base import InboundMessage, Receipt
 from dispatch.smpp import DeliverSm
 from dispatch.smpp.receipts import read_receipt
 from dispatch.smpp_client.delivery import final_receipt
 from dispatch.smpp_client.mo import MoAssembler, address
+from dispatch.vocabulary import InboundMessage, Receipt
 
 from .helpers import mo_pdu, receipt_pdu
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dispatch.gateways.base import Accepted, Retry
 from dispatch.smpp.pdu import SubmitSm
 from dispatch.smpp_client.partial import PartialMessage, PartialMessages
+from dispatch.vocabulary import Accepted, Retry
 
 
 def message(parts: int) -> PartialMessage:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from dispatch.gateways.base import Accepted, Outbound, Rejected, Retry
 from dispatch.smpp import BindTransceiver, SubmitSm
 from dispatch.smpp_client.submit import NO_BIND, REFERENCE_TAG
+from dispatch.vocabulary import Accepted, Outbound, Rejected, Retry
 
 from .helpers import eventually, outbound, running_gateway, running_smsc, settings
 from .smsc import TestSmsc, reference_of

@@ -6,7 +6,6 @@ import random
 
 import pytest
 
-from dispatch.gateways.base import Accepted, Outbound, Rejected, Retry
 from dispatch.settings import GatewaySettings
 from dispatch.smpp_client.batch import PendingBatch
 from dispatch.smpp_client.submit import (
@@ -17,6 +16,7 @@ from dispatch.smpp_client.submit import (
     message_result,
     part_result,
 )
+from dispatch.vocabulary import Accepted, Outbound, Rejected, Retry
 
 
 def builder(**overrides: object) -> PartBuilder:

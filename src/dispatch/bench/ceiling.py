@@ -25,12 +25,13 @@ import trio
 
 from dispatch.bench.services import ACCOUNT, SENDER, line_address
 from dispatch.bench.workload import campaign_text, e164_number, rendered
-from dispatch.gateways.base import Accepted, Gateway, InboundMessage, Outbound, Receipt
+from dispatch.gateways.base import Gateway
 from dispatch.gateways.http import HttpGateway
 from dispatch.gateways.smpp import SmppGateway
 from dispatch.gc_tuning import tune_for_batches
 from dispatch.httpserver import Request, Response, json_response, serve_http
 from dispatch.settings import GatewaySettings
+from dispatch.vocabulary import Accepted, InboundMessage, Outbound, Receipt
 
 MAX_ROUNDS = 100  # a message the simulator keeps refusing is given up after this many tries
 RECEIPT_WAIT_S = 60.0  # after the last acceptance

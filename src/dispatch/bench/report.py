@@ -22,7 +22,7 @@ from dispatch.bench.measure import ProcStats, counter_total, histogram_buckets, 
 from dispatch.bench.options import BenchOptions
 from dispatch.bench.pipeline import PipelineRun
 from dispatch.lines.bucket import bucket_size
-from dispatch.model import FINAL_STATES
+from dispatch.vocabulary import FINAL_STATES
 
 QUEUE_WAIT = "dispatch_queue_wait_seconds"
 SUBMIT_LATENCY = "dispatch_submit_latency_seconds"

@@ -13,10 +13,10 @@ import trio
 
 from dispatch.bench.measure import read_cpu_s
 from dispatch.keys import Keys
-from dispatch.model import FINAL_STATES, SUBMITTED
 from dispatch.processes import Child, ProcessFailed
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
+from dispatch.vocabulary import FINAL_STATES, SUBMITTED
 
 
 @dataclass

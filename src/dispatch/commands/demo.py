@@ -23,13 +23,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from dispatch.commands.common import UserError
 from dispatch.enqueue import TextRules, enqueue_file
 from dispatch.keys import Keys
-from dispatch.model import FINAL_STATES
 from dispatch.policy.sending import ALWAYS
 from dispatch.processes import Child, dispatch_command, start_child
 from dispatch.settings import load_settings
 from dispatch.store.redis import open_redis
 from dispatch.store.server import ensure_embedded, stop_embedded
 from dispatch.store.status import state_counts
+from dispatch.vocabulary import FINAL_STATES
 
 CAMPAIGN = "demo"
 TEXT = "Bonjour {first_name}, votre bureau de vote ouvre dimanche à 8h. Parti Demo. STOP au 36111"

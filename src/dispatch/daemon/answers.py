@@ -25,10 +25,11 @@ from functools import partial
 
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.resilience import with_redis_retry
-from dispatch.gateways.base import Accepted, Gateway, Outbound, Rejected, Retry, SubmitResult
+from dispatch.gateways.base import Gateway
 from dispatch.policy.answers import AnswerTexts
 from dispatch.settings import AnswerSettings
 from dispatch.store.answers import FAILED, SENT, AnswerStore, Queued, Settled
+from dispatch.vocabulary import Accepted, Outbound, Rejected, Retry, SubmitResult
 
 log = logging.getLogger(__name__)
 

@@ -26,14 +26,15 @@ from dispatch.daemon.batching import drain_ready
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.replies import ReplyHandler
 from dispatch.daemon.resilience import with_redis_retry
-from dispatch.gateways.base import InboundMessage, Receipt
 from dispatch.httpserver import Request, Response, error_response, json_response
 from dispatch.store.queue import Queue
+from dispatch.vocabulary import InboundMessage, Receipt, StateCode
 
 log = logging.getLogger(__name__)
 
 # Final receipt statuses and the state code each one leads to.
-FINAL_STATUS_CODES = {"delivered": "d", "undeliverable": "f", "rejected": "f", "expired": "x"}
+FINAL_STATUS_CODES = {"delivered": StateCode.DELIVERED, "undeliverable": StateCode.FAILED,
+                      "rejected": StateCode.FAILED, "expired": StateCode.EXPIRED}
 INTERMEDIATE_STATUSES = frozenset({"accepted", "enroute", "buffered", "sent"})
 # What receipt_record.lua counts, in its order.
 RECORD_RESULTS = ("delivered", "failed", "expired", "repeated", "parked")

@@ -27,14 +27,14 @@ import trio
 from dispatch.daemon.campaigns import Campaign, CampaignBook
 from dispatch.daemon.messages import Message
 from dispatch.daemon.pool_leases import PoolLeases
-from dispatch.daemon.sender import outcome
+from dispatch.daemon.sender import NOT_SENT_CANCELLED, outcome
 from dispatch.lines.config import GatewayCaps, PoolConfig
 from dispatch.lines.scheduler import Assignment, Line, LineScheduler
 from dispatch.lines.service import LineService
 from dispatch.model import ACTIVE, CANCELLED, PAUSED, Share
 from dispatch.store.line_leases import LineLeases
-from dispatch.store.queue import Outcome
 from dispatch.template import TemplateError
+from dispatch.vocabulary import Outcome, StateCode
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +172,7 @@ class LineFeed:
             while True:
                 await book.wait_refreshed()
                 for message in self.apply(book):
-                    await outcomes.send(outcome(message, "c", "campaign cancelled before "
-                                                                "sending"))
+                    await outcomes.send(outcome(message, StateCode.CANCELLED, NOT_SENT_CANCELLED))
 
     async def wait_room(self) -> None:
         """Until what waits here for a line (paused campaigns aside) is less than HOLD_S of

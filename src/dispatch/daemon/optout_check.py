@@ -14,8 +14,8 @@ from dispatch.daemon.messages import Message
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.resilience import with_redis_retry
 from dispatch.daemon.sender import OptOutCheck
-from dispatch.gateways.base import Outbound
 from dispatch.store.optout import OptOutStore
+from dispatch.vocabulary import Outbound
 
 
 def optout_check(optouts: OptOutStore, metrics: DaemonMetrics) -> OptOutCheck:

@@ -12,7 +12,8 @@ from dispatch.daemon.batching import batches
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.resilience import with_redis_retry
 from dispatch.daemon.tracker import Tracker
-from dispatch.store.queue import Outcome, Queue
+from dispatch.store.queue import Queue
+from dispatch.vocabulary import Outcome
 
 
 class Recorder:

@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterable, Sequence
 
 from dispatch import phone
 from dispatch.daemon.inflight import InFlightNumbers
-from dispatch.gateways.base import InboundMessage
 from dispatch.policy.answers import AnswerTexts
 from dispatch.policy.keywords import Intent, classify
 from dispatch.store.answers import Answer
 from dispatch.store.optout import OptOutEvent, line_scope
 from dispatch.store.queue import Queue
+from dispatch.vocabulary import InboundMessage
 
 SUBMISSION_WAIT_S = 30.0  # at most: a gateway's answer timeout
 

@@ -17,14 +17,14 @@ from dispatch.daemon.inflight import InFlightNumbers
 from dispatch.daemon.messages import Message, message_reference
 from dispatch.daemon.metrics import GatewayMetrics
 from dispatch.daemon.retrier import Retrier
-from dispatch.gateways.base import Accepted, Gateway, Outbound, Rejected, SubmitResult
+from dispatch.gateways.base import Gateway
 from dispatch.lines.scheduler import Assignment, Line
 from dispatch.model import CANCELLED, PAUSED
-from dispatch.policy.retry import RetryPolicy
+from dispatch.policy.backoff import RetryPolicy
 from dispatch.policy.sending import Action
 from dispatch.policy.waiting import WindowWaiter
-from dispatch.store.queue import Outcome
 from dispatch.template import TemplateError
+from dispatch.vocabulary import Accepted, Outbound, Outcome, Rejected, StateCode, SubmitResult
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,10 @@ class Lines(Protocol):
     def delay(self, lines: Sequence[Line], delay_s: float) -> None: ...
 
 
+# Why a message was never sent, as recorded.
+NOT_SENT_CANCELLED = "campaign cancelled before sending"
+NOT_SENT_OPTED_OUT = "opted out while waiting to be sent"
+NOT_SENT_DEADLINE = "deadline passed before it could be sent"
 PAUSE_RECHECK_S = 1.0  # campaign status is refreshed about once a second
 WAITER_FULL_RECHECK_S = 300.0
 
@@ -144,7 +148,7 @@ class Sender:
         for index, message in enumerate(batch):
             status = self._book.status_of(message.campaign)
             if status == CANCELLED:
-                done.append(outcome(message, "c", "campaign cancelled before sending"))
+                done.append(outcome(message, StateCode.CANCELLED, NOT_SENT_CANCELLED))
                 continue
             if status == PAUSED:  # hold it in process; looked at again in a second
                 self._retrier.schedule(self._gateway.name, message, PAUSE_RECHECK_S)
@@ -194,7 +198,7 @@ class Sender:
         kept: tuple[list[Message], list[Outbound]] = ([], [])
         for message, item, opted_out in zip(messages, outbound, stopped, strict=True):
             if opted_out:
-                done.append(outcome(message, "p", "opted out while waiting to be sent"))
+                done.append(outcome(message, StateCode.SUPPRESSED, NOT_SENT_OPTED_OUT))
             else:
                 kept[0].append(message)
                 kept[1].append(item)
@@ -209,7 +213,7 @@ class Sender:
         if decision.action is Action.SEND:
             return True
         if decision.action is Action.EXPIRE:
-            done.append(outcome(message, "x", "deadline passed before it could be sent"))
+            done.append(outcome(message, StateCode.EXPIRED, NOT_SENT_DEADLINE))
         elif not self._waiter.park(message, decision.until_ts or now):
             # The waiter is full: wait in the retrier, decided again when it comes back.
             delay = min(WAITER_FULL_RECHECK_S, (decision.until_ts or now) - now)
@@ -227,10 +231,10 @@ class Sender:
         """Add the outcome to record to `done`, or schedule a retry."""
         if isinstance(result, Accepted):
             self._metrics.submitted.inc()
-            done.append(outcome(message, "s", result.gateway_id))
+            done.append(outcome(message, StateCode.SUBMITTED, result.gateway_id))
         elif isinstance(result, Rejected):
             self._metrics.failed.inc()
-            done.append(outcome(message, "f", result.reason))
+            done.append(outcome(message, StateCode.FAILED, result.reason))
         else:
             if result.throttled:
                 self._metrics.throttled.inc()
@@ -239,7 +243,7 @@ class Sender:
             if self._policy.gives_up(message.attempts):
                 self._metrics.failed.inc()
                 reason = f"gave up after {message.attempts} attempts: {result.reason}"
-                done.append(outcome(message, "f", reason))
+                done.append(outcome(message, StateCode.FAILED, reason))
                 return
             self._metrics.retried.inc()
             delay = self._policy.delay(message.waits, result.after_s, self._rng)
@@ -251,5 +255,5 @@ def enqueued_at(message: Message) -> float:
     return int(message.entry_id.split(b"-", 1)[0]) / 1000
 
 
-def outcome(message: Message, code: str, detail: str) -> tuple[str, Outcome]:
+def outcome(message: Message, code: StateCode, detail: str) -> tuple[str, Outcome]:
     return message.campaign, Outcome(message.entry_id, message.number, code, detail)

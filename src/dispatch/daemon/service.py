@@ -47,11 +47,12 @@ from dispatch.daemon.sweeper import ReceiptSweeper
 from dispatch.daemon.tracker import Tracker
 from dispatch.gateways.base import Gateway
 from dispatch.httpserver import serve_http
-from dispatch.policy.retry import RetryPolicy
+from dispatch.policy.backoff import RetryPolicy
 from dispatch.policy.waiting import WindowWaiter
 from dispatch.settings import AnswerSettings, DaemonSettings
 from dispatch.store.line_leases import LineLeases
-from dispatch.store.queue import Outcome, Queue
+from dispatch.store.queue import Queue
+from dispatch.vocabulary import Outcome
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import trio
 from dispatch.daemon.batching import gather_ready
 from dispatch.daemon.messages import Message
 from dispatch.daemon.sender import OptOutCheck
-from dispatch.gateways.base import Outbound
+from dispatch.vocabulary import Outbound
 
 MAX_ASKS: Final = 64  # asks answered by one round trip, at most
 GATHER_ROUNDS: Final = 4  # scheduling rounds an ask waits for company (see above)

@@ -18,6 +18,7 @@ import trio
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.resilience import with_redis_retry
 from dispatch.store.queue import Queue
+from dispatch.vocabulary import StateCode
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class ReceiptSweeper:
             cursor, rows = await with_redis_retry(
                 "sweep", partial(self._queue.scan_map, map_key, cursor, CHUNK), self._metrics)
             # An expiry for each, as a receipt would be; one that came meanwhile won.
-            expiries = [(gateway_id, "x", reason) for gateway_id, _, _ in rows]
+            expiries = [(gateway_id, StateCode.EXPIRED, reason) for gateway_id, _, _ in rows]
             counts = await with_redis_retry("sweep", partial(
                 self._queue.record_receipts, expiries, [map_key], park=False), self._metrics)
             expired += counts[2]

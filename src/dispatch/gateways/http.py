@@ -13,16 +13,9 @@ from typing import Any
 import httpx
 import trio
 
-from dispatch.gateways.base import (
-    Accepted,
-    Inbound,
-    Outbound,
-    Rejected,
-    Retry,
-    SubmitResult,
-    retry_all,
-)
+from dispatch.gateways.base import Inbound
 from dispatch.settings import GatewaySettings
+from dispatch.vocabulary import Accepted, Outbound, Rejected, Retry, SubmitResult, retry_all
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 

@@ -22,7 +22,7 @@ from typing import Final
 
 import trio
 
-from dispatch.gateways.base import Inbound, Outbound, Rejected, SubmitResult
+from dispatch.gateways.base import Inbound
 from dispatch.settings import ConfigError, GatewaySettings
 from dispatch.smpp import Bind, BindReceiver, BindTransceiver, BindTransmitter
 from dispatch.smpp.pdu import SubmitSm
@@ -41,6 +41,7 @@ from dispatch.smpp_client.submit import (
     message_result,
     part_count,
 )
+from dispatch.vocabulary import Outbound, Rejected, SubmitResult
 
 # SMPP 3.4 sizes of the bind's C-strings, NUL excluded.
 CREDENTIAL_LIMITS: Final = {"system_id": 15, "password": 8, "system_type": 12}

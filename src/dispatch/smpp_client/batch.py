@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import trio
 
-from dispatch.gateways.base import SubmitResult
 from dispatch.smpp.pdu import SubmitSm
+from dispatch.vocabulary import SubmitResult
 
 # What a window entry points at: the batch and the index of the PDU in it.
 Ticket = tuple["PendingBatch", int]

@@ -15,6 +15,7 @@ from typing import Final
 
 import trio
 
+from dispatch.policy.backoff import Backoff, Retries
 from dispatch.settings import GatewaySettings
 from dispatch.smpp import (
     NEED_DATA,
@@ -33,7 +34,6 @@ from dispatch.smpp import (
 )
 from dispatch.smpp import Rejected as SessionRejected
 from dispatch.smpp.errors import SmppEncodeError, SmppError
-from dispatch.smpp_client.backoff import Backoff
 from dispatch.smpp_client.batch import Signal
 from dispatch.smpp_client.connection import BOUND, RECEIVE_SIZE, Connection
 from dispatch.smpp_client.delivery import DeliveryHandler
@@ -43,6 +43,7 @@ from dispatch.smpp_client.stats import ClientStats
 log = logging.getLogger(__name__)
 
 STABLE_S: Final = 10.0  # a connection up this long resets the backoff
+FIRST_RETRY_S: Final = 0.5  # the first reconnection waits 0.25 to 0.5 s
 CONNECT_ERRORS: Final = (OSError, trio.BrokenResourceError, trio.TooSlowError, ConnectionLost,
                          SmppError)
 
@@ -108,12 +109,12 @@ class BindSlot:
         self._changed = changed
 
     async def run(self) -> None:
-        backoff = Backoff(max_s=self._config.reconnect_max_s)
+        backoff = Retries(Backoff(FIRST_RETRY_S, self._config.reconnect_max_s))
         while True:
             delay = await self._attempt(backoff)
             await trio.sleep(delay)
 
-    async def _attempt(self, backoff: Backoff) -> float:
+    async def _attempt(self, backoff: Retries) -> float:
         """Bind and serve until the connection ends; the delay before the next attempt."""
         config = self._config
         try:
@@ -133,7 +134,7 @@ class BindSlot:
         self._on_attempt()
         return delay
 
-    def _refused(self, exc: BindRefused, backoff: Backoff) -> float:
+    def _refused(self, exc: BindRefused, backoff: Retries) -> float:
         if exc.configuration_error:
             delay = backoff.slow()
             log.error("%s: configuration error: %s for system_id %r; check the credentials "
@@ -145,7 +146,7 @@ class BindSlot:
         return delay
 
     async def _serve(self, stream: trio.SocketStream, session: Session,
-                     backoff: Backoff) -> float:
+                     backoff: Retries) -> float:
         connection = Connection(self.label, stream, session, self._config, self._handler,
                                 self._stats, self._changed, can_submit=self._can_submit)
         up_since = trio.current_time()

@@ -24,7 +24,6 @@ from typing import Any, Final
 
 import trio
 
-from dispatch.gateways.base import Rejected
 from dispatch.settings import GatewaySettings
 from dispatch.smpp import (
     NEED_DATA,
@@ -54,6 +53,7 @@ from dispatch.smpp_client.stats import ClientStats
 from dispatch.smpp_client.submit import CONNECTION_LOST, NO_RESPONSE, id_base, part_result
 from dispatch.smpp_client.window import Window
 from dispatch.smpp_client.writer import Writer
+from dispatch.vocabulary import Rejected
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import trio
 
-from dispatch.gateways.base import Inbound, InboundMessage, Receipt
+from dispatch.gateways.base import Inbound
 from dispatch.smpp.constants import Status
 from dispatch.smpp.pdu import DeliverSm
 from dispatch.smpp.receipts import MessageState, read_receipt
@@ -24,13 +24,14 @@ from dispatch.smpp.receipts import Receipt as SmppReceipt
 from dispatch.smpp_client.in_order import InOrder
 from dispatch.smpp_client.mo import Completed, MoAssembler
 from dispatch.smpp_client.stats import ClientStats
+from dispatch.vocabulary import InboundMessage, Receipt, StateCode
 
 log = logging.getLogger(__name__)
 
-RECEIPT_CODES: Final[dict[MessageState, str]] = {
-    MessageState.DELIVERED: "d", MessageState.EXPIRED: "x",
-    MessageState.UNDELIVERABLE: "f", MessageState.REJECTED: "f",
-    MessageState.DELETED: "f", MessageState.UNKNOWN: "f",
+RECEIPT_CODES: Final[dict[MessageState, StateCode]] = {
+    MessageState.DELIVERED: StateCode.DELIVERED, MessageState.EXPIRED: StateCode.EXPIRED,
+    MessageState.UNDELIVERABLE: StateCode.FAILED, MessageState.REJECTED: StateCode.FAILED,
+    MessageState.DELETED: StateCode.FAILED, MessageState.UNKNOWN: StateCode.FAILED,
 }
 OK: Final = int(Status.ESME_ROK)
 TRY_LATER: Final = int(Status.ESME_RX_T_APPN)
@@ -44,7 +45,7 @@ def final_receipt(found: SmppReceipt) -> Receipt | None:
     if code is None or not found.message_key:
         return None
     # Only a failure's reason is recorded: a delivered receipt's text need not be parsed.
-    reason = "receipt delivered" if code == "d" else \
+    reason = "receipt delivered" if code is StateCode.DELIVERED else \
         f"receipt {found.state.name.lower()}, error {found.error or 'none'}"
     return Receipt(found.message_key, code, reason)
 

@@ -11,10 +11,10 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 
 from dispatch import text
-from dispatch.gateways.base import InboundMessage
 from dispatch.smpp.pdu import ShortMessagePdu
 from dispatch.smpp.reassembly import Incomplete, Reassembler
 from dispatch.smpp.udh import message_content
+from dispatch.vocabulary import InboundMessage
 
 INTERNATIONAL = 1  # type of number
 

@@ -14,8 +14,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Final
 
-from dispatch.gateways.base import Accepted, SubmitResult
 from dispatch.smpp.pdu import SubmitSm
+from dispatch.vocabulary import Accepted, SubmitResult
 
 MAX_HELD: Final = 100_000
 

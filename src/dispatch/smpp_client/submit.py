@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from dispatch import text
-from dispatch.gateways.base import Accepted, Outbound, Rejected, Retry, SubmitResult
 from dispatch.settings import GatewaySettings
 from dispatch.smpp.constants import StatusClass, classify_status, status_name
 from dispatch.smpp.pdu import SubmitSm, Tlvs
 from dispatch.smpp.receipts import normalise_message_id
 from dispatch.smpp.udh import UDHI, with_concat
+from dispatch.vocabulary import Accepted, Outbound, Rejected, Retry, SubmitResult
 
 REFERENCE_TAG: Final = 0x1501
 THROTTLED_AFTER_S: Final = 1.0  # the earliest a throttled message is worth resending

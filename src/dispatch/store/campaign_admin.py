@@ -16,8 +16,10 @@ from dispatch.model import ACTIVE, CANCELLED, PAUSED, Share
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
 from dispatch.store.status import state_counts
+from dispatch.vocabulary import StateCode
 
 CHUNK = 1000
+_QUEUED = StateCode.QUEUED.encode()  # as HSCAN gives it
 
 
 class CampaignNotFound(LookupError):
@@ -49,7 +51,7 @@ class CampaignAdmin:
         cancelled, cursor = 0, 0
         while True:
             cursor, chunk = await self._redis.hscan(keys.state, cursor, count=CHUNK)
-            numbers = [number for number, code in chunk.items() if code == b"q"]
+            numbers = [number for number, code in chunk.items() if code == _QUEUED]
             if numbers:
                 cancelled += int(await self._cancel(keys=[keys.state, keys.counts],
                                                     args=numbers))

@@ -20,15 +20,14 @@ from typing import Any, ClassVar
 import msgpack
 from coredis.exceptions import ResponseError, StreamDuplicateConsumerGroupError
 
-from dispatch import model
 from dispatch.consent import Consent
 from dispatch.keys import GROUP, CampaignKeys, Keys
 from dispatch.store.consent_records import ConsentRecords
 from dispatch.store.optout import OptOutStore, scopes_for_sender
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
+from dispatch.vocabulary import StateCode
 
-QUEUED_CODE = model.STATE_CODES[model.QUEUED]
 # Meta fields a re-run must agree with (besides text and gateway, checked first).
 _CHECKED = ("text", "gateway", "consent_required", "client", "election", "consent_buckets",
             "pool")
@@ -121,7 +120,7 @@ class CampaignStore:
         rows: list[str | bytes] = []
         for item, record in zip(items, records, strict=True):
             rows += (item.number, item.payload, record)
-        args: list[str | bytes | int] = [QUEUED_CODE, await self._optouts.secret(),
+        args: list[str | bytes | int] = [StateCode.QUEUED, await self._optouts.secret(),
                                          spec.client, buckets, _pack(rows)]
         try:
             result: Any = await self._enqueue(keys=self._batch_keys(spec), args=args)

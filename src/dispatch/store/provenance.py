@@ -15,11 +15,11 @@ from typing import Any
 
 from dispatch import consent, phone
 from dispatch.keys import Keys
-from dispatch.model import STATES_BY_CODE
 from dispatch.store.optout import OptOutStore
 from dispatch.store.purge_steps import glob_escape
 from dispatch.store.redis import Redis
 from dispatch.store.shared_streams import scan_stream
+from dispatch.vocabulary import STATES_BY_CODE
 
 _META = ("client", "election", "created_at", "consent_required", "consent_buckets",
          "purged_at")

@@ -11,16 +11,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dispatch.gateways.base import InboundMessage
 from dispatch.keys import GROUP, CampaignKeys, Keys
 from dispatch.store.answers import Answer, AnswerStore
 from dispatch.store.optout import OptOutStore, scopes_for_sender
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import CommandLink, ScriptHost, load_script, packed
+from dispatch.vocabulary import InboundMessage, Outcome, StateCode
 
 # A receipt map outlives the receipt timeout by this much, so the sweeper finds it.
 MAP_MARGIN_H = 24
 ORPHAN_TTL_S = 3 * 86400
+# States (as HGET gives them) of a number no message of the campaign reached.
+_NEVER_SENT = (None, StateCode.QUEUED.encode(), StateCode.SUPPRESSED.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,16 +32,6 @@ class Entry:
     campaign: str
     entry_id: bytes
     payload: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What became of one submission: 's' with the gateway id, or 'f' with the reason."""
-
-    entry_id: bytes
-    number: str
-    code: str
-    detail: str
 
 
 def _lua(name: str) -> str:
@@ -204,7 +196,7 @@ class Queue:
             replies = [pipe.hget(self._keys.campaign(c).state, number) for c in campaigns]
         states = [await reply for reply in replies]
         return [c for c, state in zip(campaigns, states, strict=True)
-                if state not in (None, b"q", b"p")]
+                if state not in _NEVER_SENT]
 
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dispatch.keys import Keys
-from dispatch.model import ALL_STATES
 from dispatch.store.redis import Redis
+from dispatch.vocabulary import ALL_STATES
 
 Counts = dict[str, int]
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import random
 
-from dispatch.policy.retry import RetryPolicy
+from dispatch.policy.backoff import RetryPolicy
 
 
 def test_delay_grows_exponentially_within_jitter_and_is_capped() -> None:

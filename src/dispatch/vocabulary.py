@@ -1,0 +1,141 @@
+"""The words every layer shares about a message — pure, a leaf: imports nothing of the
+project and no I/O library.
+
+- A message's state, and its one-letter code as Redis stores it (`StateCode`; the Lua
+  scripts' prelude, store/lua/_states.lua, holds the same table: a test ties them).
+- What a gateway adapter makes of a submission (`Accepted`, `Rejected`, `Retry`), of a
+  delivery receipt (`Receipt`) and of a message from a recipient (`InboundMessage`),
+  whatever its protocol.
+- What the daemon records of a submission (`Outcome`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Final
+
+
+class StateCode(enum.StrEnum):
+    """A message's state as stored in the campaign's state hash: one byte per message
+    keeps Redis memory per message small. `state` is its name (`dispatch status`, the
+    counts hash)."""
+
+    QUEUED = "q"
+    IN_FLIGHT = "i"
+    SUBMITTED = "s"
+    DELIVERED = "d"
+    FAILED = "f"
+    EXPIRED = "x"
+    SUPPRESSED = "p"  # the recipient opted out: never sent
+    CANCELLED = "c"  # its campaign was cancelled before it was sent
+
+    @property
+    def state(self) -> str:
+        return self.name.lower()
+
+    @property
+    def final(self) -> bool:
+        """A state the message never leaves."""
+        return self in _FINAL_CODES
+
+
+_FINAL_CODES: Final = frozenset({StateCode.DELIVERED, StateCode.FAILED, StateCode.EXPIRED,
+                                 StateCode.SUPPRESSED, StateCode.CANCELLED})
+
+QUEUED: Final = StateCode.QUEUED.state
+IN_FLIGHT: Final = StateCode.IN_FLIGHT.state
+SUBMITTED: Final = StateCode.SUBMITTED.state
+DELIVERED: Final = StateCode.DELIVERED.state
+FAILED: Final = StateCode.FAILED.state
+EXPIRED: Final = StateCode.EXPIRED.state
+SUPPRESSED: Final = StateCode.SUPPRESSED.state
+CANCELLED: Final = StateCode.CANCELLED.state
+
+STATE_CODES: Final[dict[str, str]] = {code.state: code.value for code in StateCode}
+STATES_BY_CODE: Final[dict[str, str]] = {code.value: code.state for code in StateCode}
+FINAL_STATES: Final = frozenset(code.state for code in _FINAL_CODES)
+# Order in which `status` shows states.
+ALL_STATES: Final = tuple(code.state for code in StateCode)
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One message as the gateway sees it."""
+
+    reference: str  # stable per campaign and recipient; also the idempotency key
+    to: str  # E.164
+    sender: str
+    text: str
+    # Ask for a delivery receipt. False for answers (HELP, confirmations): no receipt map
+    # expects them, so their receipts would only pile up as orphans.
+    receipt: bool = True
+    # Parts to send spaced out (a line's rate, see lines.scheduler): the i-th part still
+    # to send goes part_offsets[i] seconds after the first. Empty: all at once.
+    part_offsets: tuple[float, ...] = ()
+
+
+# An adapter translates its protocol's answers into exactly one of three results per
+# message: accepted (with the gateway's message id), rejected (permanent, with the reason)
+# or retry (transient: throttled, overloaded, timed out, unknown fate).
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    gateway_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    reason: str
+    # The gateway's own hint (Retry-After), when it gave one.
+    after_s: float | None = None
+    # False when the gateway certainly did not take the message and only asked us to wait
+    # (throttled, queue full, no connection): such waits do not use up the attempt budget,
+    # so a long throttling or outage delays messages instead of failing them.
+    counts: bool = True
+    # The gateway said "too fast" (SMPP ESME_RTHROTTLED or queue full, HTTP 429): counted
+    # by gateway in the metrics, since on a line it means a rate was not respected. Not
+    # part of equality: a throttled retry is the same decision, with a label for metrics.
+    throttled: bool = field(default=False, compare=False)
+
+
+SubmitResult = Accepted | Rejected | Retry
+
+
+def retry_all(count: int, retry: Retry) -> list[SubmitResult]:
+    return [retry] * count
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A final delivery receipt, normalised by the adapter that received it."""
+
+    gateway_id: str  # as the gateway gave it at submission (normalised the same way)
+    code: StateCode  # DELIVERED, FAILED or EXPIRED
+    reason: str  # e.g. "receipt undeliverable, error 001"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message from a recipient (MO): a reply, a STOP, a question."""
+
+    source: str  # the recipient's number, E.164 where the gateway allows
+    destination: str  # our line (short code or number) it was sent to
+    text: str
+    gateway: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one message the daemon held: SUBMITTED with the gateway's id, or a
+    final code (FAILED, EXPIRED, SUPPRESSED, CANCELLED) with the reason."""
+
+    entry_id: bytes
+    number: str
+    code: StateCode
+    detail: str
