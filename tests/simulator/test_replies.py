@@ -11,8 +11,8 @@ from dispatch import text
 from dispatch.cli import build_parser
 from dispatch.commands.simulator import config_from
 from dispatch.simulator import SimulatorConfig, SimulatorConfigError
+from dispatch.simulator.http.replies import mo_url_for
 from dispatch.simulator.replies import ReplyBook, ReplyDecider
-from dispatch.simulator.replies_http import mo_url_for
 
 NUMBERS = [f"+336{10_000_000 + i:08d}" for i in range(20_000)]
 

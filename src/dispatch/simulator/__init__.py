@@ -1,11 +1,12 @@
-"""Gateway simulators standing in for the operators: the HTTP SMS gateway and the SMPP 3.4
-SMSC, sharing one ledger. Knobs in config (and profiles), pure ledger and fault decisions,
-Trio services in service (both), smsc (the SMSC) and http_gateway."""
+"""Gateway simulators standing in for the operators: the HTTP SMS gateway (package http)
+and the SMPP 3.4 SMSC (package smsc), sharing one ledger. At the root, what both share:
+knobs in config (and profiles), the pure ledger, the reply book (replies), time-ordered
+queues (schedule), and service, the Trio service that runs both."""
 
 from dispatch.simulator.config import SimulatorConfig, SimulatorConfigError, parse_outcome_mix
 from dispatch.simulator.profiles import PROFILES, profile_defaults
 from dispatch.simulator.service import Simulator, serve_simulator
-from dispatch.simulator.smsc import Smsc
+from dispatch.simulator.smsc.server import Smsc
 
 __all__ = [
     "PROFILES",

@@ -29,7 +29,7 @@ DEFAULT_OUTCOMES: Final[dict[str, float]] = {
 }
 DEFAULT_OUTCOMES_TEXT: Final = ",".join(f"{k}={v}" for k, v in DEFAULT_OUTCOMES.items())
 
-# Receipt text dialects of the SMSC (see smsc_receipts.py).
+# Receipt text dialects of the SMSC (see smsc/receipts.py).
 RECEIPT_FORMATS: Final = ("standard", "long-dates", "capital-text", "hex-ids", "no-text")
 ESME_RSYSERR: Final = 0x08
 MAX_REPLY_TEXT: Final = 1_000

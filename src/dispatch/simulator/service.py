@@ -13,15 +13,15 @@ import trio
 
 from dispatch.httpserver import serve_http
 from dispatch.simulator.config import SimulatorConfig
-from dispatch.simulator.faults import FaultDecider
-from dispatch.simulator.http_gateway import HttpGateway
+from dispatch.simulator.http.faults import FaultDecider
+from dispatch.simulator.http.gateway import HttpGateway
+from dispatch.simulator.http.receipts import ReceiptPoster
+from dispatch.simulator.http.replies import HttpReplies
 from dispatch.simulator.ledger import GatewayCounters, Ledger
-from dispatch.simulator.receipts import ReceiptPoster
 from dispatch.simulator.replies import ReplyBook
-from dispatch.simulator.replies_http import HttpReplies
-from dispatch.simulator.smsc import Smsc
-from dispatch.simulator.smsc_control import SmscControl
-from dispatch.simulator.smsc_stats import SmscCounters
+from dispatch.simulator.smsc.control import SmscControl
+from dispatch.simulator.smsc.server import Smsc
+from dispatch.simulator.smsc.stats import SmscCounters
 
 
 class Simulator:

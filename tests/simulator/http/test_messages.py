@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from dispatch.simulator.messages import (
+from dispatch.simulator.http.messages import (
     MAX_BATCH,
     InvalidBody,
     Submission,

@@ -4,7 +4,7 @@ passed in (trio.current_time() in the service).
 A receipt is scheduled at acceptance for its due time; once due it waits, per system_id,
 for a bound receiver (bind_receiver or bind_transceiver) with room in its window: the
 transceiver that submitted the message if it is still bound, otherwise any receiver of
-that system_id (smsc_waiting.py: one full window does not hold up the other binds).
+that system_id (waiting.py: one full window does not hold up the other binds).
 Sent, it awaits its deliver_sm_resp on that connection; no response within
 `smpp_receipt_timeout_s`, an error status, or the connection closing sends it again later
 (doubling backoff from 1 s), until `smpp_receipt_attempts` attempts, after which it is
@@ -12,7 +12,7 @@ counted failed and logged. Deliveries waiting for a receiver are bounded in numb
 (`receipts_pending_limit`): one more is counted dropped and logged, never lost silently.
 
 MO go the same way (queued at once, or scheduled: a reply). A delivery may carry a
-ReplyTicket (smsc_replies.py): on an MO part, the MO it belongs to; on a receipt, the
+ReplyTicket (replies.py): on an MO part, the MO it belongs to; on a receipt, the
 reply that follows it. The `replies` listener hears when those are sent and settled.
 """
 
@@ -24,20 +24,20 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Final, Protocol
 
+from dispatch.policy.backoff import Backoff
 from dispatch.simulator.config import SimulatorConfig
 from dispatch.simulator.replies import ReplyTicket
 from dispatch.simulator.schedule import BucketSchedule
-from dispatch.simulator.smsc_receipts import ReceiptJob, ReceiptWriter
-from dispatch.simulator.smsc_stats import SmscCounters
-from dispatch.simulator.smsc_waiting import WaitingLine
+from dispatch.simulator.smsc.receipts import ReceiptJob, ReceiptWriter
+from dispatch.simulator.smsc.stats import SmscCounters
+from dispatch.simulator.smsc.waiting import WaitingLine
 from dispatch.smpp.constants import Status
 from dispatch.smpp.pdu import DeliverSm
 
 log = logging.getLogger(__name__)
 
 TICK_S: Final = 0.01  # receipts leave at most this long after they are due
-RESEND_BASE_S: Final = 1.0
-RESEND_CAP_S: Final = 30.0
+RESEND_BACKOFF: Final = Backoff(first_s=1.0, max_s=30.0)
 LOG_EVERY: Final = 1000  # log the first loss, then one in this many
 RECEIPT: Final = "receipt"
 MO: Final = "mo"
@@ -238,8 +238,7 @@ class Deliveries:
         elif at_once:
             self._wait(delivery, now, first=True)
         else:
-            delay = min(RESEND_BASE_S * 2 ** (delivery.attempts - 1), RESEND_CAP_S)
-            self._schedule(now + delay, delivery)
+            self._schedule(now + RESEND_BACKOFF.ceiling(delivery.attempts), delivery)
 
     def _settle(self, delivery: Delivery, now: float, *, failed: bool = False,
                 dropped: bool = False) -> None:

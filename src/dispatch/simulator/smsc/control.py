@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Final, NamedTuple
 
 from dispatch.httpserver import Request, Response, error_response, json_response
-from dispatch.simulator.smsc import MODES, Smsc
+from dispatch.simulator.smsc.server import MODES, Smsc
 
 MAX_MO_TEXT: Final = 1_000
 MAX_ADDRESS: Final = 20  # SMPP addresses are C-strings of 21 octets

@@ -1,12 +1,12 @@
 """Replies over HTTP: recipients of the HTTP gateway's messages who answer.
 
-Decided when a message is accepted (replies.py), a reply waits for that message's receipt
-to go out (acknowledged or given up), then `reply_delay_ms` (+ jitter) more, and is posted
-to the MO URL as `[{"from": recipient, "to": sender, "text": ...}]`, batched, retried and
-counted like receipts (poster.py). The MO URL is `--mo-url`, or the message's callback URL
-with the path `/inbound` (the daemon serves both). A message accepted without a callback
-URL has no receipt: its reply goes `receipt_delay_ms` after acceptance, if `--mo-url`
-says where; otherwise it is counted failed.
+Decided when a message is accepted (dispatch.simulator.replies), a reply waits for that
+message's receipt to go out (acknowledged or given up), then `reply_delay_ms` (+ jitter)
+more, and is posted to the MO URL as `[{"from": recipient, "to": sender, "text": ...}]`,
+batched, retried and counted like receipts (poster.py). The MO URL is `--mo-url`, or the
+message's callback URL with the path `/inbound` (the daemon serves both). A message
+accepted without a callback URL has no receipt: its reply goes `receipt_delay_ms` after
+acceptance, if `--mo-url` says where; otherwise it is counted failed.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import httpx
 import trio
 
 from dispatch.simulator.config import DELIVERED, SimulatorConfig
-from dispatch.simulator.poster import BatchPoster
-from dispatch.simulator.receipts import Receipt, retry_policy
+from dispatch.simulator.http.poster import BatchPoster
+from dispatch.simulator.http.receipts import Receipt, retry_policy
 from dispatch.simulator.replies import ReplyBook, ReplyTicket
 
 log = logging.getLogger(__name__)

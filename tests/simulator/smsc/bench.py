@@ -1,4 +1,4 @@
-"""Throughput of the SMSC: `python -m tests.simulator.bench_smsc --binds 4 --count 50000`.
+"""Throughput of the SMSC: `python -m tests.simulator.smsc.bench --binds 4 --count 50000`.
 
 Starts `dispatch simulator --smpp-port 0 --profile perfect` as a process, drives it from
 this process with clients on the project's Session (one Trio task per bind, a window of

@@ -14,9 +14,8 @@ from typing import Any
 import trio
 
 from dispatch.httpserver import Request, Response, error_response, json_response
-from dispatch.simulator.faults import FaultDecider
-from dispatch.simulator.ledger import GatewayCounters, Ledger
-from dispatch.simulator.messages import (
+from dispatch.simulator.http.faults import FaultDecider
+from dispatch.simulator.http.messages import (
     InvalidBody,
     Submission,
     batch_item_reference,
@@ -24,8 +23,9 @@ from dispatch.simulator.messages import (
     parse_batch_item,
     parse_single,
 )
-from dispatch.simulator.receipts import ReceiptPoster
-from dispatch.simulator.replies_http import HttpReplies
+from dispatch.simulator.http.receipts import ReceiptPoster
+from dispatch.simulator.http.replies import HttpReplies
+from dispatch.simulator.ledger import GatewayCounters, Ledger
 
 Route = Callable[[Request], Awaitable[Response]]
 StatsSource = Callable[[], dict[str, Any]]

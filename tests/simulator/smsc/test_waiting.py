@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dispatch.simulator.smsc_waiting import WaitingLine
+from dispatch.simulator.smsc.waiting import WaitingLine
 
 
 @dataclass(eq=False)

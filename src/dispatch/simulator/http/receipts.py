@@ -14,10 +14,9 @@ from datetime import UTC, datetime
 import httpx
 
 from dispatch.simulator.config import ERROR_CODES, SimulatorConfig
-from dispatch.simulator.poster import BatchPoster, PostCounters, RetryPolicy
+from dispatch.simulator.http.poster import BatchPoster, RetryPolicy
 
 Receipt = tuple[str, str, str]  # gateway id, reference, status
-ReceiptCounters = PostCounters
 
 
 def retry_policy(config: SimulatorConfig) -> RetryPolicy:

@@ -4,7 +4,7 @@ import random
 from collections import Counter
 
 from dispatch.simulator.config import SimulatorConfig
-from dispatch.simulator.faults import SERVER_ERROR_STATUSES, FaultDecider
+from dispatch.simulator.http.faults import SERVER_ERROR_STATUSES, FaultDecider
 
 
 def decider(seed: int = 7, **knobs: object) -> FaultDecider:

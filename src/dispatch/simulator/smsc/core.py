@@ -2,7 +2,7 @@
 passed in): bind authentication, submit_sm acceptance into the shared ledger, receipt
 scheduling, MO generation, the forced-disconnect trigger.
 
-A connection (smsc_connection.py) feeds it the PDUs its Session decoded and sends what it
+A connection (connection.py) feeds it the PDUs its Session decoded and sends what it
 returns; the receipts and MO go through `deliveries`.
 """
 
@@ -17,12 +17,12 @@ from typing import Final
 from dispatch.simulator.config import DELIVERED, OutcomePicker, SimulatorConfig
 from dispatch.simulator.ledger import Ledger
 from dispatch.simulator.replies import ReplyBook
-from dispatch.simulator.smsc_delivery import Deliveries, Delivery, Outlet
-from dispatch.simulator.smsc_messages import MessageBook, preview
-from dispatch.simulator.smsc_policy import SubmitPolicy, TokenBucket, Verdict
-from dispatch.simulator.smsc_receipts import ReceiptJob, response_id
-from dispatch.simulator.smsc_replies import SmscReplies
-from dispatch.simulator.smsc_stats import SmscCounters
+from dispatch.simulator.smsc.delivery import Deliveries, Delivery, Outlet
+from dispatch.simulator.smsc.messages import MessageBook, preview
+from dispatch.simulator.smsc.policy import SubmitPolicy, TokenBucket, Verdict
+from dispatch.simulator.smsc.receipts import ReceiptJob, response_id
+from dispatch.simulator.smsc.replies import SmscReplies
+from dispatch.simulator.smsc.stats import SmscCounters
 from dispatch.smpp.constants import CommandId, Status
 from dispatch.smpp.pdu import Bind, BindResp, SubmitSm, SubmitSmResp, response_to
 from dispatch.smpp.udh import Content, message_content

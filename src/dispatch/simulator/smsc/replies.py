@@ -1,9 +1,9 @@
 """Replies over SMPP: recipients of the SMSC's messages who answer — pure (times passed in).
 
-Decided (replies.py) when a message's receipt is scheduled, or at its last part when it
-asks for no receipt. The reply leaves `reply_delay_ms` (+ jitter) after that receipt went
-out (acknowledged or given up), or `receipt_delay_ms` + the reply delay after acceptance
-without a receipt. It is an MO deliver_sm (esm_class 0) from the recipient to the
+Decided (dispatch.simulator.replies) when a message's receipt is scheduled, or at its last
+part when it asks for no receipt. The reply leaves `reply_delay_ms` (+ jitter) after that
+receipt went out (acknowledged or given up), or `receipt_delay_ms` + the reply delay after
+acceptance without a receipt. It is an MO deliver_sm (esm_class 0) from the recipient to the
 message's source_addr, with the ton and npi the message had, queued for the receivers
 (bind_receiver or bind_transceiver) of the system_id that sent the message: the SMSC's
 MO path, with its window, resends and bound. Injected MO (POST /mo, --mo-rate) that are
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dispatch.simulator.config import DELIVERED, SimulatorConfig
 from dispatch.simulator.replies import ReplyBook, ReplyTicket
-from dispatch.simulator.smsc_delivery import Deliveries, Delivery
-from dispatch.simulator.smsc_messages import Acceptance
-from dispatch.simulator.smsc_receipts import mo_pdus, routed_mo_pdus
+from dispatch.simulator.smsc.delivery import Deliveries, Delivery
+from dispatch.simulator.smsc.messages import Acceptance
+from dispatch.simulator.smsc.receipts import mo_pdus, routed_mo_pdus
 from dispatch.smpp.pdu import SubmitSm
 
 

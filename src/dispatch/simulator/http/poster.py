@@ -3,8 +3,9 @@
 Items wait in a time-bucketed schedule drained by one task (no task per item); due items
 are grouped by URL, encoded once per batch of up to `batch_size`, and handed to a few
 sender tasks per URL. A batch the URL refuses (non-2xx, no connection) is retried with
-doubling backoff, then counted failed: every item ends sent or failed, never silently
-dropped. A listener, if given, hears when a batch is first posted and when it settles.
+doubling backoff (dispatch.policy.backoff), then counted failed: every item ends sent or
+failed, never silently dropped. A listener, if given, hears when a batch is first posted
+and when it settles.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Generic, Protocol, TypeVar
 import httpx
 import trio
 
+from dispatch.policy.backoff import Backoff
 from dispatch.simulator.schedule import BucketSchedule, RetryHeap
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,9 @@ class RetryPolicy:
     cap_s: float
 
     def backoff(self, attempt: int) -> float:
-        return float(min(self.base_s * 2 ** (attempt - 1), self.cap_s))
+        """Seconds before retrying a batch whose attempt number `attempt` failed: the
+        product's backoff, unjittered (tests predict the delays)."""
+        return Backoff(self.base_s, self.cap_s).ceiling(attempt)
 
 
 class PostListener(Protocol[T_contra]):

@@ -11,11 +11,11 @@ import pytest
 from dispatch.simulator import SimulatorConfig, SimulatorConfigError
 from dispatch.simulator.ledger import Ledger
 from dispatch.simulator.profiles import PROFILES, profile_defaults
-from dispatch.simulator.smsc_delivery import Deliveries, Delivery
-from dispatch.simulator.smsc_messages import MessageBook, client_reference, preview
-from dispatch.simulator.smsc_policy import RateLimiter, SubmitPolicy, TokenBucket, Verdict
-from dispatch.simulator.smsc_receipts import ReceiptJob, ReceiptWriter, response_id
-from dispatch.simulator.smsc_stats import SmscCounters
+from dispatch.simulator.smsc.delivery import Deliveries, Delivery
+from dispatch.simulator.smsc.messages import MessageBook, client_reference, preview
+from dispatch.simulator.smsc.policy import RateLimiter, SubmitPolicy, TokenBucket, Verdict
+from dispatch.simulator.smsc.receipts import ReceiptJob, ReceiptWriter, response_id
+from dispatch.simulator.smsc.stats import SmscCounters
 from dispatch.smpp import DeliverSm, Status, SubmitSm, Tag, Tlvs
 from dispatch.smpp.receipts import MessageState, normalise_message_id, read_receipt
 from dispatch.smpp.udh import UDHI, Content, concat_header, message_content

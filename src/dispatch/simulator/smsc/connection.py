@@ -23,8 +23,8 @@ from typing import Final
 
 import trio
 
-from dispatch.simulator.smsc_core import BindState, SmscCore
-from dispatch.simulator.smsc_delivery import Delivery
+from dispatch.simulator.smsc.core import BindState, SmscCore
+from dispatch.simulator.smsc.delivery import Delivery
 from dispatch.smpp.constants import Status
 from dispatch.smpp.pdu import (
     Bind,

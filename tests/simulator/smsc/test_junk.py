@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from dispatch.simulator import SimulatorConfig
 from dispatch.simulator.ledger import Ledger
-from dispatch.simulator.smsc_connection import SmscConnection
-from dispatch.simulator.smsc_core import SmscCore
+from dispatch.simulator.smsc.connection import SmscConnection
+from dispatch.simulator.smsc.core import SmscCore
 from dispatch.smpp import (
     BindTransmitter,
     ConnectionClosed,

@@ -1,4 +1,4 @@
-"""Every random decision of the simulator, from one seeded random.Random — pure.
+"""Every random decision of the HTTP gateway, from one seeded random.Random — pure.
 
 Order of the whole-request faults: 429 first, then 5xx, each an independent draw; so at
 probability 1 for both, every request is throttled. The lost response is drawn after the

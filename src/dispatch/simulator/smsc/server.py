@@ -2,10 +2,10 @@
 SmscConnection per client, and one ticker task that sends due receipts, resends the
 unacknowledged, generates MO at `mo_rate`.
 
-Behaviour knobs are SimulatorConfig's smpp fields (and `profiles.py`); decisions live in
-smsc_core (acceptance), smsc_policy (throttling, window, faults), smsc_delivery (receipts
-and MO), smsc_receipts (their text). Server-initiated unbind or close: `disconnect_all`
-(POST /disconnect, `disconnect_after`, `disconnect_every`).
+Behaviour knobs are SimulatorConfig's smpp fields (and dispatch.simulator.profiles);
+decisions live beside this module: core (acceptance), policy (throttling, window,
+faults), delivery (receipts and MO), receipts (their text). Server-initiated unbind or
+close: `disconnect_all` (POST /disconnect, `disconnect_after`, `disconnect_every`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import trio
 from dispatch.simulator.config import SimulatorConfig
 from dispatch.simulator.ledger import Ledger
 from dispatch.simulator.replies import ReplyBook
-from dispatch.simulator.smsc_connection import SmscConnection
-from dispatch.simulator.smsc_core import SmscCore
-from dispatch.simulator.smsc_stats import SmscCounters
+from dispatch.simulator.smsc.connection import SmscConnection
+from dispatch.simulator.smsc.core import SmscCore
+from dispatch.simulator.smsc.stats import SmscCounters
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from dispatch.commands.simulator import config_from
 from dispatch.simulator import SimulatorConfig
 from dispatch.smpp import SubmitSmResp
 
+from ..test_command import read_line
 from .smpp_peer import bound, submit
-from .test_command import read_line
 
 COMMAND = [sys.executable, "-m", "dispatch", "simulator", "--http-port", "0",
            "--smpp-port", "0", "--seed", "1", "--account", "acme:secret"]
