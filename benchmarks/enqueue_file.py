@@ -27,6 +27,7 @@ from dispatch.gc_tuning import tune_for_batches
 from dispatch.settings import RedisSettings, Settings
 from dispatch.store.redis import open_redis
 from dispatch.store.server import ensure_embedded, stop_embedded
+from dispatch.store.status import used_memory
 
 RESULTS = Path(__file__).parent / "results"
 TEXT = "Bonjour {first_name}, votre bureau de vote est ouvert dimanche. Parti X. STOP au 36111"
@@ -66,14 +67,14 @@ async def measure(rows: int, workdir: Path, consent: bool) -> dict[str, float | 
             report = await enqueue_file(redis, settings, csv, "bench", TEXT,
                                         consent_required=consent, rules=RULES)
             elapsed = time.perf_counter() - started
-            used_memory = int(str((await redis.info("memory"))["used_memory"]))
+            memory = await used_memory(redis)
     finally:
         await stop_embedded(workdir / "state")
     return {"rows": report.rows, "consent": consent, "accepted": report.accepted,
             "duplicates": report.duplicates, "rejected": report.rejected,
             "elapsed_s": round(elapsed, 2), "rows_per_second": round(report.rows / elapsed),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "redis_bytes_per_message": round(used_memory / report.accepted)}
+            "redis_bytes_per_message": round(memory / report.accepted)}
 
 
 def main() -> None:

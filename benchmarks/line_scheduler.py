@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import trio
 import trio.testing
 
+from dispatch.daemon.outbound.line_service import LineService
 from dispatch.lines.config import parse_lines_config
 from dispatch.lines.scheduler import LineScheduler
-from dispatch.lines.service import LineService
 
 CAMPAIGNS = {"c1": 3.0, "c2": 2.0, "c3": 1.0}
 

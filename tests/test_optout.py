@@ -9,7 +9,7 @@ import pytest
 import trio
 
 from dispatch.cli import main
-from dispatch.daemon.replies import ReplyHandler
+from dispatch.daemon.inbound.replies import ReplyHandler
 from dispatch.enqueue import enqueue_file
 from dispatch.keys import Keys
 from dispatch.settings import Settings
@@ -84,7 +84,7 @@ async def test_a_stop_reply_suppresses_messages_already_queued_for_that_line(
         InboundMessage("+33612000003", "DISPATCH", "Stop merci", "default"),
         InboundMessage("+33612000001", "DISPATCH", "Qui êtes-vous ?", "default")])
     assert [str(i) for i in intents] == ["opt_out", "reply"]
-    entries = await queue.read_new({"c1": keys.campaign("c1").stream}, 10, 100)
+    entries = await queue.read_new(["c1"], 10, 100)
     numbers = ["+33612000001", "+33612000002", "+33612000003"]
     flags = await queue.admit("c1", "DISPATCH", [(e.entry_id, n)
                                                  for e, n in zip(entries, numbers, strict=True)])

@@ -13,8 +13,8 @@ import trio
 from dispatch.commands import provenance as provenance_command
 from dispatch.commands import purge as purge_command
 from dispatch.commands.common import UserError
-from dispatch.daemon.answers import answer_texts
-from dispatch.daemon.replies import ReplyHandler
+from dispatch.daemon.inbound.answers import answer_texts
+from dispatch.daemon.inbound.replies import ReplyHandler
 from dispatch.enqueue import Exclusivity, enqueue_file
 from dispatch.keys import Keys
 from dispatch.settings import AnswerSettings, Settings
@@ -55,7 +55,7 @@ async def prepare(redis: Redis, settings: Settings, tmp_path: Path) -> None:
     with trio.fail_after(10):
         await enqueue_file(redis, settings, path, "a1", "Bonjour. " + SIGNED,
                            exclusivity=Exclusivity("A", "muni26"), rules=RULES)
-        entries = await queue.read_new({"a1": keys.campaign("a1").stream}, 10, 100)
+        entries = await queue.read_new(["a1"], 10, 100)
         await queue.admit("a1", "DISPATCH", [(entries[0].entry_id, NUMBER)])
         await queue.record("a1", [Outcome(entries[0].entry_id, NUMBER, "f", "absent")])
         await ReplyHandler(queue, lambda: ["a1"], texts=answer_texts(AnswerSettings())).handle(

@@ -10,11 +10,12 @@ import msgpack
 import pytest
 import trio
 
-from dispatch.daemon.answers import answer_texts
-from dispatch.daemon.replies import ReplyHandler
+from dispatch.daemon.inbound.answers import answer_texts
+from dispatch.daemon.inbound.replies import ReplyHandler
 from dispatch.enqueue import EnqueueError, enqueue_file
 from dispatch.keys import GROUP, Keys
 from dispatch.settings import AnswerSettings, Settings
+from dispatch.store.entries import Entry
 from dispatch.store.optout import OptOutEvent, OptOutStore
 from dispatch.store.provenance import provenance
 from dispatch.store.purge import (
@@ -50,8 +51,7 @@ async def enqueue(redis: Redis, settings: Settings, path: Path, campaign: str = 
 
 async def send_all(queue: Queue, keys: Keys, campaign: str = "c1") -> dict[str, bytes]:
     """What a daemon does: admit, then record; numbers 2 and 3 fail. {number: entry id}."""
-    stream = keys.campaign(campaign).stream
-    entries = await queue.read_new({campaign: stream}, 100, 100)
+    entries = await queue.read_new([campaign], 100, 100)
     numbers = [msgpack.unpackb(e.payload)[0] for e in entries]
     await queue.admit(campaign, "36111", [(e.entry_id, n)
                                           for e, n in zip(entries, numbers, strict=True)])
@@ -116,9 +116,9 @@ async def test_after_purge_no_number_of_the_campaign_is_left_in_clear(
         maps = queue.receipt_maps()
         # Number 4 delivered (its correlation consumed); 1, 5 and 6 still wait: map entries.
         await queue.record_receipts([(f"gw-{NUMBERS[3]}", "d", "")], maps)
-        await queue.dead_letter("c1", ids[NUMBERS[4]], msgpack.packb(
-            ["c1", ids[NUMBERS[4]], msgpack.packb([NUMBERS[4], ["x"]]), "unreadable"]))
-        await queue.dead_letter("other", b"1-1", msgpack.packb(["other", b"1-1", b"", "bad"]))
+        await queue.dead_letter(
+            Entry("c1", ids[NUMBERS[4]], msgpack.packb([NUMBERS[4], ["x"]])), "unreadable")
+        await queue.dead_letter(Entry("other", b"1-1", b""), "bad")
         replies = ReplyHandler(queue, lambda: ["c1"], texts=answer_texts(AnswerSettings()))
         await replies.handle([  # a STOP (opt-out, audit, inbound, confirmation), replies in
             InboundMessage(NUMBERS[0], "36111", "STOP", "default"),  # other forms, HELP
@@ -191,7 +191,7 @@ async def test_queued_messages_need_force_and_a_running_daemon_sends_nothing_mor
     with trio.fail_after(10):
         await enqueue(redis, settings, campaign_file(tmp_path))
         stream = keys.campaign("c1").stream
-        held = await queue.read_new({"c1": stream}, 2, 100)  # a daemon holds two
+        held = await queue.read_new(["c1"], 2, 100)  # a daemon holds two
         items = [(e.entry_id, msgpack.unpackb(e.payload)[0]) for e in held]
         assert await queue.admit("c1", "36111", items) == [True, True]
         with pytest.raises(CampaignBusy, match=r"still has 4 queued and 2 in-flight messages"):
@@ -199,7 +199,7 @@ async def test_queued_messages_need_force_and_a_running_daemon_sends_nothing_mor
 
         report = await purge_campaign(redis, keys, "c1", force=True)
         # The daemon carries on with what it read and holds: nothing is sent or written.
-        late = await queue.read_new({"c1": stream}, 10, 10)
+        late = await queue.read_new(["c1"], 10, 10)
         await queue.record("c1", [Outcome(e, n, "s", "gw-late") for e, n in items])
         assert late == []
         assert await redis.xlen(stream) == 0

@@ -28,5 +28,5 @@ def test_state_names_and_codes_agree() -> None:
     assert STATE_CODES == {"queued": "q", "in_flight": "i", "submitted": "s", "delivered": "d",
                            "failed": "f", "expired": "x", "suppressed": "p", "cancelled": "c"}
     assert ALL_STATES[0] == "queued" and set(ALL_STATES) == set(STATE_CODES)
-    assert FINAL_STATES == {"delivered", "failed", "expired", "suppressed", "cancelled"}
+    assert {"delivered", "failed", "expired", "suppressed", "cancelled"} == FINAL_STATES
     assert StateCode.SUBMITTED == "s" and not StateCode.SUBMITTED.final

@@ -1,37 +1,80 @@
-"""Composition root: the one place where the daemon's parts are built and wired."""
+"""Composition root: the one place where the daemon's parts are built and wired; the daemon
+(daemon/service.py) only runs and stops them.
+
+    run_daemon ─► Redis links ─► build_daemon ─┬─ serving: listeners, gateways, inbox,
+                                               │  opt-out check, answerer
+                                               └─ pipeline: reader, outlets, line feeds,
+                                                  senders, recorder, retrier, sweeper
+
+The listeners are opened before anything is built, so the receipt callback URL the HTTP
+gateways are given (it holds the inbound port) is known when they are.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import trio
 
 from dispatch.daemon.campaigns import CampaignBook
-from dispatch.daemon.line_feed import LinePlan
-from dispatch.daemon.retention import purge_forever
+from dispatch.daemon.inbound.answers import Answerer, answer_texts
+from dispatch.daemon.inbound.inbox import Inbox
+from dispatch.daemon.inbound.replies import ReplyHandler
+from dispatch.daemon.inbound.routes import gateway_routes, inbound_handler
+from dispatch.daemon.metrics import DaemonMetrics
+from dispatch.daemon.outbound.inflight import InFlightNumbers
+from dispatch.daemon.outbound.line_feed import LineFeed, LinePlan, not_busy, room
+from dispatch.daemon.outbound.messages import Message
+from dispatch.daemon.outbound.optout_check import SharedOptOutCheck, optout_check
+from dispatch.daemon.outbound.outlet import Outlet, forward_released
+from dispatch.daemon.outbound.reader import Backpressure, Reader
+from dispatch.daemon.outbound.recorder import Recorder
+from dispatch.daemon.outbound.retrier import Retrier
+from dispatch.daemon.outbound.sender import Sender, Sending
+from dispatch.daemon.outbound.tracker import Tracker
+from dispatch.daemon.outbound.window_waiter import WindowWaiter
 from dispatch.daemon.service import (
     STOP_SIGNALS,
     Daemon,
-    GatewayFactory,
+    Endpoint,
+    Pipeline,
     Ports,
+    Serving,
+    Task,
     announce,
     watch_signals,
 )
+from dispatch.daemon.upkeep.retention import purge_forever
+from dispatch.daemon.upkeep.sweeper import ReceiptSweeper
+from dispatch.gateways import http, smpp
 from dispatch.gateways.base import Gateway
-from dispatch.gateways.http import HttpGateway
-from dispatch.gateways.smpp import SmppGateway
+from dispatch.httpserver import bound_port
 from dispatch.keys import Keys
 from dispatch.lines.config import GatewayCaps
-from dispatch.settings import GatewaySettings, Settings
+from dispatch.policy.backoff import RetryPolicy
+from dispatch.settings import DaemonSettings, GatewaySettings, Settings
+from dispatch.store.campaign_meta import MetaStore
 from dispatch.store.line_leases import LineLeases
 from dispatch.store.queue import Queue
-from dispatch.store.redis import open_redis, resolve_url
+from dispatch.store.redis import Redis, open_redis, resolve_url
 from dispatch.store.script_link import open_script_link
+from dispatch.store.scripts import CommandLink, ScriptHost
+from dispatch.vocabulary import Outcome
 
 log = logging.getLogger(__name__)
+
+# Builds a configured gateway: (name, its settings, the receipt callback URL).
+GatewayBuilder = Callable[[str, GatewaySettings, str], Gateway]
+# Every gateway kind, by the `type` that names it: a package of dispatch.gateways each.
+GATEWAY_KINDS: Mapping[str, GatewayBuilder] = {
+    "http": http.build,
+    "smpp": smpp.build,
+}
+WAITER_CAPACITY = 100_000  # messages held for their window; past it, the retrier holds them
 
 
 def consumer_name(settings: Settings) -> str:
@@ -43,43 +86,43 @@ def senders(settings: Settings) -> dict[str, str]:
     return {name: config.sender for name, config in settings.gateways.items()}
 
 
-def line_plans(settings: Settings) -> dict[str, LinePlan]:
-    """The line scheduler of each gateway with pools: its pools and caps."""
-    daemon = settings.daemon
-    return {name: LinePlan(pools, gateway_caps(settings, name), daemon.line_jitter_s,
-                           daemon.line_lease_s)
-            for name in settings.gateways if (pools := settings.lines.pools_of(name))}
-
-
-def gateway_caps(settings: Settings, name: str) -> GatewayCaps:
-    """The configured caps; an SMPP gateway's window is at most its binds' windows, so
-    that no line waits in the client for a window slot after it was chosen (the time
-    between choice and sending must stay within daemon.line_jitter_s)."""
-    caps = settings.lines.caps_of(name)
-    config = settings.gateways[name]
-    if config.type != "smpp":
-        return caps
-    window = config.binds * config.window
-    return dataclasses.replace(caps, window=min(caps.window or window, window))
-
-
 def pool_gateways(settings: Settings) -> dict[str, str]:
     """The gateway of each pool (the campaign book checks a campaign's pool against it)."""
     return {name: pool.gateway for name, pool in settings.lines.pools.items()}
 
 
-def gateway_factory(settings: Settings) -> GatewayFactory:
-    """The configured gateways; HTTP ones are told where to post receipts."""
-    def make(callback_url: str) -> dict[str, Gateway]:
-        return {name: _gateway(name, config, callback_url)
-                for name, config in settings.gateways.items()}
-    return make
+def build_gateway(name: str, config: GatewaySettings, callback_url: str) -> Gateway:
+    return GATEWAY_KINDS[config.type](name, config, callback_url)
 
 
-def _gateway(name: str, config: GatewaySettings, callback_url: str) -> Gateway:
-    if config.type == "smpp":
-        return SmppGateway(name, config)
-    return HttpGateway(name, config, callback_url)
+def build_gateways(settings: Settings, callback_url: str) -> dict[str, Gateway]:
+    return {name: build_gateway(name, config, callback_url)
+            for name, config in settings.gateways.items()}
+
+
+def callback_url(settings: DaemonSettings, inbound_port: int) -> str:
+    """Where HTTP gateways post receipts: the configured public URL, else this daemon's."""
+    return (settings.public_inbound_url
+            or f"http://{settings.inbound_host}:{inbound_port}/receipts")
+
+
+def line_plans(settings: Settings, gateways: Mapping[str, Gateway]) -> dict[str, LinePlan]:
+    """The line scheduler of each gateway with pools: its pools and caps."""
+    daemon = settings.daemon
+    return {name: LinePlan(pools, gateway_caps(settings.lines.caps_of(name),
+                                               gateways[name].outstanding),
+                           daemon.line_jitter_s, daemon.line_lease_s)
+            for name in gateways if (pools := settings.lines.pools_of(name))}
+
+
+def gateway_caps(caps: GatewayCaps, outstanding: int | None) -> GatewayCaps:
+    """The configured caps; a gateway's window is at most what the gateway keeps outstanding
+    itself (SMPP: its binds' windows), so that no line waits in the client for a window slot
+    after it was chosen (the time between choice and sending must stay within
+    daemon.line_jitter_s)."""
+    if outstanding is None:
+        return caps
+    return dataclasses.replace(caps, window=min(caps.window or outstanding, outstanding))
 
 
 async def run_daemon(settings: Settings, stop_signals: Sequence[int] = STOP_SIGNALS) -> None:
@@ -88,13 +131,8 @@ async def run_daemon(settings: Settings, stop_signals: Sequence[int] = STOP_SIGN
     url = await resolve_url(settings)
     async with open_redis(settings) as redis, open_script_link(url) as link, \
             open_script_link(url, name="dispatch-reads") as reads:
+        daemon = await build_daemon(settings, redis, scripts=link, reads=reads)
         keys = Keys(settings.redis.key_prefix)
-        queue = Queue(redis, keys, consumer, receipt_timeout_h=settings.daemon.receipt_timeout_h,
-                      scripts=link, reads=reads)
-        book = CampaignBook(redis, keys, senders(settings), pool_gateways(settings))
-        daemon = Daemon(settings.daemon, queue, book, gateway_factory(settings),
-                        answers=settings.answers, lines=line_plans(settings),
-                        line_leases=LineLeases(redis, keys))
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, daemon, stop_signals)
             nursery.start_soon(purge_forever, redis, keys, settings.retention,
@@ -113,3 +151,96 @@ async def _run_until_done(daemon: Daemon, others: trio.CancelScope, *,
         await daemon.run(task_status=task_status)
     finally:
         others.cancel()
+
+
+async def build_daemon(settings: Settings, redis: Redis, *, scripts: ScriptHost | None = None,
+                       reads: CommandLink | None = None, answers: bool = True) -> Daemon:
+    """Everything the daemon runs. `scripts`, `reads`: the daemon's own Redis links (None:
+    coredis); `answers`: answer HELP and confirm opt-outs (settings.answers)."""
+    config = settings.daemon
+    keys = Keys(settings.redis.key_prefix)
+    queue = Queue(redis, keys, consumer_name(settings), scripts=scripts, reads=reads,
+                  receipt_timeout_h=config.receipt_timeout_h)
+    book = CampaignBook(MetaStore(redis, keys), senders(settings), pool_gateways(settings))
+    metrics = DaemonMetrics()
+    check = SharedOptOutCheck(optout_check(queue.optouts, metrics))
+    sending = Sending(book, Retrier(), WindowWaiter(WAITER_CAPACITY),
+                      RetryPolicy(config.max_attempts, config.retry_base_s, config.retry_max_s),
+                      check, InFlightNumbers())
+    replies = ReplyHandler(queue, lambda: list(book.campaigns), sending.submitting,
+                           texts=answer_texts(settings.answers if answers else None),
+                           identity_of=book.identity_of)
+    inbox = Inbox(queue, metrics, config.record_batch_size, replies)
+    serving = await _serving(settings, metrics, inbox, [inbox.run, check.run])
+    if answers:
+        answerer = Answerer(queue.answers, queue.optouts.secret, settings.answers, metrics)
+        serving = dataclasses.replace(serving,
+                                      answerer=partial(answerer.run, serving.gateways))
+    pipeline = _pipeline(settings, queue, book, metrics, serving.gateways, sending,
+                         LineLeases(redis, keys))
+    return Daemon(serving, pipeline, metrics, config.shutdown_grace_s)
+
+
+async def _serving(settings: Settings, metrics: DaemonMetrics, inbox: Inbox,
+                   workers: Sequence[Task]) -> Serving:
+    """The listeners (their ports known first: the callback URL holds the inbound one), the
+    gateways, and what the inbound port routes to them."""
+    config = settings.daemon
+    inbound = await trio.open_tcp_listeners(config.inbound_port, host=config.inbound_host)
+    scrapes = await trio.open_tcp_listeners(config.metrics_port, host=config.metrics_host)
+    gateways = build_gateways(settings, callback_url(config, bound_port(inbound)))
+    routes = gateway_routes(gateways.values(), inbox)
+    return Serving(Endpoint(inbound_handler(routes), inbound), Endpoint(metrics.handle, scrapes),
+                   gateways, inbox, workers, None)
+
+
+def _pipeline(settings: Settings, queue: Queue, book: CampaignBook, metrics: DaemonMetrics,
+              gateways: Mapping[str, Gateway], sending: Sending, leases: LineLeases
+              ) -> Pipeline:
+    config = settings.daemon
+    tracker = Tracker()
+    feeds = {name: LineFeed(name, plan, leases, queue.consumer, gateways[name].parts)
+             for name, plan in line_plans(settings, gateways).items()}
+    for feed in feeds.values():
+        metrics.watch_lines(feed.gateway, feed.scheduler, feed.pools)
+    channels = {name: trio.open_memory_channel[Message](config.batch_size * 2)
+                for name in gateways}
+    outlets = {name: Outlet(book, send, feeds.get(name)) for name, (send, _) in channels.items()}
+    outcomes, recorded = trio.open_memory_channel[tuple[str, Outcome]](
+        config.record_batch_size * 4)
+    with outcomes:  # closed once every sender and line feed holds a clone of its own
+        senders = [task for name, (_, receive) in channels.items()
+                   for task in _senders(gateways[name], sending, metrics, receive, outcomes,
+                                        feeds.get(name))]
+        beside: list[Task] = [partial(sending.retrier.run, outlets),
+                              partial(forward_released, sending.waiter, outlets, book),
+                              ReceiptSweeper(queue, metrics).run,
+                              *[partial(feed.follow, book, outcomes.clone())
+                                for feed in feeds.values()]]
+    lines = list(feeds.values())
+    pressure = Backpressure(waiting=lambda: len(sending.waiter) + not_busy(lines),
+                            room=partial(room, lines))
+    stopping = trio.Event()
+    reader = Reader(queue, book, outlets, tracker, metrics, config, stopping=stopping,
+                    pressure=pressure)
+    recorder = Recorder(queue, tracker, metrics, config)
+    return Pipeline(reader, outlets, lines, senders, partial(recorder.run, recorded), beside,
+                    stopping, tracker, sending.waiter)
+
+
+def _senders(gateway: Gateway, sending: Sending, metrics: DaemonMetrics,
+             receive: trio.MemoryReceiveChannel[Message],
+             outcomes: trio.MemorySendChannel[tuple[str, Outcome]], lines: LineFeed | None
+             ) -> list[Task]:
+    """`concurrency` senders on the gateway's channel, and as many on its lines (idle
+    unless campaigns of both kinds are running)."""
+    tasks: list[Task] = []
+    counts = metrics.gateway(gateway.name)
+    with receive:  # closed once every sender holds a clone of its own
+        for _ in range(gateway.concurrency):
+            tasks.append(partial(Sender(gateway, sending, counts, outcomes.clone()).run,
+                                 receive.clone()))
+            if lines is not None:
+                tasks.append(partial(Sender(gateway, sending, counts, outcomes.clone())
+                                     .run_lines, lines))
+    return tasks

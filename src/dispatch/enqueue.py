@@ -31,13 +31,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-import msgpack
-
 from dispatch import consent, phone
 from dispatch.ingest import IngestError, Record, RowSource, format_for, open_source
 from dispatch.keys import Keys
 from dispatch.policy.lint import MISSING_OPTOUT, MISSING_SENDER, LintReport, lint_text
-from dispatch.policy.sending import send_policy
+from dispatch.policy.sending import Schedule, send_policy
 from dispatch.settings import ConfigError, Settings, pool_for
 from dispatch.store.campaigns import (
     CampaignConflict,
@@ -46,6 +44,7 @@ from dispatch.store.campaigns import (
     QueueItem,
     RunTotals,
 )
+from dispatch.store.entries import entry_packer
 from dispatch.store.redis import Redis
 from dispatch.template import TemplateError, placeholders
 
@@ -184,9 +183,8 @@ def _exclusivity(exclusivity: Exclusivity | None) -> tuple[str, str]:
 
 def _check_schedule(window: str, deadline: str) -> None:
     """The daemon reads these from the meta; refuse what it could not use."""
-    meta = {b"window": window.encode(), b"deadline": deadline.encode()}
     try:
-        send_policy({k: v for k, v in meta.items() if v})
+        send_policy(Schedule(window=window or None, deadline=deadline or None))
     except ValueError as exc:
         raise EnqueueError(str(exc)) from None
 
@@ -301,7 +299,7 @@ class _Run:
         self._placeholder_end = 1 + len(spec.placeholders)
         self._batch_size = settings.enqueue.batch_size
         self._max_errors = settings.enqueue.max_errors_listed
-        self._pack = msgpack.Packer().pack
+        self._pack = entry_packer()
         self._batch: list[QueueItem] = []
 
     def accept(self, record: Record) -> QueueItem | None:
@@ -315,7 +313,7 @@ class _Run:
                 if error is None:
                     given, error = self._consent(*values[self._placeholder_end:])
                     if given is not None:
-                        return QueueItem(number, self._pack([number, texts]), given)
+                        return QueueItem(number, self._pack(number, texts), given)
         self._reject(line, error or "unreadable row")
         return None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,10 +67,22 @@ async def serve_http(handler: Handler, host: str, port: int, *,
                      task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve until cancelled; reports the bound port (useful with port 0) once listening."""
     listeners = await trio.open_tcp_listeners(port, host=host)
-    bound_port = listeners[0].socket.getsockname()[1]
+    await serve_listeners(handler, listeners, task_status=task_status)
+
+
+async def serve_listeners(handler: Handler, listeners: Sequence[trio.SocketListener], *,
+                          task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+                          ) -> None:
+    """As `serve_http`, on listeners opened beforehand (their port known before serving)."""
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(trio.serve_listeners, _connection_handler(handler), listeners)
-        task_status.started(bound_port)
+        nursery.start_soon(trio.serve_listeners, _connection_handler(handler),
+                           list(listeners))
+        task_status.started(bound_port(listeners))
+
+
+def bound_port(listeners: Sequence[trio.SocketListener]) -> int:
+    port: int = listeners[0].socket.getsockname()[1]
+    return port
 
 
 def _connection_handler(handler: Handler) -> Callable[[trio.SocketStream], Awaitable[None]]:

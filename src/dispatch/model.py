@@ -27,13 +27,3 @@ class Share:
         if not -100 <= priority <= 100:
             raise ValueError(f"priority must be between -100 and 100, got {priority}")
         return cls(weight, priority)
-
-    @classmethod
-    def from_meta(cls, weight: bytes | None, priority: bytes | None) -> Share:
-        """From the campaign meta (absent: the defaults; damaged: the defaults too, since
-        `dispatch campaign share` only writes checked values)."""
-        try:
-            return cls.checked(float(weight or b"1"), int(priority or b"0"))
-        except ValueError:
-            return cls()
-

@@ -16,8 +16,8 @@ from dispatch.bench.services import line_address, simulator_flags, write_daemon_
 from dispatch.bench.workload import campaign_text, rendered
 from dispatch.commands import bench, simulator
 from dispatch.commands.common import UserError
+from dispatch.gateways.smpp.submit import part_count
 from dispatch.settings import load_settings
-from dispatch.smpp_client.submit import part_count
 
 PORTS = {"http_port": 8481, "smpp_port": 2776}
 

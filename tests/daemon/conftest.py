@@ -9,15 +9,13 @@ from pathlib import Path
 import pytest
 import trio
 
-from dispatch.app import gateway_factory
-from dispatch.daemon.campaigns import CampaignBook
+from dispatch.app import build_daemon
 from dispatch.daemon.service import Daemon
 from dispatch.enqueue import enqueue_file
 from dispatch.keys import Keys
 from dispatch.settings import AnswerSettings, DaemonSettings, GatewaySettings, Settings
 from dispatch.simulator.config import SimulatorConfig
 from dispatch.simulator.service import Simulator
-from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
 from tests.texts import RULES, SIGNED
@@ -34,17 +32,16 @@ async def simulator() -> AsyncIterator[tuple[Simulator, int]]:
         nursery.cancel_scope.cancel()
 
 
-def daemon_for(redis: Redis, settings: Settings, port: int, *,
-               answers: AnswerSettings | None = None, **overrides: object) -> Daemon:
+async def daemon_for(redis: Redis, settings: Settings, port: int, *,
+                     answers: AnswerSettings | None = None, **overrides: object) -> Daemon:
+    """A daemon of the HTTP gateway at `port` (answering only with `answers`)."""
     daemon_settings = dataclasses.replace(
         DaemonSettings(consumer="t", inbound_port=0, metrics_port=0, retry_base_s=0.01,
                        retry_max_s=0.05), **overrides)
-    configured = dataclasses.replace(settings, gateways={
-        "default": GatewaySettings(url=f"http://127.0.0.1:{port}", batch_size=20)})
-    keys = Keys(settings.redis.key_prefix)
-    return Daemon(daemon_settings, Queue(redis, keys, "t"),
-                  CampaignBook(redis, keys, {"default": "ME"}),
-                  gateway_factory(configured), answers=answers)
+    configured = dataclasses.replace(
+        settings, daemon=daemon_settings, answers=answers or AnswerSettings(),
+        gateways={"default": GatewaySettings(url=f"http://127.0.0.1:{port}", batch_size=20)})
+    return await build_daemon(configured, redis, answers=answers is not None)
 
 
 async def enqueue(redis: Redis, settings: Settings, tmp_path: Path, count: int) -> None:

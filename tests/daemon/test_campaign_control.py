@@ -31,7 +31,7 @@ async def test_a_paused_campaign_sends_nothing_until_resumed(
     with trio.fail_after(60):
         await enqueue(redis, settings, tmp_path, 200)
         await admin.pause("c1")
-        daemon = daemon_for(redis, settings, port)
+        daemon = await daemon_for(redis, settings, port)
         async with trio.open_nursery() as nursery:
             await nursery.start(daemon.run)
             await trio.sleep(2.5)  # more than two status refreshes
@@ -65,7 +65,7 @@ async def test_cancelling_a_paused_campaign_under_a_running_daemon_sends_none_of
     with trio.fail_after(60):
         await enqueue(redis, settings, tmp_path, 100)
         await admin.pause("c1")
-        daemon = daemon_for(redis, settings, port)
+        daemon = await daemon_for(redis, settings, port)
         async with trio.open_nursery() as nursery:
             await nursery.start(daemon.run)
             await trio.sleep(1.5)

@@ -10,12 +10,13 @@ import trio
 import trio.testing
 
 from dispatch.daemon.campaigns import CampaignBook
-from dispatch.daemon.messages import Message
 from dispatch.daemon.metrics import DaemonMetrics
+from dispatch.daemon.outbound.messages import Message
 from dispatch.daemon.service import Ports
 from dispatch.keys import Keys
 from dispatch.settings import Settings
 from dispatch.simulator.service import Simulator
+from dispatch.store.campaign_meta import MetaStore
 from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
 from tests.daemon.conftest import daemon_for, enqueue, final_counts
@@ -27,7 +28,7 @@ async def test_sends_renders_records_and_stops_cleanly(
     sim, port = simulator
     with trio.fail_after(60):
         await enqueue(redis, settings, tmp_path, 300)
-        daemon = daemon_for(redis, settings, port)
+        daemon = await daemon_for(redis, settings, port)
         async with trio.open_nursery() as nursery:
             ports: Ports = await nursery.start(daemon.run)
             counts = await final_counts(redis, settings, 300)
@@ -49,7 +50,7 @@ async def test_unreadable_entry_goes_to_dead_letters_and_does_not_loop(
     with trio.fail_after(30):
         await enqueue(redis, settings, tmp_path, 5)
         await redis.xadd(keys.campaign("c1").stream, {"m": b"\xc1garbage"})
-        daemon = daemon_for(redis, settings, port)
+        daemon = await daemon_for(redis, settings, port)
         async with trio.open_nursery() as nursery:
             await nursery.start(daemon.run)
             await final_counts(redis, settings, 5)
@@ -68,7 +69,7 @@ async def test_messages_of_an_unreachable_gateway_fail_after_max_attempts(
     with trio.fail_after(30):
         await enqueue(redis, settings, tmp_path, 3)
         # Nothing listens on port 9 (discard) on loopback: every attempt is refused.
-        daemon = daemon_for(redis, settings, 9, max_attempts=3)
+        daemon = await daemon_for(redis, settings, 9, max_attempts=3)
         async with trio.open_nursery() as nursery:
             await nursery.start(daemon.run)
             counts = await final_counts(redis, settings, 3)
@@ -88,11 +89,11 @@ async def test_messages_left_pending_by_a_dead_consumer_are_reclaimed_and_sent(
         await enqueue(redis, settings, tmp_path, 40)
         # Another daemon read and admitted everything, then died without a word.
         dead = Queue(redis, keys, "dead-daemon")
-        entries = await dead.read_new({"c1": keys.campaign("c1").stream}, 100, 100)
+        entries = await dead.read_new(["c1"], 100, 100)
         numbers = [msgpack.unpackb(e.payload)[0] for e in entries]
         await dead.admit("c1", "ME",
                          [(e.entry_id, n) for e, n in zip(entries, numbers, strict=True)])
-        daemon = daemon_for(redis, settings, port, claim_idle_s=0.2)
+        daemon = await daemon_for(redis, settings, port, claim_idle_s=0.2)
         async with trio.open_nursery() as nursery:
             await nursery.start(daemon.run)
             counts = await final_counts(redis, settings, 40)
@@ -114,7 +115,7 @@ async def test_a_message_whose_values_do_not_fit_the_text_fails_with_the_reason(
         await redis.hset(keys.campaign("c1").state, {number: "q"})
         await redis.hincrby(keys.campaign("c1").counts, "queued", 1)
         await redis.xadd(keys.campaign("c1").stream, {"m": msgpack.packb([number, ["a", "b"]])})
-        daemon = daemon_for(redis, settings, port)
+        daemon = await daemon_for(redis, settings, port)
         async with trio.open_nursery() as nursery:
             await nursery.start(daemon.run)
             counts = await final_counts(redis, settings, 3)
@@ -127,10 +128,10 @@ async def test_a_message_whose_values_do_not_fit_the_text_fails_with_the_reason(
 async def test_throttling_delays_messages_without_using_up_their_attempts(
         redis: Redis, settings: Settings, tmp_path: Path,
         autojump_clock: trio.testing.MockClock) -> None:
-    from dispatch.daemon.retrier import Retrier
-    from dispatch.daemon.sender import Sender
+    from dispatch.daemon.outbound.retrier import Retrier
+    from dispatch.daemon.outbound.sender import Sender, Sending
+    from dispatch.daemon.outbound.window_waiter import WindowWaiter
     from dispatch.policy.backoff import RetryPolicy
-    from dispatch.policy.waiting import WindowWaiter
     from dispatch.vocabulary import Accepted, Outbound, Retry, SubmitResult
 
     class ThrottlingGateway:
@@ -148,14 +149,14 @@ async def test_throttling_delays_messages_without_using_up_their_attempts(
 
     await enqueue(redis, settings, tmp_path, 1)
     keys = Keys(settings.redis.key_prefix)
-    book = CampaignBook(redis, keys, {"default": "ME"})
+    book = CampaignBook(MetaStore(redis, keys), {"default": "ME"})
     await book.refresh()
     retrier, gateway = Retrier(), ThrottlingGateway()
     outcomes_send, outcomes = trio.open_memory_channel[tuple[str, object]](10)
     messages_send, messages = trio.open_memory_channel[Message](10)
-    sender = Sender(gateway, book, retrier, RetryPolicy(3, 0.1, 1.0),  # type: ignore[arg-type]
-                    DaemonMetrics().gateway("gw"), outcomes_send,  # type: ignore[arg-type]
-                    WindowWaiter(10))
+    sending = Sending(book, retrier, WindowWaiter(10), RetryPolicy(3, 0.1, 1.0))
+    sender = Sender(gateway, sending, DaemonMetrics().gateway("gw"),  # type: ignore[arg-type]
+                    outcomes_send)  # type: ignore[arg-type]
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(sender.run, messages)

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from dispatch.app import gateway_factory, line_plans, pool_gateways, senders
-from dispatch.daemon.campaigns import CampaignBook
+from dispatch.app import build_daemon
 from dispatch.daemon.service import Daemon
 from dispatch.keys import Keys
 from dispatch.lines.config import parse_lines_config
@@ -62,11 +61,11 @@ def pooled(settings: Settings, sim: Simulator, lines: int) -> Settings:
                               retry_base_s=0.01, retry_max_s=0.05, line_jitter_s=0.1))
 
 
-def daemon_for(redis: Redis, settings: Settings) -> Daemon:
-    keys = Keys(settings.redis.key_prefix)
-    return Daemon(settings.daemon, Queue(redis, keys, "t"),
-                  CampaignBook(redis, keys, senders(settings), pool_gateways(settings)),
-                  gateway_factory(settings), lines=line_plans(settings))
+async def daemon_for(redis: Redis, settings: Settings) -> Daemon:
+    """One daemon driving every line of the pool (no leases), answering nothing."""
+    alone = dataclasses.replace(settings, daemon=dataclasses.replace(settings.daemon,
+                                                                     line_lease_s=0))
+    return await build_daemon(alone, redis, answers=False)
 
 
 async def counts(redis: Redis, settings: Settings) -> dict[str, int]:
@@ -90,7 +89,7 @@ async def send_all(redis: Redis, settings: Settings, expected: int,
                    meanwhile: Callable[[], Awaitable[None]] | None = None,
                    daemon: Daemon | None = None) -> dict[str, int]:
     """Run a daemon (doing `meanwhile` once it is up) until `expected` messages are final."""
-    daemon = daemon or daemon_for(redis, settings)
+    daemon = daemon or await daemon_for(redis, settings)
     async with trio.open_nursery() as nursery:
         await nursery.start(daemon.run)
         if meanwhile is not None:
@@ -168,7 +167,7 @@ async def test_throttle_answers_are_counted_by_gateway(
         redis: Redis, settings: Settings, tmp_path: Path) -> None:
     async with running_smsc(throttle_rate=0.3) as sim:
         configured = pooled(settings, sim, lines=20)
-        daemon = daemon_for(redis, configured)
+        daemon = await daemon_for(redis, configured)
         with trio.fail_after(60):
             await enqueue(redis, configured, tmp_path, 60)
             final = await send_all(redis, configured, 60, daemon=daemon)

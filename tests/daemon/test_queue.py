@@ -36,8 +36,7 @@ async def queued(redis: Redis, settings: Settings, tmp_path: Path,
     reads = scripts if isinstance(scripts, ScriptLink) else None
     queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", scripts=scripts,
                   reads=reads)
-    stream = Keys(settings.redis.key_prefix).campaign("c1").stream
-    entries = await queue.read_new({"c1": stream}, len(numbers), 100)
+    entries = await queue.read_new(["c1"], len(numbers), 100)
     assert [msgpack.unpackb(e.payload)[0] for e in entries] == numbers
     return queue, entries
 
@@ -146,10 +145,10 @@ async def test_a_live_consumer_claims_what_a_dead_one_left(
 @pytest.mark.parametrize("payload", [None, b"\xc1", msgpack.packb({"a": 1}),
                                      msgpack.packb([1, None])])
 def test_unreadable_payloads_are_named(payload: bytes | None) -> None:
-    from dispatch.daemon.messages import UnreadableEntry, decode_entry
+    from dispatch.store.entries import UnreadableEntry, unpack_entry
 
     with pytest.raises(UnreadableEntry):
-        decode_entry("c1", b"1-0", payload)
+        unpack_entry(payload)
 
 
 async def test_a_receipt_is_found_in_an_earlier_hours_map(
@@ -171,7 +170,7 @@ async def test_the_sweeper_expires_messages_whose_receipt_never_came(
         redis: Redis, settings: Settings, tmp_path: Path,
         scripts: ScriptHost | None) -> None:
     from dispatch.daemon.metrics import DaemonMetrics
-    from dispatch.daemon.sweeper import ReceiptSweeper
+    from dispatch.daemon.upkeep.sweeper import ReceiptSweeper
 
     clock = Clock(1_800_000_000.0)
     _, entries = await queued(redis, settings, tmp_path, scripts)
@@ -211,7 +210,7 @@ async def test_receipts_of_several_campaigns_are_recorded_in_one_call(
     queue, entries = await queued(redis, settings, tmp_path, scripts)
     await enqueue_file(redis, settings, tmp_path / "c.csv", "c2", "Hello. " + SIGNED,
                        consent_required=False, rules=RULES)
-    others = await queue.read_new({"c2": keys.campaign("c2").stream}, 10, 100)
+    others = await queue.read_new(["c2"], 10, 100)
     for campaign, batch in (("c1", entries), ("c2", others)):
         await queue.admit(campaign, "ME", items(batch))
         await queue.record(campaign, [Outcome(e.entry_id, n, "s", f"{campaign}-{n}")
@@ -277,8 +276,8 @@ async def test_reads_over_a_link_give_the_stream_as_it_is(
     streams = {c: keys.campaign(c).stream for c in ("c1", "c2")}
     async with open_script_link(redis_url, name="dispatch-reads") as reads:
         queue = Queue(redis, keys, "worker-a", reads=reads)
-        entries = await queue.read_new(streams, 10, 100)
-        assert await queue.read_new(streams, 10, 20) == []  # nothing new: waited, nil
+        entries = await queue.read_new(list(streams), 10, 100)
+        assert await queue.read_new(list(streams), 10, 20) == []  # nothing new: waited, nil
     expected = [Entry(campaign, entry.identifier, entry.field_values[b"m"])
                 for campaign in ("c1", "c2")
                 for entry in await redis.xrange(streams[campaign])]
@@ -288,8 +287,8 @@ async def test_reads_over_a_link_give_the_stream_as_it_is(
 
 async def test_a_read_the_stream_refuses_raises_with_redis_words(
         redis: Redis, settings: Settings, redis_url: str) -> None:
-    await redis.xadd("no-group-here", {"m": b"x"})
+    await redis.xadd(Keys(settings.redis.key_prefix).campaign("c9").stream, {"m": b"x"})
     async with open_script_link(redis_url, name="dispatch-reads") as reads:
         queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", reads=reads)
         with pytest.raises(ScriptError, match="NOGROUP"):
-            await queue.read_new({"c9": "no-group-here"}, 10, 10)
+            await queue.read_new(["c9"], 10, 10)

@@ -47,7 +47,7 @@ async def test_past_the_deadline_messages_expire_and_are_never_sent(
     with trio.fail_after(30):
         await enqueue(redis, settings, tmp_path, PARIS, window="always",
                       deadline="2020-01-01T00:00:00+00:00")
-        daemon = daemon_for(redis, settings, port)
+        daemon = await daemon_for(redis, settings, port)
         async with trio.open_nursery() as nursery:
             await nursery.start(daemon.run)
             while (await counts(redis, settings))["expired"] < len(PARIS):
@@ -66,14 +66,14 @@ async def test_recipients_outside_their_local_window_wait_for_it(
         await enqueue(redis, settings, tmp_path, PARIS + REUNION, window=this_hour_in_paris())
         await redis.hset(Keys(settings.redis.key_prefix).campaign("c1").meta,
                          {"holidays": "ignore"})  # the test may run on a public holiday
-        daemon = daemon_for(redis, settings, port)
+        daemon = await daemon_for(redis, settings, port)
         async with trio.open_nursery() as nursery:
             await nursery.start(daemon.run)
             while sim.stats()["accepted"] < len(PARIS):
                 await trio.sleep(0.05)
             await trio.sleep(0.5)
             current = await counts(redis, settings)
-            waiting = len(daemon._waiter)
+            waiting = len(daemon.waiter)
             daemon.stop()
     assert sim.stats()["accepted"] == len(PARIS)  # Réunion's evening: not one sent there
     assert waiting == len(REUNION)
@@ -88,7 +88,7 @@ async def test_a_campaign_closed_where_most_recipients_are_is_not_read_at_all(
     closed_day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[(paris_now.weekday() + 3) % 7]
     with trio.fail_after(30):
         await enqueue(redis, settings, tmp_path, PARIS, window=f"{closed_day} 10:00-11:00")
-        daemon = daemon_for(redis, settings, port)
+        daemon = await daemon_for(redis, settings, port)
         async with trio.open_nursery() as nursery:
             await nursery.start(daemon.run)
             await trio.sleep(2.5)

@@ -8,14 +8,11 @@ from pathlib import Path
 
 import trio
 
-from dispatch.app import gateway_factory, line_plans, pool_gateways, senders
-from dispatch.daemon.campaigns import CampaignBook
+from dispatch.app import build_daemon
 from dispatch.daemon.service import Daemon
 from dispatch.keys import Keys
 from dispatch.settings import Settings
 from dispatch.simulator.service import Simulator
-from dispatch.store.line_leases import LineLeases
-from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
 from tests.daemon.conftest import enqueue
 from tests.daemon.test_lines import accepted, pooled, running_smsc, until_final
@@ -23,15 +20,11 @@ from tests.daemon.test_lines import accepted, pooled, running_smsc, until_final
 LEASE_S = 1.0  # short, so that a takeover happens within the test
 
 
-def daemon(redis: Redis, settings: Settings, consumer: str) -> Daemon:
+async def daemon(redis: Redis, settings: Settings, consumer: str) -> Daemon:
     configured = dataclasses.replace(settings, daemon=dataclasses.replace(
         settings.daemon, consumer=consumer, line_lease_s=LEASE_S, claim_idle_s=2.0,
         batch_size=20))  # reads in small batches: each daemon holds what its lines can send
-    keys = Keys(settings.redis.key_prefix)
-    return Daemon(configured.daemon, Queue(redis, keys, consumer),
-                  CampaignBook(redis, keys, senders(configured), pool_gateways(configured)),
-                  gateway_factory(configured), lines=line_plans(configured),
-                  line_leases=LineLeases(redis, keys))
+    return await build_daemon(configured, redis, answers=False)
 
 
 def submitted(node: Daemon) -> float:
@@ -40,17 +33,18 @@ def submitted(node: Daemon) -> float:
     return value or 0.0
 
 
-def two_daemons(redis: Redis, settings: Settings, sim: Simulator
-                ) -> tuple[Settings, Daemon, Daemon]:
+async def two_daemons(redis: Redis, settings: Settings, sim: Simulator
+                      ) -> tuple[Settings, Daemon, Daemon]:
     """Settings for a pool of 20 lines on `sim`, and two daemons sharing them."""
     configured = pooled(settings, sim, lines=20)
-    return configured, daemon(redis, configured, "a"), daemon(redis, configured, "b")
+    return (configured, await daemon(redis, configured, "a"),
+            await daemon(redis, configured, "b"))
 
 
 async def test_two_daemons_split_the_lines_and_both_send(
         redis: Redis, settings: Settings, tmp_path: Path) -> None:
     async with running_smsc() as sim:
-        configured, a, b = two_daemons(redis, settings, sim)
+        configured, a, b = await two_daemons(redis, settings, sim)
         with trio.fail_after(60):
             await enqueue(redis, configured, tmp_path, 300)
             async with trio.open_nursery() as nursery:
@@ -75,7 +69,7 @@ async def test_two_daemons_split_the_lines_and_both_send(
 async def test_a_dead_daemon_s_lines_and_messages_are_taken_over(
         redis: Redis, settings: Settings, tmp_path: Path) -> None:
     async with running_smsc() as sim:
-        configured, a, b = two_daemons(redis, settings, sim)
+        configured, a, b = await two_daemons(redis, settings, sim)
         with trio.fail_after(90):
             await enqueue(redis, configured, tmp_path, 400)
             async with trio.open_nursery() as nursery:

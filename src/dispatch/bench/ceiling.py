@@ -23,11 +23,11 @@ from typing import Any
 
 import trio
 
+from dispatch.app import build_gateway
 from dispatch.bench.services import ACCOUNT, SENDER, line_address
 from dispatch.bench.workload import campaign_text, e164_number, rendered
 from dispatch.gateways.base import Gateway
-from dispatch.gateways.http import HttpGateway
-from dispatch.gateways.smpp import SmppGateway
+from dispatch.gateways.smpp.gateway import SmppGateway
 from dispatch.gc_tuning import tune_for_batches
 from dispatch.httpserver import Request, Response, json_response, serve_http
 from dispatch.settings import GatewaySettings
@@ -55,10 +55,14 @@ class ReceiptCounter:
         self._changed.set()
         self._changed = trio.Event()
 
-    async def receipts(self, receipts: Sequence[Receipt]) -> None:
+    async def receipts(self, receipts: Sequence[Receipt], *, join_others: bool = False
+                       ) -> None:
         self._count(len(receipts))
 
     async def messages(self, messages: Sequence[InboundMessage]) -> None:
+        return None
+
+    def not_recorded(self, kind: str, count: int = 1) -> None:
         return None
 
     async def handle(self, request: Request) -> Response:
@@ -84,10 +88,8 @@ def gateway_settings(args: argparse.Namespace) -> GatewaySettings:
 
 
 def make_gateway(args: argparse.Namespace, callback_url: str) -> Gateway:
-    config = gateway_settings(args)
-    if args.gateway == "http":
-        return HttpGateway("ceiling", config, callback_url)
-    return SmppGateway("ceiling", config)
+    """The gateway as the daemon builds it (the composition root's builder)."""
+    return build_gateway("ceiling", gateway_settings(args), callback_url)
 
 
 def messages(count: int, lines: int, parts: int = 1) -> list[Outbound]:

@@ -23,7 +23,7 @@ import trio
 
 from dispatch.bench.measure import ProcStats, read_proc
 from dispatch.bench.options import BenchOptions
-from dispatch.bench.probes import redis_pid, scrape_metrics, simulator_stats, used_memory
+from dispatch.bench.probes import redis_pid, scrape_metrics, simulator_stats
 from dispatch.bench.sampler import Sampler
 from dispatch.bench.services import start_daemon, start_simulator, write_daemon_config
 from dispatch.bench.workload import (
@@ -37,7 +37,7 @@ from dispatch.keys import Keys
 from dispatch.processes import Child
 from dispatch.settings import Settings, load_settings
 from dispatch.store.redis import Redis, open_redis
-from dispatch.store.status import state_counts
+from dispatch.store.status import state_counts, used_memory
 
 
 @dataclass

@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 
 from dispatch.processes import Child
-from dispatch.store.redis import Redis
 
 PROBE_TIMEOUT_S = 10.0
 
@@ -34,11 +33,6 @@ async def scrape_metrics(daemons: list[Child]) -> list[str]:
             reply.raise_for_status()
             lines += reply.text.splitlines()
     return lines
-
-
-async def used_memory(redis: Redis) -> int:
-    info = await redis.info("memory")
-    return int(str(info["used_memory"]))
 
 
 def redis_pid(state_dir: Path) -> int | None:

@@ -15,8 +15,8 @@ import trio
 
 from dispatch.bench.options import MAX_PARTS
 from dispatch.enqueue import EnqueueReport, TextRules, enqueue_file
+from dispatch.gateways.smpp.submit import part_count
 from dispatch.settings import Settings
-from dispatch.smpp_client.submit import part_count
 from dispatch.store.redis import Redis
 
 CAMPAIGN = "bench"

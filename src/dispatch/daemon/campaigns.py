@@ -9,14 +9,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import trio
 
-from dispatch.keys import Keys
 from dispatch.model import ACTIVE, Share
 from dispatch.policy.sending import Action, SendPolicy, send_policy
-from dispatch.store.redis import Redis
+from dispatch.store.campaign_meta import CampaignMeta, MetaStore
 from dispatch.template import compile_template
 
 log = logging.getLogger(__name__)
@@ -26,12 +24,13 @@ Renderer = Callable[[Sequence[str] | None], str]
 # Where most recipients are: a campaign whose window is closed there is not read from
 # (its messages would only wait in memory); the few whose own zone is open wait for it.
 MAIN_ZONE = "Europe/Paris"
+
+
 @dataclass(frozen=True)
 class Campaign:
     id: str
     gateway: str
     sender: str  # the identity its messages go out with (its gateway's)
-    stream: str
     render: Renderer
     policy: SendPolicy  # sending window in the recipient's local time, holidays, deadline
     identity: str = ""  # the party or candidate its text names (enqueue --sender)
@@ -39,12 +38,11 @@ class Campaign:
 
 
 class CampaignBook:
-    def __init__(self, redis: Redis, keys: Keys, senders: Mapping[str, str],
+    def __init__(self, store: MetaStore, senders: Mapping[str, str],
                  pools: Mapping[str, str] | None = None) -> None:
         """`senders`: the sender identity of each configured gateway; `pools`: the gateway
         of each configured pool of lines."""
-        self._redis = redis
-        self._keys = keys
+        self._store = store
         self._senders = senders
         self._pools = pools or {}
         self._refused: set[str] = set()  # campaigns logged as not sendable here
@@ -57,13 +55,12 @@ class CampaignBook:
         # Weight and priority among the campaigns of a pool, re-read likewise.
         self.shares: dict[str, Share] = {}
 
-    def streams(self, gateways: Sequence[str], *, active_only: bool = False
-                ) -> dict[str, str]:
-        """Stream key of every campaign this daemon can send (its gateway is configured);
-        with `active_only`, of those neither paused nor cancelled (what to read new from)."""
+    def sendable(self, gateways: Sequence[str], *, active_only: bool = False) -> list[str]:
+        """Every campaign this daemon can send (its gateway is configured); with
+        `active_only`, those neither paused nor cancelled (what to read new from)."""
         now = time.time()
-        return {c.id: c.stream for c in self.campaigns.values() if c.gateway in gateways
-                and (not active_only or self._readable(c, now))}
+        return [c.id for c in self.campaigns.values() if c.gateway in gateways
+                and (not active_only or self._readable(c, now))]
 
     def _readable(self, campaign: Campaign, now: float) -> bool:
         """Active, and its window not closed where most of its recipients are."""
@@ -83,10 +80,9 @@ class CampaignBook:
         return self.status.get(campaign_id, ACTIVE)
 
     async def refresh(self) -> None:
-        members = await self._redis.smembers(self._keys.campaigns)
-        for campaign_id in sorted(m.decode() for m in members):
+        for campaign_id in await self._store.campaign_ids():
             if campaign_id not in self.campaigns:
-                campaign = await self._load(campaign_id)
+                campaign = self._campaign(await self._store.read(campaign_id))
                 if campaign is not None:
                     self.campaigns[campaign_id] = campaign
         await self._refresh_live()
@@ -97,27 +93,23 @@ class CampaignBook:
         """Until the next refresh is done (statuses are fresh)."""
         await self._refreshed.wait()
 
-    async def _load(self, campaign_id: str) -> Campaign | None:
-        keys = self._keys.campaign(campaign_id)
-        meta: dict[Any, Any] = await self._redis.hgetall(keys.meta)
-        if b"text" not in meta:
-            return None  # being created right now; seen on the next refresh
-        text = meta[b"text"].decode()
-        gateway = meta.get(b"gateway", b"default").decode()
-        pool = meta.get(b"pool", b"").decode()
+    def _campaign(self, meta: CampaignMeta) -> Campaign | None:
+        if meta.text is None:
+            return None  # being created right now (seen on the next refresh), or purged
+        campaign_id, gateway, pool = meta.campaign_id, meta.gateway, meta.pool
         if pool and self._pools.get(pool) != gateway:
             self._refuse(campaign_id, f"its pool {pool!r} is not configured on gateway "
                                       f"{gateway!r} here")
             return None
         try:
-            render = compile_template(text)
-            policy = send_policy(meta)
+            render = compile_template(meta.text)
+            policy = send_policy(meta.schedule)
         except ValueError as exc:  # enqueue checks these; this is a damaged meta
             log.error("campaign %s cannot be sent (%s): not sending it", campaign_id, exc)
             return None
         sender = "" if pool else self._senders.get(gateway, "")
-        return Campaign(campaign_id, gateway, sender, keys.stream, render, policy,
-                        meta.get(b"sender_identity", b"").decode(), pool)
+        return Campaign(campaign_id, gateway, sender, render, policy, meta.sender_identity,
+                        pool)
 
     def _refuse(self, campaign_id: str, reason: str) -> None:
         """Log once (the campaign is looked at again on every refresh) and leave it queued."""
@@ -126,19 +118,10 @@ class CampaignBook:
             log.error("campaign %s cannot be sent by this daemon: %s", campaign_id, reason)
 
     async def _refresh_live(self) -> None:
-        """Queue depth, status and share of every campaign, in one pipelined round trip."""
+        """Queue depth, status and share of every campaign, in one round trip."""
         if not self.campaigns:
             return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            replies = [(pipe.hget(self._keys.campaign(cid).counts, "queued"),
-                        pipe.hmget(self._keys.campaign(cid).meta,
-                                   ["status", "weight", "priority"]))
-                       for cid in self.campaigns]
-        for campaign_id, (depth, live) in zip(self.campaigns, replies, strict=True):
-            value = await depth
-            self.queued[campaign_id] = int(value) if value else 0
-            status, weight, priority = await live
-            self.status[campaign_id] = status.decode() if status else ACTIVE
-            self.shares[campaign_id] = Share.from_meta(weight, priority)
-
-
+        for campaign_id, live in (await self._store.live(list(self.campaigns))).items():
+            self.queued[campaign_id] = live.queued
+            self.status[campaign_id] = live.status
+            self.shares[campaign_id] = live.share

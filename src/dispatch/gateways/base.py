@@ -4,22 +4,37 @@ vocabulary's (dispatch.vocabulary)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from dispatch.vocabulary import InboundMessage, Outbound, Receipt, SubmitResult
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: the interface itself runs nothing
     import trio
+
+    from dispatch.httpserver import Handler
 
 
 class Inbound(Protocol):
     """Where adapters hand what gateways send us. Each call returns once it is recorded, so
     an adapter acknowledges to the gateway only what can no longer be lost."""
 
-    async def receipts(self, receipts: Sequence[Receipt]) -> None: ...
+    async def receipts(self, receipts: Sequence[Receipt], *, join_others: bool = False
+                       ) -> None:
+        """Final receipts, recorded in one Redis call: in the caller's task (an adapter that
+        batches itself, e.g. what one read brought), or with `join_others` together with
+        the receipts other callers hand over at the same moment (one HTTP request often
+        carries one receipt)."""
+        ...
 
-    async def messages(self, messages: Sequence[InboundMessage]) -> None: ...
+    async def messages(self, messages: Sequence[InboundMessage]) -> None:
+        """Replies from recipients: an opt-out among them is in force when this returns."""
+        ...
+
+    def not_recorded(self, kind: str, count: int = 1) -> None:
+        """Receipts received but not recorded, counted in the metrics: "intermediate" (only
+        acknowledged: enroute, accepted...) or "invalid" (refused as unreadable)."""
+        ...
 
 
 class Gateway(Protocol):
@@ -29,6 +44,18 @@ class Gateway(Protocol):
     sender: str  # the sender identity (alphanumeric or number) messages go out with
     batch_size: int
     concurrency: int
+
+    @property
+    def outstanding(self) -> int | None:
+        """The most submissions it keeps outstanding at once (SMPP: every bind's window);
+        None: no bound of its own. A line scheduler hands out no more than that."""
+        ...
+
+    def callbacks(self, inbound: Inbound) -> Mapping[str, Handler]:
+        """Routes of the daemon's inbound HTTP port (path -> handler of a POST) where the
+        gateway posts receipts and replies, handed to `inbound`; none when they come
+        another way (SMPP: over the binds)."""
+        ...
 
     async def run(self, inbound: Inbound, *,
                   task_status: trio.TaskStatus[None] = ...) -> None:

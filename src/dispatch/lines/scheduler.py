@@ -4,7 +4,7 @@ One `LineScheduler` serves one gateway: the lines of its pools, the campaigns se
 them, and the gateway's own caps. `take(now, n)` hands out up to n (message, line)
 assignments that may go out *now*; `release(line)` gives back a line's concurrency slot
 (and the gateway window slot) once the gateway answered. Nothing here waits or does I/O;
-`dispatch.lines.service` adds the Trio waiting.
+`dispatch.daemon.outbound.line_service` adds the Trio waiting.
 
 Violations, precisely. The gateway simulator keeps, per source address, a token bucket of
 rate r and capacity b (its `line_rate`, and `line_burst` or max(1, r) when that is 0),

@@ -17,7 +17,7 @@ import dataclasses
 import datetime as dt
 import enum
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from dispatch.policy.deadline import NO_DEADLINE, Deadline, parse_deadline
@@ -129,15 +129,21 @@ ALWAYS = "always"
 ALWAYS_WINDOW = "mon-sun 00:00-24:00"
 
 
-def send_policy(meta: Mapping[bytes, bytes]) -> SendPolicy:
-    """The campaign's policy from its meta: `channel` (sms), `window` (the channel's
-    default, or a parse_window spec, or "always": any hour, holidays included), `deadline`
-    (parse_deadline syntax), `holidays` ("ignore" to send on public holidays too)."""
-    window = meta[b"window"].decode() if b"window" in meta else None
-    deadline = meta[b"deadline"].decode() if b"deadline" in meta else None
-    channel = meta.get(b"channel", b"sms").decode()
-    skip_holidays = meta.get(b"holidays", b"") != b"ignore"
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """When a campaign may send, as its meta keeps it (store/campaign_meta.py)."""
+
+    window: str | None = None  # parse_window syntax, "always" (any hour, holidays
+    # included), or None: the channel's default window
+    deadline: str | None = None  # parse_deadline syntax; None: no deadline
+    channel: str = "sms"
+    skip_holidays: bool = True  # no sending on public holidays
+
+
+def send_policy(schedule: Schedule) -> SendPolicy:
+    """The campaign's policy from its schedule."""
+    window, skip_holidays = schedule.window, schedule.skip_holidays
     if window == ALWAYS:
         window, skip_holidays = ALWAYS_WINDOW, False
-    return SendPolicy.for_campaign(channel=channel, window=window, deadline=deadline,
-                                   skip_holidays=skip_holidays)
+    return SendPolicy.for_campaign(channel=schedule.channel, window=window,
+                                   deadline=schedule.deadline, skip_holidays=skip_holidays)

@@ -13,6 +13,7 @@ from typing import Any
 
 from dispatch.keys import Keys
 from dispatch.model import ACTIVE, CANCELLED, PAUSED, Share
+from dispatch.store.campaign_meta import MetaStore
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
 from dispatch.store.status import state_counts
@@ -30,13 +31,12 @@ class CampaignAdmin:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        self._cancel = redis.register_script(load_script("_states") + "\n"
-                                             + load_script("cancel"))
+        self._meta = MetaStore(redis, keys)
+        self._cancel = redis.register_script(load_script("cancel", states=True))
 
     async def status(self, campaign: str) -> str:
         await self._check_exists(campaign)
-        raw = await self._redis.hget(self._keys.campaign(campaign).meta, "status")
-        return raw.decode() if raw else ACTIVE
+        return await self._meta.status(campaign)
 
     async def pause(self, campaign: str) -> None:
         await self._set(campaign, PAUSED)
@@ -62,44 +62,28 @@ class CampaignAdmin:
                     ) -> Share:
         """Change its weight and/or priority; returns the share now in force."""
         await self._check_exists(campaign)
-        meta = self._keys.campaign(campaign).meta
-        current = Share.from_meta(*await self._redis.hmget(meta, ["weight", "priority"]))
+        current = await self._meta.share(campaign)
         share = Share.checked(current.weight if weight is None else weight,
                               current.priority if priority is None else priority)
-        await self._redis.hset(meta, {"weight": repr(share.weight),
-                                      "priority": str(share.priority)})
+        await self._meta.set_share(campaign, share)
         return share
 
     async def list(self) -> list[dict[str, Any]]:
-        ids = sorted(m.decode() for m in await self._redis.smembers(self._keys.campaigns))
+        ids = await self._meta.campaign_ids()
         counts = await state_counts(self._redis, self._keys, ids)
-        rows = []
-        for campaign in ids:
-            meta = await self._redis.hgetall(self._keys.campaign(campaign).meta)
-            rows.append({"campaign": campaign,
-                         "status": meta.get(b"status", ACTIVE.encode()).decode(),
-                         "gateway": meta.get(b"gateway", b"").decode(),
-                         "created_at": int(meta.get(b"created_at", b"0")),
-                         "sender": meta.get(b"sender_identity", b"").decode(),
-                         "pool": meta.get(b"pool", b"").decode(),
-                         **vars(Share.from_meta(meta.get(b"weight"), meta.get(b"priority"))),
-                         "overrides": _overrides(meta),
-                         "counts": counts[campaign]})
-        return rows
+        return [{"campaign": meta.campaign_id, "status": meta.status, "gateway": meta.gateway,
+                 "created_at": meta.created_at or 0, "sender": meta.sender_identity,
+                 "pool": meta.pool, **vars(meta.share), "overrides": meta.overrides,
+                 "counts": counts[meta.campaign_id]}
+                for meta in await self._meta.read_many(ids)]
 
     async def _set(self, campaign: str, status: str) -> None:
         current = await self.status(campaign)
         if current == CANCELLED and status != CANCELLED:
             raise ValueError(f"campaign {campaign!r} is cancelled: it cannot be {status} again")
-        await self._redis.hset(self._keys.campaign(campaign).meta, {"status": status})
+        await self._meta.set_status(campaign, status)
 
     async def _check_exists(self, campaign: str) -> None:
         if not await self._redis.sismember(self._keys.campaigns, campaign):
             raise CampaignNotFound(f"no campaign {campaign!r}")
 
-
-def _overrides(meta: dict[bytes, bytes]) -> dict[str, int]:
-    """The lint refusals overridden for the campaign's text, and when (enqueue)."""
-    prefix = b"override:"
-    return {field[len(prefix):].decode(): int(value) for field, value in sorted(meta.items())
-            if field.startswith(prefix)}

@@ -1,36 +1,38 @@
 """Campaigns in Redis: creating one (meta, consumer group, index) and queueing batches.
 
-The layout is the contract the daemon reads (see keys.py): meta hash with text, gateway,
-placeholders (JSON array, the order of the values in each message) and created_at; the
-state hash as dedupe set; one stream entry per queued message. Meta also says whether the
-campaign requires consent (consent_required "1"/"0"), its client and election ("" when it
-has none: no exclusivity) and its number of consent buckets (see dispatch.consent).
-For an auditor, meta keeps the sender identity the text was checked against and, per lint
-refusal an operator overrode, `override:<code>` = when it was first overridden.
+The layout is the contract the daemon reads (see keys.py): the meta hash
+(campaign_meta.py), the state hash as dedupe set, one stream entry per queued message
+(entries.py), the consent records of the numbers queued (consent_records.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-import msgpack
 from coredis.exceptions import ResponseError, StreamDuplicateConsumerGroupError
 
 from dispatch.consent import Consent
-from dispatch.keys import GROUP, CampaignKeys, Keys
+from dispatch.keys import GROUP, Keys
+from dispatch.store.campaign_meta import (
+    CLIENT,
+    CONSENT_BUCKETS,
+    CONSENT_REQUIRED,
+    ELECTION,
+    GATEWAY,
+    POOL,
+    TEXT,
+    MetaStore,
+    creation_fields,
+)
 from dispatch.store.consent_records import ConsentRecords
 from dispatch.store.optout import OptOutStore, scopes_for_sender
 from dispatch.store.redis import Redis
-from dispatch.store.scripts import load_script
+from dispatch.store.scripts import load_script, packed
 from dispatch.vocabulary import StateCode
-
-# Meta fields a re-run must agree with (besides text and gateway, checked first).
-_CHECKED = ("text", "gateway", "consent_required", "client", "election", "consent_buckets",
-            "pool")
 
 
 class CampaignConflict(Exception):
@@ -60,7 +62,7 @@ class CampaignSpec:
 @dataclass(frozen=True, slots=True)
 class QueueItem:
     number: str  # E.164
-    payload: bytes  # msgpack [number, values]: what the daemon reads
+    payload: bytes  # the stream entry's (entries.py): what the daemon reads
     consent: Consent
 
 
@@ -76,9 +78,6 @@ class BatchResult:
 class RunTotals:
     """What one enqueue run did, added to the campaign's running totals."""
 
-    FIELDS: ClassVar = ("rows", "accepted", "duplicates", "rejected", "suppressed",
-                        "excluded")
-
     rows: int
     accepted: int
     duplicates: int
@@ -93,8 +92,8 @@ class CampaignStore:
         self._keys = keys
         self._optouts = OptOutStore(redis, keys)
         self._consent_records: dict[str, ConsentRecords] = {}
-        self._enqueue = redis.register_script(load_script("_states") + "\n"
-                                              + load_script("enqueue"))
+        self._meta = MetaStore(redis, keys)
+        self._enqueue = redis.register_script(load_script("enqueue", states=True))
 
     async def ensure(self, spec: CampaignSpec, now: float, consent_buckets: int = 1) -> int:
         """Create the campaign, or check that the existing one has the same text, gateway,
@@ -104,7 +103,7 @@ class CampaignStore:
         The consumer group exists before any message, and the campaign is listed only after.
         """
         keys = self._keys.campaign(spec.campaign_id)
-        buckets = await self._create_meta(keys, spec, now, consent_buckets)
+        buckets = await self._create_meta(spec, now, consent_buckets)
         with contextlib.suppress(StreamDuplicateConsumerGroupError):  # a re-run
             await self._redis.xgroup_create(keys.stream, GROUP, identifier="0", mkstream=True)
         await self._redis.sadd(self._keys.campaigns, [spec.campaign_id])
@@ -121,7 +120,7 @@ class CampaignStore:
         for item, record in zip(items, records, strict=True):
             rows += (item.number, item.payload, record)
         args: list[str | bytes | int] = [StateCode.QUEUED, await self._optouts.secret(),
-                                         spec.client, buckets, _pack(rows)]
+                                         spec.client, buckets, packed(rows)]
         try:
             result: Any = await self._enqueue(keys=self._batch_keys(spec), args=args)
         except ResponseError as exc:
@@ -131,10 +130,7 @@ class CampaignStore:
         return BatchResult(*(int(value) for value in result))
 
     async def add_totals(self, campaign_id: str, totals: RunTotals) -> None:
-        meta = self._keys.campaign(campaign_id).meta
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for field in RunTotals.FIELDS:
-                pipe.hincrby(meta, field, getattr(totals, field))
+        await self._meta.add_totals(campaign_id, dataclasses.asdict(totals))
 
     def _consents(self, campaign_id: str) -> ConsentRecords:
         found = self._consent_records.get(campaign_id)
@@ -152,61 +148,41 @@ class CampaignStore:
             names.append(self._keys.reservation_prefix(spec.election))
         return names + self._optouts.scope_keys(scopes_for_sender(spec.sender))
 
-    async def _create_meta(self, keys: CampaignKeys, spec: CampaignSpec, now: float,
-                           consent_buckets: int) -> int:
-        fields = {
-            "text": spec.text,
-            "gateway": spec.gateway,
-            "placeholders": json.dumps(list(spec.placeholders), ensure_ascii=False),
-            "created_at": str(int(now)),
-            **({"window": spec.window} if spec.window else {}),
-            **({"deadline": spec.deadline} if spec.deadline else {}),
-            "consent_required": "1" if spec.consent_required else "0",
-            "client": spec.client,
-            "election": spec.election,
-            "consent_buckets": str(consent_buckets),
-            "sender_identity": spec.sender_identity,
-            **{f"override:{code}": str(int(now)) for code in spec.lint_overrides},
-            "pool": spec.pool,
-        }
-        if await self._redis.hexists(keys.meta, "purge_started_at"):
+    async def _create_meta(self, spec: CampaignSpec, now: float, consent_buckets: int
+                           ) -> int:
+        if await self._meta.purge_started(spec.campaign_id):
             raise CampaignConflict(_purged(spec.campaign_id))
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for field, value in fields.items():
-                pipe.hsetnx(keys.meta, field, value)
-            stored = pipe.hmget(keys.meta, list(_CHECKED))
-        values = dict(zip(_CHECKED, await stored, strict=True))
+        values = await self._meta.create(spec.campaign_id, creation_fields(
+            text=spec.text, gateway=spec.gateway, pool=spec.pool,
+            placeholders=spec.placeholders, created_at=now, window=spec.window,
+            deadline=spec.deadline, consent_required=spec.consent_required,
+            client=spec.client, election=spec.election, consent_buckets=consent_buckets,
+            sender_identity=spec.sender_identity, overrides=spec.lint_overrides))
         _check_same(spec, values)
-        return int(values["consent_buckets"] or consent_buckets)
+        return int(values[CONSENT_BUCKETS] or consent_buckets)
 
 
 def _purged(campaign_id: str) -> str:
     return f"campaign {campaign_id!r} was purged: it takes no more messages"
 
 
-def _pack(values: list[Any]) -> bytes:
-    """msgpack that Redis' Lua cmsgpack reads: bytes as raw strings (it has no bin type)."""
-    packed: bytes = msgpack.packb(values, use_bin_type=False)
-    return packed
-
-
 def _check_same(spec: CampaignSpec, stored: dict[str, bytes | None]) -> None:
     name = f"campaign {spec.campaign_id!r} already exists"
-    text, gateway = stored["text"], stored["gateway"]
+    text, gateway = stored[TEXT], stored[GATEWAY]
     if text is not None and text.decode() != spec.text:
         raise CampaignConflict(f"{name} with a different text")
     if gateway is not None and gateway.decode() != spec.gateway:
         raise CampaignConflict(f"{name} with gateway {gateway.decode()!r}, not "
                                f"{spec.gateway!r}")
-    pool = stored["pool"]
+    pool = stored[POOL]
     if pool is not None and pool.decode() != spec.pool:
         raise CampaignConflict(f"{name} on pool {pool.decode() or '(none)'!r}, not "
                                f"{spec.pool or '(none)'!r}")
-    required = stored["consent_required"]
+    required = stored[CONSENT_REQUIRED]
     if required is not None and (required == b"1") != spec.consent_required:
         rule = "requiring consent" if required == b"1" else "not requiring consent"
         raise CampaignConflict(f"{name} {rule} (give the same consent option again)")
-    client, election = (stored["client"] or b"").decode(), (stored["election"] or b"").decode()
+    client, election = (stored[CLIENT] or b"").decode(), (stored[ELECTION] or b"").decode()
     if (client, election) != (spec.client, spec.election):
         held = (f"for client {client!r} in election {election!r}" if client
                 else "without a client and election")

@@ -15,14 +15,12 @@ from typing import Any
 
 from dispatch import consent, phone
 from dispatch.keys import Keys
+from dispatch.store.campaign_meta import CampaignMeta, MetaStore
 from dispatch.store.optout import OptOutStore
 from dispatch.store.purge_steps import glob_escape
 from dispatch.store.redis import Redis
 from dispatch.store.shared_streams import scan_stream
 from dispatch.vocabulary import STATES_BY_CODE
-
-_META = ("client", "election", "created_at", "consent_required", "consent_buckets",
-         "purged_at")
 
 
 async def provenance(redis: Redis, keys: Keys, number: str, region: str = "FR"
@@ -44,39 +42,32 @@ async def provenance(redis: Redis, keys: Keys, number: str, region: str = "FR"
 
 
 async def _campaigns(redis: Redis, keys: Keys, number: str) -> list[dict[str, Any]]:
-    ids = sorted(m.decode() for m in await redis.smembers(keys.campaigns))
+    meta_store = MetaStore(redis, keys)
+    metas = await meta_store.read_many(await meta_store.campaign_ids())
     async with redis.pipeline(transaction=False) as pipe:
-        replies = [(pipe.hmget(keys.campaign(c).meta, list(_META)),
-                    pipe.hget(keys.campaign(c).state, number),
-                    pipe.hget(keys.campaign(c).errors, number)) for c in ids]
+        replies = [(pipe.hget(keys.campaign(m.campaign_id).state, number),
+                    pipe.hget(keys.campaign(m.campaign_id).errors, number)) for m in metas]
     found = []
-    for campaign_id, (meta_reply, state_reply, error_reply) in zip(ids, replies, strict=True):
-        meta = dict(zip(_META, await meta_reply, strict=True))
+    for meta, (state_reply, error_reply) in zip(metas, replies, strict=True):
         state, error = await state_reply, await error_reply
-        record = await _consent_record(redis, keys, campaign_id, number, meta)
+        record = await _consent_record(redis, keys, meta, number)
         if state is None and error is None and record is None:
             continue
-        found.append({"campaign": campaign_id, **_meta_view(meta),
+        found.append({"campaign": meta.campaign_id, **_meta_view(meta),
                       "state": STATES_BY_CODE.get(state.decode(), "unknown") if state else None,
                       "failure": error.decode() if error else None, "consent": record})
     return found
 
 
-def _meta_view(meta: dict[str, bytes | None]) -> dict[str, Any]:
-    created = meta["created_at"]
-    return {"client": _text(meta["client"]), "election": _text(meta["election"]),
-            "created_at": int(created) if created else None,
-            "consent_required": meta["consent_required"] != b"0"}
+def _meta_view(meta: CampaignMeta) -> dict[str, Any]:
+    return {"client": meta.client or None, "election": meta.election or None,
+            "created_at": meta.created_at, "consent_required": meta.consent_required}
 
 
-def _text(value: bytes | None) -> str | None:
-    return value.decode() if value else None
-
-
-async def _consent_record(redis: Redis, keys: Keys, campaign_id: str, number: str,
-                          meta: dict[str, bytes | None]) -> dict[str, str | None] | None:
-    buckets = int(meta["consent_buckets"] or 1)
-    bucket = keys.consent_bucket(campaign_id, consent.bucket_of(number, buckets))
+async def _consent_record(redis: Redis, keys: Keys, meta: CampaignMeta, number: str
+                          ) -> dict[str, str | None] | None:
+    campaign_id = meta.campaign_id
+    bucket = keys.consent_bucket(campaign_id, consent.bucket_of(number, meta.consent_buckets))
     raw = await redis.hget(bucket, number)
     if raw is None:
         return None

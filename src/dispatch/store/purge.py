@@ -42,9 +42,12 @@ from typing import Any
 from coredis.tokens import PureToken
 
 from dispatch.keys import Keys
+from dispatch.store.campaign_meta import MetaStore
 from dispatch.store.purge_steps import PurgeSteps
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
+from dispatch.store.status import campaign_ids
+from dispatch.vocabulary import IN_FLIGHT, QUEUED, SUBMITTED
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +103,7 @@ async def purge_expired(redis: Redis, keys: Keys, now: float,
         if not held:
             return []
         reports = []
-        for campaign_id in sorted(m.decode() for m in await redis.smembers(keys.campaigns)):
+        for campaign_id in await campaign_ids(redis, keys):
             if await _due(redis, keys, campaign_id, now, retention_days):
                 try:
                     reports.append(await _purge(redis, keys, campaign_id, False, now, region))
@@ -137,10 +140,7 @@ async def _purge(redis: Redis, keys: Keys, campaign_id: str, force: bool, now: f
     await steps.delete_keys()
     await steps.release_election()
     report.purged_at = now
-    meta = keys.campaign(campaign_id).meta
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.hdel(meta, ["text"])  # in case an enqueue racing step 1 wrote it again
-        pipe.hset(meta, {"purged_at": f"{now:.0f}"})
+    await MetaStore(redis, keys).mark_purged(campaign_id, now)
     return report
 
 
@@ -161,27 +161,26 @@ async def _mark(redis: Redis, keys: Keys, campaign_id: str, force: bool, now: fl
                            f"{int(reply[2]):,} in-flight messages: wait until they are sent, "
                            f"or use --force to drop them")
     report.numbers = int(reply[1])
-    unsent = await redis.hget(ckeys.meta, "purged_unsent")
-    report.unsent = int(unsent) if unsent else 0
+    report.unsent = await MetaStore(redis, keys).purged_unsent(campaign_id)
 
 
 async def _due(redis: Redis, keys: Keys, campaign_id: str, now: float,
                retention_days: int) -> bool:
     """Whether the campaign's retention is over; stamps or clears `finished_at` on the way."""
-    ckeys = keys.campaign(campaign_id)
-    async with redis.pipeline(transaction=False) as pipe:
-        meta = pipe.hmget(ckeys.meta, ["purged_at", "purge_started_at", "finished_at"])
-        counts = pipe.hmget(ckeys.counts, ["queued", "in_flight", "submitted"])
-    purged_at, started_at, finished_at = await meta
-    if purged_at is not None:
+    meta = MetaStore(redis, keys)
+    marks = await meta.retention_marks(campaign_id)
+    if marks.purged_at is not None:
         return False
-    if started_at is not None:
+    if marks.purge_started_at is not None:
         return True  # a purge that stopped half-way
-    if any(int(value or 0) > 0 for value in await counts):
-        if finished_at is not None:
-            await redis.hdel(ckeys.meta, ["finished_at"])
+    counts = await redis.hmget(keys.campaign(campaign_id).counts,
+                               [QUEUED, IN_FLIGHT, SUBMITTED])
+    if any(int(value or 0) > 0 for value in counts):
+        if marks.finished_at is not None:
+            await meta.clear_finished(campaign_id)
         return False
-    if finished_at is None:
-        await redis.hsetnx(ckeys.meta, "finished_at", f"{now:.0f}")
-        finished_at = f"{now:.0f}".encode()
-    return now - float(finished_at) >= retention_days * DAY_S
+    finished_at = marks.finished_at
+    if finished_at is None:  # finished now: its retention starts
+        await meta.stamp_finished(campaign_id, now)
+        finished_at = now
+    return now - finished_at >= retention_days * DAY_S

@@ -10,11 +10,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import msgpack
 from coredis.tokens import PureToken
 
 from dispatch import phone
 from dispatch.keys import GROUP, Keys
+from dispatch.store.campaign_meta import MetaStore
+from dispatch.store.entries import dead_letter_campaign
 from dispatch.store.optout import OptOutStore
 from dispatch.store.redis import Redis
 from dispatch.store.shared_streams import Entry, StreamRewriter, scan_stream
@@ -38,6 +39,7 @@ class PurgeSteps:
         self._ckeys = keys.campaign(campaign_id)
         self._purging = keys.purging(campaign_id)
         self._optouts = OptOutStore(redis, keys)
+        self._meta = MetaStore(redis, keys)
         self._rewriter = StreamRewriter(redis, keys)
         self._normalise = phone.normaliser(region)
 
@@ -118,7 +120,7 @@ class PurgeSteps:
         records: list[bytes] = []
         start = 0
         while chunk := await self._redis.lrange(key, start, start + CHUNK - 1):
-            records += [raw for raw in chunk if _campaign_of(raw) == mine]
+            records += [raw for raw in chunk if dead_letter_campaign(raw) == mine]
             start += CHUNK
         for raw in set(records):
             await self._redis.lrem(key, 0, raw)
@@ -126,8 +128,9 @@ class PurgeSteps:
 
     async def delete_keys(self) -> None:
         """Failure reasons, consent records and texts, then the list of numbers itself."""
-        raw = await self._redis.hget(self._ckeys.meta, "consent_buckets")
-        buckets = [self._keys.consent_bucket(self._campaign, b) for b in range(int(raw or 1))]
+        meta = await self._meta.read(self._campaign)
+        buckets = [self._keys.consent_bucket(self._campaign, b)
+                   for b in range(meta.consent_buckets)]
         for start in range(0, len(buckets), CHUNK):
             await self._redis.unlink(buckets[start:start + CHUNK])
         await self._redis.unlink([self._ckeys.errors, self._keys.consent_texts(self._campaign),
@@ -135,20 +138,14 @@ class PurgeSteps:
 
     async def release_election(self) -> None:
         """Delete the election's reservations once no unpurged campaign of it is left."""
-        election = await self._redis.hget(self._ckeys.meta, "election")
+        election = (await self._meta.read(self._campaign)).election
         if not election:
             return
-        others = [m.decode() for m in await self._redis.smembers(self._keys.campaigns)
-                  if m.decode() != self._campaign]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            replies = [pipe.hmget(self._keys.campaign(c).meta, ["election", "purge_started_at"])
-                       for c in others]
-        for reply in replies:
-            other_election, started = await reply
-            if other_election == election and started is None:
+        others = [c for c in await self._meta.campaign_ids() if c != self._campaign]
+        for other in await self._meta.read_many(others):
+            if other.election == election and other.purge_started_at is None:
                 return
-        name = election.decode()
-        buckets = [self._keys.reservation_bucket(name, b) for b in RESERVATION_BUCKETS]
+        buckets = [self._keys.reservation_bucket(election, b) for b in RESERVATION_BUCKETS]
         for start in range(0, len(buckets), CHUNK):
             await self._redis.unlink(buckets[start:start + CHUNK])
 
@@ -170,12 +167,3 @@ class PurgeSteps:
             return value
         e164, _ = self._normalise(value)
         return e164
-
-
-def _campaign_of(raw: bytes) -> str | None:
-    try:
-        record = msgpack.unpackb(raw)
-    except (ValueError, msgpack.UnpackException):
-        return None
-    campaign = record[0] if isinstance(record, list) and record else None
-    return campaign if isinstance(campaign, str) else None

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from dispatch.keys import GROUP, CampaignKeys, Keys
 from dispatch.store.answers import Answer, AnswerStore
+from dispatch.store.entries import ENTRY_FIELD, Entry, dead_letter, field_value
 from dispatch.store.optout import OptOutStore, scopes_for_sender
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import CommandLink, ScriptHost, load_script, packed
@@ -23,20 +23,6 @@ MAP_MARGIN_H = 24
 ORPHAN_TTL_S = 3 * 86400
 # States (as HGET gives them) of a number no message of the campaign reached.
 _NEVER_SENT = (None, StateCode.QUEUED.encode(), StateCode.SUPPRESSED.encode())
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A stream entry as read: payload is None when the entry was deleted meanwhile."""
-
-    campaign: str
-    entry_id: bytes
-    payload: bytes | None
-
-
-def _lua(name: str) -> str:
-    """A daemon script with the shared state-transition prelude in front of it."""
-    return load_script("_states") + "\n" + load_script(name)
 
 
 def hour_number(now: float) -> int:
@@ -61,24 +47,25 @@ class Queue:
         host: ScriptHost = scripts or redis
         self.optouts = OptOutStore(redis, keys, scripts=host)
         self.answers = AnswerStore(redis, keys, consumer)
-        self._admit = host.register_script(_lua("admit"))
-        self._record = host.register_script(_lua("record"))
-        self._record_receipts = host.register_script(_lua("receipt_record"))
+        self._admit = host.register_script(load_script("admit", states=True))
+        self._record = host.register_script(load_script("record", states=True))
+        self._record_receipts = host.register_script(load_script("receipt_record", states=True))
 
-    async def read_new(self, streams: Mapping[str, str], count: int, block_ms: int
+    async def read_new(self, campaigns: Sequence[str], count: int, block_ms: int
                        ) -> list[Entry]:
-        """Up to `count` new entries per stream ({campaign: stream key}), blocking a while."""
-        if not streams:
+        """Up to `count` new entries of each campaign's stream, blocking a while."""
+        if not campaigns:
             return []
-        campaign_of = {key.encode(): campaign for campaign, key in streams.items()}
+        streams = [self._keys.campaign(campaign).stream for campaign in campaigns]
+        campaign_of = {key.encode(): c for c, key in zip(campaigns, streams, strict=True)}
         if self._reads is not None:
             return _read_entries(campaign_of, await self._reads.command(
                 ["XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", count,
-                 "BLOCK", block_ms, "STREAMS", *streams.values(), *[">"] * len(streams)],
+                 "BLOCK", block_ms, "STREAMS", *streams, *[">"] * len(streams)],
                 blocks_s=block_ms / 1000))
         reply = await self._redis.xreadgroup(
-            GROUP, self.consumer, streams={key: ">" for key in streams.values()},
-            count=count, block=block_ms)
+            GROUP, self.consumer, streams=dict.fromkeys(streams, ">"), count=count,
+            block=block_ms)
         return [_entry(campaign_of[key], entry)
                 for key, entries in (reply or {}).items() for entry in entries]
 
@@ -117,12 +104,13 @@ class Queue:
             keys=[keys.state, keys.counts, keys.stream, *optout_keys], args=args)
         return [flag == 1 for flag in flags]
 
-    async def dead_letter(self, campaign: str, entry_id: bytes, record: bytes) -> None:
-        """Keep an unreadable entry in the dead-letter list, then ack it (one transaction)."""
-        stream = self._keys.campaign(campaign).stream
+    async def dead_letter(self, entry: Entry, reason: str) -> None:
+        """Keep an unreadable entry in the dead-letter list, with why, then ack it (one
+        transaction): it must not loop."""
+        stream = self._keys.campaign(entry.campaign).stream
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(self._keys.dead_letters, [record])
-            pipe.xack(stream, GROUP, [entry_id])
+            pipe.rpush(self._keys.dead_letters, [dead_letter(entry, reason)])
+            pipe.xack(stream, GROUP, [entry.entry_id])
 
     async def record(self, campaign: str, outcomes: Sequence[Outcome]) -> list[int]:
         """Record submitted/failed outcomes and ack them: {submitted, failed, adopted}."""
@@ -207,20 +195,11 @@ def _record_keys(keys: CampaignKeys) -> list[str]:
 def _read_entries(campaign_of: Mapping[bytes, str], reply: Any) -> list[Entry]:
     """From an XREADGROUP reply as RESP2 has it: nil, or [[stream, [[id, fields]...]]...]
     where fields is [name, value, ...]."""
-    return [Entry(campaign_of[stream], entry_id, _field(fields, b"m"))
+    return [Entry(campaign_of[stream], entry_id, field_value(fields))
             for stream, entries in reply or () for entry_id, fields in entries]
-
-
-def _field(fields: list[bytes] | None, name: bytes) -> bytes | None:
-    """A field's value; None for an entry deleted while pending (no fields)."""
-    if fields:
-        for index in range(0, len(fields) - 1, 2):
-            if fields[index] == name:
-                return fields[index + 1]
-    return None
 
 
 def _entry(campaign: str, entry: Any) -> Entry:
     """From coredis' StreamEntry; fields are None for an entry deleted while pending."""
     fields = entry.field_values
-    return Entry(campaign, entry.identifier, fields.get(b"m") if fields else None)
+    return Entry(campaign, entry.identifier, fields.get(ENTRY_FIELD) if fields else None)

@@ -30,9 +30,18 @@ class CommandLink(Protocol):
     async def command(self, args: Sequence[Any], blocks_s: float = ...) -> Any: ...
 
 
+STATES_PRELUDE = "_states"  # state codes and moves, shared by the scripts that move states
+
+
 @functools.cache
-def load_script(name: str) -> str:
-    """The source of store/lua/NAME.lua."""
+def load_script(name: str, *, states: bool = False) -> str:
+    """The source of store/lua/NAME.lua; with `states`, behind the prelude the scripts that
+    move message states share (_states.lua: the codes, `move`, `apply_final`, `ack_all`)."""
+    source = _read(name)
+    return _read(STATES_PRELUDE) + "\n" + source if states else source
+
+
+def _read(name: str) -> str:
     return (resources.files("dispatch.store") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
 
 

@@ -1,4 +1,5 @@
-"""Counts of messages by state, per campaign and in total (one pipelined round trip)."""
+"""Counts of messages by state, per campaign and in total (one pipelined round trip), and
+what the Redis server says of its memory."""
 
 from __future__ import annotations
 
@@ -32,3 +33,9 @@ def totals(per_campaign: dict[str, Counts]) -> Counts:
         for state, count in counts.items():
             total[state] = total.get(state, 0) + count
     return total
+
+
+async def used_memory(redis: Redis) -> int:
+    """Bytes the Redis server holds (INFO memory)."""
+    info = await redis.info("memory")
+    return int(str(info["used_memory"]))

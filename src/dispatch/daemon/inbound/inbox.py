@@ -1,0 +1,105 @@
+"""What gateways send us, gateway-neutral: delivery receipts and replies (MO), recorded,
+then acknowledged.
+
+Gateway adapters read their own protocol (gateways/*) and hand receipts and replies here
+(the `Inbound` interface); each call returns only once what it carries is recorded (a
+receipt applied, or parked until its submission is recorded), so nothing is acknowledged
+to a gateway and then lost. Receipts are recorded in batches: one Lua call for a batch,
+not one per receipt.
+
+Receipts that join others (one HTTP request may carry one receipt) go through a queue of
+jobs shared by several recording workers, each taking whatever is waiting when it is free
+(natural batching, no linger). Adapters that batch themselves (SMPP: what one read
+brought) record in the calling task, one hop less: an SMSC sends deliver_sm only while its
+window has room, so receipts flow at (window / time to record and answer a batch).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import trio
+
+from dispatch.daemon.batching import drain_ready
+from dispatch.daemon.inbound.replies import ReplyHandler
+from dispatch.daemon.metrics import DaemonMetrics
+from dispatch.daemon.resilience import with_redis_retry
+from dispatch.store.queue import Queue
+from dispatch.vocabulary import InboundMessage, Receipt
+
+log = logging.getLogger(__name__)
+
+# What receipt_record.lua counts, in its order.
+RECORD_RESULTS = ("delivered", "failed", "expired", "repeated", "parked")
+RECORD_WORKERS = 4  # Redis round trips in flight for receipts that join others
+
+
+@dataclass
+class ReceiptJob:
+    """The receipts of one caller (an HTTP request), and the event it waits on."""
+
+    receipts: Sequence[Receipt]
+    done: trio.Event = field(default_factory=trio.Event)
+
+
+class Inbox:
+    """Receipts and replies from every gateway (the `Inbound` of gateways.base)."""
+
+    def __init__(self, queue: Queue, metrics: DaemonMetrics, batch_size: int,
+                 replies: ReplyHandler, workers: int = RECORD_WORKERS) -> None:
+        self._queue = queue
+        self._replies = replies
+        self._metrics = metrics
+        self._batch_size = batch_size  # jobs (HTTP requests, SMPP reads) per Redis batch
+        self._workers = workers
+        self._send, self._receive = trio.open_memory_channel[ReceiptJob](1024)
+
+    async def receipts(self, receipts: Sequence[Receipt], *, join_others: bool = False
+                       ) -> None:
+        """Returns once the receipts are recorded (applied, or parked as orphans); with
+        `join_others`, recorded by a worker together with other callers' receipts."""
+        if not receipts:
+            return
+        if not join_others:
+            await self._record(list(receipts))
+            return
+        job = ReceiptJob(receipts)
+        await self._send.send(job)
+        await job.done.wait()
+
+    def not_recorded(self, kind: str, count: int = 1) -> None:
+        self._metrics.receipt_results[kind].inc(count)
+
+    async def messages(self, messages: Sequence[InboundMessage]) -> None:
+        """Returns once the replies are stored, and the opt-outs among them in force."""
+        intents = await with_redis_retry(
+            "replies", lambda: self._replies.handle(messages), self._metrics)
+        for intent in intents:
+            self._metrics.inbound_messages.labels(str(intent)).inc()
+
+    async def run(self) -> None:
+        """Record receipts in batches; runs until cancelled."""
+        async with trio.open_nursery() as nursery:
+            for _ in range(self._workers):
+                nursery.start_soon(self._record_forever)
+
+    async def _record_forever(self) -> None:
+        while True:
+            jobs = [await self._receive.receive()]
+            drain_ready(self._receive, jobs, self._batch_size)
+            receipts = [receipt for job in jobs for receipt in job.receipts]
+            if receipts:
+                await self._record(receipts)
+            for job in jobs:
+                job.done.set()
+
+    async def _record(self, receipts: list[Receipt]) -> None:
+        rows = [(r.gateway_id, r.code, r.reason) for r in receipts]
+        maps = self._queue.receipt_maps()
+        counts = await with_redis_retry(
+            "receipt_record", lambda: self._queue.record_receipts(rows, maps), self._metrics)
+        for name, count in zip(RECORD_RESULTS, counts, strict=True):
+            self._metrics.receipt_results[name].inc(count)
+

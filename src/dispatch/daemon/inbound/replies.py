@@ -1,0 +1,115 @@
+"""Replies from recipients (MO): STOP honoured before the reply is acknowledged.
+
+Each reply is classified (policy.keywords). An opt-out is written to the suppression list
+for the line it was sent to — a STOP to a shared short code applies to every client using
+it — with an audit record (when, number, line, raw text, the campaigns it answered); START
+and UNSTOP lift that line's opt-out. Every reply is then stored in the inbound stream with
+its intent. Only after that does the gateway get its acknowledgement.
+
+Answers (with `texts`, dispatch.policy.answers): a HELP gets who sends and how to object,
+queued with the reply in one transaction, unless the number opted out of that line (a STOP
+in the same batch counts: opt-outs are recorded first); an opt-out carries its
+confirmation, queued by the opt-out's own atomic write only if the opt-out is new. The
+daemon's Answerer sends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from dispatch import phone
+from dispatch.daemon.outbound.inflight import InFlightNumbers
+from dispatch.policy.answers import AnswerTexts
+from dispatch.policy.keywords import Intent, classify
+from dispatch.store.answers import Answer
+from dispatch.store.optout import OptOutEvent, line_scope
+from dispatch.store.queue import Queue
+from dispatch.vocabulary import InboundMessage
+
+SUBMISSION_WAIT_S = 30.0  # at most: a gateway's answer timeout
+
+
+class ReplyHandler:
+    def __init__(self, queue: Queue, campaigns: Callable[[], Iterable[str]],
+                 submitting: InFlightNumbers | None = None, *,
+                 texts: AnswerTexts | None = None,
+                 identity_of: Callable[[str], str] = lambda campaign: "") -> None:
+        """`campaigns`: the campaigns a reply may answer (the daemon's campaign book);
+        `submitting`: the numbers the daemon's senders are submitting right now; `texts`:
+        the answers to give (None: none); `identity_of`: who a campaign's text names."""
+        self._queue = queue
+        self._campaigns = campaigns
+        self._submitting = submitting or InFlightNumbers()
+        self._texts = texts
+        self._identity_of = identity_of
+
+    async def handle(self, messages: Sequence[InboundMessage]) -> list[Intent]:
+        intents = [classify(message.text) for message in messages]
+        opt_outs = await self._change_optouts(messages, intents)
+        helps = await self._help_answers(messages, intents)  # after: a STOP beside it holds
+        # Acknowledge a STOP only once no submission to that number is under way.
+        await self._submitting.wait_clear((e.number for e in opt_outs), SUBMISSION_WAIT_S)
+        await self._queue.store_inbound(messages, [str(intent) for intent in intents], helps)
+        return intents
+
+    async def _change_optouts(self, messages: Sequence[InboundMessage],
+                              intents: Sequence[Intent]) -> list[OptOutEvent]:
+        """Record the opt-outs and opt-ins among `messages`; returns the opt-outs."""
+        opt_outs: list[OptOutEvent] = []
+        opt_ins: list[OptOutEvent] = []
+        for message, intent in zip(messages, intents, strict=True):
+            if intent in (Intent.OPT_OUT, Intent.OPT_IN):
+                event = await self._event(message, intent)
+                (opt_outs if intent is Intent.OPT_OUT else opt_ins).append(event)
+        await self._queue.optouts.add(opt_outs)
+        await self._queue.optouts.remove(opt_ins)
+        return opt_outs
+
+    async def _help_answers(self, messages: Sequence[InboundMessage],
+                            intents: Sequence[Intent]) -> list[Answer]:
+        """The answers to HELP, INFO, AIDE: none to a number that opted out of the line
+        (after a STOP, only its one confirmation reaches the number)."""
+        if self._texts is None:
+            return []
+        helps = [(message, _e164(message.source))
+                 for message, intent in zip(messages, intents, strict=True)
+                 if intent is Intent.HELP]
+        if not helps:
+            return []
+        stopped = await self._queue.optouts.opted_out_by_line(  # one call for the batch
+            [number for _, number in helps], [message.destination for message, _ in helps])
+        answers: list[Answer] = []
+        for (message, number), opted_out in zip(helps, stopped, strict=True):
+            if not opted_out:
+                answer = self._answer(message, number, Intent.HELP,
+                                      await self._answered(number))
+                answers += [answer] if answer is not None else []
+        return answers
+
+    async def _event(self, message: InboundMessage, intent: Intent) -> OptOutEvent:
+        number = _e164(message.source)
+        answered = await self._answered(number)
+        return OptOutEvent(number, line_scope(message.destination), "mo",
+                           line=message.destination, text=message.text,
+                           campaign=",".join(answered),
+                           answer=self._answer(message, number, intent, answered))
+
+    async def _answered(self, number: str) -> list[str]:
+        """The campaigns that wrote to `number`."""
+        return await self._queue.campaigns_with(number, list(self._campaigns()))
+
+    def _answer(self, message: InboundMessage, number: str, intent: Intent,
+                answered: Sequence[str]) -> Answer | None:
+        """The answer `message` gets, from the line it was sent to, if any."""
+        reason = self._texts.reason_for(intent) if self._texts is not None else None
+        if self._texts is None or reason is None:
+            return None
+        text = self._texts.text(reason, message.destination,
+                                [self._identity_of(c) for c in answered])
+        return Answer(number, message.destination, message.gateway, text, reason)
+
+
+def _e164(source: str) -> str:
+    """The sender's number as campaigns store it (E.164), or as given when not a number."""
+    e164, _ = phone.normalise(source, "FR")
+    return e164 or source

@@ -1,0 +1,41 @@
+"""A message as the daemon handles it, read from its stream entry."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+from dispatch.store.entries import Entry, unpack_entry
+
+
+@dataclass(slots=True)
+class Message:
+    campaign: str
+    entry_id: bytes
+    number: str
+    values: list[str] | None
+    attempts: int = 0  # transient failures that count toward daemon.max_attempts
+    waits: int = 0  # every retry, counted or not: drives the backoff
+    # On a line (see lines.scheduler): the submissions its text takes (SMS parts), and
+    # when they cannot all go at once, each part's offset from the first.
+    parts: int = 1
+    part_offsets: tuple[float, ...] = ()
+
+
+class MessageSink(Protocol):
+    """Takes one message back for sending (a gateway's channel, or its outlet)."""
+
+    async def send(self, message: Message, /) -> None: ...
+
+
+def message_of(entry: Entry) -> Message:
+    """The message a stream entry holds; UnreadableEntry when it holds none."""
+    number, values = unpack_entry(entry.payload)
+    return Message(entry.campaign, entry.entry_id, number, values)
+
+
+def message_reference(campaign: str, number: str) -> str:
+    """Stable per campaign and recipient (the idempotency key); reveals no number."""
+    digest = hashlib.blake2b(f"{campaign}\0{number}".encode(), digest_size=12).hexdigest()
+    return f"{campaign}-{digest}"

@@ -1,0 +1,268 @@
+"""Sender workers: take admitted messages, submit them in gateway-sized batches, and
+turn each answer into an outcome to record or a retry to schedule."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import trio
+
+from dispatch.daemon.batching import drain_ready, hand_over
+from dispatch.daemon.campaigns import CampaignBook
+from dispatch.daemon.metrics import GatewayMetrics
+from dispatch.daemon.outbound.inflight import InFlightNumbers
+from dispatch.daemon.outbound.messages import Message, message_reference
+from dispatch.daemon.outbound.optout_check import OptOutCheck
+from dispatch.daemon.outbound.retrier import Retrier
+from dispatch.daemon.outbound.window_waiter import WindowWaiter
+from dispatch.gateways.base import Gateway
+from dispatch.lines.scheduler import Assignment, Line
+from dispatch.model import CANCELLED, PAUSED
+from dispatch.policy.backoff import RetryPolicy
+from dispatch.policy.sending import Action
+from dispatch.template import TemplateError
+from dispatch.vocabulary import Accepted, Outbound, Outcome, Rejected, StateCode, SubmitResult
+
+log = logging.getLogger(__name__)
+
+
+
+class Lines(Protocol):
+    """Where a sender takes (message, line) assignments and gives lines back (LineFeed)."""
+
+    async def next_assignments(self, max_n: int) -> list[Assignment[Message]]: ...
+
+    def release(self, line: Line, sent_until: float) -> None: ...
+
+    def release_window(self) -> None: ...
+
+    def release_line(self, line: Line, sent_until: float) -> None: ...
+
+    def delay(self, lines: Sequence[Line], delay_s: float) -> None: ...
+
+
+# Why a message was never sent, as recorded.
+NOT_SENT_CANCELLED = "campaign cancelled before sending"
+NOT_SENT_OPTED_OUT = "opted out while waiting to be sent"
+NOT_SENT_DEADLINE = "deadline passed before it could be sent"
+PAUSE_RECHECK_S = 1.0  # campaign status is refreshed about once a second
+WAITER_FULL_RECHECK_S = 300.0
+
+
+@dataclass(frozen=True)
+class Sending:
+    """What every sender of a daemon shares."""
+
+    book: CampaignBook
+    retrier: Retrier  # messages back later: transient errors, paused campaigns
+    waiter: WindowWaiter[Message]  # messages outside their sending window
+    policy: RetryPolicy
+    optouts: OptOutCheck | None = None  # the last opt-out look before sending
+    submitting: InFlightNumbers = field(default_factory=InFlightNumbers)
+
+
+class Sender:
+    """One worker; a gateway has `concurrency` of them, each with its own channels."""
+
+    def __init__(self, gateway: Gateway, sending: Sending, metrics: GatewayMetrics,
+                 outcomes: trio.MemorySendChannel[tuple[str, Outcome]]) -> None:
+        self._gateway = gateway
+        self._book = sending.book
+        self._retrier = sending.retrier
+        self._policy = sending.policy
+        self._waiter = sending.waiter
+        self._optouts = sending.optouts
+        self._submitting = sending.submitting
+        self._metrics = metrics
+        self._outcomes = outcomes
+        self._rng = random.Random()
+
+    async def run(self, receive: trio.MemoryReceiveChannel[Message]) -> None:
+        """Ends when the channel is closed and drained; then closes its outcome channel."""
+        async with receive, self._outcomes:
+            async for first in receive:
+                batch = [first]
+                drain_ready(receive, batch, self._gateway.batch_size)
+                await self._send(batch)
+
+    async def run_lines(self, lines: Lines) -> None:
+        """Messages of pools' campaigns, each on the line the scheduler gave it (its
+        address is the message's sender); a line is released once the gateway answered
+        (or the message turned out not to be sendable). The long messages of a batch
+        whose parts go out spaced are sent together in a task of their own, which lasts
+        until their last parts are answered. Ends when `lines` is closed and those are
+        done."""
+        async with self._outcomes, trio.open_nursery() as spacing:
+            while True:
+                try:
+                    batch = await lines.next_assignments(self._gateway.batch_size)
+                except trio.EndOfChannel:
+                    return
+                spaced = [assignment for assignment in batch if assignment[0].part_offsets]
+                if spaced:
+                    spacing.start_soon(self._send_on_lines, lines, spaced, True)
+                    batch = [assignment for assignment in batch
+                             if not assignment[0].part_offsets]
+                if batch:
+                    await self._send_on_lines(lines, batch)
+
+    async def _send_on_lines(self, lines: Lines, batch: list[Assignment[Message]],
+                             spaced: bool = False) -> None:
+        """One batch of assignments; the lines are charged from the moment the batch goes
+        to the gateway (after the opt-out check), and released once it answered, counted
+        as used until then (see LineScheduler.release_line: a batch that waited on its
+        way to the gateway must not crowd the lines' next messages). When its parts are
+        `spaced`, the window slots are released as it goes (they are not held for the
+        seconds the parts take), the lines once the last parts were answered."""
+        taken_at, used = trio.current_time(), [line for _, line in batch]
+        windows = len(used) if spaced else 0
+        held = list(used)
+
+        def submitting() -> None:
+            nonlocal windows
+            lines.delay(used, trio.current_time() - taken_at)
+            for _ in range(windows):
+                lines.release_window()
+            windows = 0
+
+        release = lines.release_line if spaced else lines.release
+
+        def answered() -> None:  # also when nothing was sent after all
+            now = trio.current_time()
+            while held:
+                release(held.pop(), now)
+            for _ in range(windows):
+                lines.release_window()
+
+        try:
+            await self._send([message for message, _ in batch],
+                             [line.address for line in used], (submitting, answered))
+        finally:
+            answered()
+
+    async def _send(self, batch: list[Message], sources: list[str] | None = None,
+                    around: tuple[Callable[[], None], Callable[[], None]] | None = None
+                    ) -> None:
+        """`sources`: each message's sender (its line); None: the gateway's sender.
+        `around`: called right before the batch goes to the gateway, and as soon as the
+        gateway answered."""
+        sendable: list[Message] = []
+        outbound: list[Outbound] = []
+        done: list[tuple[str, Outcome]] = []
+        for index, message in enumerate(batch):
+            status = self._book.status_of(message.campaign)
+            if status == CANCELLED:
+                done.append(outcome(message, StateCode.CANCELLED, NOT_SENT_CANCELLED))
+                continue
+            if status == PAUSED:  # hold it in process; looked at again in a second
+                self._retrier.schedule(self._gateway.name, message, PAUSE_RECHECK_S)
+                continue
+            if not self._may_send_now(message, done):
+                continue
+            try:
+                outbound.append(self._outbound(message, sources[index] if sources
+                                               else self._gateway.sender))
+                sendable.append(message)
+            except TemplateError as exc:  # values that do not fit the campaign's text
+                self._settle(message, Rejected(f"cannot render the text: {exc}"), done)
+        numbers = [item.to for item in outbound]
+        self._submitting.enter(numbers)  # before the opt-out check: see inflight.py
+        try:
+            if outbound and self._optouts is not None:
+                sendable, outbound = await self._drop_opted_out(sendable, outbound, done)
+            if outbound:
+                if around is not None:
+                    around[0]()
+                await self._submit(sendable, outbound, done, around[1] if around else None)
+        finally:
+            self._submitting.leave(numbers)
+        await hand_over(self._outcomes, done)
+
+    async def _submit(self, messages: list[Message], outbound: list[Outbound],
+                      done: list[tuple[str, Outcome]],
+                      answered: Callable[[], None] | None = None) -> None:
+        started = trio.current_time()
+        results = await self._gateway.submit(outbound)
+        if answered is not None:
+            answered()
+        self._metrics.latency.observe(trio.current_time() - started)
+        accepted_at = time.time()  # wall clock, like the stream entry ids
+        for message, result in zip(messages, results, strict=True):
+            if isinstance(result, Accepted):
+                self._metrics.queue_wait.observe(accepted_at - enqueued_at(message))
+            self._settle(message, result, done)
+
+    async def _drop_opted_out(self, messages: list[Message], outbound: list[Outbound],
+                              done: list[tuple[str, Outcome]]
+                              ) -> tuple[list[Message], list[Outbound]]:
+        """Look at the opt-out list again right before sending (one round trip per batch):
+        a STOP that landed while the message waited in this daemon holds."""
+        assert self._optouts is not None
+        stopped = await self._optouts(messages, outbound)
+        kept: tuple[list[Message], list[Outbound]] = ([], [])
+        for message, item, opted_out in zip(messages, outbound, stopped, strict=True):
+            if opted_out:
+                done.append(outcome(message, StateCode.SUPPRESSED, NOT_SENT_OPTED_OUT))
+            else:
+                kept[0].append(message)
+                kept[1].append(item)
+        return kept
+
+    def _may_send_now(self, message: Message, done: list[tuple[str, Outcome]]) -> bool:
+        """The campaign's window in the recipient's local time, and its deadline: a message
+        outside its window waits for it; one past the deadline expires, never sent."""
+        policy = self._book.campaigns[message.campaign].policy
+        now = time.time()
+        decision = policy.decide_ts(message.number, now)
+        if decision.action is Action.SEND:
+            return True
+        if decision.action is Action.EXPIRE:
+            done.append(outcome(message, StateCode.EXPIRED, NOT_SENT_DEADLINE))
+        elif not self._waiter.park(message, decision.until_ts or now):
+            # The waiter is full: wait in the retrier, decided again when it comes back.
+            delay = min(WAITER_FULL_RECHECK_S, (decision.until_ts or now) - now)
+            self._retrier.schedule(self._gateway.name, message, max(delay, 1.0))
+        return False
+
+    def _outbound(self, message: Message, sender: str) -> Outbound:
+        campaign = self._book.campaigns[message.campaign]
+        return Outbound(message_reference(message.campaign, message.number), message.number,
+                        sender, campaign.render(message.values),
+                        part_offsets=message.part_offsets)
+
+    def _settle(self, message: Message, result: SubmitResult,
+                done: list[tuple[str, Outcome]]) -> None:
+        """Add the outcome to record to `done`, or schedule a retry."""
+        if isinstance(result, Accepted):
+            self._metrics.submitted.inc()
+            done.append(outcome(message, StateCode.SUBMITTED, result.gateway_id))
+        elif isinstance(result, Rejected):
+            self._metrics.failed.inc()
+            done.append(outcome(message, StateCode.FAILED, result.reason))
+        else:
+            if result.throttled:
+                self._metrics.throttled.inc()
+            message.waits += 1
+            message.attempts += result.counts
+            if self._policy.gives_up(message.attempts):
+                self._metrics.failed.inc()
+                reason = f"gave up after {message.attempts} attempts: {result.reason}"
+                done.append(outcome(message, StateCode.FAILED, reason))
+                return
+            self._metrics.retried.inc()
+            delay = self._policy.delay(message.waits, result.after_s, self._rng)
+            self._retrier.schedule(self._gateway.name, message, delay)
+
+
+def enqueued_at(message: Message) -> float:
+    """When the message was queued: its stream entry id starts with Redis' time in ms."""
+    return int(message.entry_id.split(b"-", 1)[0]) / 1000
+
+
+def outcome(message: Message, code: StateCode, detail: str) -> tuple[str, Outcome]:
+    return message.campaign, Outcome(message.entry_id, message.number, code, detail)

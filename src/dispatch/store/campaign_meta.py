@@ -1,0 +1,259 @@
+"""A campaign's meta hash: its one format, typed as `CampaignMeta`. Python reads and writes
+it only here; the Lua scripts that touch it are named below.
+
+Fields:
+- written when the campaign is created (enqueue; HSETNX, so a top-up keeps the first
+  values): text, gateway, pool, placeholders (JSON array: the order of the values in each
+  message), created_at, window and deadline (absent: the channel's default, none),
+  consent_required ("1"/"0"), client and election ("" when it has none: no exclusivity),
+  consent_buckets, sender_identity, and per lint refusal an operator overrode
+  `override:<code>` = when it was first overridden;
+- running totals of the enqueue runs (HINCRBY): rows, accepted, duplicates, rejected,
+  suppressed, excluded;
+- operated (`dispatch campaign`): status (absent: active), weight and priority;
+- retention: finished_at (stamped here when nothing is left to send or receive, cleared
+  by enqueue.lua when more is queued), purge_started_at, purged_text and purged_unsent
+  (purge_mark.lua, which also removes text), purged_at;
+- read, written by no command yet: channel ("sms"), holidays ("ignore": send on public
+  holidays too).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from dispatch.keys import Keys
+from dispatch.model import ACTIVE, Share
+from dispatch.policy.sending import Schedule
+from dispatch.store.redis import Redis
+from dispatch.store.status import campaign_ids
+
+TEXT: Final = "text"
+GATEWAY: Final = "gateway"
+POOL: Final = "pool"
+PLACEHOLDERS: Final = "placeholders"
+CREATED_AT: Final = "created_at"
+WINDOW: Final = "window"
+DEADLINE: Final = "deadline"
+CHANNEL: Final = "channel"
+HOLIDAYS: Final = "holidays"
+CONSENT_REQUIRED: Final = "consent_required"
+CLIENT: Final = "client"
+ELECTION: Final = "election"
+CONSENT_BUCKETS: Final = "consent_buckets"
+SENDER_IDENTITY: Final = "sender_identity"
+OVERRIDE_PREFIX: Final = "override:"
+STATUS: Final = "status"
+WEIGHT: Final = "weight"
+PRIORITY: Final = "priority"
+TOTALS: Final = ("rows", "accepted", "duplicates", "rejected", "suppressed", "excluded")
+FINISHED_AT: Final = "finished_at"
+PURGE_STARTED_AT: Final = "purge_started_at"
+PURGED_UNSENT: Final = "purged_unsent"
+PURGED_AT: Final = "purged_at"
+HOLIDAYS_IGNORED: Final = b"ignore"
+# What a top-up must agree with (text and gateway first: the first difference is named).
+CHECKED: Final = (TEXT, GATEWAY, CONSENT_REQUIRED, CLIENT, ELECTION, CONSENT_BUCKETS, POOL)
+
+
+@dataclass(frozen=True)
+class CampaignMeta:
+    campaign_id: str
+    text: str | None = None  # None: being created right now, or purged
+    gateway: str = "default"
+    pool: str = ""  # its pool of lines; "": its gateway's `sender`
+    placeholders: tuple[str, ...] = ()
+    created_at: int | None = None
+    schedule: Schedule = field(default_factory=Schedule)
+    consent_required: bool = True
+    client: str = ""
+    election: str = ""
+    consent_buckets: int = 1
+    sender_identity: str = ""  # the party or candidate its text names
+    overrides: dict[str, int] = field(default_factory=dict)  # lint code -> when
+    status: str = ACTIVE
+    share: Share = field(default_factory=Share)
+    purge_started_at: int | None = None
+    purged_at: int | None = None
+
+
+@dataclass(frozen=True)
+class Live:
+    """What changes while a campaign runs: re-read about once a second by every daemon."""
+
+    queued: int
+    status: str
+    share: Share
+
+
+@dataclass(frozen=True)
+class RetentionMarks:
+    finished_at: float | None
+    purge_started_at: float | None
+    purged_at: float | None
+
+
+def creation_fields(*, text: str, gateway: str, pool: str, placeholders: Sequence[str],
+                    created_at: float, window: str, deadline: str, consent_required: bool,
+                    client: str, election: str, consent_buckets: int,
+                    sender_identity: str, overrides: Sequence[str]) -> dict[str, str]:
+    """The fields a new campaign's meta starts with ("" window or deadline: absent)."""
+    return {
+        TEXT: text, GATEWAY: gateway,
+        PLACEHOLDERS: json.dumps(list(placeholders), ensure_ascii=False),
+        CREATED_AT: str(int(created_at)),
+        **({WINDOW: window} if window else {}), **({DEADLINE: deadline} if deadline else {}),
+        CONSENT_REQUIRED: "1" if consent_required else "0",
+        CLIENT: client, ELECTION: election, CONSENT_BUCKETS: str(consent_buckets),
+        SENDER_IDENTITY: sender_identity,
+        **{OVERRIDE_PREFIX + code: str(int(created_at)) for code in overrides},
+        POOL: pool,
+    }
+
+
+def decode(campaign_id: str, raw: Mapping[bytes, bytes]) -> CampaignMeta:
+    """The typed meta from the hash as HGETALL gives it (absent fields: the defaults)."""
+    def text(name: str, default: str = "") -> str:
+        value = raw.get(name.encode())
+        return value.decode() if value is not None else default
+
+    return CampaignMeta(
+        campaign_id, raw[TEXT.encode()].decode() if TEXT.encode() in raw else None,
+        text(GATEWAY, "default"), text(POOL), tuple(json.loads(text(PLACEHOLDERS, "[]"))),
+        _int(raw.get(CREATED_AT.encode())), decode_schedule(raw),
+        raw.get(CONSENT_REQUIRED.encode()) != b"0", text(CLIENT), text(ELECTION),
+        _int(raw.get(CONSENT_BUCKETS.encode())) or 1, text(SENDER_IDENTITY),
+        _overrides(raw), text(STATUS, ACTIVE),
+        decode_share(raw.get(WEIGHT.encode()), raw.get(PRIORITY.encode())),
+        _int(raw.get(PURGE_STARTED_AT.encode())), _int(raw.get(PURGED_AT.encode())))
+
+
+def decode_schedule(raw: Mapping[bytes, bytes]) -> Schedule:
+    def optional(name: str) -> str | None:
+        value = raw.get(name.encode())
+        return value.decode() if value is not None else None
+
+    return Schedule(window=optional(WINDOW), deadline=optional(DEADLINE),
+                    channel=optional(CHANNEL) or "sms",
+                    skip_holidays=raw.get(HOLIDAYS.encode()) != HOLIDAYS_IGNORED)
+
+
+def decode_share(weight: bytes | None, priority: bytes | None) -> Share:
+    """A campaign's share (absent: the defaults; damaged: the defaults too, since
+    `dispatch campaign share` only writes checked values)."""
+    try:
+        return Share.checked(float(weight or b"1"), int(priority or b"0"))
+    except ValueError:
+        return Share()
+
+
+def _int(value: bytes | None) -> int | None:
+    return int(float(value)) if value else None
+
+
+def _overrides(raw: Mapping[bytes, bytes]) -> dict[str, int]:
+    """The lint refusals overridden for the campaign's text, and when (enqueue)."""
+    prefix = OVERRIDE_PREFIX.encode()
+    return {name[len(prefix):].decode(): int(value) for name, value in sorted(raw.items())
+            if name.startswith(prefix)}
+
+
+class MetaStore:
+    """Reads and writes of the meta hashes."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    def _key(self, campaign_id: str) -> str:
+        return self._keys.campaign(campaign_id).meta
+
+    async def campaign_ids(self) -> list[str]:
+        return await campaign_ids(self._redis, self._keys)
+
+    async def read(self, campaign_id: str) -> CampaignMeta:
+        return decode(campaign_id, await self._redis.hgetall(self._key(campaign_id)))
+
+    async def read_many(self, campaign_ids: Sequence[str]) -> list[CampaignMeta]:
+        """One pipelined round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            replies = [pipe.hgetall(self._key(c)) for c in campaign_ids]
+        return [decode(c, await reply) for c, reply in zip(campaign_ids, replies, strict=True)]
+
+    async def purge_started(self, campaign_id: str) -> bool:
+        return bool(await self._redis.hexists(self._key(campaign_id), PURGE_STARTED_AT))
+
+    async def create(self, campaign_id: str, fields: Mapping[str, str]
+                     ) -> dict[str, bytes | None]:
+        """Write the fields an existing campaign does not have yet; the stored values of
+        the CHECKED fields (a top-up must agree with them)."""
+        key = self._key(campaign_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for name, value in fields.items():
+                pipe.hsetnx(key, name, value)
+            stored = pipe.hmget(key, list(CHECKED))
+        return dict(zip(CHECKED, await stored, strict=True))
+
+    async def add_totals(self, campaign_id: str, totals: Mapping[str, int]) -> None:
+        key = self._key(campaign_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for name in TOTALS:
+                pipe.hincrby(key, name, totals[name])
+
+    async def status(self, campaign_id: str) -> str:
+        raw = await self._redis.hget(self._key(campaign_id), STATUS)
+        return raw.decode() if raw else ACTIVE
+
+    async def set_status(self, campaign_id: str, status: str) -> None:
+        await self._redis.hset(self._key(campaign_id), {STATUS: status})
+
+    async def share(self, campaign_id: str) -> Share:
+        return decode_share(*await self._redis.hmget(self._key(campaign_id),
+                                                     [WEIGHT, PRIORITY]))
+
+    async def set_share(self, campaign_id: str, share: Share) -> None:
+        await self._redis.hset(self._key(campaign_id), {WEIGHT: repr(share.weight),
+                                                        PRIORITY: str(share.priority)})
+
+    async def live(self, campaign_ids: Sequence[str]) -> dict[str, Live]:
+        """Queue depth, status and share of each campaign, in one pipelined round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            replies = [(pipe.hget(self._keys.campaign(c).counts, "queued"),
+                        pipe.hmget(self._key(c), [STATUS, WEIGHT, PRIORITY]))
+                       for c in campaign_ids]
+        live: dict[str, Live] = {}
+        for campaign_id, (depth, fields) in zip(campaign_ids, replies, strict=True):
+            value = await depth
+            status, weight, priority = await fields
+            live[campaign_id] = Live(int(value) if value else 0,
+                                     status.decode() if status else ACTIVE,
+                                     decode_share(weight, priority))
+        return live
+
+    async def retention_marks(self, campaign_id: str) -> RetentionMarks:
+        found = await self._redis.hmget(self._key(campaign_id),
+                                        [FINISHED_AT, PURGE_STARTED_AT, PURGED_AT])
+        finished, started, purged = (float(v) if v is not None else None for v in found)
+        return RetentionMarks(finished, started, purged)
+
+    async def stamp_finished(self, campaign_id: str, now: float) -> None:
+        """`finished_at` = `now`, unless another process stamped it meanwhile."""
+        await self._redis.hsetnx(self._key(campaign_id), FINISHED_AT, f"{now:.0f}")
+
+    async def clear_finished(self, campaign_id: str) -> None:
+        await self._redis.hdel(self._key(campaign_id), [FINISHED_AT])
+
+    async def purged_unsent(self, campaign_id: str) -> int:
+        unsent = await self._redis.hget(self._key(campaign_id), PURGED_UNSENT)
+        return int(unsent) if unsent else 0
+
+    async def mark_purged(self, campaign_id: str, now: float) -> None:
+        """The purge's last step: `purged_at`, and no text (in case an enqueue racing the
+        purge's first step wrote it again)."""
+        key = self._key(campaign_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(key, [TEXT])
+            pipe.hset(key, {PURGED_AT: f"{now:.0f}"})
