@@ -39,10 +39,6 @@ class Canvas:
         self.height = height
         self._rows = [bytearray(bytes(background) * width) for _ in range(height)]
 
-    def dot(self, x: int, y: int, color: Color) -> None:
-        if 0 <= x < self.width and 0 <= y < self.height:
-            self._rows[y][3 * x:3 * x + 3] = bytes(color)
-
     def rect(self, x0: int, y0: int, x1: int, y1: int, color: Color) -> None:
         """Filled, corners included."""
         for y in range(max(0, y0), min(self.height, y1 + 1)):

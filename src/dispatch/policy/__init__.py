@@ -1,2 +1,3 @@
-"""Pure policies: retry and backoff, MO keywords, time zones, holidays, sending windows,
-deadlines, lint of campaign texts. No Redis, no sockets (waiting.py alone uses Trio)."""
+"""Pure policies: backoff and retries, MO keywords, time zones, holidays, sending windows,
+deadlines, lint of campaign texts, answers. No Trio, no Redis, no sockets (checked by the
+import contracts in pyproject.toml)."""

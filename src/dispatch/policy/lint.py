@@ -19,8 +19,9 @@
   `sender_required` (enqueue) a refusal: nothing can show that the text names who sends. A
   text without the sender is refused (`missing_sender`) unless allowed.
 
-The codes of the two refusals an operator may override are OVERRIDABLE; `overridden` lists
-those a report accepted only because of an override.
+An operator may override these two refusals (`allow_missing_optout`,
+`allow_missing_sender`); `overridden` lists the codes a report accepted only because of an
+override.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ DEFAULT_PRICE_PER_PART: Final = Decimal("0.10")
 CURRENCY: Final = "EUR"
 MISSING_OPTOUT: Final = "missing_optout"
 MISSING_SENDER: Final = "missing_sender"
-OVERRIDABLE: Final = (MISSING_OPTOUT, MISSING_SENDER)
 
 _CONNECTOR: Final = r"(?:au|a|to|at|sur|par|@|:|=|->|→)"
 _OPTOUT_PATTERNS: Final = (

@@ -3,7 +3,8 @@
 The generic codec (codec.py) walks a plan per field; these do the same layout in a few
 C calls. Whenever one meets anything unusual it returns None and the generic codec redoes
 the work, either succeeding or raising the precise error, so they need not explain
-failures. tests/smpp/test_fast.py checks both agree on random PDUs.
+failures. tests/smpp/test_properties.py checks both agree on random PDUs, and that these
+accept no junk the generic codec refuses.
 """
 
 from __future__ import annotations

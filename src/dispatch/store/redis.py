@@ -46,6 +46,9 @@ def _sole_exception(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return group
 
 
+# Whatever a Redis call may raise: the server refused it, or could not be reached.
+REDIS_ERRORS: tuple[type[BaseException], ...] = (coredis.exceptions.RedisError, OSError)
+
 # Failures that pass (a restart, a failover, a dropped connection): worth waiting out.
 # Anything else (a script error, a wrong type) is a bug and must not be retried forever.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (

@@ -114,7 +114,7 @@ def test_capacity_bounds_memory_and_park_says_when_it_holds_nothing() -> None:
     assert waiter.park("a", T0 + 2) and waiter.park("b", T0 + 1)
     assert waiter.full and not waiter.park("c", T0)
     assert (len(waiter), waiter.next_due()) == (2, T0 + 1)
-    assert waiter.take_all() == ["b", "a"]
+    assert waiter.remove_if(lambda _: True) == ["b", "a"]
     assert waiter.next_due() is None and not waiter.full
 
 
@@ -123,7 +123,7 @@ def test_remove_if_takes_out_matching_items_in_due_order() -> None:
     for i, item in enumerate(["x1", "y1", "x2", "y2"]):
         waiter.park(item, T0 + 10 - i)
     assert waiter.remove_if(lambda item: item.startswith("x")) == ["x2", "x1"]
-    assert waiter.take_all() == ["y2", "y1"]
+    assert waiter.remove_if(lambda _: True) == ["y2", "y1"]
 
 
 @pytest.mark.parametrize(("capacity", "max_batch", "recheck_s"), [(0, 1, 1), (1, 0, 1), (1, 1, 0)])
@@ -168,7 +168,7 @@ async def test_a_batch_whose_hand_over_is_cancelled_is_kept(
         assert len(waiter) == 2  # the batch in hand still counts against capacity
         assert waiter.park("c", T0 + 5) and not waiter.park("d", T0)
         nursery.cancel_scope.cancel()
-    assert waiter.take_all() == ["c", "a", "b"]
+    assert waiter.remove_if(lambda _: True) == ["c", "a", "b"]
 
 
 def test_a_nan_due_time_is_refused() -> None:

@@ -25,10 +25,10 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import trio
-from coredis.exceptions import RedisError
 
 from dispatch.lines.scheduler import LineScheduler
 from dispatch.store.line_leases import LeaseCycle, LineLeases
+from dispatch.store.redis import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class PoolLeases:
                 return await self._store.cycle(self._pool, self._consumer, self.slices,
                                                self._ttl_s, sorted(self._idle_giving()),
                                                rest_s=self._rest_s)
-            except (RedisError, OSError) as exc:
+            except REDIS_ERRORS as exc:
                 log.warning("pool %s: lease cycle failed: %s", self._pool, exc)
         return None
 
@@ -101,7 +101,7 @@ class PoolLeases:
         with trio.move_on_after(self._ttl_s * RENEW):
             try:
                 given = await self._store.leave(self._pool, self._consumer)
-            except (RedisError, OSError) as exc:
+            except REDIS_ERRORS as exc:
                 problem = str(exc)
             else:
                 log.info("pool %s: %d slices of lines given back", self._pool, given)

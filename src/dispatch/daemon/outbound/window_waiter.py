@@ -12,10 +12,11 @@ Time: Trio's clock measures the sleeps, the injected `wall_clock` (default time.
 what time it is, so tests run it on MockClock(autojump) with `wall_clock=lambda: T0 +
 trio.current_time()`.
 
-Memory bound: at most `capacity` items (about 100 bytes each plus the item itself: keep the
-items small, e.g. message ids). Past it `park` returns False and holds nothing: the caller
-leaves the message where it is durable (in Redis, by due time) and offers it again later.
-On shutdown, `take_all()` hands back what is still parked, for the same reason.
+Memory bound: at most `capacity` items (about 100 bytes each plus the item itself: the
+daemon parks its messages, a few hundred bytes each). Past it `park` returns False and
+holds nothing: the caller keeps the message elsewhere (the daemon: in its retrier) and
+offers it again later. Nothing parked is lost when the daemon stops: its stream entry is
+still pending in Redis, and the next start takes it up.
 """
 
 from __future__ import annotations
@@ -81,16 +82,11 @@ class WindowWaiter(Generic[T]):
         self._heap = kept
         return [item for _, _, item in sorted(removed, key=lambda e: e[:2])]
 
-    def take_all(self) -> list[T]:
-        """Everything still parked, in due order, leaving the waiter empty."""
-        entries, self._heap = sorted(self._heap, key=lambda e: e[:2]), []
-        return [item for _, _, item in entries]
-
     async def run(self, out: trio.MemorySendChannel[list[T]], *,
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Release due items on `out` as batches (at most max_batch each), forever.
 
-        A batch whose hand-over is cancelled (shutdown) goes back in: take_all() returns it.
+        A batch whose hand-over is cancelled (shutdown) goes back in, still counted.
         """
         task_status.started()
         while True:

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 import trio
 
-from dispatch.gateways.smpp.batch import Signal
 from dispatch.gateways.smpp.connection import BOUND, RECEIVE_SIZE, Connection
 from dispatch.gateways.smpp.delivery import DeliveryHandler
 from dispatch.gateways.smpp.keepalive import ConnectionLost
-from dispatch.gateways.smpp.stats import ClientStats
+from dispatch.gateways.smpp.pool import Pool
 from dispatch.policy.backoff import Backoff, Retries
 from dispatch.settings import GatewaySettings
 from dispatch.smpp import (
@@ -92,21 +92,25 @@ async def _bind_status(stream: trio.SocketStream, session: Session) -> int:
         session.receive_data(await stream.receive_some(RECEIVE_SIZE))
 
 
-class BindSlot:
-    """One of a gateway's binds, kept up until cancelled."""
+@dataclass(frozen=True)
+class BindKind:
+    """What a slot binds as: its name in the logs, its bind PDU, whether it submits."""
 
-    def __init__(self, label: str, bind: Callable[[], Bind], config: GatewaySettings,
-                 handler: DeliveryHandler, stats: ClientStats, *, can_submit: bool,
-                 on_up: Callable[[Connection], None], on_down: Callable[[Connection], None],
-                 on_attempt: Callable[[], None], changed: Signal) -> None:
-        self.label = label
-        self._bind = bind
+    label: str
+    bind: Callable[[], Bind]
+    submits: bool
+
+
+class BindSlot:
+    """One of a gateway's binds, kept up until cancelled; its life goes to the pool."""
+
+    def __init__(self, kind: BindKind, config: GatewaySettings, handler: DeliveryHandler,
+                 pool: Pool) -> None:
+        self.label = kind.label
+        self._kind = kind
         self._config = config
         self._handler = handler
-        self._stats = stats
-        self._can_submit = can_submit
-        self._on_up, self._on_down, self._on_attempt = on_up, on_down, on_attempt
-        self._changed = changed
+        self._pool = pool
 
     async def run(self) -> None:
         backoff = Retries(Backoff(FIRST_RETRY_S, self._config.reconnect_max_s))
@@ -118,7 +122,7 @@ class BindSlot:
         """Bind and serve until the connection ends; the delay before the next attempt."""
         config = self._config
         try:
-            stream, session = await open_bind(config.host, config.port, self._bind(),
+            stream, session = await open_bind(config.host, config.port, self._kind.bind(),
                                               config.timeout_s)
         except BindRefused as exc:
             return self._failed(self._refused(exc, backoff))
@@ -130,8 +134,8 @@ class BindSlot:
         return await self._serve(stream, session, backoff)
 
     def _failed(self, delay: float) -> float:
-        self._stats.bind_failures += 1
-        self._on_attempt()
+        self._pool.stats.bind_failures += 1
+        self._pool.attempted(self._kind.submits)
         return delay
 
     def _refused(self, exc: BindRefused, backoff: Retries) -> float:
@@ -147,16 +151,17 @@ class BindSlot:
 
     async def _serve(self, stream: trio.SocketStream, session: Session,
                      backoff: Retries) -> float:
+        pool = self._pool
         connection = Connection(self.label, stream, session, self._config, self._handler,
-                                self._stats, self._changed, can_submit=self._can_submit)
+                                pool.stats, pool.changed, can_submit=self._kind.submits)
         up_since = trio.current_time()
-        self._on_up(connection)
-        self._on_attempt()
+        pool.up(connection)
+        pool.attempted(self._kind.submits)
         log.info("%s: bound to %s:%d", self.label, self._config.host, self._config.port)
         try:
             reason = await connection.run()
         finally:
-            self._on_down(connection)
+            pool.down(connection)
         if trio.current_time() - up_since >= STABLE_S:
             backoff.reset()
         delay = backoff.next_delay()

@@ -24,8 +24,8 @@ import trio
 
 from dispatch.gateways.base import Inbound
 from dispatch.gateways.smpp.batch import PendingBatch
-from dispatch.gateways.smpp.binder import BindSlot
-from dispatch.gateways.smpp.connection import GOODBYE_S, Connection
+from dispatch.gateways.smpp.binder import BindKind, BindSlot
+from dispatch.gateways.smpp.connection import GOODBYE_S
 from dispatch.gateways.smpp.delivery import DeliveryHandler
 from dispatch.gateways.smpp.mo import MoAssembler
 from dispatch.gateways.smpp.partial import PartialMessage, PartialMessages
@@ -82,7 +82,7 @@ class SmppGateway:
         self._config = config
         self._builder = PartBuilder(config)
         self._partial = PartialMessages()
-        self._pool = Pool()
+        self._pool = Pool(self.stats)
         self._assembler = MoAssembler(name)
         self._scope: trio.CancelScope | None = None
         self._finished: trio.Event | None = None
@@ -110,7 +110,6 @@ class SmppGateway:
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Keep every bind up until cancelled; started once a bind is up or has failed."""
         self._finished = finished = trio.Event()
-        first_attempt = trio.Event()
         handler = DeliveryHandler(
             self.name, inbound, self._assembler, self.stats,
             submit_id_base=id_base(self._config.submit_id_base),
@@ -119,40 +118,28 @@ class SmppGateway:
             with trio.CancelScope() as self._scope:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(handler.sweep)
-                    for slot in self._slots(handler, first_attempt.set):
+                    for slot in self._slots(handler):
                         nursery.start_soon(slot.run)
-                    await first_attempt.wait()
+                    await self._pool.tried.wait()
                     task_status.started()
         finally:
             finished.set()
 
-    def _slots(self, handler: DeliveryHandler, on_attempt: Callable[[], None]
-               ) -> list[BindSlot]:
+    def _slots(self, handler: DeliveryHandler) -> list[BindSlot]:
         config = self._config
         kinds: list[tuple[type[Bind], bool]] = (
             [(BindTransceiver, True)] if config.bind_mode == "transceiver"
             else [(BindTransmitter, True), (BindReceiver, False)])
-        return [
-            BindSlot(f"gateway {self.name} bind {number} ({kind.__name__[4:].lower()})",
-                     self._bind_factory(kind), config, handler, self.stats,
-                     can_submit=submits, on_up=self._up, on_down=self._down,
-                     on_attempt=on_attempt if submits else _nothing,
-                     changed=self._pool.changed)
-            for number in range(1, config.binds + 1) for kind, submits in kinds]
+        return [BindSlot(BindKind(f"gateway {self.name} bind {number} "
+                                  f"({kind.__name__[4:].lower()})",
+                                  self._bind_factory(kind), submits),
+                         config, handler, self._pool)
+                for number in range(1, config.binds + 1) for kind, submits in kinds]
 
     def _bind_factory(self, kind: type[Bind]) -> Callable[[], Bind]:
         config = self._config
         return lambda: kind(system_id=config.system_id, password=config.password,
                             system_type=config.system_type)
-
-    def _up(self, connection: Connection) -> None:
-        self.stats.binds_up += 1
-        self._pool.add(connection)
-
-    def _down(self, connection: Connection) -> None:
-        self.stats.binds_up -= 1
-        self.stats.disconnects += 1
-        self._pool.remove(connection)
 
     async def submit(self, messages: Sequence[Outbound]) -> list[SubmitResult]:
         """Build (or take up again) each message's parts, send the ones still missing in one
@@ -231,10 +218,6 @@ class SmppGateway:
         self._scope.cancel()
         with trio.move_on_after(GOODBYE_S + 1.0):
             await self._finished.wait()
-
-
-def _nothing() -> None:
-    return None
 
 
 def _offsets(messages: Sequence[Outbound], built: list[PartialMessage | Rejected]

@@ -1,4 +1,5 @@
-"""The binds of one gateway that can take submit_sm, and spreading a batch over them.
+"""The binds of one gateway: their life (up, down, tried) as their slots report it, and
+spreading a batch over those that can take submit_sm.
 
 Each submit() call starts on the next bind in turn and writes as many PDUs as that bind's
 window and rate allow in one write, then moves on; when every window is full (or every
@@ -15,16 +16,33 @@ import trio
 
 from dispatch.gateways.smpp.batch import PendingBatch, Signal
 from dispatch.gateways.smpp.connection import Connection
+from dispatch.gateways.smpp.stats import ClientStats
 from dispatch.gateways.smpp.submit import NO_BIND
 
 MIN_WAIT_S: Final = 0.001
 
 
 class Pool:
-    def __init__(self) -> None:
+    def __init__(self, stats: ClientStats) -> None:
+        self.stats = stats
         self.changed = Signal()  # a window slot freed, a bind came up or went down
+        self.tried = trio.Event()  # a submitting bind came up, or failed to
         self._binds: list[Connection] = []
         self._turn = 0
+
+    def up(self, connection: Connection) -> None:
+        self.stats.binds_up += 1
+        self.add(connection)
+
+    def down(self, connection: Connection) -> None:
+        self.stats.binds_up -= 1
+        self.stats.disconnects += 1
+        self.remove(connection)
+
+    def attempted(self, submits: bool) -> None:
+        """A bind attempt ended, bound or not."""
+        if submits:
+            self.tried.set()
 
     def add(self, connection: Connection) -> None:
         if connection.can_submit:

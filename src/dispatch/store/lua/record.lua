@@ -2,12 +2,14 @@
 -- KEYS[1] state hash   KEYS[2] counts hash   KEYS[3] stream   KEYS[4] errors hash
 -- KEYS[5] this hour's receipt map   KEYS[6] orphan receipts hash
 -- ARGV[1] consumer group   ARGV[2] campaign id   ARGV[3] receipt map TTL (s)
--- ARGV[4] msgpack of a flat list of quads: stream entry id, number, outcome
---         ('s' submitted | 'f' failed | 'c' cancelled), gateway id (for 's') or the reason
---         (for 'f' and 'c'); see store/scripts.py `packed`.
+-- ARGV[4] msgpack of a flat list of quads: stream entry id, number, outcome, and the
+--         gateway id (for 's' submitted) or the reason (a final code: 'f' failed,
+--         'x' expired by the deadline, 'p' suppressed: opted out while waiting,
+--         'c' cancelled); see store/scripts.py `packed`.
 -- The receipt correlation is written here, in the same step as the state, and a receipt
 -- that arrived before it (parked as an orphan) is applied at once.
--- Returns {submitted, failed or cancelled, receipts applied from orphans}.
+-- Returns {submitted, ended unsent (failed, expired, suppressed or cancelled), receipts
+-- applied from orphans}.
 local submitted, failed, adopted = 0, 0, 0
 local tally, ids = {}, {}
 -- Receipts that overtake their submission's record are rare: look for one only when some
