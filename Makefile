@@ -20,6 +20,7 @@ test: lint unit
 lint: $(VENV)/.installed
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dispatch import gateways
 from dispatch.errors import ConfigError as ConfigError  # re-exported: raised from here
 from dispatch.lines.config import LinesConfig, parse_lines_config
 from dispatch.policy.answers import DEFAULT_OPTOUT_TEXT, check_text
@@ -198,10 +197,14 @@ def pool_for(settings: Settings, gateway: str, pool: str | None) -> str:
 
 
 
+GATEWAYS_DIR = Path(__file__).with_name("gateways")
+
+
 def gateway_kinds() -> tuple[str, ...]:
-    """The gateway kinds `type` may name: a package each under dispatch/gateways (listed,
-    not imported: settings are read by commands that send nothing)."""
-    return tuple(sorted(module.name for module in pkgutil.iter_modules(gateways.__path__)
+    """The gateway kinds `type` may name: a package each in dispatch/gateways, listed
+    there, not imported (settings are read by commands that send nothing, and sit below
+    the gateways, which read them)."""
+    return tuple(sorted(module.name for module in pkgutil.iter_modules([str(GATEWAYS_DIR)])
                         if module.ispkg))
 
 
