@@ -171,27 +171,31 @@ async def build_daemon(settings: Settings, redis: Redis, *, scripts: ScriptHost 
                            texts=answer_texts(settings.answers if answers else None),
                            identity_of=book.identity_of)
     inbox = Inbox(queue, metrics, config.record_batch_size, replies)
-    serving = await _serving(settings, metrics, inbox, [inbox.run, check.run])
-    if answers:
-        answerer = Answerer(queue.answers, queue.optouts.secret, settings.answers, metrics)
-        serving = dataclasses.replace(serving,
-                                      answerer=partial(answerer.run, serving.gateways))
+    answerer = (Answerer(queue.answers, queue.optouts.secret, settings.answers, metrics)
+                if answers else None)
+    serving = await _serving(settings, metrics, inbox, [inbox.run, check.run], answerer)
     pipeline = _pipeline(settings, queue, book, metrics, serving.gateways, sending,
                          LineLeases(redis, keys))
     return Daemon(serving, pipeline, metrics, config.shutdown_grace_s)
 
 
 async def _serving(settings: Settings, metrics: DaemonMetrics, inbox: Inbox,
-                   workers: Sequence[Task]) -> Serving:
+                   workers: Sequence[Task], answerer: Answerer | None) -> Serving:
     """The listeners (their ports known first: the callback URL holds the inbound one), the
     gateways, and what the inbound port routes to them."""
     config = settings.daemon
     inbound = await trio.open_tcp_listeners(config.inbound_port, host=config.inbound_host)
     scrapes = await trio.open_tcp_listeners(config.metrics_port, host=config.metrics_host)
-    gateways = build_gateways(settings, callback_url(config, bound_port(inbound)))
+    try:
+        gateways = build_gateways(settings, callback_url(config, bound_port(inbound)))
+    except BaseException:  # a gateway's configuration refused: nothing stays open
+        for listener in (*inbound, *scrapes):
+            await listener.aclose()
+        raise
     routes = gateway_routes(gateways.values(), inbox)
     return Serving(Endpoint(inbound_handler(routes), inbound), Endpoint(metrics.handle, scrapes),
-                   gateways, inbox, workers, None)
+                   gateways, inbox, workers,
+                   None if answerer is None else partial(answerer.run, gateways))
 
 
 def _pipeline(settings: Settings, queue: Queue, book: CampaignBook, metrics: DaemonMetrics,
