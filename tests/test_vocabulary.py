@@ -30,3 +30,14 @@ def test_state_names_and_codes_agree() -> None:
     assert ALL_STATES[0] == "queued" and set(ALL_STATES) == set(STATE_CODES)
     assert {"delivered", "failed", "expired", "suppressed", "cancelled"} == FINAL_STATES
     assert StateCode.SUBMITTED == "s" and not StateCode.SUBMITTED.final
+
+
+SCRIPTS = ("admit", "cancel", "enqueue", "record", "receipt_record", "purge_mark")
+# Where a script names a state by its code: compared with a state, or written.
+_CODE_USES = re.compile(r"(?:state|outcome) == '(\w)'|move\([^)]*'(\w)'\)|HSETNX'[^)]*'(\w)'\)")
+
+
+def test_every_state_code_a_script_names_is_the_vocabulary_s() -> None:
+    named = {code for name in SCRIPTS for found in _CODE_USES.findall(load_script(name))
+             for code in found if code}
+    assert named and named <= {code.value for code in StateCode}
