@@ -26,9 +26,8 @@ import trio
 
 from dispatch.daemon.campaigns import Campaign, CampaignBook
 from dispatch.daemon.outbound.line_service import LineService
-from dispatch.daemon.outbound.messages import Message
+from dispatch.daemon.outbound.messages import NOT_SENT_CANCELLED, Message, outcome
 from dispatch.daemon.outbound.pool_leases import PoolLeases
-from dispatch.daemon.outbound.sender import NOT_SENT_CANCELLED, outcome
 from dispatch.lines.config import GatewayCaps, PoolConfig
 from dispatch.lines.scheduler import Assignment, Line, LineScheduler
 from dispatch.model import ACTIVE, CANCELLED, PAUSED, Share

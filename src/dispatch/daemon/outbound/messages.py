@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dispatch.store.entries import Entry, unpack_entry
+from dispatch.vocabulary import Outcome, StateCode
 
 
 @dataclass(slots=True)
@@ -33,6 +34,15 @@ def message_of(entry: Entry) -> Message:
     """The message a stream entry holds; UnreadableEntry when it holds none."""
     number, values = unpack_entry(entry.payload)
     return Message(entry.campaign, entry.entry_id, number, values)
+
+
+# Why a message of a cancelled campaign was never sent (sender, line feed), as recorded.
+NOT_SENT_CANCELLED = "campaign cancelled before sending"
+
+
+def outcome(message: Message, code: StateCode, detail: str) -> tuple[str, Outcome]:
+    """What to record of `message`, by campaign (the recorder's batches are per campaign)."""
+    return message.campaign, Outcome(message.entry_id, message.number, code, detail)
 
 
 def message_reference(campaign: str, number: str) -> str:

@@ -16,7 +16,12 @@ from dispatch.daemon.batching import drain_ready, hand_over
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.metrics import GatewayMetrics
 from dispatch.daemon.outbound.inflight import InFlightNumbers
-from dispatch.daemon.outbound.messages import Message, message_reference
+from dispatch.daemon.outbound.messages import (
+    NOT_SENT_CANCELLED,
+    Message,
+    message_reference,
+    outcome,
+)
 from dispatch.daemon.outbound.optout_check import OptOutCheck
 from dispatch.daemon.outbound.retrier import Retrier
 from dispatch.daemon.outbound.window_waiter import WindowWaiter
@@ -47,7 +52,6 @@ class Lines(Protocol):
 
 
 # Why a message was never sent, as recorded.
-NOT_SENT_CANCELLED = "campaign cancelled before sending"
 NOT_SENT_OPTED_OUT = "opted out while waiting to be sent"
 NOT_SENT_DEADLINE = "deadline passed before it could be sent"
 PAUSE_RECHECK_S = 1.0  # campaign status is refreshed about once a second
@@ -263,6 +267,3 @@ def enqueued_at(message: Message) -> float:
     """When the message was queued: its stream entry id starts with Redis' time in ms."""
     return int(message.entry_id.split(b"-", 1)[0]) / 1000
 
-
-def outcome(message: Message, code: StateCode, detail: str) -> tuple[str, Outcome]:
-    return message.campaign, Outcome(message.entry_id, message.number, code, detail)
