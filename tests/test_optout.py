@@ -17,7 +17,7 @@ from dispatch.store.optout import CHANGE_CHUNK, OptOutEvent, OptOutStore
 from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
-from dispatch.vocabulary import InboundMessage
+from dispatch.vocabulary import InboundMessage, Keypress
 from tests.texts import RULES, SIGNED
 
 NUMBERS = ["0612000001", "0612000002", "0612000003"]
@@ -128,3 +128,18 @@ async def test_a_large_change_goes_in_chunks_and_is_all_applied(redis: Redis,
         await store.remove([OptOutEvent(number, "all", "cli") for number in numbers[:3]])
         assert await store.opted_out_many(numbers[:4], ["all"]) == [False] * 3 + [True]
         assert await redis.hlen(keys.optout_numbers) == len(numbers) - 3
+
+
+async def test_a_9_pressed_during_a_call_opts_the_number_out_of_the_line_that_called(
+        redis: Redis, settings: Settings) -> None:
+    keys = Keys(settings.redis.key_prefix)
+    replies = ReplyHandler(Queue(redis, keys, "worker"), lambda: [])
+    stops = await replies.keypresses([
+        Keypress("CA1", "+33612000003", "+33900000001", "9", "calls"),
+        Keypress("CA2", "+33612000004", "+33900000001", "1", "calls")])
+    assert stops == 1
+    found = await Queue(redis, keys, "worker").optouts.check("+33612000003")
+    assert found["scopes"].keys() == {"line:+33900000001"}
+    assert not (await Queue(redis, keys, "worker").optouts.check("+33612000004"))["opted_out"]
+    [entry] = await redis.xrange(keys.optout_audit)
+    assert (entry.field_values[b"source"], entry.field_values[b"text"]) == (b"dtmf", b"9")

@@ -26,6 +26,7 @@ from dispatch.daemon.inbound.inbox import Inbox
 from dispatch.daemon.inbound.replies import ReplyHandler
 from dispatch.daemon.inbound.routes import gateway_routes, inbound_handler
 from dispatch.daemon.metrics import DaemonMetrics
+from dispatch.daemon.outbound.calls import CallBook
 from dispatch.daemon.outbound.inflight import InFlightNumbers
 from dispatch.daemon.outbound.line_feed import LineFeed, LinePlan, not_busy, room
 from dispatch.daemon.outbound.messages import Message
@@ -50,7 +51,7 @@ from dispatch.daemon.service import (
 )
 from dispatch.daemon.upkeep.retention import purge_forever
 from dispatch.daemon.upkeep.sweeper import ReceiptSweeper
-from dispatch.gateways import http, smpp
+from dispatch.gateways import http, smpp, voice
 from dispatch.gateways.base import Gateway
 from dispatch.httpserver import bound_port
 from dispatch.keys import Keys
@@ -73,6 +74,7 @@ GatewayBuilder = Callable[[str, GatewaySettings, str], Gateway]
 GATEWAY_KINDS: Mapping[str, GatewayBuilder] = {
     "http": http.build,
     "smpp": smpp.build,
+    "voice": voice.build,
 }
 WAITER_CAPACITY = 100_000  # messages held for their window; past it, the retrier holds them
 
@@ -163,18 +165,21 @@ async def build_daemon(settings: Settings, redis: Redis, *, scripts: ScriptHost 
                   receipt_timeout_h=config.receipt_timeout_h)
     book = CampaignBook(MetaStore(redis, keys), senders(settings), pool_gateways(settings))
     metrics = DaemonMetrics()
+    tracker, retrier, waiter = Tracker(), Retrier(), WindowWaiter[Message](WAITER_CAPACITY)
     check = SharedOptOutCheck(optout_check(queue.optouts, metrics))
-    sending = Sending(book, Retrier(), WindowWaiter(WAITER_CAPACITY),
+    calls = CallBook(queue, book, tracker, waiter, retrier, metrics, config.call_timeout_s)
+    metrics.calls_in_progress.set_function(calls.__len__)
+    sending = Sending(book, retrier, waiter,
                       RetryPolicy(config.max_attempts, config.retry_base_s, config.retry_max_s),
-                      check, InFlightNumbers())
+                      check, InFlightNumbers(), calls)
     replies = ReplyHandler(queue, lambda: list(book.campaigns), sending.submitting,
                            texts=answer_texts(settings.answers if answers else None),
                            identity_of=book.identity_of)
-    inbox = Inbox(queue, metrics, config.record_batch_size, replies)
+    inbox = Inbox(queue, metrics, config.record_batch_size, replies, calls)
     answerer = (Answerer(queue.answers, queue.optouts.secret, settings.answers, metrics)
                 if answers else None)
     serving = await _serving(settings, metrics, inbox, [inbox.run, check.run], answerer)
-    pipeline = _pipeline(settings, queue, book, metrics, serving.gateways, sending,
+    pipeline = _pipeline(settings, queue, book, metrics, serving.gateways, sending, tracker,
                          LineLeases(redis, keys))
     return Daemon(serving, pipeline, metrics, config.shutdown_grace_s)
 
@@ -199,10 +204,9 @@ async def _serving(settings: Settings, metrics: DaemonMetrics, inbox: Inbox,
 
 
 def _pipeline(settings: Settings, queue: Queue, book: CampaignBook, metrics: DaemonMetrics,
-              gateways: Mapping[str, Gateway], sending: Sending, leases: LineLeases
-              ) -> Pipeline:
+              gateways: Mapping[str, Gateway], sending: Sending, tracker: Tracker,
+              leases: LineLeases) -> Pipeline:
     config = settings.daemon
-    tracker = Tracker()
     feeds = {name: LineFeed(name, plan, leases, queue.consumer, gateways[name].parts)
              for name, plan in line_plans(settings, gateways).items()}
     for feed in feeds.values():
@@ -219,11 +223,15 @@ def _pipeline(settings: Settings, queue: Queue, book: CampaignBook, metrics: Dae
         beside: list[Task] = [partial(sending.retrier.run, outlets),
                               partial(forward_released, sending.waiter, outlets, book),
                               ReceiptSweeper(queue, metrics).run,
+                              *([sending.calls.expire_forever] if sending.calls else []),
                               *[partial(feed.follow, book, outcomes.clone())
                                 for feed in feeds.values()]]
     lines = list(feeds.values())
-    pressure = Backpressure(waiting=lambda: len(sending.waiter) + not_busy(lines),
-                            room=partial(room, lines))
+    # Waiting, not busy: messages outside their window or waiting to be called again, in
+    # paused campaigns or sending parts spaced out, and calls in progress.
+    pressure = Backpressure(
+        waiting=lambda: len(sending.waiter) + not_busy(lines) + len(sending.calls or ()),
+        room=partial(room, lines))
     stopping = trio.Event()
     reader = Reader(queue, book, outlets, tracker, metrics, config, stopping=stopping,
                     pressure=pressure)

@@ -34,8 +34,10 @@ from typing import Any, BinaryIO, NamedTuple
 from dispatch import consent, phone
 from dispatch.ingest import IngestError, Record, RowSource, format_for, open_source
 from dispatch.keys import Keys
-from dispatch.policy.lint import MISSING_OPTOUT, MISSING_SENDER, LintReport, lint_text
+from dispatch.policy.calls import CallPolicy
+from dispatch.policy.lint import MISSING_OPTOUT, MISSING_SENDER, LintReport, Problem, lint_text
 from dispatch.policy.sending import Schedule, send_policy
+from dispatch.policy.voice_lint import VoiceLintReport, default_preamble, lint_voice
 from dispatch.settings import ConfigError, Settings, pool_for
 from dispatch.store.campaigns import (
     CampaignConflict,
@@ -48,6 +50,7 @@ from dispatch.store.entries import entry_packer
 from dispatch.store.redis import Redis
 from dispatch.template import TemplateError, placeholders
 
+CHANNEL_VOICE = "voice"
 CAMPAIGN_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # also a client or election name
 REASON_MISSING_PHONE = "phone is missing"
 _OVERRIDE_OPTIONS = {MISSING_OPTOUT: "--allow-missing-optout",
@@ -72,7 +75,7 @@ class EnqueueReport:
     excluded: int = 0  # reserved by another client for the same election: not queued
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, reason), capped
     # The text's lint, its cost counted for the messages this run accepted.
-    lint: LintReport | None = None
+    lint: LintReport | VoiceLintReport | None = None
 
     def to_json(self) -> dict[str, Any]:
         lint = {} if self.lint is None else {"lint": self.lint.to_json(),
@@ -104,18 +107,30 @@ class TextRules:
     allow_missing_sender: bool = False
 
 
+@dataclass(frozen=True)
+class Voice:
+    """A voice campaign: a call per row, the preamble read first, then a recording
+    (`audio_url`) or the campaign's text read aloud."""
+
+    preamble: str = ""  # "": the default one, naming the sender (policy.voice_lint)
+    audio_url: str = ""
+    calls: CallPolicy = field(default_factory=CallPolicy)
+
+
 class Prepared(NamedTuple):
     spec: CampaignSpec
-    lint: LintReport  # cost not yet counted (no recipients)
+    lint: LintReport | VoiceLintReport  # an SMS text's: cost not yet counted
 
 
 def campaign_spec(settings: Settings, campaign_id: str, text: str, gateway: str, *,
                   window: str = "", deadline: str = "", consent_required: bool = True,
                   exclusivity: Exclusivity | None = None,
-                  rules: TextRules = TextRules(), pool: str | None = None) -> Prepared:
+                  rules: TextRules = TextRules(), pool: str | None = None,
+                  voice: Voice | None = None) -> Prepared:
     """The campaign to create or extend, once its id, gateway, pool, text (and its lint),
     sending window, deadline, client and election are checked. Without `pool`, the
-    gateway's only pool."""
+    gateway's only pool. With `voice`, a call per row: `text` is read aloud (empty with a
+    recording)."""
     if not CAMPAIGN_ID.fullmatch(campaign_id):
         raise EnqueueError(f"invalid campaign id {campaign_id!r}: use 1 to 64 letters, digits, "
                            f"'_', '.' or '-'")
@@ -123,10 +138,14 @@ def campaign_spec(settings: Settings, campaign_id: str, text: str, gateway: str,
         pool = pool_for(settings, gateway, pool)
     except ConfigError as exc:
         raise EnqueueError(str(exc)) from None
-    _check_schedule(window, deadline)
+    _check_channel(settings, gateway, pool, voice)
+    _check_schedule(window, deadline, CHANNEL_VOICE if voice else "sms")
     client, election = _exclusivity(exclusivity)
-    names = tuple(_text_placeholders(text))
     sender = rules.sender.strip() or client
+    if voice is not None:
+        return _voice_spec(settings, campaign_id, text, gateway, pool, voice, window,
+                           deadline, consent_required, client, election, rules)
+    names = tuple(_text_placeholders(text))
     lint = check_text(text, sender, rules, _price(settings.gateways[gateway].price_per_part))
     # A pool's campaign has no one sender: the opt-outs of its lines are checked per
     # message by the daemon, for the line each message actually goes out on.
@@ -135,6 +154,35 @@ def campaign_spec(settings: Settings, campaign_id: str, text: str, gateway: str,
                         consent_required, client, election, sender_identity=sender,
                         lint_overrides=lint.overridden, pool=pool)
     return Prepared(spec, lint)
+
+
+def _voice_spec(settings: Settings, campaign_id: str, text: str, gateway: str, pool: str,
+                voice: Voice, window: str, deadline: str, consent_required: bool,
+                client: str, election: str, rules: TextRules) -> Prepared:
+    sender = rules.sender.strip() or client
+    preamble = voice.preamble.strip() or (default_preamble(sender) if sender else "")
+    config = settings.gateways[gateway]
+    lint = check_voice(preamble, text, voice.audio_url, sender, rules,
+                       _price(config.price_per_attempt), _price(config.price_per_minute))
+    spec = CampaignSpec(campaign_id, text, lint.placeholders, gateway, "", window, deadline,
+                        consent_required, client, election, sender_identity=sender,
+                        lint_overrides=lint.overridden, pool=pool, channel=CHANNEL_VOICE,
+                        preamble=preamble, audio_url=voice.audio_url, calls=voice.calls)
+    return Prepared(spec, lint)
+
+
+def _check_channel(settings: Settings, gateway: str, pool: str, voice: Voice | None) -> None:
+    """Calls go through a voice gateway, on lines (one call at a time each); SMS do not."""
+    kind = settings.gateways[gateway].type
+    if voice is None and kind == CHANNEL_VOICE:
+        raise EnqueueError(f"gateway {gateway!r} places calls: give --channel voice")
+    if voice is not None and kind != CHANNEL_VOICE:
+        raise EnqueueError(f"gateway {gateway!r} is a {kind} gateway: a voice campaign "
+                           f"needs a voice gateway")
+    if voice is not None and not pool:
+        raise EnqueueError(f"a voice campaign needs a pool of lines (a call holds its line "
+                           f"until it ends); gateway {gateway!r} has none: configure "
+                           f"[pools.NAME] with gateway = {gateway!r}")
 
 
 def gateway_of(settings: Settings, gateway: str | None, pool: str | None) -> str:
@@ -146,6 +194,22 @@ def gateway_of(settings: Settings, gateway: str | None, pool: str | None) -> str
     return "default"
 
 
+def check_voice(preamble: str, say: str, audio_url: str, sender: str, rules: TextRules,
+                price_per_attempt: Decimal, price_per_minute: Decimal) -> VoiceLintReport:
+    """The voice script's lint; EnqueueError naming every refusal no override allows."""
+    try:
+        report = lint_voice(preamble, say=say, audio_url=audio_url, sender=sender or None,
+                            price_per_attempt=price_per_attempt,
+                            price_per_minute=price_per_minute,
+                            allow_missing_optout=rules.allow_missing_optout,
+                            allow_missing_sender=rules.allow_missing_sender,
+                            sender_required=True)
+    except ValueError as exc:  # a sender with no letter or digit
+        raise EnqueueError(f"--sender: {exc}") from None
+    _refuse(report.refusals)
+    return report
+
+
 def check_text(text: str, sender: str, rules: TextRules, price_per_part: Decimal) -> LintReport:
     """The text's lint; EnqueueError naming every refusal no override allows."""
     try:
@@ -155,13 +219,17 @@ def check_text(text: str, sender: str, rules: TextRules, price_per_part: Decimal
                            sender_required=True)
     except ValueError as exc:  # a sender with no letter or digit
         raise EnqueueError(f"--sender: {exc}") from None
-    if report.refusals:
-        what = "; ".join(refusal.message for refusal in report.refusals)
+    _refuse(report.refusals)
+    return report
+
+
+def _refuse(refusals: Sequence[Problem]) -> None:
+    if refusals:
+        what = "; ".join(refusal.message for refusal in refusals)
         options = " / ".join(_OVERRIDE_OPTIONS.get(refusal.code, "none")
-                             for refusal in report.refusals)
+                             for refusal in refusals)
         raise EnqueueError(f"the text is refused: {what} (fix the text, or override: "
                            f"{options})")
-    return report
 
 
 def _price(value: float) -> Decimal:
@@ -181,10 +249,11 @@ def _exclusivity(exclusivity: Exclusivity | None) -> tuple[str, str]:
     return exclusivity.client, exclusivity.election
 
 
-def _check_schedule(window: str, deadline: str) -> None:
+def _check_schedule(window: str, deadline: str, channel: str) -> None:
     """The daemon reads these from the meta; refuse what it could not use."""
     try:
-        send_policy(Schedule(window=window or None, deadline=deadline or None))
+        send_policy(Schedule(window=window or None, deadline=deadline or None,
+                             channel=channel))
     except ValueError as exc:
         raise EnqueueError(str(exc)) from None
 
@@ -206,12 +275,12 @@ async def enqueue_file(redis: Redis, settings: Settings, path: str | Path, campa
                        progress: Progress | None = None, window: str = "",
                        deadline: str = "", consent_required: bool = True,
                        exclusivity: Exclusivity | None = None,
-                       rules: TextRules = TextRules(), pool: str | None = None
-                       ) -> EnqueueReport:
+                       rules: TextRules = TextRules(), pool: str | None = None,
+                       voice: Voice | None = None) -> EnqueueReport:
     """Queue every acceptable row of the CSV/JSONL file at `path` for the campaign."""
     spec, lint = campaign_spec(settings, campaign_id, text, gateway, window=window,
                                deadline=deadline, consent_required=consent_required,
-                               exclusivity=exclusivity, rules=rules, pool=pool)
+                               exclusivity=exclusivity, rules=rules, pool=pool, voice=voice)
     with _open(path) as binary:
         try:
             source = open_source(binary, format_for(str(path), fmt))
@@ -227,7 +296,8 @@ async def enqueue_file(redis: Redis, settings: Settings, path: str | Path, campa
         buckets = consent.bucket_count(os.fstat(binary.fileno()).st_size)
         report = await enqueue_rows(redis, settings, spec, records, on_batch=on_batch,
                                     consent_buckets=buckets)
-    report.lint = dataclasses.replace(lint, recipients=report.accepted)
+    report.lint = (dataclasses.replace(lint, recipients=report.accepted)
+                   if isinstance(lint, LintReport) else lint)
     return report
 
 
@@ -293,7 +363,8 @@ class _Run:
         self._store = store
         self._buckets = buckets
         self._on_batch = on_batch
-        self._normalise = phone.normaliser(settings.enqueue.default_region)
+        self._normalise = phone.normaliser(settings.enqueue.default_region,
+                                           calls=spec.channel == CHANNEL_VOICE)
         self._consent = consent.ConsentReader(spec.consent_required,
                                               dt.datetime.now(dt.UTC).date())
         self._placeholder_end = 1 + len(spec.placeholders)

@@ -1,8 +1,9 @@
 """Phone numbers: normalisation to E.164, the mobile check, masking for logs — pure.
 
 SMS reach mobiles only, so a number is accepted when phonenumbers classes it MOBILE or
-FIXED_LINE_OR_MOBILE; every other outcome comes back as one reason, and a reason never
-contains the number itself.
+FIXED_LINE_OR_MOBILE; a call reaches landlines too (FIXED_LINE, for a voice campaign's
+normaliser). Every other outcome comes back as one reason, and a reason never contains the
+number itself.
 
 Two things phonenumbers does not do for us:
 - The French overseas departments share the national format of metropolitan France
@@ -48,6 +49,7 @@ REASON_EMPTY: Final = "phone is empty"
 REASON_INVALID: Final = "invalid phone number"
 
 _MOBILE_TYPES: Final = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+_CALLABLE_TYPES: Final = _MOBILE_TYPES | {PhoneNumberType.FIXED_LINE}
 _TYPE_NAMES: Final[dict[int, str]] = {
     PhoneNumberType.FIXED_LINE: "fixed line",
     PhoneNumberType.TOLL_FREE: "toll-free",
@@ -72,9 +74,9 @@ def normalise(raw: str, region: str) -> Normalised:
 
 
 @functools.lru_cache(maxsize=32)
-def normaliser(region: str) -> PhoneNormaliser:
-    """The (cached) normaliser of one default region."""
-    return PhoneNormaliser(region)
+def normaliser(region: str, *, calls: bool = False) -> PhoneNormaliser:
+    """The (cached) normaliser of one default region; with `calls`, landlines pass too."""
+    return PhoneNormaliser(region, calls=calls)
 
 
 def mask(e164: str) -> str:
@@ -84,19 +86,21 @@ def mask(e164: str) -> str:
     return f"{e164[:keep_head]}{'*' * hidden}{e164[-2:]}"
 
 
-def type_reason(number_type: int) -> str | None:
-    """None for a type that can receive SMS, else why not."""
-    if number_type in _MOBILE_TYPES:
+def type_reason(number_type: int, *, calls: bool = False) -> str | None:
+    """None for a type that can receive SMS (with `calls`: a call), else why not."""
+    if number_type in (_CALLABLE_TYPES if calls else _MOBILE_TYPES):
         return None
     name = _TYPE_NAMES.get(number_type)
-    return f"not a mobile number ({name})" if name else REASON_INVALID
+    wanted = "a mobile or landline number" if calls else "a mobile number"
+    return f"not {wanted} ({name})" if name else REASON_INVALID
 
 
 class PhoneNormaliser:
     """Normalises numbers for one default region; build once, call per row."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, *, calls: bool = False) -> None:
         self.region = region.upper()
+        self._calls = calls  # landlines accepted too
         self._home = _RegionRules.for_region(self.region)
         self._overseas = self.region == _OVERSEAS_HOME
         self._regions: dict[str, _RegionRules | None] = {self.region: self._home}
@@ -143,7 +147,7 @@ class PhoneNormaliser:
             number = phonenumbers.parse(raw, self.parse_region(digits))
         except phonenumbers.NumberParseException:
             return None, REASON_INVALID
-        reason = type_reason(phonenumbers.number_type(number))
+        reason = type_reason(phonenumbers.number_type(number), calls=self._calls)
         if reason:
             return None, reason
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None

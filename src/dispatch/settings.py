@@ -77,11 +77,14 @@ class DaemonSettings:
     # daemons on one Redis share them; a dead daemon's lines are taken over after it.
     # 0: no leases (one daemon alone drives every line).
     line_lease_s: float = 10.0
+    # A call placed with no final status after this long frees its line and ends expired
+    # (fate unknown): ringing, the message and a margin for the provider's callback.
+    call_timeout_s: float = 600.0
 
 
 @dataclass(frozen=True)
 class GatewaySettings:
-    type: str = "http"  # "http" or "smpp"
+    type: str = "http"  # a gateway kind: "http", "smpp" or "voice"
     # Messages per submit() call; HTTP: 1 = POST /sms, more = POST /sms/batch.
     batch_size: int = 50
     # Sender tasks feeding this gateway (HTTP: requests in flight).
@@ -91,8 +94,16 @@ class GatewaySettings:
     sender: str = "DISPATCH"  # sender identity (SMPP: source_addr)
     # What the operator bills for one SMS part (EUR): the enqueue summary's cost estimate.
     price_per_part: float = 0.10
-    # --- HTTP
+    # A voice provider's prices (EUR): each call placed, each connected minute started.
+    price_per_attempt: float = 0.0
+    price_per_minute: float = 0.0
+    # --- HTTP and voice: the gateway's (the provider's) base URL
     url: str = "http://127.0.0.1:8480"
+    # --- voice (a programmable-voice provider, docs/VOICE.md)
+    account_sid: str = ""
+    # Secret: rather from DISPATCH_GATEWAY_<NAME>_AUTH_TOKEN than from the file.
+    auth_token: str = ""
+    ring_timeout_s: float = 30.0  # seconds a phone rings before the call ends no-answer
     # --- SMPP 3.4
     host: str = "127.0.0.1"
     port: int = 2775
@@ -222,9 +233,11 @@ def _check_values(settings: Settings) -> None:
         for key in ("batch_size", "concurrency", "binds", "window"):
             if getattr(gateway, key) < 1:
                 raise ConfigError(f"gateways.{name}.{key}: must be at least 1")
-        if not 0 <= gateway.price_per_part < float("inf"):
-            raise ConfigError(f"gateways.{name}.price_per_part: must be a price >= 0, "
-                              f"got {gateway.price_per_part!r}")
+        for key in ("price_per_part", "price_per_attempt", "price_per_minute"):
+            price = getattr(gateway, key)
+            if not 0 <= price < float("inf"):
+                raise ConfigError(f"gateways.{name}.{key}: must be a price >= 0, "
+                                  f"got {price!r}")
         _check_choice(f"gateways.{name}.bind_mode", gateway.bind_mode, BIND_MODES)
         _check_choice(f"gateways.{name}.submit_id_base", gateway.submit_id_base, ID_BASES)
         _check_choice(f"gateways.{name}.receipt_id_base", gateway.receipt_id_base, ID_BASES)
@@ -236,6 +249,8 @@ def _check_values(settings: Settings) -> None:
         raise ConfigError("daemon.line_jitter_s: must be between 0 and 10 seconds")
     if settings.daemon.line_lease_s != 0 and not 1 <= settings.daemon.line_lease_s <= 3600:
         raise ConfigError("daemon.line_lease_s: must be 0 (no leases) or 1 to 3600 seconds")
+    if settings.daemon.call_timeout_s <= 0:
+        raise ConfigError("daemon.call_timeout_s: must be more than 0")
     if settings.retention.days < 0 or settings.retention.interval_s <= 0:
         raise ConfigError("retention: days must be >= 0 and interval_s > 0")
     if settings.enqueue.batch_size < 1:
@@ -288,7 +303,28 @@ def _apply_env(settings: Settings, env: Mapping[str, str]) -> Settings:
     if env.get(ENV_REDIS_URL):
         redis = dataclasses.replace(redis, url=env[ENV_REDIS_URL])
     state_dir = env.get(ENV_STATE_DIR) or settings.state_dir or str(default_state_dir())
-    return dataclasses.replace(settings, redis=redis, state_dir=state_dir)
+    gateways = {name: _gateway_secrets(name, gateway, env)
+                for name, gateway in settings.gateways.items()}
+    return dataclasses.replace(settings, redis=redis, state_dir=state_dir, gateways=gateways)
+
+
+SECRET_KEYS = ("password", "auth_token")
+
+
+def secret_variable(gateway: str, key: str) -> str:
+    """The environment variable that holds a gateway's secret: DISPATCH_GATEWAY_<NAME>_<KEY>
+    (the name upper-cased, "-" and "." as "_")."""
+    name = gateway.upper().replace("-", "_").replace(".", "_")
+    return f"DISPATCH_GATEWAY_{name}_{key.upper()}"
+
+
+def _gateway_secrets(name: str, gateway: GatewaySettings, env: Mapping[str, str]
+                     ) -> GatewaySettings:
+    """Secrets from the environment win over the file's (a unit's EnvironmentFile keeps them
+    out of the configuration)."""
+    found: dict[str, Any] = {key: env[variable] for key in SECRET_KEYS
+                             if (variable := secret_variable(name, key)) in env}
+    return dataclasses.replace(gateway, **found) if found else gateway
 
 
 T = typing.TypeVar("T")

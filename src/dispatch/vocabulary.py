@@ -4,8 +4,9 @@ project and no I/O library.
 - A message's state, and its one-letter code as Redis stores it (`StateCode`; the Lua
   scripts' prelude, store/lua/_states.lua, holds the same table: a test ties them).
 - What a gateway adapter makes of a submission (`Accepted`, `Rejected`, `Retry`), of a
-  delivery receipt (`Receipt`) and of a message from a recipient (`InboundMessage`),
-  whatever its protocol.
+  delivery receipt (`Receipt`), of a message from a recipient (`InboundMessage`), of the end
+  of a call (`CallEnded`) and of a key pressed during one (`Keypress`), whatever its
+  protocol.
 - What the daemon records of a submission (`Outcome`).
 """
 
@@ -60,8 +61,18 @@ ALL_STATES: Final = tuple(code.state for code in StateCode)
 
 
 @dataclass(frozen=True, slots=True)
+class CallScript:
+    """What a call plays: the legal preamble first (who calls, and how to object: "tapez 9
+    pour ne plus être appelé"), then the message, a recording or a text read aloud."""
+
+    preamble: str
+    audio_url: str = ""
+    say: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Outbound:
-    """One message as the gateway sees it."""
+    """One message as the gateway sees it: an SMS (`text`), or a call (`script`)."""
 
     reference: str  # stable per campaign and recipient; also the idempotency key
     to: str  # E.164
@@ -73,6 +84,7 @@ class Outbound:
     # Parts to send spaced out (a line's rate, see lines.scheduler): the i-th part still
     # to send goes part_offsets[i] seconds after the first. Empty: all at once.
     part_offsets: tuple[float, ...] = ()
+    script: CallScript | None = None  # a call's script; None: an SMS
 
 
 # An adapter translates its protocol's answers into exactly one of three results per
@@ -127,6 +139,38 @@ class InboundMessage:
     source: str  # the recipient's number, E.164 where the gateway allows
     destination: str  # our line (short code or number) it was sent to
     text: str
+    gateway: str
+
+
+class CallOutcome(enum.StrEnum):
+    """How a call ended, as the voice gateway reads its final status."""
+
+    HUMAN = "human"  # answered by a person
+    MACHINE = "machine"  # answered by an answering machine
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"  # refused by the network: unallocated number, congestion...
+    UNKNOWN = "unknown"  # cancelled, or no final status in time: fate unknown
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """The final status of a call."""
+
+    gateway_id: str  # the call's id, as the gateway answered its placement
+    outcome: CallOutcome
+    duration_s: float  # connected time (0 when nobody answered)
+    reason: str  # the gateway's words, e.g. "busy", "failed (SIP 404)"
+
+
+@dataclass(frozen=True, slots=True)
+class Keypress:
+    """Digits a recipient pressed during a call (9: do not call me again)."""
+
+    gateway_id: str  # the call's id
+    source: str  # the recipient's number
+    destination: str  # the line the call came from
+    digits: str
     gateway: str
 
 

@@ -137,6 +137,7 @@ async def test_throttling_delays_messages_without_using_up_their_attempts(
     class ThrottlingGateway:
         """Throttles every message five times (more than max_attempts), then accepts it."""
         name, sender, batch_size, concurrency = "gw", "ME", 10, 1
+        places_calls = False
 
         def __init__(self) -> None:
             self.calls = 0

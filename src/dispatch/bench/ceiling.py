@@ -31,7 +31,14 @@ from dispatch.gateways.smpp.gateway import SmppGateway
 from dispatch.gc_tuning import tune_for_batches
 from dispatch.httpserver import Request, Response, json_response, serve_http
 from dispatch.settings import GatewaySettings
-from dispatch.vocabulary import Accepted, InboundMessage, Outbound, Receipt
+from dispatch.vocabulary import (
+    Accepted,
+    CallEnded,
+    InboundMessage,
+    Keypress,
+    Outbound,
+    Receipt,
+)
 
 MAX_ROUNDS = 100  # a message the simulator keeps refusing is given up after this many tries
 RECEIPT_WAIT_S = 60.0  # after the last acceptance
@@ -63,6 +70,12 @@ class ReceiptCounter:
         return None
 
     def not_recorded(self, kind: str, count: int = 1) -> None:
+        return None
+
+    async def calls(self, ended: Sequence[CallEnded]) -> None:
+        self._count(len(ended))
+
+    async def keypresses(self, presses: Sequence[Keypress]) -> None:
         return None
 
     async def handle(self, request: Request) -> Response:

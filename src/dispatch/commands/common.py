@@ -34,6 +34,35 @@ def add_override_options(parser: argparse.ArgumentParser) -> None:
                         help="accept a text that does not name the sender (--sender)")
 
 
+def add_channel_options(parser: argparse.ArgumentParser) -> None:
+    """--channel and a voice campaign's script (docs/VOICE.md)."""
+    parser.add_argument("--channel", choices=("sms", "voice"), default="sms",
+                        help="sms (default) or voice: a recorded call per recipient")
+    parser.add_argument("--say", metavar="TEXT", default=None,
+                        help="voice: the message, read aloud ({column} placeholders allowed)")
+    parser.add_argument("--audio-url", metavar="URL", default="",
+                        help="voice: the message, a recording the provider fetches")
+    parser.add_argument("--preamble", metavar="TEXT", default="",
+                        help="voice: read first; it must name the sender and say 'tapez 9 "
+                             "pour ne plus être appelé' (default: one built from --sender)")
+
+
+def campaign_text(args: argparse.Namespace) -> str:
+    """The SMS text (--text or --text-file), or what a call reads aloud (--say, or nothing
+    with --audio-url)."""
+    if args.channel == "voice":
+        if args.text is not None or args.text_file is not None:
+            raise UserError("a voice campaign's message is --say TEXT or --audio-url URL, "
+                            "not --text")
+        if (args.say is None) == (not args.audio_url):
+            raise UserError("give the call's message with exactly one of --say or "
+                            "--audio-url")
+        return args.say or ""
+    if args.say is not None or args.audio_url or args.preamble:
+        raise UserError("--say, --audio-url and --preamble are for --channel voice")
+    return message_text(args.text, args.text_file)
+
+
 def message_text(text: str | None, text_file: str | None) -> str:
     """The text from --text or --text-file (exactly one of them)."""
     if (text is None) == (text_file is None):

@@ -22,9 +22,10 @@ from rich.progress import (
 
 from dispatch.commands.common import (
     UserError,
+    add_channel_options,
     add_config_option,
     add_override_options,
-    message_text,
+    campaign_text,
     settings_from,
 )
 from dispatch.commands.lint import measures
@@ -33,6 +34,7 @@ from dispatch.enqueue import (
     EnqueueReport,
     Exclusivity,
     TextRules,
+    Voice,
     campaign_spec,
     enqueue_file,
     gateway_of,
@@ -40,7 +42,9 @@ from dispatch.enqueue import (
 from dispatch.enqueue import Progress as ProgressCallback
 from dispatch.gc_tuning import tune_for_batches
 from dispatch.ingest import FORMATS
+from dispatch.policy.calls import MACHINE_POLICIES, CallPolicy
 from dispatch.policy.lint import LintReport
+from dispatch.policy.voice_lint import VoiceLintReport
 from dispatch.settings import Settings
 from dispatch.store.redis import open_redis
 
@@ -86,20 +90,35 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         help="who sends (party or candidate): the text must name it "
                              "(default: --client)")
     add_override_options(parser)
+    add_channel_options(parser)
+    calls = CallPolicy()
+    parser.add_argument("--call-attempts", type=int, default=calls.max_attempts, metavar="K",
+                        help=f"voice: calls per recipient at most (default "
+                             f"{calls.max_attempts})")
+    parser.add_argument("--busy-retry", type=float, default=calls.busy_retry_s / 60,
+                        metavar="MIN", help="voice: a busy line is called again this many "
+                                            "minutes later")
+    parser.add_argument("--no-answer-retry", type=float,
+                        default=calls.no_answer_retry_s / 60, metavar="MIN",
+                        help="voice: a phone nobody answered is called again this many "
+                             "minutes later")
+    parser.add_argument("--machine", choices=MACHINE_POLICIES, default=calls.machine,
+                        help="voice: an answering machine: leave the message (delivered) or "
+                             "call again later")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_config_option(parser)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    text = message_text(args.text, args.text_file)
+    text = campaign_text(args)
     settings = settings_from(args)
     args.gateway = gateway_of(settings, args.gateway, args.pool)
     try:  # fail before connecting
         campaign_spec(settings, args.campaign, text, args.gateway,
                       consent_required=args.consent_required,
                       exclusivity=exclusivity(args.client, args.election),
-                      rules=text_rules(args), pool=args.pool)
+                      rules=text_rules(args), pool=args.pool, voice=voice_of(args))
     except EnqueueError as exc:
         raise UserError(str(exc)) from None
     tune_for_batches()
@@ -109,6 +128,18 @@ def handle(args: argparse.Namespace) -> int:
     else:
         print(summary(report))
     return 0
+
+
+def voice_of(args: argparse.Namespace) -> Voice | None:
+    """A voice campaign's script and call policy from the options (None: an SMS one)."""
+    if args.channel != "voice":
+        return None
+    try:
+        calls = CallPolicy(args.call_attempts, args.busy_retry * 60,
+                           args.no_answer_retry * 60, args.machine)
+    except ValueError as exc:
+        raise UserError(f"--call-attempts, --busy-retry, --no-answer-retry: {exc}") from None
+    return Voice(args.preamble, args.audio_url, calls)
 
 
 def text_rules(args: argparse.Namespace) -> TextRules:
@@ -134,7 +165,8 @@ async def _enqueue(settings: Settings, args: argparse.Namespace, text: str) -> E
                                           deadline=args.deadline,
                                           consent_required=args.consent_required,
                                           exclusivity=exclusivity(args.client, args.election),
-                                          rules=text_rules(args), pool=args.pool)
+                                          rules=text_rules(args), pool=args.pool,
+                                          voice=voice_of(args))
             except EnqueueError as exc:
                 raise UserError(str(exc)) from None
 
@@ -178,8 +210,9 @@ def summary(report: EnqueueReport) -> str:
     return "\n".join(lines)
 
 
-def text_summary(lint: LintReport) -> list[str]:
-    """The text's encoding, parts and estimated cost, its warnings, and the overrides."""
+def text_summary(lint: LintReport | VoiceLintReport) -> list[str]:
+    """The text's encoding, parts and estimated cost (a call's: duration and cost), its
+    warnings, and the overrides."""
     lines = [f"text {line}" for line in measures(lint)]
     lines += [f"text warning: {p.code}: {p.message}" for p in lint.problems
               if not p.overridden]

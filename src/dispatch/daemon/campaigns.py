@@ -13,12 +13,15 @@ from dataclasses import dataclass
 import trio
 
 from dispatch.model import ACTIVE, Share
+from dispatch.policy.calls import CallPolicy
 from dispatch.policy.sending import Action, SendPolicy, send_policy
 from dispatch.store.campaign_meta import CampaignMeta, MetaStore
 from dispatch.template import compile_template
+from dispatch.vocabulary import CallScript
 
 log = logging.getLogger(__name__)
 Renderer = Callable[[Sequence[str] | None], str]
+Scripter = Callable[[Sequence[str] | None], CallScript]
 
 
 # Where most recipients are: a campaign whose window is closed there is not read from
@@ -35,6 +38,8 @@ class Campaign:
     policy: SendPolicy  # sending window in the recipient's local time, holidays, deadline
     identity: str = ""  # the party or candidate its text names (enqueue --sender)
     pool: str = ""  # its pool of lines (each message goes out from one); "": `sender`
+    script: Scripter | None = None  # a voice campaign: each call's script
+    calls: CallPolicy | None = None  # a voice campaign: what a call's end leads to
 
 
 class CampaignBook:
@@ -104,12 +109,15 @@ class CampaignBook:
         try:
             render = compile_template(meta.text)
             policy = send_policy(meta.schedule)
+            if meta.voice and meta.calls is None:
+                raise ValueError("its call policy is damaged")
         except ValueError as exc:  # enqueue checks these; this is a damaged meta
             log.error("campaign %s cannot be sent (%s): not sending it", campaign_id, exc)
             return None
         sender = "" if pool else self._senders.get(gateway, "")
+        script = _scripter(meta, render) if meta.voice else None
         return Campaign(campaign_id, gateway, sender, render, policy, meta.sender_identity,
-                        pool)
+                        pool, script, meta.calls)
 
     def _refuse(self, campaign_id: str, reason: str) -> None:
         """Log once (the campaign is looked at again on every refresh) and leave it queued."""
@@ -125,3 +133,12 @@ class CampaignBook:
             self.queued[campaign_id] = live.queued
             self.status[campaign_id] = live.status
             self.shares[campaign_id] = live.share
+
+
+def _scripter(meta: CampaignMeta, render: Renderer) -> Scripter:
+    """Each call's script: the preamble, then the recording or the text read aloud."""
+    preamble, audio_url = meta.preamble, meta.audio_url
+    if audio_url:
+        script = CallScript(preamble, audio_url)
+        return lambda values: script
+    return lambda values: CallScript(preamble, say=render(values))

@@ -17,6 +17,7 @@ from dispatch.httpserver import Request, Response, error_response
 from dispatch.lines.scheduler import Line, LineScheduler
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+CALL_DURATION_BUCKETS = (1, 5, 10, 20, 30, 45, 60, 90, 120, 300)
 QUEUE_WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 RECEIPT_RESULTS = ("delivered", "failed", "expired", "parked", "repeated", "intermediate",
                    "invalid")
@@ -85,6 +86,17 @@ class DaemonMetrics:
         self.waiting_for_line = Gauge(
             "dispatch_messages_waiting_for_line", "Messages held for a line of their pool, by "
             "gateway (paused campaigns' included)", ["gateway"], registry=self.registry)
+        self.calls = Counter(
+            "dispatch_calls", "Calls that ended, by outcome (human, machine, no_answer, busy, "
+            "failed, unknown), and calls called again (retried), opted out (9 pressed) or "
+            "whose end matched no call in progress here (unmatched)", ["outcome"],
+            registry=self.registry)
+        self.call_duration = Histogram(
+            "dispatch_call_duration_seconds", "Connected time of the calls that ended",
+            buckets=CALL_DURATION_BUCKETS, registry=self.registry)
+        self.calls_in_progress = Gauge(
+            "dispatch_calls_in_progress", "Calls placed by this daemon, not ended yet",
+            registry=self.registry)
         self.receipt_results = {name: self.receipts.labels(name) for name in RECEIPT_RESULTS}
         self._gateways: dict[str, GatewayMetrics] = {}
 

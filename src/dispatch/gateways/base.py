@@ -7,7 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from dispatch.vocabulary import InboundMessage, Outbound, Receipt, SubmitResult
+from dispatch.vocabulary import (
+    CallEnded,
+    InboundMessage,
+    Keypress,
+    Outbound,
+    Receipt,
+    SubmitResult,
+)
 
 if TYPE_CHECKING:  # types only: the interface itself runs nothing
     import trio
@@ -31,6 +38,15 @@ class Inbound(Protocol):
         """Replies from recipients: an opt-out among them is in force when this returns."""
         ...
 
+    async def calls(self, ended: Sequence[CallEnded]) -> None:
+        """Calls that reached their final status (their lines are free again)."""
+        ...
+
+    async def keypresses(self, presses: Sequence[Keypress]) -> None:
+        """Keys pressed during calls: a 9 (do not call me again) is in force when this
+        returns."""
+        ...
+
     def not_recorded(self, kind: str, count: int = 1) -> None:
         """Receipts received but not recorded, counted in the metrics: "intermediate" (only
         acknowledged: enroute, accepted...) or "invalid" (refused as unreadable)."""
@@ -44,6 +60,9 @@ class Gateway(Protocol):
     sender: str  # the sender identity (alphanumeric or number) messages go out with
     batch_size: int
     concurrency: int
+    # It places calls: an accepted call holds its line until its end comes back
+    # (Inbound.calls), instead of freeing it once the gateway answered.
+    places_calls: bool
 
     @property
     def outstanding(self) -> int | None:

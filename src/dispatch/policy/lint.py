@@ -67,8 +67,28 @@ class Problem:
         return {"code": self.code, "message": self.message, "severity": self.severity}
 
 
+class Verdict:
+    """What a report's problems decide: the refusals, the overrides used, ok or not."""
+
+    problems: tuple[Problem, ...]
+
+    @property
+    def overridden(self) -> tuple[str, ...]:
+        """The refusals this report let through because an override allowed them."""
+        return tuple(problem.code for problem in self.problems if problem.overridden)
+
+    @property
+    def refusals(self) -> tuple[Problem, ...]:
+        return tuple(problem for problem in self.problems if problem.severity == "error")
+
+    @property
+    def ok(self) -> bool:
+        """False when a problem refuses the campaign."""
+        return not self.refusals
+
+
 @dataclasses.dataclass(frozen=True)
-class LintReport:
+class LintReport(Verdict):
     encoding: str
     forcing_chars: tuple[str, ...]
     parts: int
@@ -86,20 +106,6 @@ class LintReport:
     def cost(self) -> Decimal | None:
         """The campaign's cost, None when the number of recipients is not given."""
         return None if self.recipients is None else self.cost_per_message * self.recipients
-
-    @property
-    def overridden(self) -> tuple[str, ...]:
-        """The refusals this report let through because an override allowed them."""
-        return tuple(problem.code for problem in self.problems if problem.overridden)
-
-    @property
-    def refusals(self) -> tuple[Problem, ...]:
-        return tuple(problem for problem in self.problems if problem.severity == "error")
-
-    @property
-    def ok(self) -> bool:
-        """False when a problem refuses the campaign."""
-        return not self.refusals
 
     def to_json(self) -> dict[str, Any]:
         cost = self.cost
@@ -132,7 +138,7 @@ def lint_text(text: str, *, sender: str | None = None,
 
 def has_optout_mention(text: str) -> bool:
     """Does `text` tell how to object (one of the forms of the module docstring)?"""
-    folded = _fold(text)
+    folded = fold(text)
     return any(pattern.search(folded) for pattern in _OPTOUT_PATTERNS)
 
 
@@ -144,7 +150,7 @@ def names_sender(text: str, sender: str) -> bool:
     return f" {wanted} " in f" {' '.join(normalise(text).split())} "
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -178,7 +184,7 @@ def _encoding_problems(encoding: str, forcing: tuple[str, ...]) -> list[Problem]
 def _optout_problems(text: str, allowed: bool) -> list[Problem]:
     if has_optout_mention(text):
         return []
-    return [_refusal(MISSING_OPTOUT, "no opt-out mention: add e.g. 'STOP au 36xxx' with "
+    return [refusal(MISSING_OPTOUT, "no opt-out mention: add e.g. 'STOP au 36xxx' with "
                      "your short code, or 'Répondez STOP'", allowed)]
 
 
@@ -186,16 +192,16 @@ def _sender_problems(text: str, sender: str | None, required: bool,
                      allowed: bool) -> list[Problem]:
     if sender is None:
         if required:
-            return [_refusal(MISSING_SENDER, "no sender identity given: nothing shows that "
+            return [refusal(MISSING_SENDER, "no sender identity given: nothing shows that "
                              "the text names who sends it", allowed)]
         return [Problem("no_sender_given", "no sender given: cannot check that the text "
                         "names who sends it", "warning")]
     if names_sender(text, sender):
         return []
-    return [_refusal(MISSING_SENDER, f"the text does not name the sender {sender!r}", allowed)]
+    return [refusal(MISSING_SENDER, f"the text does not name the sender {sender!r}", allowed)]
 
 
-def _refusal(code: str, message: str, allowed: bool) -> Problem:
+def refusal(code: str, message: str, allowed: bool) -> Problem:
     """A refusal, or a warning saying an override let it through."""
     if allowed:
         return Problem(code, message + " (allowed by override)", "warning", overridden=True)

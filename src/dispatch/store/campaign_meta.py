@@ -14,8 +14,10 @@ Fields:
 - retention: finished_at (stamped here when nothing is left to send or receive, cleared
   by enqueue.lua when more is queued), purge_started_at, purged_text and purged_unsent
   (purge_mark.lua, which also removes text), purged_at;
-- read, written by no command yet: channel ("sms"), holidays ("ignore": send on public
-  holidays too).
+- a voice campaign's (channel "voice"): preamble (read first: who calls, how to object),
+  audio_url (the recording; absent: `text` is read aloud), and its call policy:
+  call_attempts, busy_retry_s, no_answer_retry_s, machine ("leave" or "retry");
+- read, written by no command yet: holidays ("ignore": send on public holidays too).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Final
 
 from dispatch.keys import Keys
 from dispatch.model import ACTIVE, Share
+from dispatch.policy.calls import CallPolicy
 from dispatch.policy.sending import Schedule
 from dispatch.store.redis import Redis
 from dispatch.store.status import campaign_ids
@@ -54,9 +57,17 @@ FINISHED_AT: Final = "finished_at"
 PURGE_STARTED_AT: Final = "purge_started_at"
 PURGED_UNSENT: Final = "purged_unsent"
 PURGED_AT: Final = "purged_at"
+PREAMBLE: Final = "preamble"
+AUDIO_URL: Final = "audio_url"
+CALL_ATTEMPTS: Final = "call_attempts"
+BUSY_RETRY_S: Final = "busy_retry_s"
+NO_ANSWER_RETRY_S: Final = "no_answer_retry_s"
+MACHINE: Final = "machine"
+VOICE: Final = "voice"
 HOLIDAYS_IGNORED: Final = b"ignore"
 # What a top-up must agree with (text and gateway first: the first difference is named).
-CHECKED: Final = (TEXT, GATEWAY, CONSENT_REQUIRED, CLIENT, ELECTION, CONSENT_BUCKETS, POOL)
+CHECKED: Final = (TEXT, GATEWAY, CONSENT_REQUIRED, CLIENT, ELECTION, CONSENT_BUCKETS, POOL,
+                  CHANNEL)
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,13 @@ class CampaignMeta:
     share: Share = field(default_factory=Share)
     purge_started_at: int | None = None
     purged_at: int | None = None
+    preamble: str = ""  # voice: read first
+    audio_url: str = ""  # voice: the recording ("": `text` is read aloud)
+    calls: CallPolicy | None = None  # voice: what a call's end leads to
+
+    @property
+    def voice(self) -> bool:
+        return self.schedule.channel == VOICE
 
 
 @dataclass(frozen=True)
@@ -99,9 +117,15 @@ class RetentionMarks:
 def creation_fields(*, text: str, gateway: str, pool: str, placeholders: Sequence[str],
                     created_at: float, window: str, deadline: str, consent_required: bool,
                     client: str, election: str, consent_buckets: int,
-                    sender_identity: str, overrides: Sequence[str]) -> dict[str, str]:
+                    sender_identity: str, overrides: Sequence[str],
+                    channel: str = "sms", preamble: str = "", audio_url: str = "",
+                    calls: CallPolicy | None = None) -> dict[str, str]:
     """The fields a new campaign's meta starts with ("" window or deadline: absent)."""
     return {
+        **({CHANNEL: channel} if channel != "sms" else {}),
+        **({PREAMBLE: preamble} if preamble else {}),
+        **({AUDIO_URL: audio_url} if audio_url else {}),
+        **(_call_fields(calls) if calls is not None else {}),
         TEXT: text, GATEWAY: gateway,
         PLACEHOLDERS: json.dumps(list(placeholders), ensure_ascii=False),
         CREATED_AT: str(int(created_at)),
@@ -112,6 +136,25 @@ def creation_fields(*, text: str, gateway: str, pool: str, placeholders: Sequenc
         **{OVERRIDE_PREFIX + code: str(int(created_at)) for code in overrides},
         POOL: pool,
     }
+
+
+def _call_fields(calls: CallPolicy) -> dict[str, str]:
+    return {CALL_ATTEMPTS: str(calls.max_attempts), BUSY_RETRY_S: repr(calls.busy_retry_s),
+            NO_ANSWER_RETRY_S: repr(calls.no_answer_retry_s), MACHINE: calls.machine}
+
+
+def decode_calls(raw: Mapping[bytes, bytes]) -> CallPolicy:
+    """A voice campaign's call policy (absent fields: the defaults; a damaged value raises
+    ValueError, as a damaged window does)."""
+    default = CallPolicy()
+
+    def value(name: str) -> bytes | None:
+        return raw.get(name.encode())
+
+    return CallPolicy(int(value(CALL_ATTEMPTS) or default.max_attempts),
+                      float(value(BUSY_RETRY_S) or default.busy_retry_s),
+                      float(value(NO_ANSWER_RETRY_S) or default.no_answer_retry_s),
+                      (value(MACHINE) or default.machine.encode()).decode())
 
 
 def decode(campaign_id: str, raw: Mapping[bytes, bytes]) -> CampaignMeta:
@@ -128,7 +171,19 @@ def decode(campaign_id: str, raw: Mapping[bytes, bytes]) -> CampaignMeta:
         _int(raw.get(CONSENT_BUCKETS.encode())) or 1, text(SENDER_IDENTITY),
         _overrides(raw), text(STATUS, ACTIVE),
         decode_share(raw.get(WEIGHT.encode()), raw.get(PRIORITY.encode())),
-        _int(raw.get(PURGE_STARTED_AT.encode())), _int(raw.get(PURGED_AT.encode())))
+        _int(raw.get(PURGE_STARTED_AT.encode())), _int(raw.get(PURGED_AT.encode())),
+        text(PREAMBLE), text(AUDIO_URL), _calls_of(raw))
+
+
+def _calls_of(raw: Mapping[bytes, bytes]) -> CallPolicy | None:
+    """A voice campaign's call policy; None for an SMS campaign, or a damaged policy (the
+    daemon then refuses to send the campaign, as for a damaged window)."""
+    if raw.get(CHANNEL.encode()) != VOICE.encode():
+        return None
+    try:
+        return decode_calls(raw)
+    except ValueError:
+        return None
 
 
 def decode_schedule(raw: Mapping[bytes, bytes]) -> Schedule:

@@ -17,7 +17,9 @@ from coredis.exceptions import ResponseError, StreamDuplicateConsumerGroupError
 
 from dispatch.consent import Consent
 from dispatch.keys import GROUP, Keys
+from dispatch.policy.calls import CallPolicy
 from dispatch.store.campaign_meta import (
+    CHANNEL,
     CLIENT,
     CONSENT_BUCKETS,
     CONSENT_REQUIRED,
@@ -57,6 +59,10 @@ class CampaignSpec:
     # Lint refusals an operator overrode for this text (dispatch.policy.lint codes).
     lint_overrides: tuple[str, ...] = ()
     pool: str = ""  # the pool of lines it goes out on; "": the gateway's `sender`
+    channel: str = "sms"  # or "voice": a call per message, `text` read aloud
+    preamble: str = ""  # voice: read first (who calls, "tapez 9")
+    audio_url: str = ""  # voice: the recording, instead of reading `text`
+    calls: CallPolicy | None = None  # voice: what a call's end leads to
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +163,9 @@ class CampaignStore:
             placeholders=spec.placeholders, created_at=now, window=spec.window,
             deadline=spec.deadline, consent_required=spec.consent_required,
             client=spec.client, election=spec.election, consent_buckets=consent_buckets,
-            sender_identity=spec.sender_identity, overrides=spec.lint_overrides))
+            sender_identity=spec.sender_identity, overrides=spec.lint_overrides,
+            channel=spec.channel, preamble=spec.preamble, audio_url=spec.audio_url,
+            calls=spec.calls))
         _check_same(spec, values)
         return int(values[CONSENT_BUCKETS] or consent_buckets)
 
@@ -174,6 +182,9 @@ def _check_same(spec: CampaignSpec, stored: dict[str, bytes | None]) -> None:
     if gateway is not None and gateway.decode() != spec.gateway:
         raise CampaignConflict(f"{name} with gateway {gateway.decode()!r}, not "
                                f"{spec.gateway!r}")
+    channel = (stored[CHANNEL] or b"sms").decode()
+    if channel != spec.channel:
+        raise CampaignConflict(f"{name} as a {channel} campaign, not {spec.channel}")
     pool = stored[POOL]
     if pool is not None and pool.decode() != spec.pool:
         raise CampaignConflict(f"{name} on pool {pool.decode() or '(none)'!r}, not "

@@ -113,7 +113,7 @@ class Queue:
             pipe.xack(stream, GROUP, [entry.entry_id])
 
     async def record(self, campaign: str, outcomes: Sequence[Outcome]) -> list[int]:
-        """Record outcomes and ack them: [submitted, ended unsent, receipts adopted]."""
+        """Record outcomes and ack them: [submitted, ended otherwise, receipts adopted]."""
         keys = self._keys.campaign(campaign)
         map_ttl_s = (self.receipt_timeout_h + MAP_MARGIN_H) * 3600
         flat: list[Any] = []

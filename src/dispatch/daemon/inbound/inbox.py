@@ -25,9 +25,10 @@ import trio
 from dispatch.daemon.batching import drain_ready
 from dispatch.daemon.inbound.replies import ReplyHandler
 from dispatch.daemon.metrics import DaemonMetrics
+from dispatch.daemon.outbound.calls import CallBook
 from dispatch.daemon.resilience import with_redis_retry
 from dispatch.store.queue import Queue
-from dispatch.vocabulary import InboundMessage, Receipt
+from dispatch.vocabulary import CallEnded, InboundMessage, Keypress, Receipt
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,12 @@ class Inbox:
     """Receipts and replies from every gateway (the `Inbound` of gateways.base)."""
 
     def __init__(self, queue: Queue, metrics: DaemonMetrics, batch_size: int,
-                 replies: ReplyHandler, workers: int = RECORD_WORKERS) -> None:
+                 replies: ReplyHandler, calls: CallBook | None = None,
+                 workers: int = RECORD_WORKERS) -> None:
+        """`calls`: the calls this daemon placed (None: it places none)."""
         self._queue = queue
         self._replies = replies
+        self._calls = calls
         self._metrics = metrics
         self._batch_size = batch_size  # jobs (HTTP requests, SMPP reads) per Redis batch
         self._workers = workers
@@ -71,6 +75,21 @@ class Inbox:
 
     def not_recorded(self, kind: str, count: int = 1) -> None:
         self._metrics.receipt_results[kind].inc(count)
+
+    async def calls(self, ended: Sequence[CallEnded]) -> None:
+        """Returns once each call's line is free and its message recorded (or waiting to
+        be called again)."""
+        if self._calls is None:
+            self._metrics.calls.labels("unmatched").inc(len(ended))
+            return
+        await self._calls.settle(ended)
+
+    async def keypresses(self, presses: Sequence[Keypress]) -> None:
+        """Returns once the 9s among them are on the suppression list."""
+        stops = await with_redis_retry(
+            "keypresses", lambda: self._replies.keypresses(presses), self._metrics)
+        if stops:
+            self._metrics.calls.labels("opted_out").inc(stops)
 
     async def messages(self, messages: Sequence[InboundMessage]) -> None:
         """Returns once the replies are stored, and the opt-outs among them in force."""

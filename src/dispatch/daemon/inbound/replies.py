@@ -24,9 +24,10 @@ from dispatch.policy.keywords import Intent, classify
 from dispatch.store.answers import Answer
 from dispatch.store.optout import OptOutEvent, line_scope
 from dispatch.store.queue import Queue
-from dispatch.vocabulary import InboundMessage
+from dispatch.vocabulary import InboundMessage, Keypress
 
 SUBMISSION_WAIT_S = 30.0  # at most: a gateway's answer timeout
+OPT_OUT_DIGIT = "9"  # pressed during a call: do not call me again
 
 
 class ReplyHandler:
@@ -51,6 +52,23 @@ class ReplyHandler:
         await self._submitting.wait_clear((e.number for e in opt_outs), SUBMISSION_WAIT_S)
         await self._queue.store_inbound(messages, [str(intent) for intent in intents], helps)
         return intents
+
+    async def keypresses(self, presses: Sequence[Keypress]) -> int:
+        """A 9 pressed during a call opts the number out of the line that called, as a STOP
+        would (audited, source "dtmf"); returns how many. Acknowledged, like a STOP, only
+        once no submission to that number is under way."""
+        events = [await self._keypress_event(press) for press in presses
+                  if OPT_OUT_DIGIT in press.digits]
+        await self._queue.optouts.add(events)
+        await self._submitting.wait_clear((e.number for e in events), SUBMISSION_WAIT_S)
+        return len(events)
+
+    async def _keypress_event(self, press: Keypress) -> OptOutEvent:
+        number = _e164(press.source)
+        answered = await self._answered(number)
+        return OptOutEvent(number, line_scope(press.destination), "dtmf",
+                           line=press.destination, text=press.digits,
+                           campaign=",".join(answered))
 
     async def _change_optouts(self, messages: Sequence[InboundMessage],
                               intents: Sequence[Intent]) -> list[OptOutEvent]:

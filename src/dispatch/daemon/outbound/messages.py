@@ -22,6 +22,7 @@ class Message:
     # when they cannot all go at once, each part's offset from the first.
     parts: int = 1
     part_offsets: tuple[float, ...] = ()
+    calls: int = 0  # a voice message: the calls placed for it by this daemon
 
 
 class MessageSink(Protocol):

@@ -15,6 +15,7 @@ import trio
 from dispatch.daemon.batching import drain_ready, hand_over
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.metrics import GatewayMetrics
+from dispatch.daemon.outbound.calls import CallBook, Release
 from dispatch.daemon.outbound.inflight import InFlightNumbers
 from dispatch.daemon.outbound.messages import (
     NOT_SENT_CANCELLED,
@@ -54,6 +55,8 @@ class Lines(Protocol):
 # Why a message was never sent, as recorded.
 NOT_SENT_OPTED_OUT = "opted out while waiting to be sent"
 NOT_SENT_DEADLINE = "deadline passed before it could be sent"
+# The line a placed call keeps, and how it is freed when the call ends.
+Keep = Callable[[Message], "tuple[Line, Release] | None"]
 PAUSE_RECHECK_S = 1.0  # campaign status is refreshed about once a second
 WAITER_FULL_RECHECK_S = 300.0
 
@@ -68,6 +71,7 @@ class Sending:
     policy: RetryPolicy
     optouts: OptOutCheck | None = None  # the last opt-out look before sending
     submitting: InFlightNumbers = field(default_factory=InFlightNumbers)
+    calls: CallBook | None = None  # calls in progress (gateways that place calls)
 
 
 class Sender:
@@ -82,6 +86,8 @@ class Sender:
         self._waiter = sending.waiter
         self._optouts = sending.optouts
         self._submitting = sending.submitting
+        # A gateway that places calls: an accepted call keeps its line until it ends.
+        self._calls = sending.calls if gateway.places_calls else None
         self._metrics = metrics
         self._outcomes = outcomes
         self._rng = random.Random()
@@ -143,18 +149,28 @@ class Sender:
             for _ in range(windows):
                 lines.release_window()
 
+        line_of = {id(message): line for message, line in batch}
+
+        def keep(message: Message) -> tuple[Line, Release] | None:
+            """A call was placed: its line stays taken until the call ends."""
+            line = line_of.pop(id(message), None)
+            if line is None:
+                return None
+            held.remove(line)
+            return line, release
+
         try:
             await self._send([message for message, _ in batch],
-                             [line.address for line in used], (submitting, answered))
+                             [line.address for line in used], (submitting, answered), keep)
         finally:
             answered()
 
     async def _send(self, batch: list[Message], sources: list[str] | None = None,
-                    around: tuple[Callable[[], None], Callable[[], None]] | None = None
-                    ) -> None:
+                    around: tuple[Callable[[], None], Callable[[], None]] | None = None,
+                    keep: Keep | None = None) -> None:
         """`sources`: each message's sender (its line); None: the gateway's sender.
         `around`: called right before the batch goes to the gateway, and as soon as the
-        gateway answered."""
+        gateway answered; `keep`: the line a placed call keeps (see _send_on_lines)."""
         sendable: list[Message] = []
         outbound: list[Outbound] = []
         done: list[tuple[str, Outcome]] = []
@@ -182,24 +198,26 @@ class Sender:
             if outbound:
                 if around is not None:
                     around[0]()
-                await self._submit(sendable, outbound, done, around[1] if around else None)
+                await self._submit(sendable, outbound, done, around[1] if around else None,
+                                   keep)
         finally:
             self._submitting.leave(numbers)
         await hand_over(self._outcomes, done)
 
     async def _submit(self, messages: list[Message], outbound: list[Outbound],
                       done: list[tuple[str, Outcome]],
-                      answered: Callable[[], None] | None = None) -> None:
+                      answered: Callable[[], None] | None = None, keep: Keep | None = None
+                      ) -> None:
         started = trio.current_time()
         results = await self._gateway.submit(outbound)
-        if answered is not None:
-            answered()
         self._metrics.latency.observe(trio.current_time() - started)
         accepted_at = time.time()  # wall clock, like the stream entry ids
         for message, result in zip(messages, results, strict=True):
             if isinstance(result, Accepted):
                 self._metrics.queue_wait.observe(accepted_at - enqueued_at(message))
-            self._settle(message, result, done)
+            self._settle(message, result, done, keep)
+        if answered is not None:  # after the calls placed took their lines (keep)
+            answered()
 
     async def _drop_opted_out(self, messages: list[Message], outbound: list[Outbound],
                               done: list[tuple[str, Outcome]]
@@ -235,15 +253,23 @@ class Sender:
 
     def _outbound(self, message: Message, sender: str) -> Outbound:
         campaign = self._book.campaigns[message.campaign]
-        return Outbound(message_reference(message.campaign, message.number), message.number,
-                        sender, campaign.render(message.values),
+        reference = message_reference(message.campaign, message.number)
+        if campaign.script is not None:  # a call: a new reference for each call placed
+            return Outbound(f"{reference}/{message.calls + 1}", message.number, sender, "",
+                            script=campaign.script(message.values))
+        return Outbound(reference, message.number, sender, campaign.render(message.values),
                         part_offsets=message.part_offsets)
 
     def _settle(self, message: Message, result: SubmitResult,
-                done: list[tuple[str, Outcome]]) -> None:
-        """Add the outcome to record to `done`, or schedule a retry."""
+                done: list[tuple[str, Outcome]], keep: Keep | None = None) -> None:
+        """Add the outcome to record to `done`, or schedule a retry; a call placed goes to
+        the calls in progress, with the line it keeps."""
         if isinstance(result, Accepted):
             self._metrics.submitted.inc()
+            if self._calls is not None:
+                line, release = (keep(message) if keep else None) or (None, None)
+                self._calls.placed(result.gateway_id, message, line, release)
+                return
             done.append(outcome(message, StateCode.SUBMITTED, result.gateway_id))
         elif isinstance(result, Rejected):
             self._metrics.failed.inc()

@@ -15,6 +15,7 @@ import trio
 
 from dispatch.gateways.base import Inbound
 from dispatch.gateways.http.callbacks import HttpCallbacks
+from dispatch.gateways.responses import retry_after
 from dispatch.httpserver import Handler
 from dispatch.settings import GatewaySettings
 from dispatch.vocabulary import Accepted, Outbound, Rejected, Retry, SubmitResult, retry_all
@@ -30,6 +31,7 @@ def build(name: str, config: GatewaySettings, callback_url: str) -> HttpGateway:
 class HttpGateway:
     # No bound of its own on the submissions outstanding (each sender has one request).
     outstanding: int | None = None
+    places_calls = False
 
     def __init__(self, name: str, config: GatewaySettings, callback_url: str,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -113,9 +115,9 @@ def _accepted(payload: Any) -> SubmitResult:
 def _error_result(response: httpx.Response) -> SubmitResult:
     reason = f"HTTP {response.status_code}: {_error_text(response)}"
     if response.status_code == 429:  # throttled: not taken, only asked to wait
-        return Retry(reason, _retry_after(response), counts=False, throttled=True)
+        return Retry(reason, retry_after(response), counts=False, throttled=True)
     if response.status_code in TRANSIENT_STATUSES or response.status_code >= 500:
-        return Retry(reason, _retry_after(response))
+        return Retry(reason, retry_after(response))
     return Rejected(reason)
 
 
@@ -146,11 +148,3 @@ def _error_text(response: httpx.Response) -> str:
     if isinstance(payload, dict) and "error" in payload:
         return str(payload["error"])[:200]
     return response.reason_phrase or "error"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None

@@ -72,6 +72,8 @@ def build(name: str, config: GatewaySettings, callback_url: str) -> SmppGateway:
 
 
 class SmppGateway:
+    places_calls = False
+
     def __init__(self, name: str, config: GatewaySettings) -> None:
         check_config(name, config)
         self.name = name

@@ -5,11 +5,12 @@
 -- ARGV[4] msgpack of a flat list of quads: stream entry id, number, outcome, and the
 --         gateway id (for 's' submitted) or the reason (a final code: 'f' failed,
 --         'x' expired by the deadline, 'p' suppressed: opted out while waiting,
---         'c' cancelled); see store/scripts.py `packed`.
+--         'c' cancelled, 'd' delivered: a call answered); see store/scripts.py `packed`.
+--         The reason of a message that did not end delivered goes to the errors hash.
 -- The receipt correlation is written here, in the same step as the state, and a receipt
 -- that arrived before it (parked as an orphan) is applied at once.
--- Returns {submitted, ended unsent (failed, expired, suppressed or cancelled), receipts
--- applied from orphans}.
+-- Returns {submitted, ended otherwise (failed, expired, suppressed, cancelled, or a call
+-- delivered), receipts applied from orphans}.
 local submitted, failed, adopted = 0, 0, 0
 local tally, ids = {}, {}
 -- Receipts that overtake their submission's record are rare: look for one only when some
@@ -34,7 +35,7 @@ for i = 1, #items, 4 do
       end
     else
       move(KEYS[1], tally, number, state, outcome)
-      redis.call('HSET', KEYS[4], number, detail)
+      if outcome ~= 'd' then redis.call('HSET', KEYS[4], number, detail) end
       failed = failed + 1
     end
   end
