@@ -6,6 +6,11 @@ without `--smpp-port`), for scripts to read. On a signal it stops accepting, clo
 SMPP connections cleanly, sends the receipts still pending for at most the shutdown grace
 period (unsent ones are reported on stderr), and exits 0.
 
+The voice side (the Calls API of docs/VOICE.md) is always served on the HTTP port: calls
+are answered by humans or machines, ring out, are busy or fail in the `--call-outcomes`
+mix, a `--dtmf-rate` share of the humans press 9, and GET /stats shows its book under
+`voice` (see dispatch.simulator.voice).
+
 `--profile NAME` (see dispatch.simulator.profiles) sets defaults; flags given explicitly
 override them. `--reply-share P` makes that share of recipients answer (`--reply-text`,
 STOP by default), over HTTP to the daemon's MO webhook and over SMPP as MO deliver_sm; GET
@@ -28,6 +33,8 @@ from dispatch.commands.common import UserError
 from dispatch.gc_tuning import tune_for_batches
 from dispatch.policy.answers import DEFAULT_OPTOUT_TEXT
 from dispatch.simulator.config import (
+    CALL_MIX,
+    DEFAULT_CALL_OUTCOMES_TEXT,
     DEFAULT_OUTCOMES_TEXT,
     SimulatorConfig,
     SimulatorConfigError,
@@ -92,6 +99,19 @@ _FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--confirmation-text", "str", DEFAULT_OPTOUT_TEXT,
      "text of an opt-out confirmation: one per number and line is counted in "
      "`confirmations`, not in `sent_after_stop`"),
+    # The voice side (always served on the HTTP port).
+    ("--call-outcomes", "call_outcomes", DEFAULT_CALL_OUTCOMES_TEXT,
+     "call outcome mix, NAME=WEIGHT,... (human, machine, no_answer, busy, failed, invalid)"),
+    ("--call-ring-ms", "float", "5000", "mean ring time before a call is answered or rings out"),
+    ("--call-ring-jitter-ms", "float", "0",
+     "uniform jitter either side of the ring time (at most --call-ring-ms)"),
+    ("--call-duration-ms", "float", "30000", "mean time an answered call stays connected"),
+    ("--call-duration-jitter-ms", "float", "0",
+     "uniform jitter either side of the duration (at most --call-duration-ms)"),
+    ("--dtmf-rate", "float", "0",
+     "probability that a human answering a call with a Gather presses 9 (0..1)"),
+    ("--voice-cps", "float", "0", "calls placed per second per account, 0 = unlimited; "
+                                  "over it: 429"),
 )
 
 
@@ -105,6 +125,13 @@ def add_parser(subparsers: Any) -> None:
                             help=f"{text} (default: {default})" if default else text)
     parser.add_argument("--account", action="append", default=[], metavar="SYSTEM_ID:PASSWORD",
                         help="SMPP account (repeat for several); none = accept any bind")
+    parser.add_argument("--voice-account", action="append", default=[],
+                        metavar="SID:TOKEN",
+                        help="voice account (repeat for several); none = accept any "
+                             "credentials")
+    parser.add_argument("--no-voice-idempotency", action="store_true",
+                        help="place a call again on a repeated Idempotency-Key (counted in "
+                             "voice duplicates) instead of answering with the first call")
     parser.add_argument("--profile", default=None, metavar="NAME",
                         help=f"behaviour profile: {', '.join(PROFILES)} (flags override it)")
     parser.set_defaults(handler=run_simulator)
@@ -143,21 +170,25 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
             if given is not None or _dest(flag) not in values:
                 values[_dest(flag)] = _convert(flag, kind, default if given is None else given)
         values["accounts"] = parse_accounts(args.account)
+        values["voice_accounts"] = parse_accounts(args.voice_account, "--voice-account",
+                                                  "SID:TOKEN")
+        values["voice_idempotency"] = not args.no_voice_idempotency
         return SimulatorConfig(**values)
     except SimulatorConfigError as exc:
         raise UserError(str(exc)) from None
 
 
-def parse_accounts(items: list[str]) -> dict[str, str]:
-    """`SYSTEM_ID:PASSWORD` items -> {system_id: password}."""
+def parse_accounts(items: list[str], flag: str = "--account",
+                   form: str = "SYSTEM_ID:PASSWORD") -> dict[str, str]:
+    """`NAME:SECRET` items -> {name: secret}; errors name `flag`."""
     accounts: dict[str, str] = {}
     for item in items:
-        system_id, sep, password = item.partition(":")
-        if not sep or not system_id:
-            raise SimulatorConfigError(f"--account: expected SYSTEM_ID:PASSWORD, got {item!r}")
-        if system_id in accounts:
-            raise SimulatorConfigError(f"--account: {system_id!r} given twice")
-        accounts[system_id] = password
+        name, sep, secret = item.partition(":")
+        if not sep or not name:
+            raise SimulatorConfigError(f"{flag}: expected {form}, got {item!r}")
+        if name in accounts:
+            raise SimulatorConfigError(f"{flag}: {name!r} given twice")
+        accounts[name] = secret
     return accounts
 
 
@@ -184,6 +215,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "port": lambda text: int(text) if text else None,
     "status": lambda text: int(text, 0),
     "outcomes": parse_outcome_mix,
+    "call_outcomes": lambda text: parse_outcome_mix(text, CALL_MIX),
 }
 
 
@@ -205,6 +237,10 @@ def _report_unsent(simulator: Simulator) -> None:
     pending = simulator.receipts.counters.pending
     if pending:
         print(f"dispatch simulator: {pending} receipts still unsent at exit",
+              file=sys.stderr)
+    calls = simulator.voice.poster.counters.pending
+    if calls:
+        print(f"dispatch simulator: {calls} voice callbacks still unsent at exit",
               file=sys.stderr)
     replies = simulator.replies.stats()["replies"]["pending"]
     if replies:

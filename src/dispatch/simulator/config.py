@@ -1,7 +1,8 @@
 """The simulator's knobs: one frozen dataclass, validated on construction, and the
 outcome-mix parser — pure (no Trio, no I/O).
 
-The HTTP gateway's knobs come first; the SMSC's (`smpp_port` not None enables it) follow.
+The HTTP gateway's knobs come first; the SMSC's (`smpp_port` not None enables it) follow,
+then the recipients who reply, then the voice side's (always served on the HTTP port).
 Field names are the command's flag names, so an error names the flag to fix.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -29,6 +30,20 @@ DEFAULT_OUTCOMES: Final[dict[str, float]] = {
 }
 DEFAULT_OUTCOMES_TEXT: Final = ",".join(f"{k}={v}" for k, v in DEFAULT_OUTCOMES.items())
 
+# What becomes of a call (see voice/plan.py for the final status each one gives).
+HUMAN: Final = "human"
+MACHINE: Final = "machine"
+NO_ANSWER: Final = "no_answer"
+BUSY: Final = "busy"
+FAILED: Final = "failed"
+INVALID: Final = "invalid"  # an unallocated number
+CALL_OUTCOME_NAMES: Final = (HUMAN, MACHINE, NO_ANSWER, BUSY, FAILED, INVALID)
+DEFAULT_CALL_OUTCOMES: Final[dict[str, float]] = {
+    HUMAN: 0.55, MACHINE: 0.20, NO_ANSWER: 0.15, BUSY: 0.05, FAILED: 0.03, INVALID: 0.02,
+}
+DEFAULT_CALL_OUTCOMES_TEXT: Final = ",".join(
+    f"{k}={v}" for k, v in DEFAULT_CALL_OUTCOMES.items())
+
 # Receipt text dialects of the SMSC (see smsc/receipts.py).
 RECEIPT_FORMATS: Final = ("standard", "long-dates", "capital-text", "hex-ids", "no-text")
 ESME_RSYSERR: Final = 0x08
@@ -37,6 +52,18 @@ MAX_REPLY_TEXT: Final = 1_000
 
 class SimulatorConfigError(ValueError):
     """A knob has a value the simulator cannot use; the message names the knob."""
+
+
+@dataclass(frozen=True)
+class Mix:
+    """A kind of outcome mix: the flag that sets it (named in errors) and its outcomes."""
+
+    flag: str
+    names: Sequence[str]
+
+
+SMS_MIX: Final = Mix("--outcomes", OUTCOME_NAMES)
+CALL_MIX: Final = Mix("--call-outcomes", CALL_OUTCOME_NAMES)
 
 
 @dataclass(frozen=True)
@@ -90,6 +117,19 @@ class SimulatorConfig:
     # The text of an opt-out confirmation: one per (number, line) is counted in
     # `confirmations`, not in `sent_after_stop` (see replies.py).
     confirmation_text: str = DEFAULT_OPTOUT_TEXT
+    # The voice side (simulator/voice/): the Calls API on the HTTP port.
+    voice_accounts: Mapping[str, str] = field(default_factory=dict)  # sid -> token; {}: any
+    call_outcomes: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_CALL_OUTCOMES))
+    # Ring before the call is answered (or ends no-answer), then the connected time: each a
+    # mean with a uniform jitter either side (at most the mean, so the mean holds).
+    call_ring_ms: float = 5_000.0
+    call_ring_jitter_ms: float = 0.0
+    call_duration_ms: float = 30_000.0
+    call_duration_jitter_ms: float = 0.0
+    dtmf_rate: float = 0.0  # share of human-answered calls with a Gather where 9 is pressed
+    voice_cps: float = 0.0  # calls placed per second per account; 0 = unlimited
+    voice_idempotency: bool = True  # honour Idempotency-Key (False: a repeat places again)
 
     def __post_init__(self) -> None:
         _check_port("http_port", self.http_port)
@@ -103,6 +143,7 @@ class SimulatorConfig:
         object.__setattr__(self, "outcomes", normalise_outcomes(self.outcomes))
         self._check_smpp()
         self._check_replies()
+        self._check_voice()
 
     def _check_smpp(self) -> None:
         if self.smpp_port is not None:
@@ -138,6 +179,25 @@ class SimulatorConfig:
         if self.mo_url and not self.mo_url.startswith(("http://", "https://")):
             raise SimulatorConfigError(f"--mo-url: must be an http(s) URL, got {self.mo_url!r}")
 
+    def _check_voice(self) -> None:
+        _check_probability("dtmf_rate", self.dtmf_rate)
+        for name in ("call_ring_ms", "call_duration_ms", "voice_cps"):
+            _check_duration(name, getattr(self, name))
+        for mean, jitter in (("call_ring_ms", "call_ring_jitter_ms"),
+                             ("call_duration_ms", "call_duration_jitter_ms")):
+            _check_duration(jitter, getattr(self, jitter))
+            if getattr(self, jitter) > getattr(self, mean):
+                raise SimulatorConfigError(
+                    f"{_option(jitter)}: must be at most {_option(mean)} "
+                    f"({getattr(self, mean)}), got {getattr(self, jitter)}")
+        for sid, token in self.voice_accounts.items():
+            if not sid or not token or ":" in sid:
+                raise SimulatorConfigError(
+                    f"--voice-account: {sid!r}: the account SID and the token must not be "
+                    "empty, and the SID holds no ':'")
+        object.__setattr__(self, "call_outcomes",
+                           normalise_outcomes(self.call_outcomes, CALL_MIX))
+
 
 def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
@@ -172,40 +232,41 @@ def _check_at_least(name: str, value: int, minimum: int) -> None:
         raise SimulatorConfigError(f"{_option(name)}: must be at least {minimum}, got {value}")
 
 
-def parse_outcome_mix(text: str) -> dict[str, float]:
-    """`delivered=0.9,rejected=0.1` -> normalised weights; raises SimulatorConfigError."""
+def parse_outcome_mix(text: str, mix: Mix = SMS_MIX) -> dict[str, float]:
+    """`delivered=0.9,rejected=0.1` -> normalised weights; raises SimulatorConfigError
+    naming `mix.flag`."""
     weights: dict[str, float] = {}
     for item in (part.strip() for part in text.split(",")):
-        name, weight = _parse_outcome_item(item)
+        name, weight = _parse_outcome_item(item, mix.flag)
         if name in weights:
-            raise SimulatorConfigError(f"--outcomes: {name!r} given twice")
+            raise SimulatorConfigError(f"{mix.flag}: {name!r} given twice")
         weights[name] = weight
-    return normalise_outcomes(weights)
+    return normalise_outcomes(weights, mix)
 
 
-def _parse_outcome_item(item: str) -> tuple[str, float]:
+def _parse_outcome_item(item: str, flag: str) -> tuple[str, float]:
     name, sep, number = (part.strip() for part in item.partition("="))
     if not sep or not name:
-        raise SimulatorConfigError(f"--outcomes: expected NAME=WEIGHT, got {item!r}")
+        raise SimulatorConfigError(f"{flag}: expected NAME=WEIGHT, got {item!r}")
     try:
         return name, float(number)
     except ValueError:
         raise SimulatorConfigError(
-            f"--outcomes: weight of {name!r} is not a number: {number!r}") from None
+            f"{flag}: weight of {name!r} is not a number: {number!r}") from None
 
 
-def normalise_outcomes(weights: Mapping[str, float]) -> dict[str, float]:
+def normalise_outcomes(weights: Mapping[str, float], mix: Mix = SMS_MIX) -> dict[str, float]:
     """Check names and weights, return weights scaled to sum 1 (known names only)."""
     for name, weight in weights.items():
-        if name not in ERROR_CODES:
-            raise SimulatorConfigError(f"--outcomes: unknown outcome {name!r} "
-                                       f"(known: {', '.join(OUTCOME_NAMES)})")
+        if name not in mix.names:
+            raise SimulatorConfigError(f"{mix.flag}: unknown outcome {name!r} "
+                                       f"(known: {', '.join(mix.names)})")
         if not (math.isfinite(weight) and weight >= 0):
             raise SimulatorConfigError(
-                f"--outcomes: weight of {name!r} must be a finite number >= 0, got {weight}")
+                f"{mix.flag}: weight of {name!r} must be a finite number >= 0, got {weight}")
     total = sum(weights.values())
     if total <= 0:
-        raise SimulatorConfigError("--outcomes: the weights must sum to more than 0")
+        raise SimulatorConfigError(f"{mix.flag}: the weights must sum to more than 0")
     return {name: weight / total for name, weight in weights.items()}
 
 

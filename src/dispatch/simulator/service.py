@@ -1,7 +1,8 @@
 """The simulator as a Trio service: the HTTP gateway plus the receipt and reply posters,
 and the SMSC beside them when `smpp_port` is set. Both protocols share one ledger
 (`accepted` and `duplicates` count across them), one outcome count, one reply book
-(`replies`, `sent_after_stop`) and one GET /stats."""
+(`replies`, `sent_after_stop`) and one GET /stats. The voice side (the Calls API, with its
+own book under `voice` in /stats) is always served on the HTTP port."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from dispatch.simulator.replies import ReplyBook
 from dispatch.simulator.smsc.control import SmscControl
 from dispatch.simulator.smsc.server import Smsc
 from dispatch.simulator.smsc.stats import SmscCounters
+from dispatch.simulator.voice.gateway import VoiceGateway
+from dispatch.simulator.voice.request import PREFIX as VOICE_PREFIX
 
 
 class Simulator:
@@ -40,6 +43,9 @@ class Simulator:
         self.gateway = HttpGateway(self.ledger, faults, self.receipts, counters,
                                    self.http_replies)
         self.gateway.add_stats(self.replies.stats)
+        self.voice = VoiceGateway(config, receipt_transport)
+        self.gateway.add_prefix_route(VOICE_PREFIX, "POST", self.voice.calls)
+        self.gateway.add_stats(self.voice.stats)
         self.smsc: Smsc | None = None
         self.smpp_port: int | None = None  # once serving
         if config.smpp_port is not None:
@@ -70,6 +76,7 @@ class Simulator:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.receipts.run)
             await nursery.start(self.http_replies.poster.run)
+            await nursery.start(self.voice.run)
             if self.smsc is not None:
                 self.smpp_port = await nursery.start(self.smsc.serve)
             port = await nursery.start(self._serve_http)
@@ -77,16 +84,19 @@ class Simulator:
 
     async def stop_accepting(self, grace_s: float) -> None:
         """Close the listeners and the SMPP connections (answering what they sent), then
-        send pending receipts, and the HTTP replies they release, for at most `grace_s`.
-        The caller cancels `serve` afterwards."""
+        send pending receipts, the HTTP replies they release and the voice callbacks due,
+        for at most `grace_s` (calls still in progress are left: they end with the
+        process). The caller cancels `serve` afterwards."""
         self._http_scope.cancel()
         self.receipts.flush_now()
+        self.voice.poster.flush_now()
         with trio.move_on_after(grace_s):
             if self.smsc is not None:
                 await self.smsc.stop(grace_s)
             await self.receipts.wait_idle()
             self.http_replies.poster.flush_now()
             await self.http_replies.poster.wait_idle()
+            await self.voice.poster.wait_idle()
 
     async def _serve_http(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
                           ) -> None:

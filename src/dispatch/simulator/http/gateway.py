@@ -50,18 +50,25 @@ class HttpGateway:
             "/stats": ("GET", self._stats),
             "/healthz": ("GET", self._healthz),
         }
+        # Paths with a variable part (the voice side's account): looked at only when no
+        # exact path matches, so /sms pays nothing for them.
+        self._prefixes: list[tuple[str, tuple[str, Route]]] = []
         self._stats_sources: list[StatsSource] = []
 
     def add_route(self, path: str, method: str, route: Route) -> None:
         """Serve `route` at `path` too (the SMSC's control routes)."""
         self._routes[path] = (method, route)
 
+    def add_prefix_route(self, prefix: str, method: str, route: Route) -> None:
+        """Serve `route` at every path starting with `prefix` (it reads the rest)."""
+        self._prefixes.append((prefix, (method, route)))
+
     def add_stats(self, source: StatsSource) -> None:
         """Merge what `source()` returns into GET /stats (top-level keys)."""
         self._stats_sources.append(source)
 
     async def __call__(self, request: Request) -> Response:
-        route = self._routes.get(request.path)
+        route = self._routes.get(request.path) or self._prefix_route(request.path)
         if route is None:
             return error_response(404, f"no such path: {request.path}")
         method, handle = route
@@ -69,6 +76,12 @@ class HttpGateway:
             return json_response({"error": f"{request.path} accepts {method} only"}, 405,
                                  {"allow": method})
         return await handle(request)
+
+    def _prefix_route(self, path: str) -> tuple[str, Route] | None:
+        for prefix, route in self._prefixes:
+            if path.startswith(prefix):
+                return route
+        return None
 
     def stats(self) -> dict[str, Any]:
         stats = self._own_stats()

@@ -1,4 +1,5 @@
-"""Posting items (receipts, replies) to HTTP URLs in batches, with retries.
+"""Posting items (receipts, replies; the voice side's callbacks, one to a POST) to HTTP URLs
+in batches, with retries.
 
 Items wait in a time-bucketed schedule drained by one task (no task per item); due items
 are grouped by URL, encoded once per batch of up to `batch_size`, and handed to a few
@@ -75,14 +76,18 @@ class _Batch(Generic[T]):
 class BatchPoster(Generic[T]):
     def __init__(self, name: str, batch_size: int, retry: RetryPolicy,
                  encode: Callable[[list[T]], bytes],
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.name = name  # for the log: "receipts", "replies"
+                 transport: httpx.AsyncBaseTransport | None = None, *,
+                 content_type: str = "application/json",
+                 senders: int = SENDERS_PER_URL) -> None:
+        self.name = name  # for the log: "receipts", "replies", "voice callbacks"
         self.counters = PostCounters()
         self.listener: PostListener[T] | None = None
         self._batch_size = batch_size
         self._retry = retry
         self._encode = encode
         self._transport = transport
+        self._headers = {"content-type": content_type}
+        self._senders_per_url = senders
         self._schedule: BucketSchedule[T] = BucketSchedule(TICK_S)
         self._retries: RetryHeap[_Batch[T]] = RetryHeap()
         self._wakeup = trio.Event()
@@ -153,7 +158,7 @@ class BatchPoster(Generic[T]):
 
     def _start_senders(self) -> trio.MemorySendChannel[_Batch[T]]:
         send, receive = trio.open_memory_channel[_Batch[T]](math.inf)
-        for _ in range(SENDERS_PER_URL):
+        for _ in range(self._senders_per_url):
             self._nursery.start_soon(self._post_all, receive)
         return send
 
@@ -176,8 +181,8 @@ class BatchPoster(Generic[T]):
 
     async def _deliver(self, batch: _Batch[T]) -> bool:
         try:
-            response = await self._client.post(
-                batch.url, content=batch.body, headers={"content-type": "application/json"})
+            response = await self._client.post(batch.url, content=batch.body,
+                                               headers=self._headers)
         except (httpx.HTTPError, httpx.InvalidURL):
             return False
         return response.is_success
