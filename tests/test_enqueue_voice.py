@@ -12,6 +12,7 @@ from dispatch.keys import Keys
 from dispatch.policy.calls import CallPolicy
 from dispatch.settings import Settings, load_settings
 from dispatch.store.campaign_meta import MetaStore
+from dispatch.store.entries import unpack_entry
 from dispatch.store.redis import Redis
 from tests.test_enqueue import run, write
 
@@ -77,3 +78,23 @@ async def test_a_voice_campaign_needs_lines_and_a_preamble_that_says_9(
     with pytest.raises(EnqueueError, match="the preamble does not say how to object"):
         await run(redis, voiced, path, "Votez.", gateway="calls", rules=RULES,
                   voice=Voice(preamble="Bonjour, ici le Parti X."))
+
+
+async def test_a_consent_slot_goes_with_the_entry_when_it_meets_the_campaign_s_window(
+        redis: Redis, voiced: Settings, tmp_path: Path) -> None:
+    rows = ("phone,consent_source,consent_date,consent_slot\n"
+            "0611111111,web,2026-11-02,lun-ven 18:00-21:00\n"
+            "0622222222,web,2026-11-02,\n"
+            "0633333333,web,2026-11-02,le soir\n"
+            "0644444444,web,2026-11-02,sam 10:00-12:00\n")
+    report = await run(redis, voiced, write(tmp_path, rows), "Votez.", gateway="calls",
+                       rules=RULES, voice=VOICE, consent_required=True)
+    assert report.accepted == 2
+    assert [line for line, _ in report.errors] == [4, 5]
+    assert report.errors[0][1].startswith("consent_slot: sending window 'le soir'")
+    assert report.errors[1][1] == ("consent_slot: the window is never open: give at least "
+                                   "one day and range")
+    stream = Keys(voiced.redis.key_prefix).campaign("c1").stream
+    bodies = [unpack_entry(entry.field_values[b"m"]) for entry in await redis.xrange(stream)]
+    assert [(body.number, body.slot) for body in bodies] == [
+        ("+33611111111", "lun-ven 18:00-21:00"), ("+33622222222", "")]

@@ -6,6 +6,7 @@ import pytest
 
 from dispatch.store.entries import (
     ENTRY_FIELD,
+    Body,
     Entry,
     UnreadableEntry,
     dead_letter,
@@ -19,9 +20,11 @@ from dispatch.store.scripts import load_script
 
 def test_an_entry_packed_for_enqueue_reads_back_for_the_daemon() -> None:
     pack = entry_packer()
-    assert unpack_entry(pack("+33612345678", ["Alice", "Paris"])) == (
+    assert unpack_entry(pack("+33612345678", ["Alice", "Paris"], "")) == Body(
         "+33612345678", ["Alice", "Paris"])
-    assert unpack_entry(pack("+33612345678", None)) == ("+33612345678", None)
+    assert unpack_entry(pack("+33612345678", None, "")) == Body("+33612345678", None)
+    assert unpack_entry(pack("+33612345678", None, "lun-ven 18:00-20:00")) == Body(
+        "+33612345678", None, "lun-ven 18:00-20:00")
 
 
 def test_enqueue_lua_appends_the_payload_under_the_field_the_daemon_reads() -> None:

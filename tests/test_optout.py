@@ -130,7 +130,7 @@ async def test_a_large_change_goes_in_chunks_and_is_all_applied(redis: Redis,
         assert await redis.hlen(keys.optout_numbers) == len(numbers) - 3
 
 
-async def test_a_9_pressed_during_a_call_opts_the_number_out_of_the_line_that_called(
+async def test_a_9_pressed_during_a_call_opts_the_number_out_of_every_line(
         redis: Redis, settings: Settings) -> None:
     keys = Keys(settings.redis.key_prefix)
     replies = ReplyHandler(Queue(redis, keys, "worker"), lambda: [])
@@ -139,7 +139,8 @@ async def test_a_9_pressed_during_a_call_opts_the_number_out_of_the_line_that_ca
         Keypress("CA2", "+33612000004", "+33900000001", "1", "calls")])
     assert stops == 1
     found = await Queue(redis, keys, "worker").optouts.check("+33612000003")
-    assert found["scopes"].keys() == {"line:+33900000001"}
+    assert found["scopes"].keys() == {"all"}
     assert not (await Queue(redis, keys, "worker").optouts.check("+33612000004"))["opted_out"]
     [entry] = await redis.xrange(keys.optout_audit)
     assert (entry.field_values[b"source"], entry.field_values[b"text"]) == (b"dtmf", b"9")
+    assert entry.field_values[b"line"] == b"+33900000001"  # the line that called

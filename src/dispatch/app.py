@@ -26,7 +26,7 @@ from dispatch.daemon.inbound.inbox import Inbox
 from dispatch.daemon.inbound.replies import ReplyHandler
 from dispatch.daemon.inbound.routes import gateway_routes, inbound_handler
 from dispatch.daemon.metrics import DaemonMetrics
-from dispatch.daemon.outbound.calls import CallBook
+from dispatch.daemon.outbound.calls import CallBook, CapGuard
 from dispatch.daemon.outbound.inflight import InFlightNumbers
 from dispatch.daemon.outbound.line_feed import LineFeed, LinePlan, not_busy, room
 from dispatch.daemon.outbound.messages import Message
@@ -58,6 +58,7 @@ from dispatch.keys import Keys
 from dispatch.lines.config import GatewayCaps
 from dispatch.policy.backoff import RetryPolicy
 from dispatch.settings import DaemonSettings, GatewaySettings, Settings
+from dispatch.store.call_cap import CallCap
 from dispatch.store.campaign_meta import MetaStore
 from dispatch.store.line_leases import LineLeases
 from dispatch.store.queue import Queue
@@ -169,9 +170,10 @@ async def build_daemon(settings: Settings, redis: Redis, *, scripts: ScriptHost 
     check = SharedOptOutCheck(optout_check(queue.optouts, metrics))
     calls = CallBook(queue, book, tracker, waiter, retrier, metrics, config.call_timeout_s)
     metrics.calls_in_progress.set_function(calls.__len__)
+    cap = CapGuard(CallCap(scripts or redis, keys, queue.optouts), metrics)
     sending = Sending(book, retrier, waiter,
                       RetryPolicy(config.max_attempts, config.retry_base_s, config.retry_max_s),
-                      check, InFlightNumbers(), calls)
+                      check, InFlightNumbers(), calls, cap)
     replies = ReplyHandler(queue, lambda: list(book.campaigns), sending.submitting,
                            texts=answer_texts(settings.answers if answers else None),
                            identity_of=book.identity_of)
@@ -223,14 +225,16 @@ def _pipeline(settings: Settings, queue: Queue, book: CampaignBook, metrics: Dae
         beside: list[Task] = [partial(sending.retrier.run, outlets),
                               partial(forward_released, sending.waiter, outlets, book),
                               ReceiptSweeper(queue, metrics).run,
-                              *([sending.calls.expire_forever] if sending.calls else []),
+                              *([sending.calls.run] if sending.calls is not None else []),
                               *[partial(feed.follow, book, outcomes.clone())
                                 for feed in feeds.values()]]
     lines = list(feeds.values())
     # Waiting, not busy: messages outside their window or waiting to be called again, in
     # paused campaigns or sending parts spaced out, and calls in progress.
+    calls = sending.calls
     pressure = Backpressure(
-        waiting=lambda: len(sending.waiter) + not_busy(lines) + len(sending.calls or ()),
+        waiting=lambda: (len(sending.waiter) + not_busy(lines)
+                         + (len(calls) if calls is not None else 0)),
         room=partial(room, lines))
     stopping = trio.Event()
     reader = Reader(queue, book, outlets, tracker, metrics, config, stopping=stopping,

@@ -36,8 +36,9 @@ from dispatch.ingest import IngestError, Record, RowSource, format_for, open_sou
 from dispatch.keys import Keys
 from dispatch.policy.calls import CallPolicy
 from dispatch.policy.lint import MISSING_OPTOUT, MISSING_SENDER, LintReport, Problem, lint_text
-from dispatch.policy.sending import Schedule, send_policy
+from dispatch.policy.sending import Schedule, SlotPolicies, send_policy
 from dispatch.policy.voice_lint import VoiceLintReport, default_preamble, lint_voice
+from dispatch.policy.windows import WindowError
 from dispatch.settings import ConfigError, Settings, pool_for
 from dispatch.store.campaigns import (
     CampaignConflict,
@@ -372,6 +373,11 @@ class _Run:
         self._max_errors = settings.enqueue.max_errors_listed
         self._pack = entry_packer()
         self._batch: list[QueueItem] = []
+        # A voice campaign calls a recipient only inside the time slot consented to.
+        self._slots = (SlotPolicies(send_policy(Schedule(spec.window or None,
+                                                         spec.deadline or None,
+                                                         CHANNEL_VOICE)))
+                       if spec.channel == CHANNEL_VOICE else None)
 
     def accept(self, record: Record) -> QueueItem | None:
         """What to queue for a record, or None after rejecting it."""
@@ -384,9 +390,22 @@ class _Run:
                 if error is None:
                     given, error = self._consent(*values[self._placeholder_end:])
                     if given is not None:
-                        return QueueItem(number, self._pack(number, texts), given)
+                        slot, error = self._slot(given.slot)
+                        if error is None:
+                            return QueueItem(number, self._pack(number, texts, slot), given)
         self._reject(line, error or "unreadable row")
         return None
+
+    def _slot(self, slot: str | None) -> tuple[str, str | None]:
+        """A voice recipient's consent slot, checked to meet the campaign's window:
+        (slot, None), or ("", why not)."""
+        if self._slots is None or not slot:
+            return "", None
+        try:
+            self._slots.for_slot(slot)
+        except WindowError as exc:
+            return "", f"{consent.SLOT}: {exc}"
+        return slot, None
 
     def add(self, item: QueueItem) -> bool:
         """Add to the batch; True when the batch is full."""

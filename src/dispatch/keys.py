@@ -105,6 +105,12 @@ class Keys:
         hash: no number in clear), line, gateway, reason, result, detail."""
         return f"{self.prefix}:answers:log"
 
+    def calls_day(self, day: int) -> str:
+        """Hash keyed hash of a number (20 hex digits) -> calls it got that day (days since
+        the epoch), across every voice campaign: the cap on calls per number
+        (store/call_cap.py). One hash tag for every day, so one script sees the period."""
+        return f"{self.prefix}:{{calls}}:{day}"
+
     @property
     def dead_letters(self) -> str:
         """List of msgpack records of messages that could not be processed at all."""

@@ -24,6 +24,7 @@ from dispatch.policy.windows import (
     VOICE_WINDOW,
     SendingWindow,
     WindowError,
+    intersect,
     is_open,
     next_open,
     next_open_ts,
@@ -303,3 +304,22 @@ def test_the_cached_policy_agrees_with_the_plain_functions(
         else:
             assert decision.action is Action.WAIT and decision.until_ts == opens
             assert open_interval(window, zone, H, now) is None
+
+
+def test_a_window_narrowed_to_a_slot_keeps_the_times_open_in_both() -> None:
+    narrowed = intersect(VOICE_WINDOW, parse_window("lun-ven 12:00-15:00; sam 10:00-12:00"))
+    assert str(narrowed) == "mon-fri 12:00-13:00,14:00-15:00"
+    with pytest.raises(WindowError, match="never open"):
+        intersect(VOICE_WINDOW, parse_window("sam-dim 10:00-12:00"))
+
+
+def test_each_consent_slot_gets_the_campaign_s_policy_narrowed_to_it() -> None:
+    from dispatch.policy.sending import SendPolicy, SlotPolicies
+
+    slots = SlotPolicies(SendPolicy(VOICE_WINDOW))
+    assert slots.for_slot("") is slots.base
+    evening = slots.for_slot("lun-ven 18:00-21:00")
+    assert str(evening.window) == "mon-fri 18:00-20:00"
+    assert slots.for_slot("lun-ven 18:00-21:00") is evening  # built once
+    with pytest.raises(WindowError):
+        slots.for_slot("after dinner")

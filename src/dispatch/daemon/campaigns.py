@@ -14,7 +14,7 @@ import trio
 
 from dispatch.model import ACTIVE, Share
 from dispatch.policy.calls import CallPolicy
-from dispatch.policy.sending import Action, SendPolicy, send_policy
+from dispatch.policy.sending import Action, SendPolicy, SlotPolicies, send_policy
 from dispatch.store.campaign_meta import CampaignMeta, MetaStore
 from dispatch.template import compile_template
 from dispatch.vocabulary import CallScript
@@ -40,6 +40,12 @@ class Campaign:
     pool: str = ""  # its pool of lines (each message goes out from one); "": `sender`
     script: Scripter | None = None  # a voice campaign: each call's script
     calls: CallPolicy | None = None  # a voice campaign: what a call's end leads to
+    slots: SlotPolicies | None = None  # a voice campaign: its window, by consent slot
+
+    def policy_for(self, slot: str) -> SendPolicy:
+        """The policy for a recipient who consented to `slot` ("": the campaign's);
+        WindowError when the slot cannot be used."""
+        return self.slots.for_slot(slot) if self.slots is not None and slot else self.policy
 
 
 class CampaignBook:
@@ -116,8 +122,9 @@ class CampaignBook:
             return None
         sender = "" if pool else self._senders.get(gateway, "")
         script = _scripter(meta, render) if meta.voice else None
+        slots = SlotPolicies(policy) if meta.voice else None
         return Campaign(campaign_id, gateway, sender, render, policy, meta.sender_identity,
-                        pool, script, meta.calls)
+                        pool, script, meta.calls, slots)
 
     def _refuse(self, campaign_id: str, reason: str) -> None:
         """Log once (the campaign is looked at again on every refresh) and leave it queued."""

@@ -16,6 +16,10 @@ from typing import Final
 from dispatch.vocabulary import CallOutcome, StateCode
 
 MACHINE_POLICIES: Final = ("leave", "retry")
+# Across every voice campaign: at most this many calls to a number in this many days
+# (the frequency policy for calls of COMPLIANCE.md).
+CALLS_PER_NUMBER: Final = 4
+CALL_CAP_DAYS: Final = 30
 
 
 @dataclass(frozen=True)

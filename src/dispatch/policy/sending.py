@@ -28,6 +28,7 @@ from dispatch.policy.windows import (
     VOICE_WINDOW,
     Holidays,
     SendingWindow,
+    intersect,
     next_open_ts,
     open_interval,
     parse_window,
@@ -138,6 +139,27 @@ class Schedule:
     deadline: str | None = None  # parse_deadline syntax; None: no deadline
     channel: str = "sms"
     skip_holidays: bool = True  # no sending on public holidays
+
+
+class SlotPolicies:
+    """A campaign's policy narrowed to each recipient's consent slot (voice: a call only
+    inside the slot the recipient consented to), built once per slot."""
+
+    def __init__(self, base: SendPolicy) -> None:
+        self.base = base
+        self._by_slot: dict[str, SendPolicy] = {}
+
+    def for_slot(self, slot: str) -> SendPolicy:
+        """The policy for a recipient with `slot` ("" : the campaign's); WindowError when
+        the slot cannot be read or never meets the campaign's window."""
+        if not slot:
+            return self.base
+        policy = self._by_slot.get(slot)
+        if policy is None:
+            window = intersect(self.base.window, parse_window(slot))
+            policy = self._by_slot[slot] = SendPolicy(window, self.base.holidays,
+                                                      self.base.deadline)
+        return policy
 
 
 def send_policy(schedule: Schedule) -> SendPolicy:

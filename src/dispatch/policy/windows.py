@@ -104,6 +104,20 @@ def parse_window(spec: str) -> SendingWindow:
     return SendingWindow(tuple(_merged(ranges) for ranges in by_day))
 
 
+def intersect(first: SendingWindow, second: SendingWindow) -> SendingWindow:
+    """The times open in both (a campaign's window narrowed to a recipient's consent slot);
+    WindowError when they never meet."""
+    return SendingWindow(tuple(_common(a, b) for a, b in zip(first.by_weekday,
+                                                                second.by_weekday,
+                                                                strict=True)))
+
+
+def _common(first: tuple[Range, ...], second: tuple[Range, ...]) -> tuple[Range, ...]:
+    return tuple((max(a_start, b_start), min(a_end, b_end))
+                 for a_start, a_end in first for b_start, b_end in second
+                 if max(a_start, b_start) < min(a_end, b_end))
+
+
 def _parse_days(spec: str, text: str) -> list[int]:
     if text.lower() in _EVERY_DAY:
         return list(range(7))

@@ -3,23 +3,25 @@ and of dead letters.
 
 An entry has one field, ENTRY_FIELD ("m"): msgpack [number (E.164), values (the
 placeholders' values, in the order of the campaign meta's `placeholders`, or nil for a
-text without any)]. Packed here by enqueue, appended by enqueue.lua (XADD ... 'm'), read
-back here for the daemon (Queue). An entry that cannot be read is kept as a dead letter:
-msgpack [campaign, entry id, payload, reason] in the dead-letter list.
+text without any)], and for a voice campaign's recipient who consented to a time slot, the
+slot (parse_window syntax) as a third item. Packed here by enqueue, appended by
+enqueue.lua (XADD ... 'm'), read back here for the daemon (Queue). An entry that cannot
+be read is kept as a dead letter: msgpack [campaign, entry id, payload, reason] in the
+dead-letter list.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import msgpack
 
 ENTRY_FIELD: Final = b"m"
 
-# Packs one entry's payload: (number, values) -> bytes.
-EntryPacker = Callable[[str, list[str] | None], bytes]
+# Packs one entry's payload: (number, values, consent slot or "") -> bytes.
+EntryPacker = Callable[[str, list[str] | None, str], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,14 @@ class Entry:
     payload: bytes | None
 
 
+class Body(NamedTuple):
+    """What an entry holds."""
+
+    number: str
+    values: list[str] | None
+    slot: str = ""  # a voice campaign: the time slot the recipient consented to
+
+
 class UnreadableEntry(ValueError):
     """A stream entry whose payload is not what enqueue writes."""
 
@@ -39,23 +49,25 @@ def entry_packer() -> EntryPacker:
     """A packer for a run of entries (one msgpack Packer, reused: enqueue packs millions)."""
     pack = msgpack.Packer().pack
 
-    def packed(number: str, values: list[str] | None) -> bytes:
-        payload: bytes = pack([number, values])
+    def packed(number: str, values: list[str] | None, slot: str = "") -> bytes:
+        payload: bytes = pack([number, values, slot] if slot else [number, values])
         return payload
     return packed
 
 
-def unpack_entry(payload: bytes | None) -> tuple[str, list[str] | None]:
-    """(number, values) of an entry; UnreadableEntry says what is wrong with it."""
+def unpack_entry(payload: bytes | None) -> Body:
+    """What an entry holds; UnreadableEntry says what is wrong with it."""
     if payload is None:
         raise UnreadableEntry("entry has no payload")
     try:
-        number, values = msgpack.unpackb(payload)
+        number, values, *rest = msgpack.unpackb(payload)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise UnreadableEntry(f"payload is not [number, values]: {exc}") from None
-    if not isinstance(number, str) or not (values is None or isinstance(values, list)):
+    slot = rest[0] if len(rest) == 1 else ""
+    if (not isinstance(number, str) or not (values is None or isinstance(values, list))
+            or len(rest) > 1 or not isinstance(slot, str)):
         raise UnreadableEntry("payload has the wrong types")
-    return number, values
+    return Body(number, values, slot)
 
 
 def field_value(fields: list[bytes] | None) -> bytes | None:

@@ -22,7 +22,7 @@ from dispatch.daemon.outbound.inflight import InFlightNumbers
 from dispatch.policy.answers import AnswerTexts
 from dispatch.policy.keywords import Intent, classify
 from dispatch.store.answers import Answer
-from dispatch.store.optout import OptOutEvent, line_scope
+from dispatch.store.optout import ALL, OptOutEvent, line_scope
 from dispatch.store.queue import Queue
 from dispatch.vocabulary import InboundMessage, Keypress
 
@@ -54,9 +54,11 @@ class ReplyHandler:
         return intents
 
     async def keypresses(self, presses: Sequence[Keypress]) -> int:
-        """A 9 pressed during a call opts the number out of the line that called, as a STOP
-        would (audited, source "dtmf"); returns how many. Acknowledged, like a STOP, only
-        once no submission to that number is under way."""
+        """A 9 pressed during a call opts the number out (audited, source "dtmf", the line
+        that called); returns how many. Of every line, not only the caller's: a voice
+        campaign calls from thousands of lines, and "ne plus être appelé" must hold for
+        the next call whatever its line, and for the number's queued calls and SMS alike.
+        Acknowledged, like a STOP, only once no submission to that number is under way."""
         events = [await self._keypress_event(press) for press in presses
                   if OPT_OUT_DIGIT in press.digits]
         await self._queue.optouts.add(events)
@@ -66,7 +68,7 @@ class ReplyHandler:
     async def _keypress_event(self, press: Keypress) -> OptOutEvent:
         number = _e164(press.source)
         answered = await self._answered(number)
-        return OptOutEvent(number, line_scope(press.destination), "dtmf",
+        return OptOutEvent(number, ALL, "dtmf",
                            line=press.destination, text=press.digits,
                            campaign=",".join(answered))
 

@@ -7,7 +7,9 @@ busy and no-answer wait in the window waiter until their retry is due (by wall c
 retry never goes out of the recipient's window either), then go back to their line feed
 with one more call counted. A call whose final status never comes within
 `daemon.call_timeout_s` frees its line and ends expired: its fate is unknown, and calling
-again blindly could ring twice.
+again blindly could ring twice. A call can end before its placement's answer is read (a
+number the network refuses at once, while the other calls of the batch are still being
+placed): such an end waits here, EARLY_KEEP_S at most, for its call to be known.
 
 In memory, as the other messages a daemon holds: a daemon that dies with calls in progress
 leaves their messages pending in Redis, and whoever takes them over calls again (the
@@ -18,6 +20,7 @@ placing a second call; see gateways/voice).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from typing import Final
 
 import trio
 
+from dispatch.daemon.batching import drain_ready
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.outbound.messages import Message, outcome
@@ -35,12 +39,15 @@ from dispatch.daemon.outbound.window_waiter import WindowWaiter
 from dispatch.daemon.resilience import with_redis_retry
 from dispatch.lines.scheduler import Line
 from dispatch.policy.calls import CallPolicy
+from dispatch.store.call_cap import CallCap
 from dispatch.store.queue import Queue
 from dispatch.vocabulary import CallEnded, CallOutcome, Outcome
 
 log = logging.getLogger(__name__)
 
+MATCHED_BATCH: Final = 500
 EXPIRY_CHECK_S: Final = 5.0
+EARLY_KEEP_S: Final = 60.0  # an end whose call is not known yet waits this long for it
 Release = Callable[[Line, float], None]
 
 
@@ -64,6 +71,9 @@ class CallBook:
         self._metrics = metrics
         self._timeout_s = timeout_s
         self._calls: dict[str, CallInProgress] = {}
+        # Ends that came before their call was known, with when they came.
+        self._early: dict[str, tuple[CallEnded, float]] = {}
+        self._matched_send, self._matched = trio.open_memory_channel[CallEnded](math.inf)
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -72,6 +82,9 @@ class CallBook:
                release: Release | None = None) -> None:
         message.calls += 1
         self._calls[call_id] = CallInProgress(message, line, release, trio.current_time())
+        early = self._early.pop(call_id, None)
+        if early is not None:  # it ended already: settled by `run`
+            self._matched_send.send_nowait(early[0])
 
     async def settle(self, ended: Sequence[CallEnded]) -> None:
         """The ends of calls: lines freed, messages recorded or called again."""
@@ -79,7 +92,7 @@ class CallBook:
         for end in ended:
             call = self._end(end.gateway_id)
             if call is None:
-                self._metrics.calls.labels("unmatched").inc()
+                self._early[end.gateway_id] = (end, trio.current_time())
                 continue
             self._metrics.calls.labels(str(end.outcome)).inc()
             self._metrics.call_duration.observe(end.duration_s)
@@ -90,10 +103,25 @@ class CallBook:
             self._tracker.discard(outcome.entry_id for outcome in outcomes)
         self._metrics.in_process.set(len(self._tracker))
 
-    async def expire_forever(self) -> None:
-        """Calls whose final status never came end expired, their lines freed."""
+    async def run(self) -> None:
+        """Until cancelled: settle the ends that came before their calls, expire the calls
+        whose end never came."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._settle_matched)
+            nursery.start_soon(self._expire_forever)
+
+    async def _settle_matched(self) -> None:
+        async for first in self._matched:
+            batch = [first]
+            drain_ready(self._matched, batch, MATCHED_BATCH)
+            await self.settle(batch)
+
+    async def _expire_forever(self) -> None:
+        """Calls whose final status never came end expired, their lines freed; ends that
+        never met their call are counted unmatched."""
         while True:
             await trio.sleep(min(EXPIRY_CHECK_S, self._timeout_s / 2))
+            self._forget_early(trio.current_time() - EARLY_KEEP_S)
             late = trio.current_time() - self._timeout_s
             overdue = [call_id for call_id, call in self._calls.items() if call.placed_at <= late]
             if overdue:
@@ -102,6 +130,15 @@ class CallBook:
                 reason = f"no final status within {self._timeout_s:g} s"
                 await self.settle([CallEnded(call_id, CallOutcome.UNKNOWN, 0.0, reason)
                                    for call_id in overdue])
+
+    def _forget_early(self, before: float) -> None:
+        stale = [call_id for call_id, (_, came) in self._early.items() if came <= before]
+        for call_id in stale:
+            del self._early[call_id]
+        if stale:
+            self._metrics.calls.labels("unmatched").inc(len(stale))
+            log.warning("%d call ends matched no call placed here (another daemon's, or "
+                        "placed before a restart)", len(stale))
 
     def _end(self, call_id: str) -> CallInProgress | None:
         call = self._calls.pop(call_id, None)
@@ -122,3 +159,18 @@ class CallBook:
         due = time.time() + decision.retry_after_s
         if not self._waiter.park(message, due) and campaign is not None:
             self._retrier.schedule(campaign.gateway, message, decision.retry_after_s)
+
+
+class CapGuard:
+    """The cap on calls per number (store/call_cap.py), Redis failures waited out."""
+
+    def __init__(self, cap: CallCap, metrics: DaemonMetrics) -> None:
+        self._cap = cap
+        self._metrics = metrics
+
+    async def reserve(self, numbers: Sequence[str]) -> list[bool]:
+        return await with_redis_retry("call_cap", partial(self._cap.reserve, numbers),
+                                      self._metrics)
+
+    async def release(self, numbers: Sequence[str]) -> None:
+        await with_redis_retry("call_cap", partial(self._cap.release, numbers), self._metrics)

@@ -23,6 +23,7 @@ class Message:
     parts: int = 1
     part_offsets: tuple[float, ...] = ()
     calls: int = 0  # a voice message: the calls placed for it by this daemon
+    slot: str = ""  # a voice message: the time slot the recipient consented to
 
 
 class MessageSink(Protocol):
@@ -33,8 +34,8 @@ class MessageSink(Protocol):
 
 def message_of(entry: Entry) -> Message:
     """The message a stream entry holds; UnreadableEntry when it holds none."""
-    number, values = unpack_entry(entry.payload)
-    return Message(entry.campaign, entry.entry_id, number, values)
+    body = unpack_entry(entry.payload)
+    return Message(entry.campaign, entry.entry_id, body.number, body.values, slot=body.slot)
 
 
 # Why a message of a cancelled campaign was never sent (sender, line feed), as recorded.

@@ -15,7 +15,7 @@ import trio
 from dispatch.daemon.batching import drain_ready, hand_over
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.metrics import GatewayMetrics
-from dispatch.daemon.outbound.calls import CallBook, Release
+from dispatch.daemon.outbound.calls import CallBook, CapGuard, Release
 from dispatch.daemon.outbound.inflight import InFlightNumbers
 from dispatch.daemon.outbound.messages import (
     NOT_SENT_CANCELLED,
@@ -30,7 +30,9 @@ from dispatch.gateways.base import Gateway
 from dispatch.lines.scheduler import Assignment, Line
 from dispatch.model import CANCELLED, PAUSED
 from dispatch.policy.backoff import RetryPolicy
+from dispatch.policy.calls import CALL_CAP_DAYS, CALLS_PER_NUMBER
 from dispatch.policy.sending import Action
+from dispatch.policy.windows import WindowError
 from dispatch.template import TemplateError
 from dispatch.vocabulary import Accepted, Outbound, Outcome, Rejected, StateCode, SubmitResult
 
@@ -55,6 +57,8 @@ class Lines(Protocol):
 # Why a message was never sent, as recorded.
 NOT_SENT_OPTED_OUT = "opted out while waiting to be sent"
 NOT_SENT_DEADLINE = "deadline passed before it could be sent"
+NOT_CALLED_CAP = (f"not called: {CALLS_PER_NUMBER} calls to this number in the last "
+                  f"{CALL_CAP_DAYS} days already")
 # The line a placed call keeps, and how it is freed when the call ends.
 Keep = Callable[[Message], "tuple[Line, Release] | None"]
 PAUSE_RECHECK_S = 1.0  # campaign status is refreshed about once a second
@@ -72,6 +76,7 @@ class Sending:
     optouts: OptOutCheck | None = None  # the last opt-out look before sending
     submitting: InFlightNumbers = field(default_factory=InFlightNumbers)
     calls: CallBook | None = None  # calls in progress (gateways that place calls)
+    call_cap: CapGuard | None = None  # calls per number across campaigns
 
 
 class Sender:
@@ -88,6 +93,7 @@ class Sender:
         self._submitting = sending.submitting
         # A gateway that places calls: an accepted call keeps its line until it ends.
         self._calls = sending.calls if gateway.places_calls else None
+        self._cap = sending.call_cap if gateway.places_calls else None
         self._metrics = metrics
         self._outcomes = outcomes
         self._rng = random.Random()
@@ -195,6 +201,8 @@ class Sender:
         try:
             if outbound and self._optouts is not None:
                 sendable, outbound = await self._drop_opted_out(sendable, outbound, done)
+            if outbound and self._cap is not None:
+                sendable, outbound = await self._drop_over_cap(sendable, outbound, done)
             if outbound:
                 if around is not None:
                     around[0]()
@@ -218,6 +226,10 @@ class Sender:
             self._settle(message, result, done, keep)
         if answered is not None:  # after the calls placed took their lines (keep)
             answered()
+        if self._cap is not None:  # calls not placed give their reservation back
+            await self._cap.release([item.to for item, result in zip(outbound, results,
+                                                                     strict=True)
+                                     if not isinstance(result, Accepted)])
 
     async def _drop_opted_out(self, messages: list[Message], outbound: list[Outbound],
                               done: list[tuple[str, Outcome]]
@@ -235,10 +247,31 @@ class Sender:
                 kept[1].append(item)
         return kept
 
+    async def _drop_over_cap(self, messages: list[Message], outbound: list[Outbound],
+                             done: list[tuple[str, Outcome]]
+                             ) -> tuple[list[Message], list[Outbound]]:
+        """Reserve a call for each number under the cap (policy.calls); the others end
+        failed, never called."""
+        assert self._cap is not None
+        allowed = await self._cap.reserve([item.to for item in outbound])
+        kept: tuple[list[Message], list[Outbound]] = ([], [])
+        for message, item, ok in zip(messages, outbound, allowed, strict=True):
+            if ok:
+                kept[0].append(message)
+                kept[1].append(item)
+            else:
+                done.append(outcome(message, StateCode.FAILED, NOT_CALLED_CAP))
+        return kept
+
     def _may_send_now(self, message: Message, done: list[tuple[str, Outcome]]) -> bool:
         """The campaign's window in the recipient's local time, and its deadline: a message
-        outside its window waits for it; one past the deadline expires, never sent."""
-        policy = self._book.campaigns[message.campaign].policy
+        outside its window waits for it; one past the deadline expires, never sent. A call
+        keeps to the time slot its recipient consented to, within the campaign's window."""
+        try:
+            policy = self._book.campaigns[message.campaign].policy_for(message.slot)
+        except WindowError as exc:  # enqueue checks it: a damaged entry
+            done.append(outcome(message, StateCode.FAILED, f"consent slot unusable: {exc}"))
+            return False
         now = time.time()
         decision = policy.decide_ts(message.number, now)
         if decision.action is Action.SEND:
