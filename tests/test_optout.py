@@ -137,7 +137,7 @@ async def test_a_9_pressed_during_a_call_opts_the_number_out_of_every_line(
     stops = await replies.keypresses([
         Keypress("CA1", "+33612000003", "+33900000001", "9", "calls"),
         Keypress("CA2", "+33612000004", "+33900000001", "1", "calls")])
-    assert stops == 1
+    assert [press.gateway_id for press in stops] == ["CA1"]
     found = await Queue(redis, keys, "worker").optouts.check("+33612000003")
     assert found["scopes"].keys() == {"all"}
     assert not (await Queue(redis, keys, "worker").optouts.check("+33612000004"))["opted_out"]

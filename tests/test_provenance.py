@@ -71,7 +71,8 @@ async def test_provenance_json_shape(redis: Redis, settings: Settings, tmp_path:
         cfg) == 0
     found = json.loads(capsys.readouterr().out)
     assert set(found) == {"number", "campaigns", "opt_out", "audit", "replies", "answers",
-                          "reservations"}
+                          "reservations", "calls_last_days"}
+    assert found["calls_last_days"] == {"days": 30, "calls": 0}  # an SMS campaign's number
     assert found["number"] == NUMBER
     [campaign] = found["campaigns"]
     created = campaign.pop("created_at")

@@ -59,6 +59,7 @@ from dispatch.lines.config import GatewayCaps
 from dispatch.policy.backoff import RetryPolicy
 from dispatch.settings import DaemonSettings, GatewaySettings, Settings
 from dispatch.store.call_cap import CallCap
+from dispatch.store.call_counts import CallCounts
 from dispatch.store.campaign_meta import MetaStore
 from dispatch.store.line_leases import LineLeases
 from dispatch.store.queue import Queue
@@ -168,7 +169,8 @@ async def build_daemon(settings: Settings, redis: Redis, *, scripts: ScriptHost 
     metrics = DaemonMetrics()
     tracker, retrier, waiter = Tracker(), Retrier(), WindowWaiter[Message](WAITER_CAPACITY)
     check = SharedOptOutCheck(optout_check(queue.optouts, metrics))
-    calls = CallBook(queue, book, tracker, waiter, retrier, metrics, config.call_timeout_s)
+    calls = CallBook(queue, book, tracker, waiter, retrier, metrics, config.call_timeout_s,
+                     CallCounts(redis, keys))
     metrics.calls_in_progress.set_function(calls.__len__)
     cap = CapGuard(CallCap(scripts or redis, keys, queue.optouts), metrics)
     sending = Sending(book, retrier, waiter,

@@ -19,6 +19,7 @@ class CampaignKeys:
     counts: str  # hash: state name -> number of messages in that state
     stream: str  # stream of queued messages, field "m" = msgpack [number, values]
     errors: str  # hash: number -> why its message failed (gateway or receipt reason)
+    calls: str  # hash: outcome -> a voice campaign's calls that ended so (call_counts.py)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Keys:
             counts=f"{base}:counts",
             stream=f"{base}:q",
             errors=f"{base}:errors",
+            calls=f"{base}:calls",
         )
 
     def receipt_map(self, hour: int) -> str:

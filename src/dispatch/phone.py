@@ -68,9 +68,10 @@ _SEPARATORS: Final = str.maketrans("", "", " .-()/\t\u00a0\u202f")
 Normalised = tuple[str, None] | tuple[None, str]
 
 
-def normalise(raw: str, region: str) -> Normalised:
-    """`raw` as an E.164 mobile number, or the reason it cannot be sent an SMS."""
-    return normaliser(region)(raw)
+def normalise(raw: str, region: str, *, calls: bool = False) -> Normalised:
+    """`raw` as an E.164 mobile number (with `calls`: or landline), or the reason it cannot
+    be sent an SMS (called)."""
+    return normaliser(region, calls=calls)(raw)
 
 
 @functools.lru_cache(maxsize=32)

@@ -16,6 +16,7 @@ from tests.e2e.harness import (
     simulator_stats,
     start_daemon,
     start_simulator,
+    status,
     wait_until_final,
 )
 
@@ -66,6 +67,7 @@ async def test_a_voice_campaign_ends_every_call_keeps_lines_single_and_honours_9
         counts = await wait_until_final(config, "v1", COUNT, [daemon, simulator])
         assert await daemon.stop() == 0
         stats = (await simulator_stats(simulator))["voice"]
+        calls = (await status(config))["calls"]["v1"]
         again = await enqueue_calls(config, tmp_path, "v2", numbers)
     assert counts["delivered"] + counts["failed"] + counts["expired"] == COUNT
     assert counts["queued"] == counts["in_flight"] == counts["submitted"] == 0
@@ -74,5 +76,9 @@ async def test_a_voice_campaign_ends_every_call_keeps_lines_single_and_honours_9
     assert COUNT < stats["placed"] <= 2 * COUNT  # busy and no-answer called once more
     assert stats["placed"] == sum(stats["outcomes"].values())
     assert stats["opted_out"] > 0 and stats["called_after_optout"] == 0
+    # `dispatch status` counts every call placed, by how it ended, and the 9s.
+    assert calls["calls"] == stats["placed"] and calls["opted_out"] == stats["opted_out"]
+    assert (calls["human"], calls["busy"]) == (stats["outcomes"]["human"],
+                                               stats["outcomes"]["busy"])
     # Every 9 holds: the numbers that pressed it are left out of the next campaign.
     assert again["suppressed"] == stats["opted_out"]

@@ -96,7 +96,7 @@ async def _export(store: OptOutStore) -> int:
 
 
 def _number(raw: str, region: str) -> str:
-    e164, reason = phone.normalise(raw, region)
+    e164, reason = phone.normalise(raw, region, calls=True)
     if e164 is None:
         raise UserError(f"{raw!r}: {reason}")
     return e164
@@ -113,7 +113,7 @@ def _csv_numbers(path: Path, region: str) -> list[str]:
     numbers = []
     for line, row in enumerate(rows, start=2):
         raw = next(value for key, value in row.items() if key.lower() == "phone")
-        e164, reason = phone.normalise(raw or "", region)
+        e164, reason = phone.normalise(raw or "", region, calls=True)
         if e164 is None:
             raise UserError(f"{path}: line {line}: {reason}")
         numbers.append(e164)

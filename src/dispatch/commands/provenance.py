@@ -35,7 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def handle(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    e164, reason = phone.normalise(args.number, settings.enqueue.default_region)
+    e164, reason = phone.normalise(args.number, settings.enqueue.default_region,
+                                   calls=True)
     if e164 is None:
         raise UserError(f"{args.number!r}: {reason}")
     found = trio.run(_read, settings, e164)
@@ -59,6 +60,8 @@ def report(found: dict[str, Any]) -> str:
     reservations = found["reservations"]
     lines.append("Reservations: " + (", ".join(f"election {e} for client {c}"
                                                for e, c in reservations.items()) or "none"))
+    calls = found["calls_last_days"]
+    lines.append(f"Calls in the last {calls['days']} days, all voice campaigns: {calls['calls']}")
     return "\n".join(lines)
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from dispatch import consent, phone
 from dispatch.keys import Keys
+from dispatch.policy.calls import CALL_CAP_DAYS
+from dispatch.store.call_cap import CallCap
 from dispatch.store.campaign_meta import CampaignMeta, MetaStore
 from dispatch.store.optout import OptOutStore
 from dispatch.store.purge_steps import glob_escape
@@ -25,7 +27,8 @@ from dispatch.vocabulary import STATES_BY_CODE
 
 async def provenance(redis: Redis, keys: Keys, number: str, region: str = "FR"
                      ) -> dict[str, Any]:
-    """{"number", "campaigns", "opt_out", "audit", "replies", "answers", "reservations"}
+    """{"number", "campaigns", "opt_out", "audit", "replies", "answers", "reservations",
+    "calls_last_days"}
     for an E.164 `number`; `region` reads reply senders written without a country code."""
     optouts = OptOutStore(redis, keys)
     hashed = await optouts.hashed(number)
@@ -38,6 +41,9 @@ async def provenance(redis: Redis, keys: Keys, number: str, region: str = "FR"
         "replies": await _replies(redis, keys, number, region),
         "answers": await _answers(redis, keys, number, hashed),
         "reservations": await _reservations(redis, keys, hashed),
+        # Calls to the number across voice campaigns in the cap's period (call_cap.py).
+        "calls_last_days": {"days": CALL_CAP_DAYS, "calls": await CallCap(
+            redis, keys, optouts).calls_of(number)},
     }
 
 

@@ -17,8 +17,10 @@ window has room, so receipts flow at (window / time to record and answer a batch
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import trio
 
@@ -31,17 +33,21 @@ from dispatch.store.queue import Queue
 from dispatch.vocabulary import CallEnded, InboundMessage, Keypress, Receipt
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # What receipt_record.lua counts, in its order.
 RECORD_RESULTS = ("delivered", "failed", "expired", "repeated", "parked")
 RECORD_WORKERS = 4  # Redis round trips in flight for receipts that join others
 
 
-@dataclass
-class ReceiptJob:
-    """The receipts of one caller (an HTTP request), and the event it waits on."""
+CALL_WORKERS = 2  # batches of call ends being settled at once
 
-    receipts: Sequence[Receipt]
+
+@dataclass
+class Job(Generic[T]):
+    """What one caller (an HTTP request) hands over, and the event it waits on."""
+
+    items: Sequence[T]
     done: trio.Event = field(default_factory=trio.Event)
 
 
@@ -58,7 +64,8 @@ class Inbox:
         self._metrics = metrics
         self._batch_size = batch_size  # jobs (HTTP requests, SMPP reads) per Redis batch
         self._workers = workers
-        self._send, self._receive = trio.open_memory_channel[ReceiptJob](1024)
+        self._send, self._receive = trio.open_memory_channel[Job[Receipt]](1024)
+        self._call_send, self._call_jobs = trio.open_memory_channel[Job[CallEnded]](1024)
 
     async def receipts(self, receipts: Sequence[Receipt], *, join_others: bool = False
                        ) -> None:
@@ -69,27 +76,30 @@ class Inbox:
         if not join_others:
             await self._record(list(receipts))
             return
-        job = ReceiptJob(receipts)
-        await self._send.send(job)
-        await job.done.wait()
+        await _handed_over(self._send, receipts)
 
     def not_recorded(self, kind: str, count: int = 1) -> None:
         self._metrics.receipt_results[kind].inc(count)
 
     async def calls(self, ended: Sequence[CallEnded]) -> None:
         """Returns once each call's line is free and its message recorded (or waiting to
-        be called again)."""
+        be called again); settled together with the ends other callers hand over at the
+        same moment (a status callback brings one)."""
         if self._calls is None:
             self._metrics.calls.labels("unmatched").inc(len(ended))
             return
-        await self._calls.settle(ended)
+        await _handed_over(self._call_send, ended)
 
     async def keypresses(self, presses: Sequence[Keypress]) -> None:
         """Returns once the 9s among them are on the suppression list."""
         stops = await with_redis_retry(
             "keypresses", lambda: self._replies.keypresses(presses), self._metrics)
-        if stops:
-            self._metrics.calls.labels("opted_out").inc(stops)
+        if stops and self._calls is not None:
+            self._metrics.calls.labels("opted_out").inc(len(stops))
+            campaigns = Counter(campaign for press in stops
+                                if (campaign := self._calls.campaign_of(press.gateway_id)))
+            await self._calls.count({campaign: {"opted_out": count}
+                                     for campaign, count in campaigns.items()})
 
     async def messages(self, messages: Sequence[InboundMessage]) -> None:
         """Returns once the replies are stored, and the opt-outs among them in force."""
@@ -99,18 +109,23 @@ class Inbox:
             self._metrics.inbound_messages.labels(str(intent)).inc()
 
     async def run(self) -> None:
-        """Record receipts in batches; runs until cancelled."""
+        """Record receipts and settle call ends in batches; runs until cancelled."""
         async with trio.open_nursery() as nursery:
             for _ in range(self._workers):
-                nursery.start_soon(self._record_forever)
+                nursery.start_soon(self._batches_forever, self._receive, self._record)
+            if self._calls is not None:
+                for _ in range(CALL_WORKERS):
+                    nursery.start_soon(self._batches_forever, self._call_jobs,
+                                       self._calls.settle)
 
-    async def _record_forever(self) -> None:
+    async def _batches_forever(self, jobs_in: trio.MemoryReceiveChannel[Job[T]],
+                               handle: Callable[[list[T]], Awaitable[None]]) -> None:
         while True:
-            jobs = [await self._receive.receive()]
-            drain_ready(self._receive, jobs, self._batch_size)
-            receipts = [receipt for job in jobs for receipt in job.receipts]
-            if receipts:
-                await self._record(receipts)
+            jobs = [await jobs_in.receive()]
+            drain_ready(jobs_in, jobs, self._batch_size)
+            items = [item for job in jobs for item in job.items]
+            if items:
+                await handle(items)
             for job in jobs:
                 job.done.set()
 
@@ -122,3 +137,10 @@ class Inbox:
         for name, count in zip(RECORD_RESULTS, counts, strict=True):
             self._metrics.receipt_results[name].inc(count)
 
+
+
+async def _handed_over(jobs: trio.MemorySendChannel[Job[T]], items: Sequence[T]) -> None:
+    """Until a worker has handled `items` (with whatever else was waiting)."""
+    job = Job(items)
+    await jobs.send(job)
+    await job.done.wait()

@@ -53,17 +53,17 @@ class ReplyHandler:
         await self._queue.store_inbound(messages, [str(intent) for intent in intents], helps)
         return intents
 
-    async def keypresses(self, presses: Sequence[Keypress]) -> int:
+    async def keypresses(self, presses: Sequence[Keypress]) -> list[Keypress]:
         """A 9 pressed during a call opts the number out (audited, source "dtmf", the line
-        that called); returns how many. Of every line, not only the caller's: a voice
+        that called); returns the 9s. Of every line, not only the caller's: a voice
         campaign calls from thousands of lines, and "ne plus être appelé" must hold for
         the next call whatever its line, and for the number's queued calls and SMS alike.
         Acknowledged, like a STOP, only once no submission to that number is under way."""
-        events = [await self._keypress_event(press) for press in presses
-                  if OPT_OUT_DIGIT in press.digits]
+        stops = [press for press in presses if OPT_OUT_DIGIT in press.digits]
+        events = [await self._keypress_event(press) for press in stops]
         await self._queue.optouts.add(events)
         await self._submitting.wait_clear((e.number for e in events), SUBMISSION_WAIT_S)
-        return len(events)
+        return stops
 
     async def _keypress_event(self, press: Keypress) -> OptOutEvent:
         number = _e164(press.source)
@@ -131,5 +131,5 @@ class ReplyHandler:
 
 def _e164(source: str) -> str:
     """The sender's number as campaigns store it (E.164), or as given when not a number."""
-    e164, _ = phone.normalise(source, "FR")
+    e164, _ = phone.normalise(source, "FR", calls=True)
     return e164 or source

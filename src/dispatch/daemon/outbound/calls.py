@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Final
@@ -40,6 +41,7 @@ from dispatch.daemon.resilience import with_redis_retry
 from dispatch.lines.scheduler import Line
 from dispatch.policy.calls import CallPolicy
 from dispatch.store.call_cap import CallCap
+from dispatch.store.call_counts import CallCounts
 from dispatch.store.queue import Queue
 from dispatch.vocabulary import CallEnded, CallOutcome, Outcome
 
@@ -62,8 +64,10 @@ class CallInProgress:
 class CallBook:
     def __init__(self, queue: Queue, book: CampaignBook, tracker: Tracker,
                  waiter: WindowWaiter[Message], retrier: Retrier, metrics: DaemonMetrics,
-                 timeout_s: float) -> None:
+                 timeout_s: float, counts: CallCounts | None = None) -> None:
+        """`counts`: where each campaign's call outcomes are counted (None: nowhere)."""
         self._queue = queue
+        self._counts = counts
         self._book = book
         self._tracker = tracker
         self._waiter = waiter
@@ -89,6 +93,7 @@ class CallBook:
     async def settle(self, ended: Sequence[CallEnded]) -> None:
         """The ends of calls: lines freed, messages recorded or called again."""
         finals: dict[str, list[Outcome]] = {}
+        tally: dict[str, Counter[str]] = {}
         for end in ended:
             call = self._end(end.gateway_id)
             if call is None:
@@ -96,12 +101,25 @@ class CallBook:
                 continue
             self._metrics.calls.labels(str(end.outcome)).inc()
             self._metrics.call_duration.observe(end.duration_s)
+            tally.setdefault(call.message.campaign, Counter())[str(end.outcome)] += 1
             self._decide(call.message, end, finals)
         for campaign, outcomes in finals.items():
             await with_redis_retry("call_record", partial(self._queue.record, campaign,
                                                           outcomes), self._metrics)
             self._tracker.discard(outcome.entry_id for outcome in outcomes)
         self._metrics.in_process.set(len(self._tracker))
+        await self.count(tally)
+
+    def campaign_of(self, call_id: str) -> str | None:
+        """The campaign of a call in progress (None: not one of this daemon's)."""
+        call = self._calls.get(call_id)
+        return None if call is None else call.message.campaign
+
+    async def count(self, tally: Mapping[str, Mapping[str, int]]) -> None:
+        """Add to the campaigns' call counts (outcomes, 9s)."""
+        if self._counts is not None and tally:
+            await with_redis_retry("call_counts", partial(self._counts.add, tally),
+                                   self._metrics)
 
     async def run(self) -> None:
         """Until cancelled: settle the ends that came before their calls, expire the calls
