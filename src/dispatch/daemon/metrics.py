@@ -82,7 +82,10 @@ class DaemonMetrics:
             ["pool"], registry=self.registry)
         self.lines_busy = Gauge(
             "dispatch_lines_busy", "Lines with a message handed out and not yet answered by "
-            "the gateway, by pool", ["pool"], registry=self.registry)
+            "the gateway (a call: not yet ended), by pool", ["pool"], registry=self.registry)
+        self.line_utilisation = Gauge(
+            "dispatch_line_utilisation", "Share of this daemon's lines busy now, by pool",
+            ["pool"], registry=self.registry)
         self.waiting_for_line = Gauge(
             "dispatch_messages_waiting_for_line", "Messages held for a line of their pool, by "
             "gateway (paused campaigns' included)", ["gateway"], registry=self.registry)
@@ -113,6 +116,7 @@ class DaemonMetrics:
             lines = scheduler.lines(pool)
             self.lines.labels(pool).set_function(partial(_leased, lines))
             self.lines_busy.labels(pool).set_function(partial(_busy, lines))
+            self.line_utilisation.labels(pool).set_function(partial(_utilisation, lines))
 
     async def handle(self, request: Request) -> Response:
         if request.path != "/metrics":
@@ -123,6 +127,11 @@ class DaemonMetrics:
 def _busy(lines: Sequence[Line]) -> int:
     """Lines with an assignment outstanding (one pass over the pool, at scrape time)."""
     return sum(1 for line in lines if line.busy)
+
+
+def _utilisation(lines: Sequence[Line]) -> float:
+    leased = _leased(lines)
+    return _busy(lines) / leased if leased else 0.0
 
 
 def _leased(lines: Sequence[Line]) -> int:
