@@ -37,6 +37,7 @@ from dispatch.keys import Keys
 from dispatch.policy.calls import CallPolicy
 from dispatch.policy.lint import MISSING_OPTOUT, MISSING_SENDER, LintReport, Problem, lint_text
 from dispatch.policy.sending import Schedule, SlotPolicies, send_policy
+from dispatch.policy.timezones import DEFAULT_ZONE
 from dispatch.policy.voice_lint import VoiceLintReport, default_preamble, lint_voice
 from dispatch.policy.windows import WindowError
 from dispatch.settings import ConfigError, Settings, pool_for
@@ -140,7 +141,7 @@ def campaign_spec(settings: Settings, campaign_id: str, text: str, gateway: str,
     except ConfigError as exc:
         raise EnqueueError(str(exc)) from None
     _check_channel(settings, gateway, pool, voice)
-    _check_schedule(window, deadline, CHANNEL_VOICE if voice else "sms")
+    check_schedule(window, deadline, CHANNEL_VOICE if voice else "sms")
     client, election = _exclusivity(exclusivity)
     sender = rules.sender.strip() or client
     if voice is not None:
@@ -250,13 +251,19 @@ def _exclusivity(exclusivity: Exclusivity | None) -> tuple[str, str]:
     return exclusivity.client, exclusivity.election
 
 
-def _check_schedule(window: str, deadline: str, channel: str) -> None:
-    """The daemon reads these from the meta; refuse what it could not use."""
+def check_schedule(window: str, deadline: str, channel: str) -> None:
+    """The daemon reads these from the meta; refuse what it could not use, and a deadline
+    already past (every message would expire unsent)."""
     try:
-        send_policy(Schedule(window=window or None, deadline=deadline or None,
-                             channel=channel))
+        policy = send_policy(Schedule(window=window or None, deadline=deadline or None,
+                                      channel=channel))
     except ValueError as exc:
         raise EnqueueError(str(exc)) from None
+    passed_at = policy.deadline.for_zone(DEFAULT_ZONE)
+    if passed_at is not None and passed_at.timestamp() <= time.time():
+        when = f"{passed_at:%Y-%m-%d %H:%M} UTC"
+        raise EnqueueError(f"the deadline {deadline!r} is already past ({when} in "
+                           f"{DEFAULT_ZONE}): every message would expire unsent")
 
 
 def _text_placeholders(text: str) -> list[str]:

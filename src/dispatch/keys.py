@@ -114,6 +114,12 @@ class Keys:
         return f"{self.prefix}:{{calls}}:{day}"
 
     @property
+    def campaign_changes(self) -> str:
+        """Stream of the changes made to campaigns on purpose (`dispatch campaign set`):
+        campaign, field, old, new, at, by."""
+        return f"{self.prefix}:campaigns:changes"
+
+    @property
     def dead_letters(self) -> str:
         """List of msgpack records of messages that could not be processed at all."""
         return f"{self.prefix}:dead"

@@ -12,6 +12,7 @@ from dispatch.enqueue import enqueue_file
 from dispatch.keys import Keys
 from dispatch.settings import Settings
 from dispatch.simulator.service import Simulator
+from dispatch.store.campaign_meta import DEADLINE, MetaStore
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
 from tests.daemon.conftest import daemon_for
@@ -46,7 +47,11 @@ async def test_past_the_deadline_messages_expire_and_are_never_sent(
     sim, port = simulator
     with trio.fail_after(30):
         await enqueue(redis, settings, tmp_path, PARIS, window="always",
-                      deadline="2020-01-01T00:00:00+00:00")
+                      deadline="2099-01-01T00:00:00+00:00")
+        # The deadline passes while the messages wait (enqueue refuses a past one): the
+        # meta is changed under the daemon's feet, as time would.
+        await MetaStore(redis, Keys(settings.redis.key_prefix)).change(
+            "c1", {DEADLINE: "2020-01-01T00:00:00+00:00"}, {"by": "test"})
         daemon = await daemon_for(redis, settings, port)
         async with trio.open_nursery() as nursery:
             await nursery.start(daemon.run)

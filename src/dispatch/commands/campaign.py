@@ -1,10 +1,13 @@
 """`dispatch campaign pause|resume|cancel ID`, `dispatch campaign share ID [--weight W]
-[--priority P]` and `dispatch campaign list [--json]`."""
+[--priority P]`, `dispatch campaign set ID [--window SPEC] [--deadline WHEN] [--sender NAME]`
+and `dispatch campaign list [--json]`."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import socket
 from typing import Any
 
 import trio
@@ -12,10 +15,19 @@ from rich.console import Console
 from rich.table import Table
 
 from dispatch.commands.common import UserError, add_config_option, settings_from
+from dispatch.enqueue import EnqueueError, check_schedule
 from dispatch.keys import Keys
+from dispatch.policy.lint import names_sender
 from dispatch.settings import Settings
 from dispatch.store.campaign_admin import CampaignAdmin, CampaignNotFound
-from dispatch.store.redis import open_redis
+from dispatch.store.campaign_meta import (
+    DEADLINE,
+    SENDER_IDENTITY,
+    WINDOW,
+    CampaignMeta,
+    MetaStore,
+)
+from dispatch.store.redis import Redis, open_redis
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +49,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     share.add_argument("--weight", type=float, default=None, help="0.01 to 1000")
     share.add_argument("--priority", type=int, default=None, help="-100 to 100")
     add_config_option(share)
+    changes = actions.add_parser(
+        "set", help="change a campaign's window, deadline or sender, on purpose (audited)",
+        description="A file loaded on top of a campaign cannot change these (enqueue refuses "
+                    "it): they change here, each change audited, and every daemon applies "
+                    "it within about a second. An empty value removes the setting (the "
+                    "channel's default window, no deadline).")
+    changes.add_argument("campaign", metavar="ID")
+    changes.add_argument("--window", metavar="SPEC", default=None)
+    changes.add_argument("--deadline", metavar="WHEN", default=None)
+    changes.add_argument("--sender", metavar="NAME", default=None,
+                         help="who sends: the campaign's text must name it")
+    changes.add_argument("--json", action="store_true", help="print one JSON object")
+    add_config_option(changes)
     listing = actions.add_parser("list", help="every campaign, its status and counts")
     listing.add_argument("--json", action="store_true")
     add_config_option(listing)
@@ -54,6 +79,8 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         try:
             if args.action == "list":
                 _print_list(await admin.list(), args.json)
+            elif args.action == "set":
+                await _set(redis, admin, Keys(settings.redis.key_prefix), args)
             elif args.action == "share":
                 share = await admin.share(args.campaign, args.weight, args.priority)
                 print(f"campaign {args.campaign}: weight {share.weight:g}, "
@@ -68,6 +95,57 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         except (CampaignNotFound, ValueError) as exc:
             raise UserError(str(exc)) from None
     return 0
+
+
+async def _set(redis: Redis, admin: CampaignAdmin, keys: Keys, args: argparse.Namespace
+               ) -> None:
+    wanted = {field: value for field, value in ((WINDOW, args.window),
+                                                (DEADLINE, args.deadline),
+                                                (SENDER_IDENTITY, args.sender))
+              if value is not None}
+    if not wanted:
+        raise UserError("give --window, --deadline or --sender")
+    await admin.status(args.campaign)  # CampaignNotFound first
+    _check_changes(await MetaStore(redis, keys).read(args.campaign), wanted)
+    before = await admin.set(args.campaign, wanted, _who())
+    changed = {field: {"old": before[field], "new": value} for field, value in wanted.items()}
+    if args.json:
+        print(json.dumps({"campaign": args.campaign, "changes": changed}))
+        return
+    for field, change in changed.items():
+        print(f"campaign {args.campaign}: {field} {change['old'] or '(none)'!r} -> "
+              f"{change['new'] or '(none)'!r} (audited; every daemon applies it within about "
+              f"a second)")
+
+
+def _who() -> str:
+    """Who changes the campaign, for its audit: user@host."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container's anonymous user)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _check_changes(meta: CampaignMeta, wanted: dict[str, str]) -> None:
+    """What enqueue would refuse is refused here too: a window or deadline the daemon
+    cannot use, a deadline already past, a sender the text does not name."""
+    try:
+        check_schedule(wanted.get(WINDOW, meta.schedule.window or ""),
+                       wanted.get(DEADLINE, meta.schedule.deadline or ""),
+                       meta.schedule.channel)
+    except EnqueueError as exc:
+        raise UserError(str(exc)) from None
+    sender = wanted.get(SENDER_IDENTITY)
+    if sender is not None:
+        spoken = meta.preamble if meta.voice else (meta.text or "")
+        try:
+            named = names_sender(spoken, sender)
+        except ValueError as exc:
+            raise UserError(f"--sender: {exc}") from None
+        if not named:
+            raise UserError(f"--sender: the campaign's {'preamble' if meta.voice else 'text'} "
+                            f"does not name {sender!r}")
 
 
 def _print_list(rows: list[dict[str, Any]], as_json: bool) -> None:

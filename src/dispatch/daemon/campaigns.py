@@ -65,6 +65,9 @@ class CampaignBook:
         self.status: dict[str, str] = {}
         # Weight and priority among the campaigns of a pool, re-read likewise.
         self.shares: dict[str, Share] = {}
+        # The meta's revision each campaign was loaded at: a change on purpose (`dispatch
+        # campaign set`: window, deadline...) bumps it and the campaign is loaded again.
+        self._revisions: dict[str, int] = {}
 
     def sendable(self, gateways: Sequence[str], *, active_only: bool = False) -> list[str]:
         """Every campaign this daemon can send (its gateway is configured); with
@@ -93,9 +96,7 @@ class CampaignBook:
     async def refresh(self) -> None:
         for campaign_id in await self._store.campaign_ids():
             if campaign_id not in self.campaigns:
-                campaign = self._campaign(await self._store.read(campaign_id))
-                if campaign is not None:
-                    self.campaigns[campaign_id] = campaign
+                await self._reload(campaign_id)
         await self._refresh_live()
         self._refreshed.set()
         self._refreshed = trio.Event()
@@ -140,6 +141,18 @@ class CampaignBook:
             self.queued[campaign_id] = live.queued
             self.status[campaign_id] = live.status
             self.shares[campaign_id] = live.share
+            if self._revisions.get(campaign_id) != live.revision:
+                log.info("campaign %s changed (revision %d): loading it again", campaign_id,
+                         live.revision)
+                await self._reload(campaign_id)
+
+    async def _reload(self, campaign_id: str) -> None:
+        """Load (or load again) a campaign from its meta."""
+        meta = await self._store.read(campaign_id)
+        campaign = self._campaign(meta)
+        if campaign is not None:
+            self.campaigns[campaign_id] = campaign
+            self._revisions[campaign_id] = meta.revision
 
 
 def _scripter(meta: CampaignMeta, render: Renderer) -> Scripter:

@@ -1,19 +1,22 @@
-"""Operating on campaigns: pause, resume, cancel, share, list.
+"""Operating on campaigns: pause, resume, cancel, share, set, list.
 
 Pause and resume set the campaign's status in its meta; every daemon re-reads it about once
 a second, stops reading (or resumes reading) the campaign's stream, and holds back messages
 it already has. Cancel is final: queued messages become cancelled here, in chunks; the
 messages daemons hold end cancelled unless already submitted. A campaign's share (weight
-and priority among the campaigns of its pool) is re-read the same way.
+and priority among the campaigns of its pool) is re-read the same way. `set` changes a
+campaign's window, deadline or sender on purpose (a top-up cannot: enqueue refuses a file
+that would), one audit entry per field, and every daemon loads the campaign again.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from dispatch.keys import Keys
 from dispatch.model import ACTIVE, CANCELLED, PAUSED, Share
-from dispatch.store.campaign_meta import MetaStore
+from dispatch.store.campaign_meta import DEADLINE, SENDER_IDENTITY, WINDOW, MetaStore
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
 from dispatch.store.status import state_counts
@@ -67,6 +70,22 @@ class CampaignAdmin:
                               current.priority if priority is None else priority)
         await self._meta.set_share(campaign, share)
         return share
+
+    async def set(self, campaign: str, changes: dict[str, str], by: str) -> dict[str, str]:
+        """Change a campaign's window, deadline or sender on purpose ("" removes it: the
+        channel's default window, no deadline): audited, and reloaded by every daemon
+        within about a second. Returns each field's value before."""
+        await self._check_exists(campaign)
+        meta = await self._meta.read(campaign)
+        if meta.status == CANCELLED:
+            raise ValueError(f"campaign {campaign!r} is cancelled: it cannot be changed")
+        before = {WINDOW: meta.schedule.window or "", DEADLINE: meta.schedule.deadline or "",
+                  SENDER_IDENTITY: meta.sender_identity}
+        for field, value in changes.items():
+            audit = {"field": field, "old": before[field], "new": value,
+                     "at": f"{time.time():.3f}", "by": by}
+            await self._meta.change(campaign, {field: value or None}, audit)
+        return {field: before[field] for field in changes}
 
     async def list(self) -> list[dict[str, Any]]:
         ids = await self._meta.campaign_ids()

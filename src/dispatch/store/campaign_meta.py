@@ -10,7 +10,9 @@ Fields:
   `override:<code>` = when it was first overridden;
 - running totals of the enqueue runs (HINCRBY): rows, accepted, duplicates, rejected,
   suppressed, excluded;
-- operated (`dispatch campaign`): status (absent: active), weight and priority;
+- operated (`dispatch campaign`): status (absent: active), weight and priority; window,
+  deadline and sender_identity changed on purpose (`dispatch campaign set`, audited in
+  keys.campaign_changes) bump `revision`, so that every daemon reloads the campaign;
 - retention: finished_at (stamped here when nothing is left to send or receive, cleared
   by enqueue.lua when more is queued), purge_started_at, purged_text and purged_unsent
   (purge_mark.lua, which also removes text), purged_at;
@@ -65,9 +67,11 @@ NO_ANSWER_RETRY_S: Final = "no_answer_retry_s"
 MACHINE: Final = "machine"
 VOICE: Final = "voice"
 HOLIDAYS_IGNORED: Final = b"ignore"
-# What a top-up must agree with (text and gateway first: the first difference is named).
+REVISION: Final = "revision"  # bumped by every change after creation: daemons reload it
+# What a top-up must agree with (text and gateway first: the first difference is named);
+# and the status (a cancelled campaign takes no more messages).
 CHECKED: Final = (TEXT, GATEWAY, CONSENT_REQUIRED, CLIENT, ELECTION, CONSENT_BUCKETS, POOL,
-                  CHANNEL)
+                  CHANNEL, WINDOW, DEADLINE, SENDER_IDENTITY, STATUS, CREATED_AT)
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class CampaignMeta:
     preamble: str = ""  # voice: read first
     audio_url: str = ""  # voice: the recording ("": `text` is read aloud)
     calls: CallPolicy | None = None  # voice: what a call's end leads to
+    revision: int = 0  # changes made on purpose since creation
 
     @property
     def voice(self) -> bool:
@@ -105,6 +110,7 @@ class Live:
     queued: int
     status: str
     share: Share
+    revision: int = 0  # a daemon reloads a campaign whose revision moved
 
 
 @dataclass(frozen=True)
@@ -172,7 +178,7 @@ def decode(campaign_id: str, raw: Mapping[bytes, bytes]) -> CampaignMeta:
         _overrides(raw), text(STATUS, ACTIVE),
         decode_share(raw.get(WEIGHT.encode()), raw.get(PRIORITY.encode())),
         _int(raw.get(PURGE_STARTED_AT.encode())), _int(raw.get(PURGED_AT.encode())),
-        text(PREAMBLE), text(AUDIO_URL), _calls_of(raw))
+        text(PREAMBLE), text(AUDIO_URL), _calls_of(raw), _int(raw.get(REVISION.encode())) or 0)
 
 
 def _calls_of(raw: Mapping[bytes, bytes]) -> CallPolicy | None:
@@ -241,6 +247,11 @@ class MetaStore:
     async def purge_started(self, campaign_id: str) -> bool:
         return bool(await self._redis.hexists(self._key(campaign_id), PURGE_STARTED_AT))
 
+    async def checked(self, campaign_id: str) -> dict[str, bytes | None]:
+        """The CHECKED fields as stored (all None: no such campaign yet)."""
+        stored = await self._redis.hmget(self._key(campaign_id), list(CHECKED))
+        return dict(zip(CHECKED, stored, strict=True))
+
     async def create(self, campaign_id: str, fields: Mapping[str, str]
                      ) -> dict[str, bytes | None]:
         """Write the fields an existing campaign does not have yet; the stored values of
@@ -274,19 +285,35 @@ class MetaStore:
                                                         PRIORITY: str(share.priority)})
 
     async def live(self, campaign_ids: Sequence[str]) -> dict[str, Live]:
-        """Queue depth, status and share of each campaign, in one pipelined round trip."""
+        """Queue depth, status, share and revision of each campaign, in one pipelined round
+        trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
             replies = [(pipe.hget(self._keys.campaign(c).counts, "queued"),
-                        pipe.hmget(self._key(c), [STATUS, WEIGHT, PRIORITY]))
+                        pipe.hmget(self._key(c), [STATUS, WEIGHT, PRIORITY, REVISION]))
                        for c in campaign_ids]
         live: dict[str, Live] = {}
         for campaign_id, (depth, fields) in zip(campaign_ids, replies, strict=True):
             value = await depth
-            status, weight, priority = await fields
+            status, weight, priority, revision = await fields
             live[campaign_id] = Live(int(value) if value else 0,
                                      status.decode() if status else ACTIVE,
-                                     decode_share(weight, priority))
+                                     decode_share(weight, priority), int(revision or 0))
         return live
+
+    async def change(self, campaign_id: str, changes: Mapping[str, str | None],
+                     audit: Mapping[str, str]) -> None:
+        """Set (a value) or remove (None) fields on purpose, bump the revision and audit
+        it, in one transaction."""
+        key = self._key(campaign_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            written = {name: value for name, value in changes.items() if value is not None}
+            if written:
+                pipe.hset(key, written)
+            removed = [name for name, value in changes.items() if value is None]
+            if removed:
+                pipe.hdel(key, removed)
+            pipe.hincrby(key, REVISION, 1)
+            pipe.xadd(self._keys.campaign_changes, {"campaign": campaign_id, **audit})
 
     async def retention_marks(self, campaign_id: str) -> RetentionMarks:
         found = await self._redis.hmget(self._key(campaign_id),

@@ -17,16 +17,22 @@ from coredis.exceptions import ResponseError, StreamDuplicateConsumerGroupError
 
 from dispatch.consent import Consent
 from dispatch.keys import GROUP, Keys
+from dispatch.model import CANCELLED
 from dispatch.policy.calls import CallPolicy
 from dispatch.store.campaign_meta import (
     CHANNEL,
     CLIENT,
     CONSENT_BUCKETS,
     CONSENT_REQUIRED,
+    CREATED_AT,
+    DEADLINE,
     ELECTION,
     GATEWAY,
     POOL,
+    SENDER_IDENTITY,
+    STATUS,
     TEXT,
+    WINDOW,
     MetaStore,
     creation_fields,
 )
@@ -158,6 +164,11 @@ class CampaignStore:
                            ) -> int:
         if await self._meta.purge_started(spec.campaign_id):
             raise CampaignConflict(_purged(spec.campaign_id))
+        # Refused before anything is written: a field the campaign lacks (no deadline, say)
+        # would otherwise be set by this run's HSETNX, re-dating what is queued already.
+        existing = await self._meta.checked(spec.campaign_id)
+        if existing[CREATED_AT] is not None:
+            _check_same(spec, existing)
         values = await self._meta.create(spec.campaign_id, creation_fields(
             text=spec.text, gateway=spec.gateway, pool=spec.pool,
             placeholders=spec.placeholders, created_at=now, window=spec.window,
@@ -176,6 +187,9 @@ def _purged(campaign_id: str) -> str:
 
 def _check_same(spec: CampaignSpec, stored: dict[str, bytes | None]) -> None:
     name = f"campaign {spec.campaign_id!r} already exists"
+    if stored[STATUS] == CANCELLED.encode():
+        raise CampaignConflict(f"campaign {spec.campaign_id!r} is cancelled: it takes no more "
+                               f"messages (enqueue into a new campaign)")
     text, gateway = stored[TEXT], stored[GATEWAY]
     if text is not None and text.decode() != spec.text:
         raise CampaignConflict(f"{name} with a different text")
@@ -199,3 +213,17 @@ def _check_same(spec: CampaignSpec, stored: dict[str, bytes | None]) -> None:
                 else "without a client and election")
         raise CampaignConflict(f"{name} {held} (give the same --client and --election "
                                f"again)")
+    for field, option, wanted in ((WINDOW, "--window", spec.window),
+                                  (DEADLINE, "--deadline", spec.deadline),
+                                  (SENDER_IDENTITY, "--sender", spec.sender_identity)):
+        _check_setting(name, stored[field], option, wanted)
+
+
+def _check_setting(name: str, stored: bytes | None, option: str, wanted: str) -> None:
+    """A top-up gives the campaign's setting again: changing it goes through `dispatch
+    campaign set` (audited), never by a file loaded on top."""
+    current = (stored or b"").decode()
+    if current != wanted:
+        raise CampaignConflict(
+            f"{name} with {option} {current or '(none)'!r}, not {wanted or '(none)'!r}: give "
+            f"the same {option} again, or change it with 'dispatch campaign set'")
