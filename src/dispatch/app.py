@@ -140,7 +140,7 @@ async def run_daemon(settings: Settings, stop_signals: Sequence[int] = STOP_SIGN
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_signals, daemon, stop_signals)
             nursery.start_soon(purge_forever, redis, keys, settings.retention,
-                               settings.enqueue.default_region)
+                               settings.enqueue.default_region, consumer)
             ports = await nursery.start(_run_until_done, daemon, nursery.cancel_scope)
             announce(ports, consumer)
             log.info("dispatch daemon %s ready: receipts on port %d, metrics on port %d",

@@ -23,6 +23,10 @@ finished by running it again):
   6. the campaign's dead letters; 7. errors, consent, `purging` deleted (UNLINK); the
   election's reservations when no unpurged campaign of it is left; 8. `purged_at`.
 
+One purge at a time, under the purge lock (purge_lock.py: it says who holds it, is
+renewed while the purge runs, released even when the purge is cancelled, and a purge that
+loses it stops there; the next one finishes it).
+
 `purge_expired` is the automatic purge: a campaign with nothing queued, in flight or
 awaiting a receipt gets `finished_at` the first time it is seen so (enqueue clears it
 when it queues more); it is purged `retention_days` after that.
@@ -32,17 +36,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from coredis.tokens import PureToken
-
 from dispatch.keys import Keys
 from dispatch.store.campaign_meta import MetaStore
+from dispatch.store.purge_lock import LockHolder, purge_lock, read_holder
 from dispatch.store.purge_steps import PurgeSteps
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import load_script
@@ -52,10 +52,7 @@ from dispatch.vocabulary import IN_FLIGHT, QUEUED, SUBMITTED
 log = logging.getLogger(__name__)
 
 RETENTION_DAYS = 60  # after a campaign ends (CNIL: prospection data at most two months)
-LOCK_TTL_S = 6 * 3600
 DAY_S = 86_400
-_UNLOCK = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
-           "end return 0")
 
 
 class PurgeError(Exception):
@@ -64,6 +61,15 @@ class PurgeError(Exception):
 
 class CampaignBusy(PurgeError):
     """Messages are still queued or in flight (and the purge was not forced)."""
+
+
+class PurgeLocked(PurgeError):
+    """Another process holds the purge lock: `holder` says who (None: it just let go)."""
+
+    def __init__(self, holder: LockHolder | None) -> None:
+        self.holder = holder
+        held = f" (held by {holder.describe()})" if holder else ""
+        super().__init__(f"another purge is running{held}; try again when it has finished")
 
 
 @dataclass
@@ -84,22 +90,26 @@ class PurgeReport:
 
 
 async def purge_campaign(redis: Redis, keys: Keys, campaign_id: str, *, force: bool = False,
-                         now: float | None = None, region: str = "FR") -> PurgeReport:
+                         now: float | None = None, region: str = "FR",
+                         command: str = "dispatch purge") -> PurgeReport:
     """Erase what the campaign holds about people (see the module doc). `force`: even with
     messages queued or in flight (they are dropped unsent). `region`: how reply numbers
-    written without a country code are read (the daemon's own default is FR)."""
-    async with purge_lock(redis, keys) as held:
+    written without a country code are read (the daemon's own default is FR). `command`:
+    who purges, in the lock (shown to a purge refused meanwhile). Raises PurgeLocked when
+    another purge runs, PurgeLockLost when the lock was lost half-way."""
+    async with purge_lock(redis, keys, command) as held:
         if not held:
-            raise PurgeError("another purge is running; try again when it has finished")
+            raise PurgeLocked(await read_holder(redis, keys))
         return await _purge(redis, keys, campaign_id, force, now or time.time(), region)
 
 
 async def purge_expired(redis: Redis, keys: Keys, now: float,
-                        retention_days: int = RETENTION_DAYS, region: str = "FR"
-                        ) -> list[PurgeReport]:
+                        retention_days: int = RETENTION_DAYS, region: str = "FR",
+                        command: str = "dispatch run") -> list[PurgeReport]:
     """Purge every campaign finished more than `retention_days` ago; also finishes a purge
-    that stopped half-way. Returns nothing when another process is purging."""
-    async with purge_lock(redis, keys) as held:
+    that stopped half-way. Returns nothing when another process is purging; raises
+    PurgeLockLost when the lock was lost half-way."""
+    async with purge_lock(redis, keys, command) as held:
         if not held:
             return []
         reports = []
@@ -110,19 +120,6 @@ async def purge_expired(redis: Redis, keys: Keys, now: float,
                 except PurgeError as exc:  # e.g. queued again since: not finished after all
                     log.warning("campaign %s not purged: %s", campaign_id, exc)
         return reports
-
-
-@asynccontextmanager
-async def purge_lock(redis: Redis, keys: Keys) -> AsyncIterator[bool]:
-    """True when this process holds the purge lock for the block (one purge at a time:
-    two rewriting the same shared stream would undo each other)."""
-    token = secrets.token_hex(8)
-    held = await redis.set(keys.purge_lock, token, condition=PureToken.NX, ex=LOCK_TTL_S)
-    try:
-        yield bool(held)
-    finally:
-        if held:
-            await redis.eval(_UNLOCK, keys=[keys.purge_lock], args=[token])
 
 
 async def _purge(redis: Redis, keys: Keys, campaign_id: str, force: bool, now: float,
