@@ -263,14 +263,17 @@ async def test_report_json_shape(redis: Redis, settings: Settings, tmp_path: Pat
     assert report.to_json() == {
         "campaign": "c1", "accepted": 0, "duplicates": 0, "rejected": 1, "suppressed": 0,
         "excluded": 0, "rows": 1, "errors": [{"line": 2, "reason": "invalid phone number"}],
+        "errors_truncated": False, "file": {"encoding": "UTF-8", "delimiter": ","},
         "lint": {"encoding": "gsm7", "forcing_chars": [], "parts": 1,
                  "units": len(TEXT) - len("{first_name}"), "placeholders": ["first_name"],
+                 "worst_case": {"lengths": {"first_name": 20}, "parts_min": 1,
+                                "parts_max": 1, "units_max": len(TEXT) + 8,
+                                "parts_max_if_ucs2": 1},
+                 "queued": {"messages": 0, "parts": 0, "ucs2_messages": 0, "by_parts": [],
+                            "values_outside_gsm7": []},
                  "cost": {"currency": "EUR", "price_per_part": "0.10", "per_message": "0.10",
-                          "recipients": 0, "total": "0.00"},
-                 "problems": [{"code": "placeholders", "severity": "warning",
-                               "message": "the length varies per recipient ({first_name}): "
-                                          "parts and cost are counted without them"}],
-                 "ok": True},
+                          "recipients": 0, "total": "0.00", "basis": "queued"},
+                 "problems": [], "ok": True},
         "overrides": []}
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import trio
@@ -69,19 +71,27 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_json_output_is_one_object(config: Path, campaign_file: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
-    code = enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT, "--json")
+    code = enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT, "--json",
+                   "--window", "always")
     assert code == 0
     output = capsys.readouterr().out
     report = json.loads(output)
     lint = report.pop("lint")
+    sending = report.pop("sending")  # open now: "opens" is now
+    assert (sending["opens_in"], sending["closed_because"]) == ("", "")
     assert report == {
         "campaign": "c1", "accepted": 2, "duplicates": 0, "rejected": 1, "suppressed": 0,
         "excluded": 0, "rows": 3, "overrides": [],
-        "errors": [{"line": 4, "reason": "not a mobile number (fixed line)"}]}
+        "errors": [{"line": 4, "reason": "not a mobile number (fixed line)"}],
+        "errors_truncated": False, "file": {"encoding": "UTF-8", "delimiter": ","}}
     assert (lint["encoding"], lint["parts"], lint["placeholders"], lint["ok"]) == (
         "gsm7", 1, ["first_name"], True)
+    # per_message: the lint's worst case; total: the exact parts of the messages queued
     assert lint["cost"] == {"currency": "EUR", "price_per_part": "0.10", "per_message": "0.10",
-                            "recipients": 2, "total": "0.20"}
+                            "recipients": 2, "total": "0.20", "basis": "queued"}
+    assert lint["queued"] == {"messages": 2, "parts": 2, "ucs2_messages": 0,
+                              "by_parts": [{"parts": 1, "messages": 2}],
+                              "values_outside_gsm7": []}
     assert output.count("\n") == 1
     assert redis_state(config) == {"campaigns": {b"c1"}, "queued": 2}
 
@@ -98,26 +108,26 @@ def test_second_run_reports_only_duplicates(config: Path, campaign_file: Path,
 
 def test_human_summary(config: Path, campaign_file: Path,
                        capsys: pytest.CaptureFixture[str]) -> None:
-    assert enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT) == 0
+    assert enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT,
+                   "--window", "always") == 0  # no "sending starts" line: open now
     assert capsys.readouterr().out.splitlines() == [
         "campaign c1: 2 accepted, 0 duplicates, 0 opted out, 1 rejected (3 rows)",
         "  line 4: not a mobile number (fixed line)",
         "text encoding: GSM-7",
-        f"text parts: 1 ({len(TEXT) - len('{first_name}')} GSM-7 characters)",
-        "text cost: 1 x 0.10 EUR = 0.10 EUR per message; x 2 recipients = 0.20 EUR",
-        "text warning: placeholders: the length varies per recipient ({first_name}): parts "
-        "and cost are counted without them",
+        "text parts: 2 for 2 messages (2 of 1 part)",  # each rendered message counted
+        "text cost: 2 x 0.10 EUR = 0.20 EUR",
     ]
 
 
 def test_human_summary_shows_the_first_rejections_only(
         config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.csv"
-    path.write_text("phone,first_name,consent_source,consent_date\n" + "nope,A,w,2024-01-02\n" * 30)
+    path.write_text("phone,first_name,consent_source,consent_date\n"
+                    "0611111111,Ana,web,2024-01-02\n" + "nope,A,w,2024-01-02\n" * 30)
     assert enqueue(config, str(path), "--campaign", "c1", "--text", TEXT) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1] == "  line 2: invalid phone number"
-    assert lines[21] == "  ... and 10 more rejected rows (--json lists them)"
+    assert lines[1] == "  line 3: invalid phone number"
+    assert lines[21] == "  ... and 10 more rejected rows (--rejects FILE writes them all)"
     assert lines[22].startswith("text encoding: ")
 
 
@@ -282,3 +292,34 @@ def test_pool_option_picks_the_pool_and_its_gateway(
     assert enqueue(config, str(campaign_file), "--campaign", "c2", "--text", TEXT,
                    "--pool", "nope") == 2
     assert "unknown pool 'nope' (pools: p)" in capsys.readouterr().err
+
+
+def closed_hour_window() -> tuple[str, dt.datetime]:
+    """A window of one hour, two hours from now in Paris (closed now), and when it opens."""
+    now = dt.datetime.now(ZoneInfo("Europe/Paris"))
+    opens = (now + dt.timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    end = "23:59" if opens.hour == 23 else f"{opens.hour + 1:02d}:00"
+    return f"mon-sun {opens.hour:02d}:00-{end}", opens
+
+
+def test_enqueue_says_when_a_closed_window_opens(
+        config: Path, campaign_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    window, opens = closed_hour_window()
+    day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[opens.weekday()]
+    assert enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT,
+                   "--window", window) == 0
+    assert (f"sending starts {day} {opens:%H}:00 (mainland France; closed now: outside its "
+            f"hours)") in capsys.readouterr().out.splitlines()
+    assert enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT,
+                   "--window", window, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["sending"] == {
+        "opens": opens.isoformat(timespec="minutes"), "opens_in": f"{day} {opens:%H}:00",
+        "closed_because": "outside its hours"}
+
+
+def test_enqueue_says_nothing_of_an_open_window(
+        config: Path, campaign_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert enqueue(config, str(campaign_file), "--campaign", "c1", "--text", TEXT,
+                   "--window", "always", "--json") == 0
+    sending = json.loads(capsys.readouterr().out)["sending"]
+    assert (sending["opens_in"], sending["closed_because"]) == ("", "")

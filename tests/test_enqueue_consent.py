@@ -14,6 +14,7 @@ from dispatch import consent
 from dispatch.enqueue import EnqueueError, EnqueueReport, Exclusivity, enqueue_file
 from dispatch.keys import Keys
 from dispatch.settings import EnqueueSettings, Settings
+from dispatch.store.optout import OptOutEvent, OptOutStore
 from dispatch.store.provenance import provenance
 from dispatch.store.redis import Redis
 from tests.texts import RULES, SIGNED
@@ -198,3 +199,22 @@ async def test_exclusivity_must_stay_the_same_for_a_campaign(
         await run(redis, settings, path, "a1")
     with pytest.raises(EnqueueError, match=r"^invalid client 'a b'"):
         await run(redis, settings, path, "a2", exclusivity=Exclusivity("a b", "muni26"))
+
+
+async def test_a_number_suppressed_at_load_keeps_its_consent_and_every_count(
+        redis: Redis, settings: Settings, tmp_path: Path) -> None:
+    keys = Keys(settings.redis.key_prefix)
+    with trio.fail_after(10):
+        await OptOutStore(redis, keys).add([OptOutEvent("+33622222222", "all", "cli")])
+    path = write(tmp_path, HEADER + "0611111111,Ana,web,2024-01-02,\n"
+                                    "0622222222,Bob,bulletin papier,2024-02-03,\n")
+    first = await run(redis, settings, path)
+    again = await run(redis, settings, path)
+    assert (first.accepted, first.suppressed, first.duplicates) == (1, 1, 0)
+    assert (again.accepted, again.suppressed, again.duplicates) == (0, 1, 1)
+    with trio.fail_after(10):
+        counts = await redis.hgetall(keys.campaign("c1").counts)
+        stream = await redis.xlen(keys.campaign("c1").stream)
+    assert (counts[b"queued"], counts[b"suppressed"], stream) == (b"1", b"1", 1)
+    assert await consent_of(redis, settings, "+33622222222") == {
+        "source": "bulletin papier", "date": "2024-02-03", "slot": None}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -13,7 +15,8 @@ from dispatch.daemon.inbound.replies import ReplyHandler
 from dispatch.enqueue import enqueue_file
 from dispatch.keys import Keys
 from dispatch.settings import Settings
-from dispatch.store.optout import CHANGE_CHUNK, OptOutEvent, OptOutStore
+from dispatch.store.optout import CHANGE_CHUNK, OptOutEvent, OptOutStore, keyed_hash
+from dispatch.store.purge import purge_campaign
 from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
@@ -144,3 +147,45 @@ async def test_a_9_pressed_during_a_call_opts_the_number_out_of_every_line(
     [entry] = await redis.xrange(keys.optout_audit)
     assert (entry.field_values[b"source"], entry.field_values[b"text"]) == (b"dtmf", b"9")
     assert entry.field_values[b"line"] == b"+33900000001"  # the line that called
+
+
+async def test_export_lists_the_opt_outs_a_purge_kept_as_hashes(
+        redis: Redis, settings: Settings, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    keys = Keys(settings.redis.key_prefix)
+    store = OptOutStore(redis, keys)
+    cfg = config(tmp_path, settings)
+    with trio.fail_after(30):
+        await enqueue_file(redis, settings, campaign_file(tmp_path), "c1", SIGNED,
+                           consent_required=False, rules=RULES)
+        await store.add([OptOutEvent("+33612000001", "all", "cli"),
+                         OptOutEvent("+33612000003", "line:36111", "mo"),
+                         OptOutEvent("+33699000000", "all", "cli")])  # in no campaign
+        await purge_campaign(redis, keys, "c1", force=True)
+        assert await trio.to_thread.run_sync(main, ["optout", "export", "--config", cfg]) == 0
+        erased = [await store.hashed("+33612000001"), await store.hashed("+33612000003")]
+    out = capsys.readouterr().out
+    rows = [(r["number"], r["scope"], bool(r["since"]), r["kept_as"])
+            for r in csv.DictReader(io.StringIO(out))]
+    assert out.splitlines()[0] == "number,scope,since,kept_as"
+    assert rows == [("+33699000000", "all", True, "number"),
+                    *sorted([(f"hash:{erased[0]}", "all", False, "hash"),
+                             (f"hash:{erased[1]}", "line:36111", False, "hash")])]
+    assert "+3361200000" not in out
+
+
+async def test_export_reads_large_scope_sets_in_chunks_once_each(
+        redis: Redis, settings: Settings) -> None:
+    keys = Keys(settings.redis.key_prefix)
+    store = OptOutStore(redis, keys)
+    numbers = [f"+336{30_000_000 + i:08d}" for i in range(2500)]
+    with trio.fail_after(30):
+        await store.add([OptOutEvent(number, "all", "import") for number in numbers])
+        await redis.hdel(keys.optout_numbers, numbers[:2000])  # what a purge leaves
+        rows = await store.export()
+        secret = await store.secret()
+    assert [row.number for row in rows if row.kept_as == "number"] == numbers[2000:]
+    hashed = {row.number for row in rows if row.kept_as == "hash"}
+    assert len(hashed) == len(rows) - 500 == 2000
+    assert hashed == {f"hash:{keyed_hash(secret, number)}" for number in numbers[:2000]}
+    assert all(row.since is None and row.number.startswith("hash:") for row in rows[500:])

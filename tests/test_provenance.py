@@ -19,6 +19,7 @@ from dispatch.enqueue import Exclusivity, enqueue_file
 from dispatch.keys import Keys
 from dispatch.settings import AnswerSettings, Settings
 from dispatch.store.answers import Settled
+from dispatch.store.optout import OptOutEvent, OptOutStore
 from dispatch.store.provenance import provenance
 from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
@@ -159,3 +160,29 @@ async def test_purge_command(redis: Redis, settings: Settings, tmp_path: Path,
     assert found["campaigns"] == [] and found["replies"] == [] and found["answers"] == []
     assert found["opt_out"]["hashed_scopes"] == ["line:DISPATCH"]  # the STOP holds
     assert found["reservations"] == {}  # the election's last campaign is gone
+
+
+async def test_provenance_of_a_number_suppressed_at_load_shows_its_consent(
+        redis: Redis, settings: Settings, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("phone,consent_source,consent_date\n"
+                    "06 12 00 00 01,formulaire web,2024-01-02\n0612000002,bulletin,2024-01-03\n")
+    cfg = config(tmp_path, settings)
+    with trio.fail_after(10):
+        await OptOutStore(redis, Keys(settings.redis.key_prefix)).add(
+            [OptOutEvent(NUMBER, "all", "cli")])
+        report = await enqueue_file(redis, settings, path, "s1", "Bonjour. " + SIGNED,
+                                    rules=RULES)
+        assert (report.accepted, report.suppressed) == (1, 1)
+        assert await trio.to_thread.run_sync(
+            command, provenance_command, "provenance", NUMBER, "--json", "--config", cfg) == 0
+        [campaign] = json.loads(capsys.readouterr().out)["campaigns"]
+        assert await trio.to_thread.run_sync(
+            command, provenance_command, "provenance", NUMBER, "--config", cfg) == 0
+    assert (campaign["campaign"], campaign["state"]) == ("s1", "suppressed")
+    assert campaign["consent"] == {"source": "formulaire web", "date": "2024-01-02",
+                                   "slot": None}
+    out = capsys.readouterr().out
+    assert "    message: suppressed\n    consent: source formulaire web, given 2024-01-02\n" \
+        in out

@@ -26,6 +26,7 @@ from dispatch.daemon.inbound.inbox import Inbox
 from dispatch.daemon.inbound.replies import ReplyHandler
 from dispatch.daemon.inbound.routes import gateway_routes, inbound_handler
 from dispatch.daemon.metrics import DaemonMetrics
+from dispatch.daemon.notify import sd_notify
 from dispatch.daemon.outbound.calls import CallBook, CapGuard
 from dispatch.daemon.outbound.inflight import InFlightNumbers
 from dispatch.daemon.outbound.line_feed import LineFeed, LinePlan, not_busy, room
@@ -51,11 +52,13 @@ from dispatch.daemon.service import (
 )
 from dispatch.daemon.upkeep.retention import purge_forever
 from dispatch.daemon.upkeep.sweeper import ReceiptSweeper
+from dispatch.daemon.upkeep.waiting import WaitingPublisher, window_group
 from dispatch.gateways import http, smpp, voice
 from dispatch.gateways.base import Gateway
 from dispatch.httpserver import bound_port
 from dispatch.keys import Keys
 from dispatch.lines.config import GatewayCaps
+from dispatch.listening import open_listeners
 from dispatch.policy.backoff import RetryPolicy
 from dispatch.settings import DaemonSettings, GatewaySettings, Settings
 from dispatch.store.call_cap import CallCap
@@ -63,9 +66,10 @@ from dispatch.store.call_counts import CallCounts
 from dispatch.store.campaign_meta import MetaStore
 from dispatch.store.line_leases import LineLeases
 from dispatch.store.queue import Queue
-from dispatch.store.redis import Redis, open_redis, resolve_url
+from dispatch.store.redis import Redis, open_redis, resolve_url, wait_for_redis
 from dispatch.store.script_link import open_script_link
 from dispatch.store.scripts import CommandLink, ScriptHost
+from dispatch.store.waiting import WindowWaiting
 from dispatch.vocabulary import Outcome
 
 log = logging.getLogger(__name__)
@@ -132,8 +136,8 @@ def gateway_caps(caps: GatewayCaps, outstanding: int | None) -> GatewayCaps:
 async def run_daemon(settings: Settings, stop_signals: Sequence[int] = STOP_SIGNALS) -> None:
     """`dispatch run`: serve until a stop signal (SIGTERM/SIGINT), then drain and return."""
     consumer = consumer_name(settings)
-    url = await resolve_url(settings)
-    async with open_redis(settings) as redis, open_script_link(url) as link, \
+    url = await redis_answers(settings)  # no port, no ready line before Redis answers
+    async with open_redis(settings, start=True) as redis, open_script_link(url) as link, \
             open_script_link(url, name="dispatch-reads") as reads:
         daemon = await build_daemon(settings, redis, scripts=link, reads=reads)
         keys = Keys(settings.redis.key_prefix)
@@ -145,6 +149,20 @@ async def run_daemon(settings: Settings, stop_signals: Sequence[int] = STOP_SIGN
             announce(ports, consumer)
             log.info("dispatch daemon %s ready: receipts on port %d, metrics on port %d",
                      consumer, ports.inbound, ports.metrics)
+
+
+async def redis_answers(settings: Settings) -> str:
+    """The Redis URL (the embedded server started if it is the one), once Redis answers
+    a PING. Until then, why not is logged and given to systemd as the unit's STATUS: a
+    daemon (or a supervisor) says nothing is ready while its Redis is not there."""
+    url = await resolve_url(settings, start=True)
+    await wait_for_redis(settings, url, report=_waiting)
+    return url
+
+
+def _waiting(reason: str) -> None:
+    sd_notify(f"STATUS={reason}")
+    log.warning("%s", reason)
 
 
 async def _run_until_done(daemon: Daemon, others: trio.CancelScope, *,
@@ -167,7 +185,8 @@ async def build_daemon(settings: Settings, redis: Redis, *, scripts: ScriptHost 
                   receipt_timeout_h=config.receipt_timeout_h)
     book = CampaignBook(MetaStore(redis, keys), senders(settings), pool_gateways(settings))
     metrics = DaemonMetrics()
-    tracker, retrier, waiter = Tracker(), Retrier(), WindowWaiter[Message](WAITER_CAPACITY)
+    tracker, retrier = Tracker(), Retrier()
+    waiter = WindowWaiter[Message](WAITER_CAPACITY, group=window_group)
     check = SharedOptOutCheck(optout_check(queue.optouts, metrics))
     calls = CallBook(queue, book, tracker, waiter, retrier, metrics, config.call_timeout_s,
                      CallCounts(redis, keys))
@@ -184,7 +203,8 @@ async def build_daemon(settings: Settings, redis: Redis, *, scripts: ScriptHost 
                 if answers else None)
     serving = await _serving(settings, metrics, inbox, [inbox.run, check.run], answerer)
     pipeline = _pipeline(settings, queue, book, metrics, serving.gateways, sending, tracker,
-                         LineLeases(redis, keys))
+                         LineLeases(redis, keys),
+                         WindowWaiting(redis, keys, consumer_name(settings)))
     return Daemon(serving, pipeline, metrics, config.shutdown_grace_s)
 
 
@@ -193,8 +213,15 @@ async def _serving(settings: Settings, metrics: DaemonMetrics, inbox: Inbox,
     """The listeners (their ports known first: the callback URL holds the inbound one), the
     gateways, and what the inbound port routes to them."""
     config = settings.daemon
-    inbound = await trio.open_tcp_listeners(config.inbound_port, host=config.inbound_host)
-    scrapes = await trio.open_tcp_listeners(config.metrics_port, host=config.metrics_host)
+    inbound = await open_listeners(config.inbound_port, config.inbound_host,
+                                   "receipts and replies", "daemon.inbound_port")
+    try:
+        scrapes = await open_listeners(config.metrics_port, config.metrics_host,
+                                       "metrics", "daemon.metrics_port")
+    except BaseException:
+        for listener in inbound:
+            await listener.aclose()
+        raise
     try:
         gateways = build_gateways(settings, callback_url(config, bound_port(inbound)))
     except BaseException:  # a gateway's configuration refused: nothing stays open
@@ -209,7 +236,7 @@ async def _serving(settings: Settings, metrics: DaemonMetrics, inbox: Inbox,
 
 def _pipeline(settings: Settings, queue: Queue, book: CampaignBook, metrics: DaemonMetrics,
               gateways: Mapping[str, Gateway], sending: Sending, tracker: Tracker,
-              leases: LineLeases) -> Pipeline:
+              leases: LineLeases, waiting: WindowWaiting) -> Pipeline:
     config = settings.daemon
     feeds = {name: LineFeed(name, plan, leases, queue.consumer, gateways[name].parts)
              for name, plan in line_plans(settings, gateways).items()}
@@ -227,6 +254,7 @@ def _pipeline(settings: Settings, queue: Queue, book: CampaignBook, metrics: Dae
         beside: list[Task] = [partial(sending.retrier.run, outlets),
                               partial(forward_released, sending.waiter, outlets, book),
                               ReceiptSweeper(queue, metrics).run,
+                              WaitingPublisher(sending.waiter, waiting, metrics).run,
                               *([sending.calls.run] if sending.calls is not None else []),
                               *[partial(feed.follow, book, outcomes.clone())
                                 for feed in feeds.values()]]

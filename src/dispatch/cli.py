@@ -2,20 +2,20 @@
 
 Each module in dispatch.commands adds its own sub-command with `add_parser(subparsers)` and
 sets `handler(args) -> exit code`. Errors the user can fix (config, options, unreadable
-files) end as one line on stderr and a non-zero exit, never a traceback.
+files, Redis not there, a port taken) end as one line on stderr, `dispatch COMMAND: what
+(where)`, and the exit code of dispatch.commands.common.ExitCode; never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from dispatch import __version__
-from dispatch.commands.common import UserError
-from dispatch.settings import ConfigError
-from dispatch.store.server import RedisServerError
+from dispatch.commands.common import ExitCode, exit_code_for, sole_exception
 
 COMMAND_MODULES = (
     "dispatch.commands.enqueue",
@@ -43,13 +43,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _reader_gone() -> int:
+    """The reader of our output stopped early (`dispatch optout export | head`): what it
+    wanted it had, so end quietly. stdout goes to /dev/null first, or the interpreter's
+    last flush at exit would fail on the closed pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return ExitCode.OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (ConfigError, UserError, RedisServerError) as exc:
-        print(f"dispatch {args.command}: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
+    except BaseException as exc:
+        error = sole_exception(exc)
+        if isinstance(error, KeyboardInterrupt):
+            return ExitCode.INTERRUPTED
+        if isinstance(error, BrokenPipeError):
+            return _reader_gone()
+        told = exit_code_for(error)
+        if told is None:
+            raise
+        print(f"dispatch {args.command}: {error}", file=sys.stderr)
+        return told
     return code

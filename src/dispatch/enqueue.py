@@ -15,12 +15,13 @@ exact name of the column.
 The text is linted (dispatch.policy.lint) before anything is queued: a text with no opt-out
 mention or not naming the sender (TextRules.sender, else the client) is refused unless
 TextRules allows it; an override that let a text through is written in the campaign meta.
-The report carries the lint (encoding, parts, cost of the messages queued).
+The report carries the lint, with the exact SMS parts and cost of the messages queued: each
+row's message sized as it is read (dispatch.policy.cost), each batch sent as one script call
+per message size so that the script's count of what it queued gives their parts.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 import re
@@ -35,7 +36,14 @@ from dispatch import consent, phone
 from dispatch.ingest import IngestError, Record, RowSource, format_for, open_source
 from dispatch.keys import Keys
 from dispatch.policy.calls import CallPolicy
-from dispatch.policy.lint import MISSING_OPTOUT, MISSING_SENDER, LintReport, Problem, lint_text
+from dispatch.policy.cost import RenderedParts, Size, grouped
+from dispatch.policy.lint import (
+    LintReport,
+    Problem,
+    lint_text,
+    refused_because,
+    sender_identity,
+)
 from dispatch.policy.sending import Schedule, SlotPolicies, send_policy
 from dispatch.policy.timezones import DEFAULT_ZONE
 from dispatch.policy.voice_lint import VoiceLintReport, default_preamble, lint_voice
@@ -55,15 +63,24 @@ from dispatch.template import TemplateError, placeholders
 CHANNEL_VOICE = "voice"
 CAMPAIGN_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # also a client or election name
 REASON_MISSING_PHONE = "phone is missing"
-_OVERRIDE_OPTIONS = {MISSING_OPTOUT: "--allow-missing-optout",
-                     MISSING_SENDER: "--sender NAME or --allow-missing-sender"}
 
 # Called after each batch with (rows read, bytes read).
 Progress = Callable[[int, int], None]
+# Called with (line, reason) for every rejected row, however many (--rejects FILE).
+RejectSink = Callable[[int, str], None]
 
 
 class EnqueueError(Exception):
     """The run cannot happen at all; one line naming what is wrong. Nothing was queued."""
+
+
+class EnqueueInterrupted(Exception):
+    """Ctrl-C during a run: `report` counts what was queued before it (the batch in flight
+    may have been queued too: a re-run counts its rows as duplicates)."""
+
+    def __init__(self, report: EnqueueReport) -> None:
+        super().__init__(f"interrupted after {report.rows:,} rows")
+        self.report = report
 
 
 @dataclass
@@ -78,6 +95,21 @@ class EnqueueReport:
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, reason), capped
     # The text's lint, its cost counted for the messages this run accepted.
     lint: LintReport | VoiceLintReport | None = None
+    # An SMS campaign's rendered messages: the exact parts of those this run queued.
+    sms_parts: RenderedParts | None = None
+    # How the file was read: its encoding and (CSV) delimiter, detected or as given.
+    encoding: str = ""
+    delimiter: str | None = None
+
+    @property
+    def errors_truncated(self) -> bool:
+        """More rows were rejected than `errors` lists (all of them: a RejectSink)."""
+        return self.rejected > len(self.errors)
+
+    @property
+    def nothing_usable(self) -> bool:
+        """Every row rejected (or no row at all): the file is not what it should be."""
+        return self.rejected == self.rows
 
     def to_json(self) -> dict[str, Any]:
         lint = {} if self.lint is None else {"lint": self.lint.to_json(),
@@ -87,6 +119,8 @@ class EnqueueReport:
             "duplicates": self.duplicates, "rejected": self.rejected,
             "suppressed": self.suppressed, "excluded": self.excluded, "rows": self.rows,
             "errors": [{"line": line, "reason": reason} for line, reason in self.errors],
+            "errors_truncated": self.errors_truncated,
+            "file": {"encoding": self.encoding, "delimiter": self.delimiter},
             **lint,
         }
 
@@ -143,7 +177,7 @@ def campaign_spec(settings: Settings, campaign_id: str, text: str, gateway: str,
     _check_channel(settings, gateway, pool, voice)
     check_schedule(window, deadline, CHANNEL_VOICE if voice else "sms")
     client, election = _exclusivity(exclusivity)
-    sender = rules.sender.strip() or client
+    sender = sender_identity(rules.sender, client) or ""
     if voice is not None:
         return _voice_spec(settings, campaign_id, text, gateway, pool, voice, window,
                            deadline, consent_required, client, election, rules)
@@ -161,7 +195,7 @@ def campaign_spec(settings: Settings, campaign_id: str, text: str, gateway: str,
 def _voice_spec(settings: Settings, campaign_id: str, text: str, gateway: str, pool: str,
                 voice: Voice, window: str, deadline: str, consent_required: bool,
                 client: str, election: str, rules: TextRules) -> Prepared:
-    sender = rules.sender.strip() or client
+    sender = sender_identity(rules.sender, client) or ""
     preamble = voice.preamble.strip() or (default_preamble(sender) if sender else "")
     config = settings.gateways[gateway]
     lint = check_voice(preamble, text, voice.audio_url, sender, rules,
@@ -204,8 +238,7 @@ def check_voice(preamble: str, say: str, audio_url: str, sender: str, rules: Tex
                             price_per_attempt=price_per_attempt,
                             price_per_minute=price_per_minute,
                             allow_missing_optout=rules.allow_missing_optout,
-                            allow_missing_sender=rules.allow_missing_sender,
-                            sender_required=True)
+                            allow_missing_sender=rules.allow_missing_sender)
     except ValueError as exc:  # a sender with no letter or digit
         raise EnqueueError(f"--sender: {exc}") from None
     _refuse(report.refusals)
@@ -217,8 +250,7 @@ def check_text(text: str, sender: str, rules: TextRules, price_per_part: Decimal
     try:
         report = lint_text(text, sender=sender or None, price_per_part=price_per_part,
                            allow_missing_optout=rules.allow_missing_optout,
-                           allow_missing_sender=rules.allow_missing_sender,
-                           sender_required=True)
+                           allow_missing_sender=rules.allow_missing_sender)
     except ValueError as exc:  # a sender with no letter or digit
         raise EnqueueError(f"--sender: {exc}") from None
     _refuse(report.refusals)
@@ -226,12 +258,8 @@ def check_text(text: str, sender: str, rules: TextRules, price_per_part: Decimal
 
 
 def _refuse(refusals: Sequence[Problem]) -> None:
-    if refusals:
-        what = "; ".join(refusal.message for refusal in refusals)
-        options = " / ".join(_OVERRIDE_OPTIONS.get(refusal.code, "none")
-                             for refusal in refusals)
-        raise EnqueueError(f"the text is refused: {what} (fix the text, or override: "
-                           f"{options})")
+    if refusals:  # the line `dispatch lint` gives too
+        raise EnqueueError(refused_because(refusals))
 
 
 def _price(value: float) -> Decimal:
@@ -284,14 +312,18 @@ async def enqueue_file(redis: Redis, settings: Settings, path: str | Path, campa
                        deadline: str = "", consent_required: bool = True,
                        exclusivity: Exclusivity | None = None,
                        rules: TextRules = TextRules(), pool: str | None = None,
-                       voice: Voice | None = None) -> EnqueueReport:
-    """Queue every acceptable row of the CSV/JSONL file at `path` for the campaign."""
+                       voice: Voice | None = None,
+                       on_reject: RejectSink | None = None, encoding: str | None = None,
+                       delimiter: str | None = None) -> EnqueueReport:
+    """Queue every acceptable row of the CSV/JSONL file at `path` for the campaign;
+    `encoding` and `delimiter` None: detected (ingest.open_source)."""
     spec, lint = campaign_spec(settings, campaign_id, text, gateway, window=window,
                                deadline=deadline, consent_required=consent_required,
                                exclusivity=exclusivity, rules=rules, pool=pool, voice=voice)
     with _open(path) as binary:
         try:
-            source = open_source(binary, format_for(str(path), fmt))
+            source = open_source(binary, format_for(str(path), fmt), encoding=encoding,
+                                 delimiter=delimiter)
             _check_consent_columns(source, spec)
             records = source.select(spec.placeholders, consent.COLUMNS)
         except IngestError as exc:
@@ -303,9 +335,11 @@ async def enqueue_file(redis: Redis, settings: Settings, path: str | Path, campa
 
         buckets = consent.bucket_count(os.fstat(binary.fileno()).st_size)
         report = await enqueue_rows(redis, settings, spec, records, on_batch=on_batch,
-                                    consent_buckets=buckets)
-    report.lint = (dataclasses.replace(lint, recipients=report.accepted)
-                   if isinstance(lint, LintReport) else lint)
+                                    consent_buckets=buckets, on_reject=on_reject)
+        report.encoding, report.delimiter = source.encoding, source.delimiter
+    # An SMS text's parts and cost: exact, from the messages queued.
+    report.lint = (lint.with_queued(report.sms_parts)
+                   if isinstance(lint, LintReport) and report.sms_parts is not None else lint)
     return report
 
 
@@ -336,7 +370,8 @@ def _open(path: str | Path) -> BinaryIO:
 async def enqueue_rows(redis: Redis, settings: Settings, spec: CampaignSpec,
                        records: Iterable[Record], *,
                        on_batch: Callable[[int], None] | None = None,
-                       consent_buckets: int = 1) -> EnqueueReport:
+                       consent_buckets: int = 1,
+                       on_reject: RejectSink | None = None) -> EnqueueReport:
     """Create (or check) the campaign, then queue `records` in batches of one script call.
 
     Values in each record are the phone, the placeholders of `spec`, then the consent
@@ -346,14 +381,23 @@ async def enqueue_rows(redis: Redis, settings: Settings, spec: CampaignSpec,
     store = CampaignStore(redis, Keys(settings.redis.key_prefix))
     try:
         buckets = await store.ensure(spec, time.time(), consent_buckets)
-        run = _Run(spec, settings, store, buckets, on_batch)
+    except CampaignConflict as exc:
+        raise EnqueueError(str(exc)) from None
+    run = _Run(spec, settings, store, buckets, on_batch, on_reject)
+    try:
         for record in records:
             item = run.accept(record)
             if item is not None and run.add(item):
                 await run.flush()
         await run.flush()
-    except CampaignConflict as exc:
+    except CampaignConflict as exc:  # purged while this run loaded it
         raise EnqueueError(str(exc)) from None
+    except BaseException as exc:
+        # Ctrl-C: what was queued stays queued (each script call is atomic); the
+        # report says how far the run got, and a re-run resumes (queued rows: duplicates).
+        if _is_interrupt(exc):
+            raise EnqueueInterrupted(run.report) from None
+        raise
     report = run.report
     await store.add_totals(spec.campaign_id, RunTotals(
         report.rows, report.accepted, report.duplicates, report.rejected, report.suppressed,
@@ -361,12 +405,26 @@ async def enqueue_rows(redis: Redis, settings: Settings, spec: CampaignSpec,
     return report
 
 
+def _is_interrupt(exc: BaseException) -> bool:
+    """A KeyboardInterrupt, alone or inside a Trio nursery's exception group."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.subgroup(KeyboardInterrupt) is not None
+    return isinstance(exc, KeyboardInterrupt)
+
+
+def _a_call(values: Sequence[str] | None) -> Size:
+    """A voice message's size: calls are not SMS parts."""
+    return 0, "gsm7"
+
+
 class _Run:
     """One enqueue run: validates records, collects batches, keeps the report."""
 
     def __init__(self, spec: CampaignSpec, settings: Settings, store: CampaignStore,
-                 buckets: int, on_batch: Callable[[int], None] | None) -> None:
+                 buckets: int, on_batch: Callable[[int], None] | None,
+                 on_reject: RejectSink | None = None) -> None:
         self.report = EnqueueReport(spec.campaign_id)
+        self._on_reject = on_reject
         self._spec = spec
         self._store = store
         self._buckets = buckets
@@ -380,6 +438,11 @@ class _Run:
         self._max_errors = settings.enqueue.max_errors_listed
         self._pack = entry_packer()
         self._batch: list[QueueItem] = []
+        self._sizes: list[Size] = []  # the batch's messages' parts and encodings, in order
+        self._first: dict[str, Size] = {}  # the size of each number's first row in the batch
+        if spec.channel != CHANNEL_VOICE:
+            self.report.sms_parts = RenderedParts(spec.text, spec.placeholders)
+        self._sized = self.report.sms_parts.size if self.report.sms_parts else _a_call
         # A voice campaign calls a recipient only inside the time slot consented to.
         self._slots = (SlotPolicies(send_policy(Schedule(spec.window or None,
                                                          spec.deadline or None,
@@ -398,7 +461,12 @@ class _Run:
                     given, error = self._consent(*values[self._placeholder_end:])
                     if given is not None:
                         slot, error = self._slot(given.slot)
-                        if error is None:
+                        if error is None:  # queued next (add): sized here, from its values
+                            # A number's later rows in the batch go in the group of its
+                            # first (never queued: duplicates of it), so the first stays
+                            # the one queued, as without groups.
+                            self._sizes.append(self._first.setdefault(number,
+                                                                      self._sized(texts)))
                             return QueueItem(number, self._pack(number, texts, slot), given)
         self._reject(line, error or "unreadable row")
         return None
@@ -420,13 +488,19 @@ class _Run:
         return len(self._batch) >= self._batch_size
 
     async def flush(self) -> None:
-        if self._batch:
-            result = await self._store.enqueue_batch(self._spec, self._buckets, self._batch)
+        # One script call per message size (most batches have one): the script says how
+        # many of a call it queued, not which, so only then are the parts queued exact.
+        for size, items in grouped(self._batch, self._sizes):
+            result = await self._store.enqueue_batch(self._spec, self._buckets, items)
             self.report.accepted += result.accepted
             self.report.duplicates += result.duplicates
             self.report.suppressed += result.suppressed
             self.report.excluded += result.excluded
-            self._batch = []
+            if self.report.sms_parts is not None:
+                self.report.sms_parts.queued(size, result.accepted)
+        self._batch = []
+        self._sizes = []
+        self._first = {}
         if self._on_batch is not None:
             self._on_batch(self.report.rows)
 
@@ -448,3 +522,5 @@ class _Run:
         self.report.rejected += 1
         if len(self.report.errors) < self._max_errors:
             self.report.errors.append((line, reason))
+        if self._on_reject is not None:
+            self._on_reject(line, reason)

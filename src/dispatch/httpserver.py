@@ -18,6 +18,8 @@ from typing import Any
 import h11
 import trio
 
+from dispatch.listening import open_listeners
+
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -63,10 +65,12 @@ def error_response(status: int, message: str) -> Response:
     return json_response({"error": message}, status)
 
 
-async def serve_http(handler: Handler, host: str, port: int, *,
+async def serve_http(handler: Handler, host: str, port: int, *, what: str = "HTTP",
+                     setting: str = "port",
                      task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-    """Serve until cancelled; reports the bound port (useful with port 0) once listening."""
-    listeners = await trio.open_tcp_listeners(port, host=host)
+    """Serve until cancelled; reports the bound port (useful with port 0) once listening.
+    A port that cannot be had is a PortUnavailableError naming `what` and `setting`."""
+    listeners = await open_listeners(port, host, what, setting)
     await serve_listeners(handler, listeners, task_status=task_status)
 
 

@@ -20,6 +20,9 @@ class CampaignKeys:
     stream: str  # stream of queued messages, field "m" = msgpack [number, values]
     errors: str  # hash: number -> why its message failed (gateway or receipt reason)
     calls: str  # hash: outcome -> a voice campaign's calls that ended so (call_counts.py)
+    # hash: daemon consumer -> "count:ms" of the messages it holds for their sending window
+    # (store/waiting.py); short-lived (a TTL), holds no number
+    waiting: str
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Keys:
             stream=f"{base}:q",
             errors=f"{base}:errors",
             calls=f"{base}:calls",
+            waiting=f"{base}:waiting",
         )
 
     def receipt_map(self, hour: int) -> str:

@@ -22,7 +22,12 @@ READY_TIMEOUT_S = 30.0
 
 
 class ProcessFailed(RuntimeError):
-    """A child did not start, or exited when it should not have."""
+    """A child did not start, or exited when it should not have; `code`: its exit code
+    when it exited."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -63,10 +68,32 @@ async def start_child(name: str, command: Sequence[str], log_path: Path) -> Chil
             line = await read_line(process.stdout)
         return Child(name, process, json.loads(line))
     except (trio.TooSlowError, ValueError, EOFError) as exc:
-        process.kill()
-        await process.wait()
+        if isinstance(exc, EOFError):  # it closed its output: it is exiting
+            with trio.move_on_after(READY_TIMEOUT_S):
+                await process.wait()
+        exited = process.returncode is not None
+        if not exited:
+            process.kill()
+        code = await process.wait()
+        if exited:  # it ended by itself: its last line on stderr says why
+            said = last_line(log_path)
+            raise ProcessFailed(f"{name} did not start: it exited with {code}"
+                                + (f": {said}" if said else "") + f" (see {log_path})",
+                                code) from None
         raise ProcessFailed(f"{name} did not start ({type(exc).__name__}); "
                             f"see {log_path}") from None
+
+
+def last_line(path: Path) -> str:
+    """The last non-empty line of a log file ("" when there is none)."""
+    try:
+        with path.open("rb") as log:
+            log.seek(0, 2)
+            log.seek(max(0, log.tell() - 4096))
+            lines = log.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return next((line.strip() for line in reversed(lines) if line.strip()), "")
 
 
 async def read_line(stream: trio.abc.ReceiveStream) -> bytes:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dispatch import redis_url
 from dispatch.errors import ConfigError as ConfigError  # re-exported: raised from here
 from dispatch.lines.config import LinesConfig, parse_lines_config
 from dispatch.policy.answers import DEFAULT_OPTOUT_TEXT, check_text
@@ -256,9 +257,17 @@ def _check_values(settings: Settings) -> None:
     if settings.enqueue.batch_size < 1:
         raise ConfigError("enqueue.batch_size: must be at least 1")
     _check_lines(settings)
-    url = settings.redis.url
-    if url and not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"redis.url: must start with redis://, rediss:// or unix://, got {url!r}")
+    if settings.redis.url:
+        check_redis_url(settings.redis.url, "redis.url")
+
+
+def check_redis_url(url: str, where: str) -> None:
+    """A ConfigError naming the faulty part of the URL and where it was set; never the
+    URL itself (it may hold a password)."""
+    try:
+        redis_url.check(url)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _check_answers(answers: AnswerSettings) -> None:
@@ -301,6 +310,7 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 def _apply_env(settings: Settings, env: Mapping[str, str]) -> Settings:
     redis = settings.redis
     if env.get(ENV_REDIS_URL):
+        check_redis_url(env[ENV_REDIS_URL], ENV_REDIS_URL)
         redis = dataclasses.replace(redis, url=env[ENV_REDIS_URL])
     state_dir = env.get(ENV_STATE_DIR) or settings.state_dir or str(default_state_dir())
     gateways = {name: _gateway_secrets(name, gateway, env)

@@ -83,6 +83,12 @@ async def _start(index: int, command: list[str], env: dict[str, str]) -> Worker:
         with trio.fail_after(READY_TIMEOUT_S):
             worker.ready = json.loads(await read_line(process.stdout))
     except (trio.TooSlowError, ValueError, EOFError) as exc:
+        if isinstance(exc, EOFError):  # it closed its output: it is exiting
+            with trio.move_on_after(READY_TIMEOUT_S):
+                await process.wait()
+        if process.returncode is not None:  # its own line on stderr says why
+            raise ProcessFailed(f"worker {index} exited with {process.returncode} before "
+                                "it was ready", process.returncode) from None
         process.kill()
         await process.wait()
         raise ProcessFailed(f"worker {index} did not start ({type(exc).__name__})") from None

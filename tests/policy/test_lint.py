@@ -11,9 +11,19 @@ import pytest
 
 from dispatch.commands import lint as lint_command
 from dispatch.commands.common import UserError
-from dispatch.policy.lint import has_optout_mention, lint_text, names_sender
+from dispatch.policy.lint import (
+    has_optout_mention,
+    lint_text,
+    names_sender,
+    refused_because,
+    sender_identity,
+)
 
 GOOD = "Marie Dupont vous invite à voter le 11 avril. STOP au 36111"
+# 157 characters besides {prenom}: one part for "Léa", two for any longer first name.
+TEXT_157 = ("Bonjour {prenom}, Parti Test vous attend dimanche à 9h place de la Mairie pour le "
+            "grand meeting de fin de campagne. Venez nombreux avec tous vos amis ! STOP au "
+            "36111")
 
 
 def codes(text: str, **kwargs: object) -> list[str]:
@@ -93,33 +103,52 @@ def test_an_override_of_a_rule_the_text_meets_is_not_counted() -> None:
     assert report.problems == () and report.overridden == ()
 
 
-def test_a_required_sender_that_is_not_given_refuses_unless_overridden() -> None:
-    refused = lint_text("Votez ! STOP au 36111", sender_required=True)
+def test_a_sender_not_given_refuses_unless_overridden() -> None:
+    # The rule enqueue applies: nothing else shows that the text names who sends it.
+    refused = lint_text("Votez ! STOP au 36111")
     assert [(p.code, p.severity) for p in refused.refusals] == [("missing_sender", "error")]
     assert "no sender identity given" in refused.refusals[0].message
-    allowed = lint_text("Votez ! STOP au 36111", sender_required=True,
-                        allow_missing_sender=True)
+    assert refused_because(refused.refusals) == (
+        "the text is refused: no sender identity given: nothing shows that the text names "
+        "who sends it (fix the text, or override: --sender NAME or --allow-missing-sender)")
+    allowed = lint_text("Votez ! STOP au 36111", allow_missing_sender=True)
     assert allowed.ok and allowed.overridden == ("missing_sender",)
+    assert allowed.cost is None
 
 
-def test_without_a_sender_only_a_warning() -> None:
-    report = lint_text("Votez ! STOP au 36111")
-    assert [(p.code, p.severity) for p in report.problems] == [("no_sender_given", "warning")]
-    assert report.ok and report.cost is None
+def test_the_sender_is_the_one_given_else_the_client() -> None:
+    assert sender_identity(" Parti Test ", "Client") == "Parti Test"
+    assert sender_identity("", "Client") == sender_identity(None, "Client") == "Client"
+    assert sender_identity("  ", None) is None
 
 
-def test_placeholders_are_measured_removed_with_a_warning() -> None:
+def test_placeholders_are_counted_at_their_worst_with_a_warning() -> None:
     report = lint_text("Bonjour {prénom}, Marie Dupont compte sur vous. STOP au 36111 {{ok}}",
                        sender="Marie Dupont")
     assert report.placeholders == ("prénom",)
-    assert report.units == len("Bonjour , Marie Dupont compte sur vous. STOP au 36111 ") + 2 * 2 + 2
+    literal = len("Bonjour , Marie Dupont compte sur vous. STOP au 36111 ") + 2 * 2 + 2
+    assert report.units == literal
+    assert report.worst_case is not None
+    assert (report.worst_case.units, report.parts) == (literal + 20, 2)  # 20 in UCS-2: 2
     assert codes("Bonjour {prénom} STOP au 36111", sender="Bonjour") == ["placeholders"]
+
+
+def test_a_157_character_text_with_a_first_name_is_two_parts_at_worst() -> None:
+    text = TEXT_157
+    assert len(text) - len("{prenom}") == 157
+    report = lint_text(text, sender="Parti Test", recipients=1000)
+    assert report.worst_case is not None
+    assert (report.worst_case.fewest, report.worst_case.most, report.worst_case.ucs2) == (
+        1, 2, 3)
+    assert (report.parts, report.cost_basis, report.cost) == (3, "worst_case", Decimal("300.00"))
+    [warning] = report.problems
+    assert "{prenom} at 20 characters and in UCS-2" in warning.message
 
 
 def test_bad_templates_and_empty_texts_are_errors() -> None:
     assert codes("Bonjour {prénom STOP au 36111", sender="Bonjour") == ["bad_template"]
     assert codes("", allow_missing_optout=True, allow_missing_sender=True) == [
-        "empty", "missing_optout", "no_sender_given"]
+        "empty", "missing_optout", "missing_sender"]
 
 
 def test_negative_price_or_count_is_refused() -> None:
@@ -143,9 +172,9 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert json.loads(out) == {
         "encoding": "gsm7", "forcing_chars": [], "parts": 1, "units": len(GOOD),
-        "placeholders": [],
+        "placeholders": [], "worst_case": None, "queued": None,
         "cost": {"currency": "EUR", "price_per_part": "0.12", "per_message": "0.12",
-                 "recipients": 2500, "total": "300.00"},
+                 "recipients": 2500, "total": "300.00", "basis": "text"},
         "problems": [], "ok": True}
 
 
@@ -163,7 +192,8 @@ def test_cli_refuses_with_exit_1_and_overrides(capsys: pytest.CaptureFixture[str
 def test_cli_human_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text_file = tmp_path / "message.txt"
     text_file.write_text("Marie Dupont : « Votez » STOP au 36111\n", encoding="utf-8")
-    code, out = run(["--text-file", str(text_file), "--count", "1000"], capsys)
+    code, out = run(["--text-file", str(text_file), "--count", "1000", "--client",
+                     "Marie Dupont"], capsys)
     assert code == 0
     assert out.splitlines() == [
         "encoding: UCS-2 (forced by: « »)",
@@ -171,9 +201,39 @@ def test_cli_human_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         "cost: 1 x 0.10 EUR = 0.10 EUR per message; x 1,000 recipients = 100.00 EUR",
         'warning: ucs2: UCS-2 (70 characters per part instead of 160) because of « »; '
         'replace « -> ", » -> " to stay in GSM-7',
-        "warning: no_sender_given: no sender given: cannot check that the text names who "
-        "sends it",
         "ok"]
+
+
+def test_cli_human_output_with_placeholders(capsys: pytest.CaptureFixture[str]) -> None:
+    text = TEXT_157
+    code, out = run(["--text", text, "--sender", "Parti Test", "--count", "1000"], capsys)
+    assert code == 0
+    assert out.splitlines() == [
+        "encoding: GSM-7; a value with a character outside GSM-7 (ç ô ï ë…) makes its message "
+        "UCS-2",
+        "parts: 1 to 2 per message ({prenom} up to 20 characters: at most 177 GSM-7 "
+        "characters); 3 in UCS-2",
+        "cost: at most 3 x 0.10 EUR = 0.30 EUR per message; x 1,000 recipients = at most "
+        "300.00 EUR",
+        "warning: placeholders: the length varies per recipient: parts and cost are the worst "
+        "case ({prenom} at 20 characters and in UCS-2; --placeholder-length NAME=N to "
+        "change); dispatch enqueue counts them exactly",
+        "ok"]
+
+
+def test_cli_placeholder_length(capsys: pytest.CaptureFixture[str]) -> None:
+    text = TEXT_157
+    code, out = run(["--text", text, "--sender", "Parti Test", "--placeholder-length",
+                     "prenom=3", "--json"], capsys)
+    report = json.loads(out)
+    assert code == 0
+    assert report["worst_case"] == {"lengths": {"prenom": 3}, "parts_min": 1, "parts_max": 1,
+                                    "units_max": 160, "parts_max_if_ucs2": 3}
+    with pytest.raises(UserError, match=r"the text has no \{nom\} placeholder"):
+        run(["--text", text, "--placeholder-length", "nom=3"], capsys)
+    for bad in ("prenom", "prenom=0", "=3", "prenom=x"):
+        with pytest.raises(SystemExit):
+            run(["--text", text, "--placeholder-length", bad], capsys)
 
 
 def test_cli_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -53,3 +53,10 @@ def test_the_message_is_one_recording_or_one_text(say: str, audio_url: str, code
 
 def test_the_default_preamble_passes_for_its_sender() -> None:
     assert lint_voice(default_preamble("Liste Y"), say="Votez.", sender="Liste Y").ok
+
+
+def test_no_sender_given_is_refused_unless_overridden_as_for_an_sms() -> None:
+    refused = lint_voice(PREAMBLE, say="Votez !", sender=None)
+    assert [(p.code, p.severity) for p in refused.refusals] == [("missing_sender", "error")]
+    allowed = lint_voice(PREAMBLE, say="Votez !", sender=None, allow_missing_sender=True)
+    assert allowed.ok and allowed.overridden == ("missing_sender",)

@@ -89,6 +89,7 @@ def test_a_busy_port_is_a_one_line_error() -> None:
         port = busy.getsockname()[1]
         command = [sys.executable, "-m", "dispatch", "simulator", "--http-port", str(port)]
         result = subprocess.run(command, capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2
+    assert result.returncode == 4  # ExitCode.PORT
     assert result.stderr.strip().splitlines() == [
-        f"dispatch simulator: cannot listen on 127.0.0.1:{port}: Address already in use"]
+        f"dispatch simulator: cannot listen for HTTP: the port is already in use "
+        f"(127.0.0.1:{port}, --http-port)"]

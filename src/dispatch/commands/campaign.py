@@ -13,8 +13,10 @@ from typing import Any
 import trio
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from dispatch.commands.common import UserError, add_config_option, settings_from
+from dispatch.commands.tables import count, count_column, new_table, text_column
 from dispatch.enqueue import EnqueueError, check_schedule
 from dispatch.keys import Keys
 from dispatch.policy.lint import names_sender
@@ -27,7 +29,10 @@ from dispatch.store.campaign_meta import (
     CampaignMeta,
     MetaStore,
 )
+from dispatch.store.overview import finished_marks
 from dispatch.store.redis import Redis, open_redis
+from dispatch.store.status import shown_status
+from dispatch.vocabulary import DELIVERED, FAILED, QUEUED, SUBMITTED
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     for name in ("pause", "resume", "cancel"):
         action = actions.add_parser(name, help=f"{name} a campaign")
         action.add_argument("campaign", metavar="ID")
+        action.add_argument("--json", action="store_true", help="print one JSON object")
         add_config_option(action)
     share = actions.add_parser(
         "share", help="how a campaign shares its pool's lines with the others",
@@ -48,6 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     share.add_argument("campaign", metavar="ID")
     share.add_argument("--weight", type=float, default=None, help="0.01 to 1000")
     share.add_argument("--priority", type=int, default=None, help="-100 to 100")
+    share.add_argument("--json", action="store_true", help="print one JSON object")
     add_config_option(share)
     changes = actions.add_parser(
         "set", help="change a campaign's window, deadline or sender, on purpose (audited)",
@@ -78,23 +85,33 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         admin = CampaignAdmin(redis, Keys(settings.redis.key_prefix))
         try:
             if args.action == "list":
-                _print_list(await admin.list(), args.json)
+                _print_list(await _list(redis, admin, Keys(settings.redis.key_prefix)),
+                            args.json)
             elif args.action == "set":
                 await _set(redis, admin, Keys(settings.redis.key_prefix), args)
             elif args.action == "share":
                 share = await admin.share(args.campaign, args.weight, args.priority)
-                print(f"campaign {args.campaign}: weight {share.weight:g}, "
-                      f"priority {share.priority}")
+                _said(args, f"campaign {args.campaign}: weight {share.weight:g}, priority "
+                            f"{share.priority}", weight=share.weight, priority=share.priority)
             elif args.action == "cancel":
                 cancelled = await admin.cancel(args.campaign)
-                print(f"campaign {args.campaign} cancelled: {cancelled:,} queued messages "
-                      "cancelled")
+                _said(args, f"campaign {args.campaign} cancelled: {cancelled:,} queued "
+                            f"messages cancelled", status="cancelled", cancelled=cancelled)
             else:
                 await getattr(admin, args.action)(args.campaign)
-                print(f"campaign {args.campaign}: {await admin.status(args.campaign)}")
+                now = await admin.status(args.campaign)
+                _said(args, f"campaign {args.campaign}: {now}", status=now)
         except (CampaignNotFound, ValueError) as exc:
             raise UserError(str(exc)) from None
     return 0
+
+
+def _said(args: argparse.Namespace, line: str, **fields: Any) -> None:
+    """What a change did: one line, or with --json one object (scripts read that)."""
+    if args.json:
+        print(json.dumps({"campaign": args.campaign, **fields}))
+    else:
+        print(line)
 
 
 async def _set(redis: Redis, admin: CampaignAdmin, keys: Keys, args: argparse.Namespace
@@ -148,18 +165,49 @@ def _check_changes(meta: CampaignMeta, wanted: dict[str, str]) -> None:
                             f"does not name {sender!r}")
 
 
+async def _list(redis: Redis, admin: CampaignAdmin, keys: Keys) -> list[dict[str, Any]]:
+    """Every campaign, shown "finished" when nothing is left to send or hear back about,
+    with when the retention pass saw it so (`finished_at`, None: not yet), and how many
+    of its messages were sent."""
+    rows = await admin.list()
+    marks = await finished_marks(redis, keys, [row["campaign"] for row in rows])
+    for row in rows:
+        row["finished_at"] = marks[row["campaign"]]
+        row["status"] = shown_status(row["status"], row["counts"], row["finished_at"])
+        row["sent"] = sent(row["counts"])
+    return rows
+
+
+def sent(counts: dict[str, int]) -> int:
+    """Messages handed to a gateway: submitted (awaiting their receipt), delivered and
+    failed (refused, or reported undelivered). Not the expired ones: most never left
+    (their deadline came first)."""
+    return counts[SUBMITTED] + counts[DELIVERED] + counts[FAILED]
+
+
 def _print_list(rows: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         print(json.dumps({"campaigns": rows}))
         return
-    table = Table(title="campaigns")
-    for column in ("campaign", "status", "gateway", "queued", "sent", "delivered", "failed",
-                   "override"):
-        table.add_column(column)
+    console = Console()
+    console.print(list_table(rows))
+    for row in rows:  # a column of its own would not fit 80 columns
+        if row["overrides"]:
+            codes = ", ".join(code.removeprefix("missing_") for code in row["overrides"])
+            console.print(Text(f"{row['campaign']}: lint override: {codes}"))
+
+
+def list_table(rows: list[dict[str, Any]]) -> Table:
+    """campaign, status, gateway and counts: fits 80 columns (commands/tables.py)."""
+    table = new_table("campaigns")
+    text_column(table, "campaign")
+    table.add_column("status", no_wrap=True)
+    text_column(table, "gateway", max_width=12)
+    for header in ("queued", "sent", "delivered", "failed"):
+        count_column(table, header)
     for row in rows:
         counts = row["counts"]
-        sent = counts["submitted"] + counts["delivered"] + counts["failed"] + counts["expired"]
-        table.add_row(row["campaign"], row["status"], row["gateway"], f"{counts['queued']:,}",
-                      f"{sent:,}", f"{counts['delivered']:,}", f"{counts['failed']:,}",
-                      ", ".join(code.removeprefix("missing_") for code in row["overrides"]))
-    Console().print(table)
+        table.add_row(Text(row["campaign"]), row["status"], Text(row["gateway"]),
+                      count(counts[QUEUED]), count(row["sent"]), count(counts[DELIVERED]),
+                      count(counts[FAILED]))
+    return table

@@ -1,16 +1,62 @@
-"""What sub-commands share: the --config option, loading settings, the message text and
-the lint overrides."""
+"""What sub-commands share: the exit codes, the --config option, loading settings, the
+message text and the lint overrides."""
 
 from __future__ import annotations
 
 import argparse
+import enum
 from pathlib import Path
 
+from dispatch.errors import ConfigError, PortUnavailableError, RedisUnavailableError
+from dispatch.processes import ProcessFailed
 from dispatch.settings import Settings, load_settings
+
+
+class ExitCode(enum.IntEnum):
+    """What every `dispatch` command exits with (the README's table). Every code but 0
+    comes with one line on stderr, `dispatch COMMAND: what (where)`, never a traceback."""
+
+    OK = 0
+    # The command ran and the answer is no: `lint` refused the text, a file with no usable
+    # row, `demo`/`bench` not complete, a process it started failed (a daemon worker).
+    FAILED = 1
+    # Nothing done: a bad option (argparse's usage errors too), configuration (a bad Redis
+    # URL among them), file or name, or a refusal (`purge` while another one runs).
+    USAGE = 2
+    # Redis cannot be used: nothing answers at its address, it refused the login, it was
+    # lost on the way, the embedded redis-server could not start, or (a command that only
+    # reads) no Redis is running and none was ever started here.
+    REDIS = 3
+    # A port to listen on cannot be had: in use, privileged, not an address of this host.
+    PORT = 4
+    # Stopped with Ctrl-C (SIGINT) before the end.
+    INTERRUPTED = 130
 
 
 class UserError(Exception):
     """An error the user can fix (bad option, unreadable file); shown as one line."""
+
+
+def sole_exception(error: BaseException) -> BaseException:
+    """The one error inside nursery exception groups of one (else `error` itself)."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
+
+
+def exit_code_for(error: BaseException) -> ExitCode | None:
+    """The exit code of an error told in one line; None for anything else (a bug: its
+    traceback is shown)."""
+    if isinstance(error, (UserError, ConfigError)):
+        return ExitCode.USAGE
+    if isinstance(error, RedisUnavailableError):
+        return ExitCode.REDIS
+    if isinstance(error, PortUnavailableError):
+        return ExitCode.PORT
+    if isinstance(error, ProcessFailed):  # a child's own one-line error passes through
+        passed = (ExitCode.USAGE, ExitCode.REDIS, ExitCode.PORT)
+        return ExitCode(error.code) if error.code in passed else ExitCode.FAILED
+    return None
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ import trio
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dispatch.commands.common import UserError
+from dispatch.commands.common import UserError, exit_code_for, sole_exception
 from dispatch.enqueue import TextRules, enqueue_file
 from dispatch.keys import Keys
 from dispatch.policy.sending import ALWAYS
@@ -57,8 +57,9 @@ def handle(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="dispatch-demo-"))
     try:
         summary = trio.run(run_demo, workdir, args.count, args.timeout, not args.json)
-    except BaseException:
-        Console(stderr=True).print(f"demo failed; logs kept in {workdir}")
+    except BaseException as exc:
+        if exit_code_for(sole_exception(exc)) is None:  # a one-line error names its logs itself
+            Console(stderr=True).print(f"demo failed; logs kept in {workdir}")
         raise
     shutil.rmtree(workdir, ignore_errors=True)
     if args.json:

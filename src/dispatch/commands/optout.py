@@ -3,6 +3,11 @@
 Every change is audited (source "cli" or "import"). Numbers are normalised like campaign
 files (E.164, default region from config). The scope is "all" (every line) unless
 `--line` names one (a STOP to a shared short code applies to every client using it).
+
+`export` writes CSV `number,scope,since,kept_as`: one row per number and scope, `kept_as`
+"number" for an entry in clear (`since`: Unix seconds), "hash" for an opt-out a campaign
+purge reduced to its keyed hash (`number` is then `hash:<sha1>`, `since` empty): still
+applied, never shown in clear.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     for name, help_text in (("add", "opt numbers out"), ("remove", "opt numbers back in")):
         action = actions.add_parser(name, help=help_text)
         action.add_argument("numbers", nargs="+", metavar="NUMBER")
+        action.add_argument("--json", action="store_true", help="print one JSON object")
         _common(action)
     check = actions.add_parser("check", help="is this number opted out?")
     check.add_argument("number", metavar="NUMBER")
@@ -38,8 +44,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _common(check, scope=False)
     imported = actions.add_parser("import", help="opt out every number of a CSV (phone column)")
     imported.add_argument("file", metavar="FILE")
+    imported.add_argument("--json", action="store_true", help="print one JSON object")
     _common(imported)
-    exported = actions.add_parser("export", help="write the list as CSV (number,scope,since)")
+    exported = actions.add_parser(
+        "export", help="write the list as CSV (number,scope,since,kept_as); opt-outs "
+                       "kept only as hashes after a purge: hash:<sha1>, kept_as hash")
     _common(exported, scope=False)
     parser.set_defaults(handler=handle)
 
@@ -58,7 +67,9 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    async with open_redis(settings) as redis:
+    # check and export only read: they never start a new, empty embedded Redis.
+    async with open_redis(settings, start=args.action in ("add", "remove", "import")
+                          ) as redis:
         store = OptOutStore(redis, Keys(settings.redis.key_prefix))
         region = settings.enqueue.default_region
         if args.action == "check":
@@ -72,7 +83,11 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         events = [OptOutEvent(number, scope, source) for number in numbers]
         await (store.remove(events) if args.action == "remove" else store.add(events))
         verb = "opted back in" if args.action == "remove" else "opted out"
-        print(f"{len(events):,} numbers {verb} (scope {scope})")
+        if args.json:
+            print(json.dumps({"action": args.action, "numbers": len(events),
+                              "scope": scope}))
+        else:
+            print(f"{len(events):,} numbers {verb} (scope {scope})")
         return 0
 
 
@@ -89,9 +104,9 @@ async def _check(store: OptOutStore, number: str, as_json: bool) -> int:
 
 async def _export(store: OptOutStore) -> int:
     writer = csv.writer(sys.stdout)
-    writer.writerow(["number", "scope", "since"])
-    for number, scope, since in await store.export():
-        writer.writerow([number, scope, f"{since:.0f}"])
+    writer.writerow(["number", "scope", "since", "kept_as"])
+    for number, scope, since, kept_as in await store.export():
+        writer.writerow([number, scope, "" if since is None else f"{since:.0f}", kept_as])
     return 0
 
 

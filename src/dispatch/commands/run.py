@@ -8,10 +8,11 @@ import signal
 
 import trio
 
-from dispatch.app import consumer_name, run_daemon
+from dispatch.app import consumer_name, redis_answers, run_daemon
 from dispatch.commands.common import UserError, add_config_option, settings_from
 from dispatch.gc_tuning import tune_for_batches
-from dispatch.processes import ProcessFailed, dispatch_command
+from dispatch.processes import dispatch_command
+from dispatch.settings import Settings
 from dispatch.workers import supervise, worker_settings
 
 MAX_PROCESSES = 64
@@ -59,8 +60,14 @@ def _supervise(args: argparse.Namespace) -> int:
     commands = [dispatch_command("run", *config, "--log-level", args.log_level,
                                  "--worker", str(index))
                 for index in range(1, args.processes + 1)]
-    try:
-        code: int = trio.run(supervise, commands)
-    except ProcessFailed as exc:
-        raise UserError(str(exc)) from None
+    code: int = trio.run(_supervise_once_redis_answers, settings_from(args), commands)
     return code
+
+
+async def _supervise_once_redis_answers(settings: Settings, commands: list[list[str]]
+                                        ) -> int:
+    """Workers are started once Redis answers: each would wait for it, past the time the
+    supervisor gives them to be ready. A worker that exits before it is ready ends the
+    supervisor with a ProcessFailed of its exit code (its own line on stderr says why)."""
+    await redis_answers(settings)
+    return await supervise(commands)

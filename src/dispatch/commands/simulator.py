@@ -16,6 +16,10 @@ override them. `--reply-share P` makes that share of recipients answer (`--reply
 STOP by default), over HTTP to the daemon's MO webhook and over SMPP as MO deliver_sm; GET
 /stats then shows `replies`, `sent_after_stop` and `confirmations` (see
 dispatch.simulator.replies).
+
+`POST /mo` on the HTTP port injects MO (a recipient's STOP, say): over SMPP when the SMSC
+runs and can take them, else over HTTP to the daemon's /inbound; the body and answers are
+in MO_HELP below (and dispatch.simulator.mo).
 """
 
 from __future__ import annotations
@@ -42,6 +46,18 @@ from dispatch.simulator.config import (
 )
 from dispatch.simulator.profiles import PROFILES, profile_defaults
 from dispatch.simulator.service import Simulator
+
+MO_HELP = """\
+POST /mo (HTTP port): inject MO, i.e. a recipient's message to a line.
+  body: {"from": "+33612345678", "to": "36111", "text": "STOP"}, or a list of 1..1000;
+        optional "system_id" per message (SMPP only).
+  SMPP, when --smpp-port is given and a receiver is bound (or every message names a
+        system_id, held until it binds): deliver_sm; 202 {"messages": N, "parts": P}.
+  HTTP otherwise, when an MO URL is known (--mo-url, or /inbound beside the callback URL
+        of the latest message accepted with one): posted as [{"from","to","text"}];
+        202 {"messages": N, "url": URL}.
+  409: no receiver bound and no MO URL known. 400: names the message and field at fault.
+  Opt-outs injected either way count for sent_after_stop in GET /stats."""
 
 # (flag, converter name, default, help); values are converted here, not by argparse, so a
 # bad value is one line on stderr (UserError), not a usage dump. Every flag's destination
@@ -94,8 +110,8 @@ _FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--reply-delay-ms", "float", "200", "delay between a message's receipt and its reply"),
     ("--reply-jitter-ms", "float", "0", "uniform random extra reply delay"),
     ("--mo-url", "str", "",
-     "HTTP MO webhook for replies; absent = each message's callback URL with the path "
-     "/inbound"),
+     "HTTP MO webhook for replies and POST /mo; absent = each message's callback URL "
+     "with the path /inbound"),
     ("--confirmation-text", "str", DEFAULT_OPTOUT_TEXT,
      "text of an opt-out confirmation: one per number and line is counted in "
      "`confirmations`, not in `sent_after_stop`"),
@@ -119,7 +135,8 @@ def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "simulator", help="run the HTTP SMS gateway and SMSC simulator",
         description="Simulated HTTP SMS gateway and SMPP 3.4 SMSC with fault injection and "
-                    "delivery receipts.")
+                    "delivery receipts.",
+        epilog=MO_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     for flag, _, default, text in _FLAGS:
         parser.add_argument(flag, default=None, metavar="VALUE",
                             help=f"{text} (default: {default})" if default else text)
@@ -140,25 +157,9 @@ def add_parser(subparsers: Any) -> None:
 def run_simulator(args: argparse.Namespace) -> int:
     config = config_from(args)
     tune_for_batches()
-    try:
-        trio.run(_serve_until_signalled, config)
-    except (OSError, BaseExceptionGroup) as exc:
-        error = _sole_os_error(exc)
-        if error is None:
-            raise
-        where = f"{config.host}:{config.http_port}"
-        if config.smpp_port is not None:
-            where += f" or {config.host}:{config.smpp_port}"
-        raise UserError(f"cannot listen on {where}: {error.strerror or error}") from None
+    # A port that cannot be had is a PortUnavailableError naming it: one line, exit 4.
+    trio.run(_serve_until_signalled, config)
     return 0
-
-
-def _sole_os_error(exc: BaseException) -> OSError | None:
-    """The OSError (from binding the listener) inside nursery exception groups, if that
-    is all there is."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc if isinstance(exc, OSError) else None
 
 
 def config_from(args: argparse.Namespace) -> SimulatorConfig:

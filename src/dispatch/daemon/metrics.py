@@ -89,6 +89,11 @@ class DaemonMetrics:
         self.waiting_for_line = Gauge(
             "dispatch_messages_waiting_for_line", "Messages held for a line of their pool, by "
             "gateway (paused campaigns' included)", ["gateway"], registry=self.registry)
+        self.waiting_for_window = Gauge(
+            "dispatch_messages_waiting_for_window", "Messages this daemon holds until their "
+            "sending window opens in the recipient's zone, by campaign (sum over daemons; a "
+            "campaign whose window is closed in mainland France is not read at all: its "
+            "messages stay in dispatch_queue_depth)", ["campaign"], registry=self.registry)
         self.calls = Counter(
             "dispatch_calls", "Calls that ended, by outcome (human, machine, no_answer, busy, "
             "failed, unknown), and calls called again (retried), opted out (9 pressed) or "

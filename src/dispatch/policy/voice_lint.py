@@ -77,14 +77,14 @@ class VoiceLintReport(Verdict):
 
 def lint_voice(preamble: str, *, say: str = "", audio_url: str = "", sender: str | None,
                price_per_attempt: Decimal = Decimal(0), price_per_minute: Decimal = Decimal(0),
-               allow_missing_optout: bool = False, allow_missing_sender: bool = False,
-               sender_required: bool = False) -> VoiceLintReport:
+               allow_missing_optout: bool = False,
+               allow_missing_sender: bool = False) -> VoiceLintReport:
     """Check a voice campaign's preamble and message; see the module docstring."""
     if price_per_attempt < 0 or price_per_minute < 0:
         raise ValueError("prices cannot be negative")
     problems = _message_problems(say, audio_url)
     names, literal = _say_literal(say, problems)
-    problems += _preamble_problems(preamble, sender, sender_required, allow_missing_optout,
+    problems += _preamble_problems(preamble, sender, allow_missing_optout,
                                    allow_missing_sender)
     message_s = None if audio_url else spoken_s(literal)
     return VoiceLintReport(spoken_s(preamble), message_s, names, price_per_attempt,
@@ -121,8 +121,8 @@ def _say_literal(say: str, problems: list[Problem]) -> tuple[tuple[str, ...], st
         return (), say
 
 
-def _preamble_problems(preamble: str, sender: str | None, required: bool,
-                       allow_optout: bool, allow_sender: bool) -> list[Problem]:
+def _preamble_problems(preamble: str, sender: str | None, allow_optout: bool,
+                       allow_sender: bool) -> list[Problem]:
     if not preamble.strip():
         return [Problem("no_preamble", "no preamble: it is read first and must say who "
                         "calls and 'tapez 9 pour ne plus être appelé'", "error")]
@@ -130,10 +130,9 @@ def _preamble_problems(preamble: str, sender: str | None, required: bool,
     if not has_dtmf_optout(preamble):
         problems.append(refusal(MISSING_OPTOUT, "the preamble does not say how to object: "
                                  "add e.g. 'tapez 9 pour ne plus être appelé'", allow_optout))
-    if sender is None:
-        if required:
-            problems.append(refusal(MISSING_SENDER, "no sender identity given: nothing "
-                                     "shows that the preamble names who calls", allow_sender))
+    if sender is None:  # refused as by the SMS lint (dispatch.policy.lint)
+        problems.append(refusal(MISSING_SENDER, "no sender identity given: nothing shows "
+                                 "that the preamble names who calls", allow_sender))
     elif not names_sender(preamble, sender):
         problems.append(refusal(MISSING_SENDER, f"the preamble does not name the sender "
                                  f"{sender!r}", allow_sender))

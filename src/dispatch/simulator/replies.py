@@ -13,8 +13,8 @@ acknowledged it keeps the time of that acknowledgement, and `sent_after_stop` co
 messages accepted for such a pair afterwards (`sent_after_stop_max_ms`: the longest time
 between an acknowledgement and such a message, to tell a race from a STOP ignored).
 Every opt-out MO the simulator delivers counts there: the replies (when their text is an
-opt-out, per dispatch.policy.keywords), and over SMPP the injected ones (POST /mo,
---mo-rate). Memory: one entry per reply or opt-out MO, none per message.
+opt-out, per dispatch.policy.keywords), and the injected ones (POST /mo over SMPP or HTTP,
+--mo-rate over SMPP). Memory: one entry per reply or opt-out MO, none per message.
 
 Confirmations: the rules allow one confirmation per opt-out, with no campaign content. A
 message whose text is exactly `confirmation_text` (the daemon's confirmation; the flag says
@@ -64,7 +64,7 @@ class ReplyTicket:
     """One MO on its way to the daemon; for SMPP, `route` and `system_id` say where."""
 
     __slots__ = ("is_reply", "key", "line", "parts_left", "route", "sent", "settled",
-                 "source", "stop", "system_id")
+                 "source", "stop", "system_id", "text")
 
     def __init__(self, source: str, line: str, *, is_reply: bool, stop: bool) -> None:
         self.source = source  # the recipient, as the MO's "from"
@@ -77,6 +77,7 @@ class ReplyTicket:
         self.settled = False
         self.route: tuple[int, int, str, int, int, str] | None = None
         self.system_id = ""
+        self.text: str | None = None  # an injected MO's own text (None: the reply text)
 
 
 class ReplyBook:

@@ -1,8 +1,10 @@
 """The simulator as a Trio service: the HTTP gateway plus the receipt and reply posters,
 and the SMSC beside them when `smpp_port` is set. Both protocols share one ledger
 (`accepted` and `duplicates` count across them), one outcome count, one reply book
-(`replies`, `sent_after_stop`) and one GET /stats. The voice side (the Calls API, with its
-own book under `voice` in /stats) is always served on the HTTP port."""
+(`replies`, `sent_after_stop`) and one GET /stats. `POST /mo` injects MO over SMPP when
+the SMSC can take them, else over HTTP to the daemon's /inbound (dispatch.simulator.mo).
+The voice side (the Calls API, with its own book under `voice` in /stats) is always served
+on the HTTP port."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from dispatch.simulator.http.gateway import HttpGateway
 from dispatch.simulator.http.receipts import ReceiptPoster
 from dispatch.simulator.http.replies import HttpReplies
 from dispatch.simulator.ledger import GatewayCounters, Ledger
+from dispatch.simulator.mo import MoRoute
 from dispatch.simulator.replies import ReplyBook
 from dispatch.simulator.smsc.control import SmscControl
 from dispatch.simulator.smsc.server import Smsc
@@ -43,27 +46,29 @@ class Simulator:
         self.gateway = HttpGateway(self.ledger, faults, self.receipts, counters,
                                    self.http_replies)
         self.gateway.add_stats(self.replies.stats)
+        self.gateway.add_stats(self.http_replies.stats)
         self.voice = VoiceGateway(config, receipt_transport)
         self.gateway.add_prefix_route(VOICE_PREFIX, "POST", self.voice.calls)
         self.gateway.add_stats(self.voice.stats)
         self.smsc: Smsc | None = None
         self.smpp_port: int | None = None  # once serving
+        control = None
         if config.smpp_port is not None:
-            self.smsc = self._add_smsc(counters)
+            self.smsc, control = self._add_smsc(counters)
         else:
             self.gateway.add_stats(_no_smsc_stats)
+        self.gateway.add_route("/mo", "POST", MoRoute(self.http_replies, control))
         self._http_scope = trio.CancelScope()
 
-    def _add_smsc(self, counters: GatewayCounters) -> Smsc:
+    def _add_smsc(self, counters: GatewayCounters) -> tuple[Smsc, SmscControl]:
         # Its own random stream: the SMSC's draws do not shift the HTTP side's.
         seed = None if self.config.seed is None else f"smsc-{self.config.seed}"
         smsc = Smsc(self.config, self.ledger, counters.outcomes, random.Random(seed),
                     self.replies)
         control = SmscControl(smsc)
-        self.gateway.add_route("/mo", "POST", control.mo)
         self.gateway.add_route("/disconnect", "POST", control.disconnect)
         self.gateway.add_stats(smsc.stats)
-        return smsc
+        return smsc, control
 
     def stats(self) -> dict[str, Any]:
         """What GET /stats answers."""
@@ -102,6 +107,7 @@ class Simulator:
                           ) -> None:
         with self._http_scope:
             await serve_http(self.gateway, self.config.host, self.config.http_port,
+                             what="HTTP", setting="--http-port",
                              task_status=task_status)
 
 

@@ -2,7 +2,8 @@
 
 The layout is the contract the daemon reads (see keys.py): the meta hash
 (campaign_meta.py), the state hash as dedupe set, one stream entry per queued message
-(entries.py), the consent records of the numbers queued (consent_records.py).
+(entries.py), the consent records of the numbers queued or recorded suppressed
+(consent_records.py).
 """
 
 from __future__ import annotations

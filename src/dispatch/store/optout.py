@@ -2,21 +2,24 @@
 
 A number that opted out is kept twice: as a keyed hash in the set of each scope (what
 enqueue and the daemon check, in Lua, so an erased number's objection still holds) and in
-clear in a hash (what `optout check` and `optout export` read). Every change is appended to
-an audit stream with when, what, the source (an MO, the CLI, an import) and, for an MO,
-its line, raw text and the campaign it answered. A change is one script call for a batch
-(optout_change.lua); a new opt-out may carry its confirmation, queued in the same call.
+clear in a hash (what `optout check` and `optout export` read). A purge erases the clear
+entry and keeps the hashes: `export` lists those too, as `hash:<sha1>`, marked. Every
+change is appended to an audit stream with when, what, the source (an MO, the CLI, an
+import) and, for an MO, its line, raw text and the campaign it answered. A change is one
+script call for a batch (optout_change.lua); a new opt-out may carry its confirmation,
+queued in the same call.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import msgpack
 from coredis.tokens import PureToken
@@ -28,6 +31,9 @@ from dispatch.store.scripts import ScriptHost, load_script, packed
 
 ALL = "all"
 CHANGE_CHUNK = 1000  # changes per script call: Redis serves others between two chunks
+SCAN_CHUNK = 1000  # entries per HSCAN/SSCAN call of an export, keys per SCAN call
+HASH_PREFIX = "hash:"  # what export writes for a number a purge reduced to its keyed hash
+_GLOB = re.compile(r"([*?\[\]\\])")
 
 
 def line_scope(line: str) -> str:
@@ -35,10 +41,25 @@ def line_scope(line: str) -> str:
     return f"line:{line}"
 
 
+def keyed_hash(secret: str, number: str) -> str:
+    """What the scope sets hold for `number` (the Lua `redis.sha1hex(secret .. ':' ..
+    number)`)."""
+    return hashlib.sha1(f"{secret}:{number}".encode()).hexdigest()
+
+
 def scopes_for_sender(sender: str) -> list[str]:
     """The scopes that stop a message sent from `sender` ("": not known yet, e.g. a pool's
     campaign before a line is chosen: only the opt-outs of every line)."""
     return [ALL, line_scope(sender)] if sender else [ALL]
+
+
+class Exported(NamedTuple):
+    """One opt-out as `export` lists it: in clear, or kept only as its keyed hash."""
+
+    number: str  # E.164, or "hash:<sha1>" when kept as a hash
+    scope: str
+    since: float | None  # None when kept as a hash (the date went with the number)
+    kept_as: Literal["number", "hash"]
 
 
 @dataclass(frozen=True)
@@ -78,13 +99,13 @@ class OptOutStore:
 
     async def hashed(self, number: str) -> str:
         """What the scope sets hold for `number` (the same as the Lua `opted_out`)."""
-        return hashlib.sha1(f"{await self.secret()}:{number}".encode()).hexdigest()
+        return keyed_hash(await self.secret(), number)
 
     async def opted_out_many(self, numbers: Sequence[str], scopes: Sequence[str]
                              ) -> list[bool]:
         """Which of `numbers` opted out in any of `scopes`: one round trip for the batch."""
         secret = await self.secret()
-        hashes = [hashlib.sha1(f"{secret}:{n}".encode()).hexdigest() for n in numbers]
+        hashes = [keyed_hash(secret, n) for n in numbers]
         async with self._redis.pipeline(transaction=False) as pipe:
             replies = [pipe.smismember(key, hashes) for key in self.scope_keys(scopes)]
         found = [False] * len(numbers)
@@ -126,36 +147,48 @@ class OptOutStore:
         raw = await self._redis.hget(self._keys.optout_numbers, number)
         scopes: dict[str, float | None] = json.loads(raw) if raw else {}
         if not scopes:
-            scopes = dict.fromkeys(await self._hashed_scopes(number))
+            scopes = dict.fromkeys(await self.scopes_holding(await self.hashed(number)))
         return {"number": number, "opted_out": bool(scopes), "scopes": scopes}
 
-    async def _hashed_scopes(self, number: str) -> list[str]:
-        """The scopes whose set holds the number's keyed hash (a SCAN over the few sets)."""
-        hashed = await self.hashed(number)
-        prefix = self._keys.optout("")
-        found, cursor = [], 0
-        while True:
-            cursor, names = await self._redis.scan(cursor, match=f"{prefix}*", count=500)
-            for name in names:
-                scope = name.decode()[len(prefix):]
-                if scope in ("numbers", "audit") or await self._redis.type(name) != b"set":
-                    continue
-                if await self._redis.sismember(name, hashed):
-                    found.append(scope)
-            if not cursor:
-                return sorted(found)
+    async def scopes_holding(self, hashed: str) -> list[str]:
+        """The scopes whose set holds the keyed hash `hashed` (what enqueue and sending
+        check), sorted."""
+        return sorted([scope async for scope, key in self.scope_sets()
+                       if await self._redis.sismember(key, hashed)])
 
-    async def export(self) -> list[tuple[str, str, float]]:
-        """Every live opt-out in clear: (number, scope, since)."""
-        rows: list[tuple[str, str, float]] = []
-        cursor = 0
-        while True:
-            cursor, chunk = await self._redis.hscan(self._keys.optout_numbers, cursor, count=1000)
-            for number, raw in chunk.items():
-                for scope, since in json.loads(raw).items():
-                    rows.append((number.decode(), scope, since))
-            if not cursor:
-                return sorted(rows)
+    async def scope_sets(self) -> AsyncIterator[tuple[str, bytes]]:
+        """(scope, key) of every scope set, found by SCAN (there are few)."""
+        prefix = self._keys.optout("")
+        pattern = _GLOB.sub(r"\\\1", prefix) + "*"
+        async for key in self._redis.scan_iter(match=pattern, count=SCAN_CHUNK, type_="set"):
+            yield key.decode().removeprefix(prefix), key
+
+    async def export(self) -> list[Exported]:
+        """Every live opt-out: those in clear, then those a purge reduced to their keyed
+        hash, once per (hash, scope) no clear entry covers; sorted. Read in chunks
+        (HSCAN, SSCAN): a scope set may hold millions."""
+        rows, covered = await self._clear_rows()
+        async for scope, key in self.scope_sets():
+            known = covered.get(scope, set())
+            async for member in self._redis.sscan_iter(key, count=SCAN_CHUNK):
+                hashed = member.decode()
+                if hashed not in known:
+                    rows.append(Exported(HASH_PREFIX + hashed, scope, None, "hash"))
+        return sorted(rows, key=lambda row: (row.kept_as != "number", row.number, row.scope))
+
+    async def _clear_rows(self) -> tuple[list[Exported], dict[str, set[str]]]:
+        """The clear entries, and the keyed hashes they cover per scope."""
+        secret = await self.secret()
+        rows: list[Exported] = []
+        covered: dict[str, set[str]] = {}
+        async for number, raw in self._redis.hscan_iter(self._keys.optout_numbers,
+                                                        count=SCAN_CHUNK):
+            clear = number.decode()
+            hashed = keyed_hash(secret, clear)
+            for scope, since in json.loads(raw).items():
+                rows.append(Exported(clear, scope, since, "number"))
+                covered.setdefault(scope, set()).add(hashed)
+        return rows, covered
 
     async def _change(self, events: Sequence[OptOutEvent], action: str) -> int:
         """Apply the changes a chunk per script call (an import may hold a million);

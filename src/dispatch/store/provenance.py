@@ -1,7 +1,8 @@
 """Everything dispatch holds about one number — the answer to a voter's access request.
 
 Per campaign holding the number: its client, election and creation date, the consent
-record (source, date, slot), the message's state and failure reason. Then the opt-out
+record (source, date, slot; written for a number suppressed at load too), the message's
+state and failure reason. Then the opt-out
 status (the clear entry and the keyed-hash scope sets, which outlive an erasure), the
 opt-out audit entries (by number, or by keyed hash once erased), the replies received from
 it, the answers sent or waiting to go to it (HELP, opt-out confirmation), and its
@@ -36,7 +37,7 @@ async def provenance(redis: Redis, keys: Keys, number: str, region: str = "FR"
         "number": number,
         "campaigns": await _campaigns(redis, keys, number),
         "opt_out": {**await optouts.check(number),
-                    "hashed_scopes": await _hashed_scopes(redis, keys, hashed)},
+                    "hashed_scopes": await optouts.scopes_holding(hashed)},
         "audit": await _audit(redis, keys, number, hashed),
         "replies": await _replies(redis, keys, number, region),
         "answers": await _answers(redis, keys, number, hashed),
@@ -81,16 +82,6 @@ async def _consent_record(redis: Redis, keys: Keys, meta: CampaignMeta, number: 
     texts_found = await redis.hmget(keys.consent_texts(campaign_id), [f"i:{i}" for i in ids])
     texts = {i: t.decode() for i, t in zip(ids, texts_found, strict=True) if t is not None}
     return consent.unpack_record(raw, texts)
-
-
-async def _hashed_scopes(redis: Redis, keys: Keys, hashed: str) -> list[str]:
-    """Scopes whose set holds the number's keyed hash (what enqueue and sending check)."""
-    prefix = keys.optout("")
-    scopes = []
-    async for key in redis.scan_iter(match=glob_escape(prefix) + "*", count=1000, type_="set"):
-        if await redis.sismember(key, hashed):
-            scopes.append(key.decode().removeprefix(prefix))
-    return sorted(scopes)
 
 
 async def _audit(redis: Redis, keys: Keys, number: str, hashed: str) -> list[dict[str, str]]:

@@ -1,40 +1,178 @@
-"""Opening the Redis client: the configured URL, or the embedded server."""
+"""Opening the Redis client: the configured URL, or the embedded server.
+
+Redis is asked to answer (PING) before the client is handed over, so that a Redis that is
+not there is one line saying what and where (RedisUnavailableError), not a traceback from
+the first command. Only a command that writes (`enqueue`, `optout add`, the daemon)
+starts a new, empty embedded Redis; a read finds none and says so.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import coredis
+import trio
+from coredis.retry import NoRetryPolicy
 
+from dispatch.errors import RedisUnavailableError
+from dispatch.redis_url import location
 from dispatch.settings import Settings
 from dispatch.store.script_link import LinkUnavailableError
-from dispatch.store.server import ensure_embedded
+from dispatch.store.server import ensure_embedded, existing_embedded
 
 Redis = coredis.Redis[bytes]
 
+log = logging.getLogger(__name__)
 
-async def resolve_url(settings: Settings) -> str:
-    """The configured Redis URL, starting the embedded server when there is none."""
+ANSWER_TIMEOUT_S = 10.0  # a PING unanswered this long: Redis is not there (or stuck)
+WAIT_DELAY_MAX_S = 2.0  # wait_for_redis asks again at most this long after a refusal
+WAIT_REPORT_S = 30.0  # ... and says again that it waits at least this often
+
+
+class RedisRefused(RedisUnavailableError):
+    """Something answered at the URL's address but cannot be used with it (the login
+    refused, not Redis at all): waiting will not help, the URL has to change."""
+
+
+async def resolve_url(settings: Settings, *, start: bool = False) -> str:
+    """The configured Redis URL, else the embedded server's: started when `start` (a
+    command that writes), else only if it runs or left data to load (a read never starts
+    a new, empty one)."""
     if settings.redis.url:
         return settings.redis.url
-    return await ensure_embedded(Path(settings.state_dir))
+    state_dir = Path(settings.state_dir)
+    return await (ensure_embedded(state_dir) if start else existing_embedded(state_dir))
+
+
+def where(settings: Settings, url: str) -> str:
+    """Where Redis is, for messages: host:port, a socket, or the embedded one's state
+    directory; never the URL's credentials."""
+    if not settings.redis.url:
+        return f"embedded Redis, state dir {settings.state_dir}"
+    return location(url)
 
 
 @asynccontextmanager
-async def open_redis(settings: Settings) -> AsyncIterator[Redis]:
-    """The client, open for the block. coredis runs a task group underneath, which wraps
-    whatever the block raises in an exception group; a lone exception is unwrapped so
-    callers see (and catch) the error they raised."""
-    url = await resolve_url(settings)
+async def open_redis(settings: Settings, *, start: bool = False) -> AsyncIterator[Redis]:
+    """The client, open for the block, once Redis has answered a PING (else
+    RedisUnavailableError). `start`: see `resolve_url`.
+
+    coredis runs a task group underneath, which wraps whatever the block raises in an
+    exception group; a lone exception is unwrapped so callers see (and catch) the error
+    they raised. A connection lost on the way is a RedisUnavailableError too."""
+    url = await resolve_url(settings, start=start)
+    place = where(settings, url)
     client: Any = coredis.Redis.from_url(url, decode_responses=False)
     try:
         async with client:
+            await _answers(client, place)
             yield client
     except BaseExceptionGroup as group:
-        raise _sole_exception(group) from None
+        raise _unavailable(_sole_exception(group), place, "lost the connection to Redis"
+                           ) from None
+    except LOST as exc:
+        raise _unavailable(exc, place, "lost the connection to Redis") from None
+
+
+async def wait_for_redis(settings: Settings, url: str,
+                         report: Callable[[str], None] = log.warning) -> None:
+    """Return once the Redis at `url` answers a PING. Until then, `report` why not: at
+    once, when the reason changes, and every WAIT_REPORT_S. A refused login, or something
+    that is not Redis, is raised (RedisRefused): waiting will not help."""
+    place = where(settings, url)
+    delay, told, told_at = 0.05, "", -WAIT_REPORT_S
+    while True:
+        client: Any = coredis.Redis.from_url(url, decode_responses=False,
+                                             retry_policy=NoRetryPolicy())
+        try:
+            async with client:
+                await _answers(client, place, "waiting for Redis before saying ready")
+            return
+        except RedisRefused:
+            raise
+        except BaseExceptionGroup as group:
+            error = _sole_exception(group)
+            if isinstance(error, RedisRefused) or not isinstance(
+                    error, RedisUnavailableError):
+                raise error from None
+            waiting = str(error)
+        except RedisUnavailableError as exc:
+            waiting = str(exc)
+        if waiting != told or trio.current_time() - told_at >= WAIT_REPORT_S:
+            report(waiting)
+            told, told_at = waiting, trio.current_time()
+        await trio.sleep(delay)
+        delay = min(delay * 2, WAIT_DELAY_MAX_S)
+
+
+async def _answers(client: Any, place: str, what: str = "cannot reach Redis") -> None:
+    """Redis at `place` answers a PING within ANSWER_TIMEOUT_S, or RedisUnavailableError
+    "<what>: <why> (<place>)". The time is real time (time.monotonic): a test's clock that
+    jumps ahead whenever every task waits (trio's autojump) must not end a PING that
+    Redis is answering; such a jump only asks again."""
+    give_up = time.monotonic() + ANSWER_TIMEOUT_S
+    while (left := give_up - time.monotonic()) > 0:
+        with trio.move_on_after(left):
+            try:
+                await client.ping()
+            except BaseExceptionGroup as group:
+                raise _unavailable(_sole_exception(group), place, what) from None
+            except LOST as exc:
+                raise _unavailable(exc, place, what) from None
+            return
+    raise RedisUnavailableError(
+        f"{what}: no answer within {ANSWER_TIMEOUT_S:g} s ({place})")
+
+
+def _unavailable(error: BaseException, place: str, what: str) -> BaseException:
+    """`error` told in one line (what, why, where) if it says Redis cannot be used;
+    anything else is returned as it is."""
+    if isinstance(error, RedisUnavailableError):
+        return error
+    if isinstance(error, coredis.exceptions.AuthenticationRequiredError):
+        return RedisRefused(f"Redis requires a password and the URL gives none ({place})")
+    if isinstance(error, coredis.exceptions.AuthenticationError):
+        why = _first_line(error).rstrip(".") or "wrong user or password"
+        return RedisRefused(f"Redis refused the login: {why} ({place})")
+    if isinstance(error, coredis.exceptions.AuthorizationError):
+        return RedisRefused(f"Redis refused this user: {_first_line(error)} ({place})")
+    if isinstance(error, coredis.exceptions.InvalidResponse):  # an HTTP proxy, say
+        return RedisRefused(f"{what}: what answers there is not Redis: "
+                            f"{_first_line(error)} ({place})")
+    if isinstance(error, LOST):
+        return RedisUnavailableError(f"{what}: {_reason(error)} ({place})")
+    return error
+
+
+def _reason(error: BaseException) -> str:
+    """Why a connection failed, in a few words, from the errors it was raised from."""
+    seen: list[BaseException] = []
+    cause: BaseException | None = error
+    while cause is not None and cause not in seen:
+        seen.append(cause)
+        if isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+            cause = cause.exceptions[0]
+            continue
+        if isinstance(cause, socket.gaierror):
+            return "no such host"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, FileNotFoundError):
+            return "no such socket"
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror.lower()
+        cause = cause.__cause__ or cause.__context__
+    return _first_line(error) or type(error).__name__
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else ""
 
 
 def _sole_exception(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -45,6 +183,15 @@ def _sole_exception(group: BaseExceptionGroup[BaseException]) -> BaseException:
         group = inner
     return group
 
+
+# A connection that could not be made, was lost, or refused our login: Redis cannot serve.
+LOST: tuple[type[Exception], ...] = (
+    coredis.exceptions.ConnectionError,
+    coredis.exceptions.AuthenticationError,
+    coredis.exceptions.AuthorizationError,
+    coredis.exceptions.InvalidResponse,
+    LinkUnavailableError,
+)
 
 # Whatever a Redis call may raise: the server refused it, or could not be reached.
 REDIS_ERRORS: tuple[type[BaseException], ...] = (coredis.exceptions.RedisError, OSError)

@@ -15,11 +15,16 @@ from pathlib import Path
 
 import trio
 
+from dispatch.errors import RedisUnavailableError
+
 SOCKET_NAME = "redis.sock"
 START_TIMEOUT_S = 15.0
+# What a server that ran here leaves (its AOF; an RDB if someone enabled saving): starting
+# it again loads the data, so it is not a new, empty Redis.
+DATA_FILES = ("appendonly.aof", "appendonlydir", "dump.rdb")
 
 
-class RedisServerError(Exception):
+class RedisServerError(RedisUnavailableError):
     """The embedded redis-server could not be found or started."""
 
 
@@ -57,11 +62,35 @@ async def ping(socket_path: Path) -> bool:
     return False
 
 
+def holds_data(state_dir: Path) -> bool:
+    """An embedded Redis ran in `state_dir` and left its data there."""
+    return any((state_dir / name).exists() for name in DATA_FILES)
+
+
+async def existing_embedded(state_dir: Path) -> str:
+    """The embedded Redis's URL if it runs, or once started again when it left data in
+    `state_dir` (a reboot stops it); never a new, empty one: RedisUnavailableError."""
+    if holds_data(state_dir):
+        return await ensure_embedded(state_dir)
+    socket_path = state_dir / SOCKET_NAME
+    if await ping(socket_path):
+        return socket_url(socket_path)
+    raise RedisUnavailableError(
+        "no Redis running and no data here; this command starts none (embedded Redis, "
+        f"state dir {state_dir}: set DISPATCH_STATE_DIR or redis.url to where the data is)")
+
+
 async def ensure_embedded(state_dir: Path) -> str:
     """Start the embedded Redis unless it already runs; return its URL."""
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock_file = (state_dir / "redis.lock").open("w")
+    except OSError as exc:
+        raise RedisServerError(f"cannot keep the embedded Redis's files: "
+                               f"{(exc.strerror or str(exc)).lower()} (state dir {state_dir})"
+                               ) from None
     socket_path = state_dir / SOCKET_NAME
-    with (state_dir / "redis.lock").open("w") as lock:
+    with lock_file as lock:
         await trio.to_thread.run_sync(fcntl.flock, lock.fileno(), fcntl.LOCK_EX)
         if not await ping(socket_path):
             await _start(state_dir, socket_path)
@@ -86,15 +115,18 @@ async def _start(state_dir: Path, socket_path: Path) -> None:
     result = await trio.run_process(command, capture_stdout=True, capture_stderr=True,
                                     check=False)
     if result.returncode != 0:
-        detail = (result.stderr or result.stdout).decode(errors="replace").strip()
-        raise RedisServerError(f"redis-server failed to start: {detail}")
+        output = (result.stderr or result.stdout).decode(errors="replace").splitlines()
+        detail = next((line.strip() for line in reversed(output) if line.strip()),
+                      f"exit status {result.returncode}")
+        raise RedisServerError(f"the embedded redis-server failed to start: {detail} "
+                               f"(state dir {state_dir}; see {state_dir / 'redis.log'})")
     with trio.move_on_after(START_TIMEOUT_S):
         while not await ping(socket_path):
             await trio.sleep(0.05)
         return
     raise RedisServerError(
-        f"redis-server did not answer on {socket_path} within {START_TIMEOUT_S:.0f} s; "
-        f"see {state_dir / 'redis.log'}"
+        f"the embedded redis-server did not answer within {START_TIMEOUT_S:.0f} s "
+        f"(unix socket {socket_path}; see {state_dir / 'redis.log'})"
     )
 
 

@@ -17,6 +17,11 @@ daemon parks its messages, a few hundred bytes each). Past it `park` returns Fal
 holds nothing: the caller keeps the message elsewhere (the daemon: in its retrier) and
 offers it again later. Nothing parked is lost when the daemon stops: its stream entry is
 still pending in Redis, and the next start takes it up.
+
+Counted by group: with `group` (an item's campaign, or None for an item not to count; it
+must give a parked item the same answer until it leaves), `held_by()` says how many each
+group has parked, kept up to date as items come and go (a dict increment each), so that
+publishing them (`dispatch status`, metrics) never walks the heap.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 import trio
@@ -37,7 +43,8 @@ class WindowWaiter(Generic[T]):
     """Items parked until a wall-clock time; `run` releases them when due."""
 
     def __init__(self, capacity: int, *, wall_clock: Callable[[], float] = time.time,
-                 max_batch: int = 1000, recheck_s: float = 60.0) -> None:
+                 max_batch: int = 1000, recheck_s: float = 60.0,
+                 group: Callable[[T], str | None] | None = None) -> None:
         if capacity < 1 or max_batch < 1 or recheck_s <= 0:
             raise ValueError("capacity and max_batch must be >= 1 and recheck_s > 0")
         self.capacity = capacity
@@ -48,6 +55,8 @@ class WindowWaiter(Generic[T]):
         self._in_flight = 0  # popped, being handed over: still counted against capacity
         self._order = itertools.count()
         self._wakeup = trio.Event()
+        self._group = group
+        self._by_group: Counter[str] = Counter()
 
     def __len__(self) -> int:
         return len(self._heap) + self._in_flight
@@ -55,6 +64,10 @@ class WindowWaiter(Generic[T]):
     @property
     def full(self) -> bool:
         return len(self) >= self.capacity
+
+    def held_by(self) -> dict[str, int]:
+        """How many items each group has parked (groups with none left out)."""
+        return dict(self._by_group)
 
     def next_due(self) -> float | None:
         """The earliest due time held, None when empty."""
@@ -68,6 +81,7 @@ class WindowWaiter(Generic[T]):
             return False
         entry = (due_ts, next(self._order), item)
         heapq.heappush(self._heap, entry)
+        self._count((item,), 1)
         if self._heap[0] is entry:
             self._wakeup.set()  # due before everything else: the sleeping task re-plans
         return True
@@ -80,6 +94,7 @@ class WindowWaiter(Generic[T]):
             (removed if predicate(entry[2]) else kept).append(entry)
         heapq.heapify(kept)
         self._heap = kept
+        self._count((item for _, _, item in removed), -1)
         return [item for _, _, item in sorted(removed, key=lambda e: e[:2])]
 
     async def run(self, out: trio.MemorySendChannel[list[T]], *,
@@ -101,6 +116,7 @@ class WindowWaiter(Generic[T]):
         entries: list[_Entry[T]] = []
         while heap and heap[0][0] <= now and len(entries) < self.max_batch:
             entries.append(heapq.heappop(heap))
+        self._count((item for _, _, item in entries), -1)  # due: no longer waiting
         return entries
 
     async def _hand_over(self, out: trio.MemorySendChannel[list[T]],
@@ -111,9 +127,21 @@ class WindowWaiter(Generic[T]):
         except BaseException:  # not delivered (a cancelled send never delivers): keep them
             for entry in entries:
                 heapq.heappush(self._heap, entry)
+            self._count((item for _, _, item in entries), 1)
             raise
         finally:
             self._in_flight = 0
+
+    def _count(self, items: Iterable[T], delta: int) -> None:
+        group = self._group
+        if group is None:
+            return
+        for item in items:
+            name = group(item)
+            if name is not None:
+                self._by_group[name] += delta
+                if not self._by_group[name]:
+                    del self._by_group[name]  # campaigns come and go: keep it small
 
     async def _sleep_until_due(self) -> None:
         self._wakeup = trio.Event()

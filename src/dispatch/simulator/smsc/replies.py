@@ -6,9 +6,9 @@ receipt went out (acknowledged or given up), or `receipt_delay_ms` + the reply d
 acceptance without a receipt. It is an MO deliver_sm (esm_class 0) from the recipient to the
 message's source_addr, with the ton and npi the message had, queued for the receivers
 (bind_receiver or bind_transceiver) of the system_id that sent the message: the SMSC's
-MO path, with its window, resends and bound. Injected MO (POST /mo, --mo-rate) that are
-opt-outs are tracked too, for `sent_after_stop`; a single-part message whose payload is the
-confirmation text is counted as a confirmation.
+MO path, with its window, resends and bound. Injected MO (POST /mo over SMPP, --mo-rate)
+that are opt-outs are tracked too, for `sent_after_stop`; a single-part message whose
+payload is the confirmation text is counted as a confirmation.
 """
 
 from __future__ import annotations

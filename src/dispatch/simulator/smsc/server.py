@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import trio
 
+from dispatch.listening import open_listeners
 from dispatch.simulator.config import SimulatorConfig
 from dispatch.simulator.ledger import Ledger
 from dispatch.simulator.replies import ReplyBook
@@ -52,7 +53,7 @@ class Smsc:
                     ) -> None:
         """Serve until cancelled; reports the bound port once listening."""
         port = self.config.smpp_port or 0
-        listeners = await trio.open_tcp_listeners(port, host=self.config.host)
+        listeners = await open_listeners(port, self.config.host, "SMPP", "--smpp-port")
         self.port = listeners[0].socket.getsockname()[1]
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._tick_loop)

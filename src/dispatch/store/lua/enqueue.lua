@@ -1,8 +1,9 @@
 -- enqueue.lua: queue one batch of messages of one campaign, skipping numbers it already has,
 -- numbers that opted out and numbers another client reserved for the same election. The
 -- state hash doubles as the dedupe set: a number is queued only if HSETNX added it, so a
--- re-run of the same file, or a number twice in it, queues nothing twice. Each queued
--- number's consent record is written in the same call. (The _states prelude is prepended.)
+-- re-run of the same file, or a number twice in it, queues nothing twice. The consent record
+-- of each number queued, or recorded suppressed, is written in the same call (provenance
+-- then tells where a suppressed number came from too). (The _states prelude is prepended.)
 --
 -- KEYS[1] state hash   KEYS[2] stream   KEYS[3] counts hash   KEYS[4] meta hash
 -- KEYS[5] the consent buckets' name prefix: bucket b is KEYS[5] .. b (same hash tag, so
@@ -18,7 +19,8 @@
 -- Returns {accepted, duplicates, suppressed, excluded}, or an error if a purge of the
 -- campaign has started (the campaign is closed).
 -- An opted-out number is recorded in the campaign as suppressed (never queued) the first
--- time, and counted suppressed every time; an excluded number is not recorded at all.
+-- time (with its consent record), and counted suppressed every time; an excluded number is
+-- not recorded at all.
 local state_key, stream_key, counts_key, meta_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local bucket_prefix = KEYS[5]
 local queued_code, secret, client = ARGV[1], ARGV[2], ARGV[3]
@@ -41,6 +43,13 @@ local function opted_out_hashed(hashed)
   return false
 end
 
+local function record_consent(number, record)
+  if record ~= '' then
+    local bucket = tonumber(string.sub(number, -6)) % buckets
+    redis.call('HSET', bucket_prefix .. bucket, number, record)
+  end
+end
+
 local accepted, duplicates, suppressed, newly_suppressed, excluded = 0, 0, 0, 0, 0
 for i = 1, #rows - 2, 3 do
   local number = rows[i]
@@ -54,17 +63,14 @@ for i = 1, #rows - 2, 3 do
     suppressed = suppressed + 1
     if redis.call('HSETNX', state_key, number, 'p') == 1 then
       newly_suppressed = newly_suppressed + 1
+      record_consent(number, rows[i + 2])
     end
   elseif owner and owner ~= client then
     excluded = excluded + 1
   elseif redis.call('HSETNX', state_key, number, queued_code) == 1 then
     redis.call('XADD', stream_key, '*', 'm', rows[i + 1])
     accepted = accepted + 1
-    local record = rows[i + 2]
-    if record ~= '' then
-      local bucket = tonumber(string.sub(number, -6)) % buckets
-      redis.call('HSET', bucket_prefix .. bucket, number, record)
-    end
+    record_consent(number, rows[i + 2])
     if reservations and not owner then
       redis.call('HSET', bucket_key, field, client)
     end
