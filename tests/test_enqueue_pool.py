@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -67,4 +68,9 @@ async def test_a_rerun_with_another_pool_is_a_conflict(
 def test_the_gateway_defaults_to_the_pool_s(pooled: Settings) -> None:
     assert gateway_of(pooled, None, "solo") == "voice"
     assert gateway_of(pooled, "sms", "solo") == "sms"  # given: checked by campaign_spec
-    assert gateway_of(pooled, None, None) == "default"
+    assert gateway_of(pooled, None, None) == "default"  # two gateways: none is implied
+
+
+def test_the_only_gateway_configured_needs_no_name(pooled: Settings) -> None:
+    only = replace(pooled, gateways={"operator": pooled.gateways["sms"]})
+    assert gateway_of(only, None, None) == "operator"

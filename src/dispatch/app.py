@@ -25,6 +25,7 @@ from dispatch.daemon.inbound.answers import Answerer, answer_texts
 from dispatch.daemon.inbound.inbox import Inbox
 from dispatch.daemon.inbound.replies import ReplyHandler
 from dispatch.daemon.inbound.routes import gateway_routes, inbound_handler
+from dispatch.daemon.lifecycle import Lifecycle, RedisWatch
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.notify import sd_notify
 from dispatch.daemon.outbound.calls import CallBook, CapGuard
@@ -50,6 +51,7 @@ from dispatch.daemon.service import (
     announce,
     watch_signals,
 )
+from dispatch.daemon.upkeep.campaign_gauges import CampaignGaugeRefresher
 from dispatch.daemon.upkeep.retention import purge_forever
 from dispatch.daemon.upkeep.sweeper import ReceiptSweeper
 from dispatch.daemon.upkeep.waiting import WaitingPublisher, window_group
@@ -63,12 +65,14 @@ from dispatch.policy.backoff import RetryPolicy
 from dispatch.settings import DaemonSettings, GatewaySettings, Settings
 from dispatch.store.call_cap import CallCap
 from dispatch.store.call_counts import CallCounts
+from dispatch.store.campaign_gauges import CampaignGauges
 from dispatch.store.campaign_meta import MetaStore
 from dispatch.store.line_leases import LineLeases
 from dispatch.store.queue import Queue
-from dispatch.store.redis import Redis, open_redis, resolve_url, wait_for_redis
+from dispatch.store.redis import Redis, open_redis, resolve_url, wait_for_redis, where
 from dispatch.store.script_link import open_script_link
 from dispatch.store.scripts import CommandLink, ScriptHost
+from dispatch.store.server_config import ConfigUnreadable, server_config
 from dispatch.store.waiting import WindowWaiting
 from dispatch.vocabulary import Outcome
 
@@ -139,6 +143,7 @@ async def run_daemon(settings: Settings, stop_signals: Sequence[int] = STOP_SIGN
     url = await redis_answers(settings)  # no port, no ready line before Redis answers
     async with open_redis(settings, start=True) as redis, open_script_link(url) as link, \
             open_script_link(url, name="dispatch-reads") as reads:
+        await check_redis_config(redis, where(settings, url))
         daemon = await build_daemon(settings, redis, scripts=link, reads=reads)
         keys = Keys(settings.redis.key_prefix)
         async with trio.open_nursery() as nursery:
@@ -147,8 +152,10 @@ async def run_daemon(settings: Settings, stop_signals: Sequence[int] = STOP_SIGN
                                settings.enqueue.default_region, consumer)
             ports = await nursery.start(_run_until_done, daemon, nursery.cancel_scope)
             announce(ports, consumer)
-            log.info("dispatch daemon %s ready: receipts on port %d, metrics on port %d",
-                     consumer, ports.inbound, ports.metrics)
+            # READY=1: Redis answers, every gateway tried (False: stopped before).
+            if await daemon.lifecycle.ready():
+                log.info("dispatch daemon %s ready: receipts on port %d, metrics on port %d",
+                         consumer, ports.inbound, ports.metrics)
 
 
 async def redis_answers(settings: Settings) -> str:
@@ -158,6 +165,24 @@ async def redis_answers(settings: Settings) -> str:
     url = await resolve_url(settings, start=True)
     await wait_for_redis(settings, url, report=_waiting)
     return url
+
+
+async def check_redis_config(redis: Redis, place: str) -> None:
+    """Say, once at start, if Redis may evict keys (queued messages and opt-outs would be
+    lost without a trace) or if its settings cannot be read; never stops the daemon."""
+    try:
+        config = await server_config(redis)
+    except ConfigUnreadable as exc:
+        log.info("could not check the Redis settings (CONFIG GET maxmemory-policy "
+                 "appendonly): %s (%s)", exc, place)
+        return
+    if config.evicts:
+        log.warning("Redis evicts keys under memory pressure (maxmemory-policy %s): queued "
+                    "messages and opt-outs can be lost; set `maxmemory-policy noeviction` "
+                    "in redis.conf (%s)", config.maxmemory_policy, place)
+    # Nothing at INFO when all is well: a start that then fails stays one line on stderr.
+    log.debug("Redis settings: maxmemory-policy %s, appendonly %s (%s)",
+              config.maxmemory_policy, config.appendonly, place)
 
 
 def _waiting(reason: str) -> None:
@@ -198,18 +223,32 @@ async def build_daemon(settings: Settings, redis: Redis, *, scripts: ScriptHost 
     replies = ReplyHandler(queue, lambda: list(book.campaigns), sending.submitting,
                            texts=answer_texts(settings.answers if answers else None),
                            identity_of=book.identity_of)
-    inbox = Inbox(queue, metrics, config.record_batch_size, replies, calls)
+    inbox = Inbox(queue, metrics, config.record_batch_size, replies, calls,
+                  gateway_of=book.gateway_of)
     answerer = (Answerer(queue.answers, queue.optouts.secret, settings.answers, metrics)
                 if answers else None)
-    serving = await _serving(settings, metrics, inbox, [inbox.run, check.run], answerer)
+    lifecycle = Lifecycle(RedisWatch(redis, where(settings, settings.redis.url)), metrics,
+                          book, tracker)
+    serving = await _serving(settings, metrics, inbox, [inbox.run, check.run, lifecycle.run,
+                                                        *_monitors(settings, redis, metrics)],
+                             answerer, lifecycle)
     pipeline = _pipeline(settings, queue, book, metrics, serving.gateways, sending, tracker,
                          LineLeases(redis, keys),
                          WindowWaiting(redis, keys, consumer_name(settings)))
-    return Daemon(serving, pipeline, metrics, config.shutdown_grace_s)
+    return Daemon(serving, pipeline, metrics, config.shutdown_grace_s, lifecycle)
+
+
+def _monitors(settings: Settings, redis: Redis, metrics: DaemonMetrics) -> list[Task]:
+    """The event loop's lag; the campaign series, from the one daemon that exports them."""
+    refresher = CampaignGaugeRefresher(
+        CampaignGauges(redis, Keys(settings.redis.key_prefix)), metrics)
+    return [metrics.measure_event_loop,
+            *([refresher.run] if settings.daemon.campaign_metrics else [])]
 
 
 async def _serving(settings: Settings, metrics: DaemonMetrics, inbox: Inbox,
-                   workers: Sequence[Task], answerer: Answerer | None) -> Serving:
+                   workers: Sequence[Task], answerer: Answerer | None, lifecycle: Lifecycle
+                   ) -> Serving:
     """The listeners (their ports known first: the callback URL holds the inbound one), the
     gateways, and what the inbound port routes to them."""
     config = settings.daemon
@@ -229,7 +268,10 @@ async def _serving(settings: Settings, metrics: DaemonMetrics, inbox: Inbox,
             await listener.aclose()
         raise
     routes = gateway_routes(gateways.values(), inbox)
-    return Serving(Endpoint(inbound_handler(routes), inbound), Endpoint(metrics.handle, scrapes),
+    lifecycle.watch(gateways)
+    metrics.watch_gateways(gateways.values())
+    return Serving(Endpoint(inbound_handler(routes, lifecycle.healthz_brief), inbound),
+                   Endpoint(lifecycle.with_healthz(metrics.handle), scrapes),
                    gateways, inbox, workers,
                    None if answerer is None else partial(answerer.run, gateways))
 

@@ -222,11 +222,14 @@ def _check_channel(settings: Settings, gateway: str, pool: str, voice: Voice | N
 
 
 def gateway_of(settings: Settings, gateway: str | None, pool: str | None) -> str:
-    """The gateway given, else the given pool's, else "default"."""
+    """The gateway given, else the given pool's, else the only one configured, else
+    "default" (an operator with one gateway, whatever its name, never has to name it)."""
     if gateway is not None:
         return gateway
     if pool is not None and pool in settings.lines.pools:
         return settings.lines.pools[pool].gateway
+    if len(settings.gateways) == 1:
+        return next(iter(settings.gateways))
     return "default"
 
 

@@ -26,6 +26,8 @@ from dispatch.policy.answers import DEFAULT_OPTOUT_TEXT, check_text
 ENV_CONFIG = "DISPATCH_CONFIG"
 ENV_REDIS_URL = "DISPATCH_REDIS_URL"
 ENV_STATE_DIR = "DISPATCH_STATE_DIR"
+# Set by systemd for a unit with LoadCredential=: where the credentials' files are.
+ENV_CREDENTIALS = "CREDENTIALS_DIRECTORY"
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,11 @@ class DaemonSettings:
     # A call placed with no final status after this long frees its line and ends expired
     # (fate unknown): ringing, the message and a margin for the provider's callback.
     call_timeout_s: float = 600.0
+    # Export the campaign series (dispatch_campaign_messages, dispatch_queue_depth), read
+    # from Redis, from this daemon. They describe Redis, not the daemon: only one daemon on
+    # a Redis should (with --processes N, worker 1 alone does; on several hosts, turn it off
+    # on all but one).
+    campaign_metrics: bool = True
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,10 @@ class Settings:
     lines: LinesConfig = field(default_factory=LinesConfig.empty, metadata={"toml": False})
     # Where the embedded Redis keeps its socket and data; set from DISPATCH_STATE_DIR.
     state_dir: str = ""
+    # Gateway secrets the file takes from a credential (`{ credential = "NAME" }`) that
+    # could not be found, one message each: `dispatch run` refuses to start with any
+    # (check_for_daemon); commands that send nothing do not need them.
+    missing_credentials: tuple[str, ...] = field(default=(), metadata={"toml": False})
 
 
 def default_state_dir() -> Path:
@@ -180,7 +191,8 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     path = path or env.get(ENV_CONFIG) or None
     raw: dict[str, Any] = _read_toml(Path(path)) if path else {}
     rest = {key: value for key, value in raw.items() if key not in LINES_TABLES}
-    settings = _apply_env(_build(Settings, rest, ""), env)
+    rest, references = _credential_references(rest)
+    settings = _apply_env(_build(Settings, rest, ""), env, references)
     settings = dataclasses.replace(settings, lines=parse_lines_config(raw))
     _check_values(settings)
     return settings
@@ -307,15 +319,18 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
                           f"got {value!r}")
 
 
-def _apply_env(settings: Settings, env: Mapping[str, str]) -> Settings:
+def _apply_env(settings: Settings, env: Mapping[str, str],
+               references: Mapping[tuple[str, str], str] | None = None) -> Settings:
     redis = settings.redis
     if env.get(ENV_REDIS_URL):
         check_redis_url(env[ENV_REDIS_URL], ENV_REDIS_URL)
         redis = dataclasses.replace(redis, url=env[ENV_REDIS_URL])
     state_dir = env.get(ENV_STATE_DIR) or settings.state_dir or str(default_state_dir())
-    gateways = {name: _gateway_secrets(name, gateway, env)
+    missing: list[str] = []
+    gateways = {name: _gateway_secrets(name, gateway, env, references or {}, missing)
                 for name, gateway in settings.gateways.items()}
-    return dataclasses.replace(settings, redis=redis, state_dir=state_dir, gateways=gateways)
+    return dataclasses.replace(settings, redis=redis, state_dir=state_dir, gateways=gateways,
+                               missing_credentials=tuple(missing))
 
 
 SECRET_KEYS = ("password", "auth_token")
@@ -328,13 +343,116 @@ def secret_variable(gateway: str, key: str) -> str:
     return f"DISPATCH_GATEWAY_{name}_{key.upper()}"
 
 
-def _gateway_secrets(name: str, gateway: GatewaySettings, env: Mapping[str, str]
+def credential_name(gateway: str, key: str) -> str:
+    """The systemd credential that holds a gateway's secret unless the file names another
+    one: gateway.<name>.<key> (the unit's `LoadCredential=gateway.<name>.<key>:PATH`)."""
+    return f"gateway.{gateway}.{key}"
+
+
+def _gateway_secrets(name: str, gateway: GatewaySettings, env: Mapping[str, str],
+                     references: Mapping[tuple[str, str], str], missing: list[str]
                      ) -> GatewaySettings:
-    """Secrets from the environment win over the file's (a unit's EnvironmentFile keeps them
-    out of the configuration)."""
-    found: dict[str, Any] = {key: env[variable] for key in SECRET_KEYS
-                             if (variable := secret_variable(name, key)) in env}
+    """Each secret from, first found: the environment (DISPATCH_GATEWAY_<NAME>_<KEY>),
+    the credential the file names (`password = { credential = "NAME" }`), else the
+    credential gateway.<name>.<key> when there is one, else the file's value. Credentials
+    are files in $CREDENTIALS_DIRECTORY (systemd's LoadCredential=), which keep secrets out
+    of the configuration and out of the environment. A credential the file names and
+    nobody gave is added to `missing`."""
+    found: dict[str, Any] = {}
+    for key in SECRET_KEYS:
+        variable = secret_variable(name, key)
+        if variable in env:
+            found[key] = env[variable]
+            continue
+        referenced = references.get((name, key))
+        credential = referenced or credential_name(name, key)
+        value, why = _read_credential(env, credential, f"gateways.{name}.{key}")
+        if value is not None:
+            found[key] = value
+        elif referenced:
+            missing.append(f"gateways.{name}.{key}: credential {credential} {why} (the "
+                           f"unit's LoadCredential={credential}:PATH gives it; or set "
+                           f"{variable})")
     return dataclasses.replace(gateway, **found) if found else gateway
+
+
+MAX_CREDENTIAL_BYTES = 64 * 1024
+
+
+def _read_credential(env: Mapping[str, str], credential: str, where: str
+                     ) -> tuple[str | None, str]:
+    """The credential's text, without the line end a text editor leaves (one LF or
+    "\r\n"), or None and why not. An empty file is no value. A file that is there but
+    cannot be used (unreadable, not UTF-8 text) is a ConfigError naming `where`."""
+    directory = env.get(ENV_CREDENTIALS)
+    if not directory:
+        return None, f"not found: ${ENV_CREDENTIALS} is not set"
+    path = Path(directory) / credential
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_CREDENTIAL_BYTES + 1)
+    except FileNotFoundError:
+        return None, f"not found in ${ENV_CREDENTIALS} ({directory})"
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read credential {credential}: "
+                          f"{(exc.strerror or str(exc)).lower()} ({directory})") from None
+    if len(data) > MAX_CREDENTIAL_BYTES:
+        raise ConfigError(f"{where}: credential {credential} is longer than "
+                          f"{MAX_CREDENTIAL_BYTES} bytes: not a secret ({directory})")
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: credential {credential} is not UTF-8 text "
+                          f"({directory})") from None
+    text = text.removesuffix("\n").removesuffix("\r")
+    if not text:
+        return None, f"is empty ({directory})"
+    return text, ""
+
+
+def _credential_references(raw: dict[str, Any]
+                           ) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
+    """`raw` with each gateway secret written `{ credential = "NAME" }` taken out (the
+    value comes from that credential), and those references: {(gateway, key): NAME}.
+    Anything else is left for _build to check (and refuse)."""
+    gateways = raw.get("gateways")
+    if not isinstance(gateways, dict):
+        return raw, {}
+    references: dict[tuple[str, str], str] = {}
+    tables: dict[str, Any] = {}
+    for name, table in gateways.items():
+        if isinstance(table, dict):
+            table = dict(table)
+            for key in SECRET_KEYS:
+                if isinstance(table.get(key), dict):
+                    references[name, key] = _credential_reference(
+                        table.pop(key), f"gateways.{name}.{key}")
+        tables[name] = table
+    return {**raw, "gateways": tables}, references
+
+
+def _credential_reference(value: dict[str, Any], where: str) -> str:
+    credential = value.get("credential")
+    if set(value) != {"credential"} or not isinstance(credential, str):
+        raise ConfigError(f'{where}: expected a string or {{ credential = "NAME" }}, '
+                          f"got {_describe(value)}")
+    if not credential or credential in (".", "..") or "/" in credential:
+        raise ConfigError(f"{where}: credential: not a credential name: {credential!r}")
+    return credential
+
+
+def check_for_daemon(settings: Settings, env: Mapping[str, str] | None = None) -> None:
+    """What `dispatch run` needs on top of what every command reads: every credential
+    its file names, and under systemd a Redis of its own. The embedded Redis is for demos
+    and tests: started by a service's daemon it would live and die with the service."""
+    env = os.environ if env is None else env
+    if settings.missing_credentials:
+        first, *others = settings.missing_credentials
+        raise ConfigError(first + (f" (and {len(others)} more)" if others else ""))
+    if not settings.redis.url and env.get("INVOCATION_ID") and env.get("NOTIFY_SOCKET"):
+        raise ConfigError("redis.url: not set: a systemd service never starts the embedded "
+                          "Redis, which would stop with it; name the Redis unit's socket "
+                          "(deploy/dispatch.toml: unix:///run/redis/redis-server.sock)")
 
 
 T = typing.TypeVar("T")

@@ -8,11 +8,14 @@ leases exactly as daemons on several hosts do; any worker can record any receipt
 binds are per worker (N x `binds` in all).
 
 The supervisor starts them, prints one JSON line `{"workers": [<each worker's ready
-line>]}` and tells systemd READY=1 once every worker is ready (the workers do not talk to
-systemd: NOTIFY_SOCKET is not passed on). SIGTERM/SIGINT are passed to every worker, which
-drain as a single daemon does; the supervisor exits 0 when all of them did. A worker that
-exits on its own is a failure: the others are stopped and the supervisor exits 1, so that
-systemd restarts the whole service.
+line>]}` and tells systemd READY=1 once every worker is ready. The workers do not talk to
+systemd: each notifies the supervisor on a socket of its own, and the supervisor tells
+systemd for all of them (dispatch.worker_notify: READY, WATCHDOG, STATUS, STOPPING).
+SIGTERM/SIGINT are passed to every worker (after STOPPING=1), which drain as a single
+daemon does (one received while the workers start is acted on once they are up); the
+supervisor exits 0 when all of them did. A worker that exits on its own
+is a failure: the others are stopped and the supervisor exits 1, so that systemd restarts
+the whole service.
 """
 
 from __future__ import annotations
@@ -22,27 +25,31 @@ import logging
 import os
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import trio
 
-from dispatch.daemon.notify import sd_notify
 from dispatch.processes import READY_TIMEOUT_S, ProcessFailed, read_line
 from dispatch.settings import Settings
+from dispatch.worker_notify import Relay, open_relay
 
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 120.0  # a worker still running this long after SIGTERM is killed
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+Signals = AsyncIterator[int]  # what trio.open_signal_receiver yields
 
 
 def worker_settings(settings: Settings, index: int, consumer: str) -> Settings:
-    """The settings of worker `index` (1-based): `<consumer>-index`, its own ports."""
+    """The settings of worker `index` (1-based): `<consumer>-index`, its own ports; the
+    campaign series (read from Redis: the same for every worker) from worker 1 only."""
     daemon = settings.daemon
     return replace(settings, daemon=replace(
         daemon, consumer=f"{consumer}-{index}",
         inbound_port=_shifted(daemon.inbound_port, index),
-        metrics_port=_shifted(daemon.metrics_port, index)))
+        metrics_port=_shifted(daemon.metrics_port, index),
+        campaign_metrics=daemon.campaign_metrics and index == 1))
 
 
 def _shifted(port: int, index: int) -> int:
@@ -62,17 +69,27 @@ class Worker:
 
 async def supervise(commands: Sequence[list[str]]) -> int:
     """Run one worker per command until they end; the exit code of the service."""
-    env = {name: value for name, value in os.environ.items() if name != "NOTIFY_SOCKET"}
-    workers: list[Worker] = []
-    try:
-        for index, command in enumerate(commands, start=1):
-            workers.append(await _start(index, command, env))
-    except ProcessFailed:
-        await _stop_all(workers)
-        raise
-    print(json.dumps({"workers": [worker.ready for worker in workers]}), flush=True)
-    sd_notify("READY=1")
-    return await _watch(workers)
+    # Caught from the start: a SIGTERM while the workers start (or right after READY=1)
+    # is acted on once they run, instead of killing the supervisor and orphaning them.
+    with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
+        return await _supervise(commands, signals)
+
+
+async def _supervise(commands: Sequence[list[str]], signals: Signals) -> int:
+    async with open_relay(len(commands)) as relay, trio.open_nursery() as nursery:
+        nursery.start_soon(relay.run)
+        workers: list[Worker] = []
+        try:
+            for index, command in enumerate(commands, start=1):
+                workers.append(await _start(index, command, relay.env(index, os.environ)))
+        except ProcessFailed:
+            await _stop_all(workers)
+            raise
+        print(json.dumps({"workers": [worker.ready for worker in workers]}), flush=True)
+        await relay.ready()
+        code = await _watch(workers, relay, signals)
+        nursery.cancel_scope.cancel()
+    return code
 
 
 async def _start(index: int, command: list[str], env: dict[str, str]) -> Worker:
@@ -95,32 +112,34 @@ async def _start(index: int, command: list[str], env: dict[str, str]) -> Worker:
     return worker
 
 
-async def _watch(workers: list[Worker]) -> int:
+async def _watch(workers: list[Worker], relay: Relay, signals: Signals) -> int:
     asked = trio.Event()  # a stop was asked for (signal): workers ending is expected
     failed: list[int] = []
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_pass_signals, workers, asked)
+        nursery.start_soon(_pass_signals, signals, workers, asked, relay)
         async with trio.open_nursery() as waits:
             for worker in workers:
-                waits.start_soon(_wait, worker, workers, asked, failed)
+                waits.start_soon(_wait, worker, workers, asked, failed, relay)
         nursery.cancel_scope.cancel()
     return 1 if failed or not asked.is_set() else 0
 
 
-async def _pass_signals(workers: list[Worker], asked: trio.Event) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for signum in signals:
-            log.info("received %s: passing it to %d workers", signal.Signals(signum).name,
-                     len(workers))
-            asked.set()
-            for worker in workers:
-                worker.signal(signal.SIGTERM)  # a second one makes a worker stop at once
+async def _pass_signals(signals: Signals, workers: list[Worker], asked: trio.Event,
+                        relay: Relay) -> None:
+    async for signum in signals:
+        name = signal.Signals(signum).name
+        log.info("received %s: passing it to %d workers", name, len(workers))
+        relay.stopping(f"{name} received")
+        asked.set()
+        for worker in workers:
+            worker.signal(signal.SIGTERM)  # a second one makes a worker stop at once
 
 
 async def _wait(worker: Worker, workers: list[Worker], asked: trio.Event,
-                failed: list[int]) -> None:
+                failed: list[int], relay: Relay) -> None:
     code = await worker.process.wait()
     if code != 0 or not asked.is_set():
+        relay.stopping(f"worker {worker.index} exited with {code}")
         failed.append(worker.index)
         log.error("worker %d exited with %d%s: stopping the others", worker.index, code,
                   "" if asked.is_set() else " unasked")

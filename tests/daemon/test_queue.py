@@ -103,10 +103,10 @@ async def test_receipt_after_record_is_applied_once(
     maps = queue.receipt_maps()
     receipts = [("gw-0", "d", "ok"), ("gw-1", "f", "undeliverable")]
     # {delivered, failed, expired, repeated, parked}
-    assert await queue.record_receipts(receipts, maps) == [1, 1, 0, 0, 0]
-    assert await redis.hlen(maps[0]) == 1  # only gw-2's correlation is left
+    assert (await queue.record_receipts(receipts, maps)).counts == [1, 1, 0, 0, 0]
+    assert await redis.hlen(maps.keys[0]) == 1  # only gw-2's correlation is left
     # The same receipts again find no correlation: parked, and never applied twice.
-    assert await queue.record_receipts(receipts, maps) == [0, 0, 0, 0, 2]
+    assert (await queue.record_receipts(receipts, maps)).counts == [0, 0, 0, 0, 2]
     errors = Keys(settings.redis.key_prefix).campaign("c1").errors
     assert await redis.hget(errors, NUMBERS[1]) == b"undeliverable"
     assert await counts(redis, settings) == counts_of(submitted=1, delivered=1, failed=1)
@@ -118,8 +118,8 @@ async def test_receipt_before_record_is_parked_then_adopted(
     queue, entries = await queued(redis, settings, tmp_path, scripts)
     await queue.admit("c1", "ME", items(entries)[:1])
     # The gateway's receipt overtakes our record of its acceptance.
-    assert await queue.record_receipts([("gw-fast", "x", "expired")],
-                                       queue.receipt_maps()) == [0, 0, 0, 0, 1]
+    assert (await queue.record_receipts([("gw-fast", "x", "expired")],
+                                       queue.receipt_maps())).counts == [0, 0, 0, 0, 1]
     result = await queue.record("c1", [Outcome(entries[0].entry_id, NUMBERS[0], "s",
                                                "gw-fast")])
     assert result == [1, 0, 1]
@@ -162,8 +162,8 @@ async def test_a_receipt_is_found_in_an_earlier_hours_map(
     await queue.record("c1", [Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-old")])
     clock.now += 5 * 3600  # the receipt comes five hours later
     maps = queue.receipt_maps()
-    assert await queue.record_receipts([("gw-old", "d", "ok")], maps) == [1, 0, 0, 0, 0]
-    assert await redis.hlen(maps[5]) == 0
+    assert (await queue.record_receipts([("gw-old", "d", "ok")], maps)).counts == [1, 0, 0, 0, 0]
+    assert await redis.hlen(maps.keys[5]) == 0
 
 
 async def test_the_sweeper_expires_messages_whose_receipt_never_came(
@@ -189,7 +189,7 @@ async def test_the_sweeper_expires_messages_whose_receipt_never_came(
     assert (current["delivered"], current["expired"], current["submitted"]) == (1, 2, 0)
     errors = Keys(settings.redis.key_prefix).campaign("c1").errors
     assert await redis.hget(errors, NUMBERS[1]) == b"no final receipt within 2 h"
-    assert await redis.exists([maps[0]]) == 0
+    assert await redis.exists([maps.keys[0]]) == 0
     assert await sweeper.sweep_once() == 0
 
 
@@ -217,7 +217,7 @@ async def test_receipts_of_several_campaigns_are_recorded_in_one_call(
                                       for e, n in zip(batch, NUMBERS, strict=True)])
     receipts = [(f"c1-{NUMBERS[0]}", "d", "ok"), (f"c2-{NUMBERS[0]}", "x", "expired"),
                 (f"c2-{NUMBERS[1]}", "d", "ok")]
-    assert await queue.record_receipts(receipts, queue.receipt_maps()) == [2, 0, 1, 0, 0]
+    assert (await queue.record_receipts(receipts, queue.receipt_maps())).counts == [2, 0, 1, 0, 0]
     both = await state_counts(redis, keys, ["c1", "c2"])
     assert (both["c1"]["delivered"], both["c1"]["submitted"]) == (1, 2)
     assert (both["c2"]["delivered"], both["c2"]["expired"], both["c2"]["submitted"]) == (1, 1, 1)

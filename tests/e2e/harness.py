@@ -92,10 +92,12 @@ async def status(config: Path) -> dict[str, Any]:
 
 async def wait_until_final(config: Path, campaign: str, expected: int,
                            children: Sequence[Child] = ()) -> dict[str, int]:
-    """Poll `dispatch status` until every message is final (bounded by the caller's timeout)."""
+    """Poll `dispatch status` until every message is final (bounded by the caller's timeout):
+    suppressed counts, as a STOP received mid-campaign holds back a message still queued."""
     while True:
         counts: dict[str, int] = (await status(config))["campaigns"][campaign]
-        if counts["delivered"] + counts["failed"] + counts["expired"] >= expected:
+        final = ("delivered", "failed", "expired", "suppressed", "cancelled")
+        if sum(counts.get(state, 0) for state in final) >= expected:
             return counts
         for child in children:
             assert child.process.returncode is None, f"{child.name} exited early"

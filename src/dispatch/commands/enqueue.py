@@ -72,7 +72,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--text", help="message text; {column} is replaced per row")
     parser.add_argument("--text-file", metavar="F", help="read the message text from F")
     parser.add_argument("--gateway", default=None,
-                        help="gateway name (default: the --pool's gateway, else default)")
+                        help="gateway name (default: the --pool's gateway, else the only gateway "
+                             "configured, else default)")
     parser.add_argument("--pool", default=None, metavar="NAME",
                         help="pool of lines the messages go out on (default: the gateway's "
                              "pool if it has exactly one, else the gateway's sender)")

@@ -35,6 +35,7 @@ import trio
 
 from dispatch.commands.common import UserError
 from dispatch.gc_tuning import tune_for_batches
+from dispatch.logs import LOG_FORMATS, LOG_LEVELS, setup
 from dispatch.policy.answers import DEFAULT_OPTOUT_TEXT
 from dispatch.simulator.config import (
     CALL_MIX,
@@ -151,11 +152,17 @@ def add_parser(subparsers: Any) -> None:
                              "voice duplicates) instead of answering with the first call")
     parser.add_argument("--profile", default=None, metavar="NAME",
                         help=f"behaviour profile: {', '.join(PROFILES)} (flags override it)")
+    parser.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    parser.add_argument("--log-format", default="text", choices=LOG_FORMATS,
+                        help="text (default; under systemd: journald's priorities, no "
+                             "time) or json (one object per line)")
     parser.set_defaults(handler=run_simulator)
 
 
 def run_simulator(args: argparse.Namespace) -> int:
     config = config_from(args)
+    setup(args.log_format, args.log_level, worker="simulator",
+          secrets=[*config.accounts.values(), *config.voice_accounts.values()])
     tune_for_batches()
     # A port that cannot be had is a PortUnavailableError naming it: one line, exit 4.
     trio.run(_serve_until_signalled, config)

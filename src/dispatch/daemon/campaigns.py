@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import trio
 
+from dispatch.daemon.campaign_log import CampaignLog
 from dispatch.model import ACTIVE, Share
 from dispatch.policy.calls import CallPolicy
 from dispatch.policy.sending import Action, SendPolicy, SlotPolicies, send_policy
@@ -68,6 +69,7 @@ class CampaignBook:
         # The meta's revision each campaign was loaded at: a change on purpose (`dispatch
         # campaign set`: window, deadline...) bumps it and the campaign is loaded again.
         self._revisions: dict[str, int] = {}
+        self._lifecycle = CampaignLog()  # started, paused, resumed, cancelled, finished
 
     def sendable(self, gateways: Sequence[str], *, active_only: bool = False) -> list[str]:
         """Every campaign this daemon can send (its gateway is configured); with
@@ -81,6 +83,11 @@ class CampaignBook:
         if self.status.get(campaign.id, ACTIVE) != ACTIVE:
             return False
         return campaign.policy.decide_zone(MAIN_ZONE, now).action is not Action.WAIT
+
+    def gateway_of(self, campaign_id: str) -> str:
+        """The gateway a campaign sends through ("" when unknown)."""
+        campaign = self.campaigns.get(campaign_id)
+        return campaign.gateway if campaign is not None else ""
 
     def identity_of(self, campaign_id: str) -> str:
         """Who a campaign's text names ("" when unknown)."""
@@ -141,6 +148,8 @@ class CampaignBook:
             self.queued[campaign_id] = live.queued
             self.status[campaign_id] = live.status
             self.shares[campaign_id] = live.share
+            self._lifecycle.refreshed(campaign_id, live.status, live.counts,
+                                      self.campaigns[campaign_id].gateway)
             if self._revisions.get(campaign_id) != live.revision:
                 log.info("campaign %s changed (revision %d): loading it again", campaign_id,
                          live.revision)

@@ -1,26 +1,54 @@
 """The daemon's Prometheus metrics, on an explicit registry (never the global one).
 
 Label children used on the hot path are resolved once and kept, so counting a message
-costs an increment, not a label lookup.
+costs an increment, not a label lookup. What can be read when scraped is read then
+(collectors.py: gateways, campaigns), and the receipts' latency is tallied in Redis by the
+script that records them, a batch at a time: no metric adds work per message beyond an
+increment.
+
+Series of one process per daemon: everything but the campaign series
+(dispatch_campaign_messages, dispatch_queue_depth), which describe Redis, not the daemon,
+and are exported by one daemon only (`daemon.campaign_metrics`: with `--processes N`, worker
+1), so that a sum over daemons does not count them N times.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib.metadata
+import platform
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import trio
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+import dispatch
+from dispatch.daemon.collectors import CampaignSeries, GatewaySeries, ReceiptLatency
+from dispatch.gateways.base import Gateway
 from dispatch.httpserver import Request, Response, error_response
 from dispatch.lines.scheduler import Line, LineScheduler
+from dispatch.store.queue import AgeCounts
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 CALL_DURATION_BUCKETS = (1, 5, 10, 20, 30, 45, 60, 90, 120, 300)
 QUEUE_WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 RECEIPT_RESULTS = ("delivered", "failed", "expired", "parked", "repeated", "intermediate",
                    "invalid")
+# SMS receipts come within seconds to hours (a phone switched off: up to the validity
+# period, often a day or two); past a day, +Inf.
+RECEIPT_LATENCY_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 43200,
+                           86400)
+LOOP_LAG_PERIOD_S = 1.0  # the event loop's lag is how late a sleep this long wakes
+UNKNOWN_GATEWAY = "unknown"  # a receipt of a campaign this daemon does not know (any more)
 
 
 class GatewayMetrics:
@@ -35,6 +63,10 @@ class GatewayMetrics:
 
 class DaemonMetrics:
     def __init__(self) -> None:
+        # No `<counter>_created` gauge beside every counter and histogram series: it would
+        # double the series Prometheus stores, for a start time process_start_time_seconds
+        # already gives (process-wide in prometheus_client: the daemon is its only user).
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # (unannotated upstream)
         self.registry = CollectorRegistry(auto_describe=True)
         self.messages = Counter(
             "dispatch_messages", "Messages by gateway and outcome of their submission",
@@ -54,9 +86,6 @@ class DaemonMetrics:
             "dispatch_queue_wait_seconds", "From enqueue (the stream entry's time) to the "
             "gateway's acceptance, per message", ["gateway"], buckets=QUEUE_WAIT_BUCKETS,
             registry=self.registry)
-        self.queue_depth = Gauge(
-            "dispatch_queue_depth", "Messages queued and not yet taken, by campaign",
-            ["campaign"], registry=self.registry)
         self.in_process = Gauge(
             "dispatch_in_process_messages", "Messages this daemon holds (admitted, not yet "
             "recorded)", registry=self.registry)
@@ -84,7 +113,8 @@ class DaemonMetrics:
             "dispatch_lines_busy", "Lines with a message handed out and not yet answered by "
             "the gateway (a call: not yet ended), by pool", ["pool"], registry=self.registry)
         self.line_utilisation = Gauge(
-            "dispatch_line_utilisation", "Share of this daemon's lines busy now, by pool",
+            "dispatch_line_utilisation_ratio", "Share of this daemon's lines busy now (0 to "
+            "1), by pool",
             ["pool"], registry=self.registry)
         self.waiting_for_line = Gauge(
             "dispatch_messages_waiting_for_line", "Messages held for a line of their pool, by "
@@ -105,6 +135,28 @@ class DaemonMetrics:
         self.calls_in_progress = Gauge(
             "dispatch_calls_in_progress", "Calls placed by this daemon, not ended yet",
             registry=self.registry)
+        self.ready = Gauge(
+            "dispatch_ready", "1 once the daemon said READY=1 (Redis answers, every gateway "
+            "bound or its failure reported); 0 before, and from the stop signal on",
+            registry=self.registry)
+        self.receipt_latency = ReceiptLatency(
+            "dispatch_receipt_latency_seconds", "From the gateway's acceptance of a message "
+            "to its final receipt, by the gateway that accepted it (receipts recorded by "
+            "this daemon)", RECEIPT_LATENCY_BUCKETS)
+        self.registry.register(self.receipt_latency)
+        self.gateways = GatewaySeries()
+        self.registry.register(self.gateways)
+        self.campaigns = CampaignSeries()
+        self.registry.register(self.campaigns)
+        self.event_loop_lag = Gauge(
+            "dispatch_event_loop_lag_seconds", "How late the daemon's event loop woke from "
+            f"its last {LOOP_LAG_PERIOD_S:g} s sleep (a busy or blocked loop delays "
+            "everything)", registry=self.registry)
+        self.build_info = Gauge(
+            "dispatch_build_info", "Always 1: the version of dispatch and of Python this "
+            "daemon runs", ["version", "python"], registry=self.registry)
+        self.build_info.labels(_version(), platform.python_version()).set(1)
+        ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, RSS, fds...
         self.receipt_results = {name: self.receipts.labels(name) for name in RECEIPT_RESULTS}
         self._gateways: dict[str, GatewayMetrics] = {}
 
@@ -112,6 +164,28 @@ class DaemonMetrics:
         if name not in self._gateways:
             self._gateways[name] = GatewayMetrics(self, name)
         return self._gateways[name]
+
+    def watch_gateways(self, gateways: Iterable[Gateway]) -> None:
+        """Errors, reachability and binds read from `gateways` when scraped; a zero
+        receipt latency series for each that gets receipts (not the voice ones)."""
+        for gateway in gateways:
+            self.gateways.watch(gateway)
+            if not gateway.places_calls:
+                self.receipt_latency.series(gateway.name)
+
+    def receipts_aged(self, ages: Mapping[str, AgeCounts], gateway_of: Callable[[str], str]
+                      ) -> None:
+        """Receipt ages counted per campaign (Queue.record_receipts), by its gateway ("":
+        unknown here)."""
+        for campaign, counts in ages.items():
+            self.receipt_latency.add(gateway_of(campaign) or UNKNOWN_GATEWAY, counts)
+
+    async def measure_event_loop(self) -> None:
+        """Until cancelled: sleep a second, and set how late the wake-up came."""
+        while True:
+            start = trio.current_time()
+            await trio.sleep(LOOP_LAG_PERIOD_S)
+            self.event_loop_lag.set(max(0.0, trio.current_time() - start - LOOP_LAG_PERIOD_S))
 
     def watch_lines(self, gateway: str, scheduler: LineScheduler[Any], pools: list[str]
                     ) -> None:
@@ -126,7 +200,16 @@ class DaemonMetrics:
     async def handle(self, request: Request) -> Response:
         if request.path != "/metrics":
             return error_response(404, "not found; try /metrics")
-        return Response(200, generate_latest(self.registry), CONTENT_TYPE_LATEST)
+        body = generate_latest(self.registry)
+        self.campaigns.scraped()  # with no await since: what `body` showed
+        return Response(200, body, CONTENT_TYPE_LATEST)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("dispatch")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        return dispatch.__version__
 
 
 def _busy(lines: Sequence[Line]) -> int:

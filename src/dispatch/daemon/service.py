@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import trio
 
+from dispatch.daemon.lifecycle import Lifecycle
 from dispatch.daemon.metrics import DaemonMetrics
-from dispatch.daemon.notify import sd_notify
 from dispatch.daemon.outbound.line_feed import LineFeed, drain
 from dispatch.daemon.outbound.messages import Message
 from dispatch.daemon.outbound.outlet import Outlet
@@ -94,10 +94,11 @@ class Pipeline:
 
 class Daemon:
     def __init__(self, serving: Serving, pipeline: Pipeline, metrics: DaemonMetrics,
-                 shutdown_grace_s: float) -> None:
+                 shutdown_grace_s: float, lifecycle: Lifecycle) -> None:
         self._serving = serving
         self._pipeline = pipeline
         self.metrics = metrics
+        self.lifecycle = lifecycle  # what systemd and /healthz are told
         self._grace_s = shutdown_grace_s
         self._all = trio.CancelScope()
 
@@ -117,6 +118,7 @@ class Daemon:
             self._all.cancel()  # asked twice: stop now
             return
         log.info("stopping: finishing %d messages in hand", len(self.tracker))
+        self.lifecycle.stopping()  # STOPPING=1, before draining
         stopping.set()
         self._all.deadline = trio.current_time() + self._grace_s
 
@@ -187,13 +189,12 @@ async def watch_signals(daemon: Daemon, stop_signals: Sequence[int] = STOP_SIGNA
     with trio.open_signal_receiver(*stop_signals) as signals:
         async for signum in signals:
             log.info("received %s", signal.Signals(signum).name)
-            sd_notify("STOPPING=1")
             daemon.stop()
 
 
 def announce(ports: Ports, consumer: str) -> None:
-    """One JSON line on stdout with the bound ports (tests and the demo read it)."""
+    """One JSON line on stdout with the bound ports (tests and the demo read it); READY=1
+    follows it (Lifecycle.ready)."""
     print(json.dumps({"inbound_port": ports.inbound, "metrics_port": ports.metrics,
                       "consumer": consumer}), flush=True)
     sys.stdout.flush()
-    sd_notify("READY=1")

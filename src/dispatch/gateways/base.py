@@ -19,6 +19,8 @@ from dispatch.vocabulary import (
 if TYPE_CHECKING:  # types only: the interface itself runs nothing
     import trio
 
+    from dispatch.gateways.errors import GatewayErrors
+    from dispatch.gateways.health import GatewayHealth
     from dispatch.httpserver import Handler
 
 
@@ -63,6 +65,8 @@ class Gateway(Protocol):
     # It places calls: an accepted call holds its line until its end comes back
     # (Inbound.calls), instead of freeing it once the gateway answered.
     places_calls: bool
+    # Error answers and transport failures by code (dispatch.gateways.errors), for metrics.
+    errors: GatewayErrors
 
     @property
     def outstanding(self) -> int | None:
@@ -86,6 +90,11 @@ class Gateway(Protocol):
 
     def parts(self, text: str) -> int:
         """The submissions this text takes: what a line's rate is charged for it."""
+        ...
+
+    def health(self) -> GatewayHealth:
+        """Can it be reached, as it last saw (dispatch.gateways.health): /healthz and the
+        unit's status report it."""
         ...
 
     async def aclose(self) -> None: ...

@@ -111,6 +111,7 @@ class Live:
     status: str
     share: Share
     revision: int = 0  # a daemon reloads a campaign whose revision moved
+    counts: Mapping[str, int] = field(default_factory=dict)  # state -> messages (the log)
 
 
 @dataclass(frozen=True)
@@ -285,19 +286,20 @@ class MetaStore:
                                                         PRIORITY: str(share.priority)})
 
     async def live(self, campaign_ids: Sequence[str]) -> dict[str, Live]:
-        """Queue depth, status, share and revision of each campaign, in one pipelined round
-        trip."""
+        """Counts by state (queue depth among them), status, share and revision of each
+        campaign, in one pipelined round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            replies = [(pipe.hget(self._keys.campaign(c).counts, "queued"),
+            replies = [(pipe.hgetall(self._keys.campaign(c).counts),
                         pipe.hmget(self._key(c), [STATUS, WEIGHT, PRIORITY, REVISION]))
                        for c in campaign_ids]
         live: dict[str, Live] = {}
         for campaign_id, (depth, fields) in zip(campaign_ids, replies, strict=True):
-            value = await depth
+            counts = {state.decode(): int(value) for state, value in (await depth).items()}
             status, weight, priority, revision = await fields
-            live[campaign_id] = Live(int(value) if value else 0,
+            live[campaign_id] = Live(counts.get("queued", 0),
                                      status.decode() if status else ACTIVE,
-                                     decode_share(weight, priority), int(revision or 0))
+                                     decode_share(weight, priority), int(revision or 0),
+                                     counts)
         return live
 
     async def change(self, campaign_id: str, changes: Mapping[str, str | None],

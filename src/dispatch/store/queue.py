@@ -6,8 +6,10 @@ command), never one per message.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from dispatch.keys import GROUP, CampaignKeys, Keys
@@ -27,6 +29,36 @@ _NEVER_SENT = (None, StateCode.QUEUED.encode(), StateCode.SUPPRESSED.encode())
 
 def hour_number(now: float) -> int:
     return int(now // 3600)
+
+
+def into_hour_ds(now: float, hour: int) -> int:
+    """Deciseconds from the start of `hour` to `now`: how the receipt maps stamp times."""
+    return int((now - hour * 3600) * 10)
+
+
+@dataclass(frozen=True)
+class ReceiptMaps:
+    """Where a receipt's correlation may be: the receipt maps, newest hour first, one hour
+    apart; and when they are looked in (deciseconds since the newest hour began; None: the
+    receipts' ages are not wanted, e.g. the sweeper's expiries)."""
+
+    keys: list[str]
+    now_ds: int | None = None
+
+
+@dataclass(frozen=True)
+class AgeCounts:
+    """The ages (submission to final receipt) of a campaign's receipts recorded in one
+    call: their sum in seconds and a count per bucket (each bound given, then above)."""
+
+    sum_s: float
+    buckets: list[int]
+
+
+@dataclass(frozen=True)
+class RecordedReceipts:
+    counts: list[int]  # delivered, failed, expired, repeated (already final), parked
+    ages: dict[str, AgeCounts] = field(default_factory=dict)  # by campaign
 
 
 class Queue:
@@ -119,32 +151,45 @@ class Queue:
         flat: list[Any] = []
         for outcome in outcomes:
             flat += (outcome.entry_id, outcome.number, outcome.code, outcome.detail)
-        args: list[Any] = [GROUP, campaign, map_ttl_s, packed(flat)]
-        this_hour = self._keys.receipt_map(hour_number(self._clock()))
+        now = self._clock()
+        hour = hour_number(now)
+        # The batch's acceptance time goes with each correlation (to the decisecond, within
+        # its map's hour: a few bytes), so that the receipt tells its latency.
+        args: list[Any] = [GROUP, campaign, map_ttl_s, packed(flat), into_hour_ds(now, hour)]
+        this_hour = self._keys.receipt_map(hour)
         return list(await self._record(
             keys=[*_record_keys(keys), this_hour, self._keys.orphan_receipts], args=args))
 
-    def receipt_maps(self) -> list[str]:
+    def receipt_maps(self) -> ReceiptMaps:
         """Every receipt map a live correlation can be in, newest first (most receipts come
-        within minutes, so a lookup usually stops at the first). Give the same list to
-        `record_receipts`."""
-        now = hour_number(self._clock())
-        return [self._keys.receipt_map(now - back)
-                for back in range(self.receipt_timeout_h + 1)]
+        within minutes, so a lookup usually stops at the first), and now. Give them to
+        `record_receipts` (a retry too: the ages stay those of the first try)."""
+        now = self._clock()
+        hour = hour_number(now)
+        return ReceiptMaps([self._keys.receipt_map(hour - back)
+                            for back in range(self.receipt_timeout_h + 1)],
+                           into_hour_ds(now, hour))
 
     async def record_receipts(self, receipts: Sequence[tuple[str, str, str]],
-                              maps: Sequence[str], *, park: bool = True) -> list[int]:
+                              maps: ReceiptMaps, *, park: bool = True,
+                              age_bounds_s: Sequence[float] = ()) -> RecordedReceipts:
         """Final receipts (gateway id, code, reason) applied to their messages, whatever
         their campaigns, in one round trip; unknown ones parked until their submission is
-        recorded (or skipped: `park=False`). {delivered, failed, expired, repeated,
-        parked}."""
+        recorded (or skipped: `park=False`). With `age_bounds_s` (ascending) and maps that
+        say when (`now_ds`), the ages of the receipts applied are counted per campaign, in
+        Redis: nothing per receipt comes back."""
         flat: list[str] = []
         for receipt in receipts:
             flat += receipt
         args: list[Any] = [ORPHAN_TTL_S, self._keys.campaign_head, "1" if park else "0",
                            packed(flat)]
-        return list(await self._record_receipts(
-            keys=[self._keys.orphan_receipts, *maps], args=args))
+        timed = maps.now_ds is not None and bool(age_bounds_s)
+        if timed:
+            args += [maps.now_ds, _packed_bounds(tuple(age_bounds_s))]
+        reply = await self._record_receipts(
+            keys=[self._keys.orphan_receipts, *maps.keys], args=args)
+        return RecordedReceipts([int(count) for count in reply[:5]],
+                                _ages(reply[5], len(age_bounds_s)) if timed else {})
 
     def overdue_maps(self) -> list[str]:
         """Receipt maps older than the receipt timeout that may still exist."""
@@ -158,7 +203,8 @@ class Queue:
         next_cursor, chunk = await self._redis.hscan(map_key, cursor, count=count)
         rows = []
         for gateway_id, target in chunk.items():
-            campaign, _, number = target.decode().partition("\t")
+            # "campaign<TAB>number", and "<TAB>submission time" when stamped (record.lua)
+            campaign, number = target.decode().split("\t")[:2]
             rows.append((gateway_id.decode(), campaign, number))
         return int(next_cursor), rows
 
@@ -186,6 +232,24 @@ class Queue:
         return [c for c, state in zip(campaigns, states, strict=True)
                 if state not in _NEVER_SENT]
 
+
+
+@functools.cache
+def _packed_bounds(bounds_s: tuple[float, ...]) -> bytes:
+    """Age bounds as receipt_record.lua takes them: deciseconds, one packed argument."""
+    return packed([round(bound * 10) for bound in bounds_s])
+
+
+def _ages(flat: Any, bounds: int) -> dict[str, AgeCounts]:
+    """receipt_record.lua's ages: per campaign its id, the sum (ds), then bounds + 1
+    bucket counts."""
+    ages: dict[str, AgeCounts] = {}
+    row = bounds + 3
+    for start in range(0, len(flat), row):
+        campaign = flat[start]
+        ages[campaign.decode() if isinstance(campaign, bytes) else str(campaign)] = AgeCounts(
+            int(flat[start + 1]) / 10, [int(n) for n in flat[start + 2:start + row]])
+    return ages
 
 
 def _record_keys(keys: CampaignKeys) -> list[str]:

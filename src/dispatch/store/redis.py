@@ -111,6 +111,12 @@ async def wait_for_redis(settings: Settings, url: str,
         delay = min(delay * 2, WAIT_DELAY_MAX_S)
 
 
+async def ping(client: Redis, place: str) -> None:
+    """One PING on `client` (a daemon's health check), bounded as `_answers` is:
+    RedisUnavailableError when Redis at `place` does not answer."""
+    await _answers(client, place, "no answer from Redis")
+
+
 async def _answers(client: Any, place: str, what: str = "cannot reach Redis") -> None:
     """Redis at `place` answers a PING within ANSWER_TIMEOUT_S, or RedisUnavailableError
     "<what>: <why> (<place>)". The time is real time (time.monotonic): a test's clock that

@@ -26,7 +26,7 @@ import trio
 
 from dispatch.daemon.batching import drain_ready
 from dispatch.daemon.inbound.replies import ReplyHandler
-from dispatch.daemon.metrics import DaemonMetrics
+from dispatch.daemon.metrics import RECEIPT_LATENCY_BUCKETS, DaemonMetrics
 from dispatch.daemon.outbound.calls import CallBook
 from dispatch.daemon.resilience import with_redis_retry
 from dispatch.store.queue import Queue
@@ -56,9 +56,12 @@ class Inbox:
 
     def __init__(self, queue: Queue, metrics: DaemonMetrics, batch_size: int,
                  replies: ReplyHandler, calls: CallBook | None = None,
-                 workers: int = RECORD_WORKERS) -> None:
-        """`calls`: the calls this daemon placed (None: it places none)."""
+                 workers: int = RECORD_WORKERS,
+                 gateway_of: Callable[[str], str] = lambda campaign: "") -> None:
+        """`calls`: the calls this daemon placed (None: it places none); `gateway_of`: a
+        campaign's gateway (the receipt latency metric is by gateway)."""
         self._queue = queue
+        self._gateway_of = gateway_of
         self._replies = replies
         self._calls = calls
         self._metrics = metrics
@@ -132,10 +135,12 @@ class Inbox:
     async def _record(self, receipts: list[Receipt]) -> None:
         rows = [(r.gateway_id, r.code, r.reason) for r in receipts]
         maps = self._queue.receipt_maps()
-        counts = await with_redis_retry(
-            "receipt_record", lambda: self._queue.record_receipts(rows, maps), self._metrics)
-        for name, count in zip(RECORD_RESULTS, counts, strict=True):
+        recorded = await with_redis_retry(
+            "receipt_record", lambda: self._queue.record_receipts(
+                rows, maps, age_bounds_s=RECEIPT_LATENCY_BUCKETS), self._metrics)
+        for name, count in zip(RECORD_RESULTS, recorded.counts, strict=True):
             self._metrics.receipt_results[name].inc(count)
+        self._metrics.receipts_aged(recorded.ages, self._gateway_of)
 
 
 

@@ -19,11 +19,13 @@ def gateway_routes(gateways: Iterable[Gateway], inbound: Inbound) -> dict[str, H
     return routes
 
 
-def inbound_handler(routes: Mapping[str, Handler]) -> Handler:
-    """The port's handler: /healthz, then a POST to one of `routes`."""
+def inbound_handler(routes: Mapping[str, Handler], healthz: Handler | None = None
+                    ) -> Handler:
+    """The port's handler: /healthz (`healthz`: the daemon's, else always ok), then a
+    POST to one of `routes`."""
     async def handle(request: Request) -> Response:
         if request.path == "/healthz":
-            return json_response({"ok": True})
+            return json_response({"ok": True}) if healthz is None else await healthz(request)
         handler = routes.get(request.path)
         if handler is None:
             return error_response(404, _not_found(routes))

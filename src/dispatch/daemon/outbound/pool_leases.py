@@ -26,9 +26,10 @@ from typing import Any, Final
 
 import trio
 
+from dispatch.daemon.resilience import REDIS_OUTAGE, redis_failed
 from dispatch.lines.scheduler import LineScheduler
 from dispatch.store.line_leases import LeaseCycle, LineLeases
-from dispatch.store.redis import REDIS_ERRORS
+from dispatch.store.redis import REDIS_ERRORS, TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +86,16 @@ class PoolLeases:
     async def _cycle(self) -> LeaseCycle | None:
         with trio.move_on_after(self._ttl_s * RENEW):
             try:
-                return await self._store.cycle(self._pool, self._consumer, self.slices,
-                                               self._ttl_s, sorted(self._idle_giving()),
-                                               rest_s=self._rest_s)
+                cycle = await self._store.cycle(self._pool, self._consumer, self.slices,
+                                                self._ttl_s, sorted(self._idle_giving()),
+                                                rest_s=self._rest_s)
+            except TRANSIENT_ERRORS as exc:  # Redis lost: told once for the process
+                redis_failed(exc, f"pool {self._pool} leases")
             except REDIS_ERRORS as exc:
                 log.warning("pool %s: lease cycle failed: %s", self._pool, exc)
+            else:
+                REDIS_OUTAGE.recovered()
+                return cycle
         return None
 
     async def leave(self) -> None:

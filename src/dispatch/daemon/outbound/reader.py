@@ -115,8 +115,6 @@ class Reader:
 
     async def _refresh(self) -> None:
         await with_redis_retry("refresh", self._book.refresh, self._metrics)
-        for campaign, depth in self._book.queued.items():
-            self._metrics.queue_depth.labels(campaign).set(depth)
 
     async def _read_own_pending(self) -> None:
         for campaign in self._campaigns():

@@ -24,6 +24,7 @@ from dispatch.daemon.outbound.messages import (
     outcome,
 )
 from dispatch.daemon.outbound.optout_check import OptOutCheck
+from dispatch.daemon.outbound.outages import GatewayOutages
 from dispatch.daemon.outbound.retrier import Retrier
 from dispatch.daemon.outbound.window_waiter import WindowWaiter
 from dispatch.gateways.base import Gateway
@@ -77,6 +78,8 @@ class Sending:
     submitting: InFlightNumbers = field(default_factory=InFlightNumbers)
     calls: CallBook | None = None  # calls in progress (gateways that place calls)
     call_cap: CapGuard | None = None  # calls per number across campaigns
+    # Each gateway's outages, as the log tells them (first failure, summaries, recovery).
+    outages: GatewayOutages = field(default_factory=GatewayOutages)
 
 
 class Sender:
@@ -95,6 +98,7 @@ class Sender:
         self._calls = sending.calls if gateway.places_calls else None
         self._cap = sending.call_cap if gateway.places_calls else None
         self._metrics = metrics
+        self._outage = sending.outages.of(gateway.name)
         self._outcomes = outcomes
         self._rng = random.Random()
 
@@ -219,6 +223,7 @@ class Sender:
         started = trio.current_time()
         results = await self._gateway.submit(outbound)
         self._metrics.latency.observe(trio.current_time() - started)
+        self._outage.answered(results)
         accepted_at = time.time()  # wall clock, like the stream entry ids
         for message, result in zip(messages, results, strict=True):
             if isinstance(result, Accepted):

@@ -17,7 +17,7 @@ import trio
 
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.resilience import with_redis_retry
-from dispatch.store.queue import Queue
+from dispatch.store.queue import Queue, ReceiptMaps
 from dispatch.vocabulary import StateCode
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,10 @@ class ReceiptSweeper:
                 "sweep", partial(self._queue.scan_map, map_key, cursor, CHUNK), self._metrics)
             # An expiry for each, as a receipt would be; one that came meanwhile won.
             expiries = [(gateway_id, StateCode.EXPIRED, reason) for gateway_id, _, _ in rows]
-            counts = await with_redis_retry("sweep", partial(
-                self._queue.record_receipts, expiries, [map_key], park=False), self._metrics)
-            expired += counts[2]
+            recorded = await with_redis_retry("sweep", partial(
+                self._queue.record_receipts, expiries, ReceiptMaps([map_key]), park=False),
+                self._metrics)
+            expired += recorded.counts[2]
             if cursor == 0:
                 break
         await with_redis_retry("sweep", partial(self._queue.drop_map, map_key), self._metrics)

@@ -14,6 +14,8 @@ import httpx
 import trio
 
 from dispatch.gateways.base import Inbound
+from dispatch.gateways.errors import INVALID_ANSWER, ITEM_ERROR, TIMEOUT, GatewayErrors
+from dispatch.gateways.health import GatewayHealth, Reachability, describe, probe
 from dispatch.gateways.http.callbacks import HttpCallbacks
 from dispatch.gateways.responses import retry_after
 from dispatch.httpserver import Handler
@@ -40,6 +42,9 @@ class HttpGateway:
         self.batch_size = config.batch_size
         self.concurrency = config.concurrency
         self._callback_url = callback_url or None
+        self._timeout_s = config.timeout_s
+        self._reachability = Reachability()
+        self.errors = GatewayErrors()
         limits = httpx.Limits(max_connections=config.concurrency,
                               max_keepalive_connections=config.concurrency)
         self._client = httpx.AsyncClient(base_url=config.url, timeout=config.timeout_s,
@@ -48,13 +53,18 @@ class HttpGateway:
     async def run(self, inbound: Inbound, *,
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Nothing runs in the background: receipts and replies are posted to the daemon's
-        inbound port (`callbacks`)."""
+        inbound port (`callbacks`). Started once a probe said whether the gateway answers."""
+        await probe(self._client, self._reachability, self._timeout_s)
         task_status.started()
         await trio.sleep_forever()
 
     def callbacks(self, inbound: Inbound) -> Mapping[str, Handler]:
         """The routes of the inbound port where the gateway posts receipts and replies."""
         return HttpCallbacks(inbound).routes()
+
+    def health(self) -> GatewayHealth:
+        """Reachable when its last request (or the start's probe) got an HTTP answer."""
+        return self._reachability.health()
 
     def parts(self, text: str) -> int:
         """One request per message, whatever its length: the gateway splits it."""
@@ -75,7 +85,7 @@ class HttpGateway:
         if isinstance(response, Retry):
             return response
         if response.status_code == 200:
-            return _accepted(response.json())
+            return _accepted(response.json(), self.errors)
         return _error_result(response)
 
     async def _submit_batch(self, messages: Sequence[Outbound]) -> list[SubmitResult]:
@@ -87,7 +97,7 @@ class HttpGateway:
             return retry_all(len(messages), response)
         if response.status_code != 200:
             return [_error_result(response)] * len(messages)
-        return _batch_results(response, messages)
+        return _batch_results(response, messages, self.errors)
 
     def _callback_for(self, messages: Sequence[Outbound]) -> str | None:
         """Where receipts go; None (no receipt) when no message asks for one. A batch shares
@@ -97,17 +107,26 @@ class HttpGateway:
     async def _post(self, path: str, body: dict[str, Any], headers: dict[str, str]
                     ) -> httpx.Response | Retry:
         try:
-            return await self._client.post(path, json=body, headers=headers)
+            response = await self._client.post(path, json=body, headers=headers)
         except httpx.TimeoutException:
+            self._reachability.failed("timeout")
+            self.errors.count(TIMEOUT)
             return Retry("gateway timeout")
         except httpx.HTTPError as exc:
+            self._reachability.failed(f"unreachable: {describe(exc)}")
+            self.errors.transport(exc)
             return Retry(f"gateway unreachable: {type(exc).__name__}")
+        self._reachability.answered()
+        if response.status_code != 200:
+            self.errors.http_status(response.status_code)
+        return response
 
 
-def _accepted(payload: Any) -> SubmitResult:
+def _accepted(payload: Any, errors: GatewayErrors) -> SubmitResult:
     gateway_id = payload.get("id") if isinstance(payload, dict) else None
     if not isinstance(gateway_id, str) or not gateway_id:
         # Accepted without an id we can match receipts on: do not resend blindly.
+        errors.count(INVALID_ANSWER)
         return Retry("gateway answered 200 without a message id")
     return Accepted(gateway_id)
 
@@ -121,23 +140,26 @@ def _error_result(response: httpx.Response) -> SubmitResult:
     return Rejected(reason)
 
 
-def _batch_results(response: httpx.Response, messages: Sequence[Outbound]
-                   ) -> list[SubmitResult]:
+def _batch_results(response: httpx.Response, messages: Sequence[Outbound],
+                   errors: GatewayErrors) -> list[SubmitResult]:
     try:
         results = response.json()["results"]
     except (ValueError, KeyError, TypeError):
+        errors.count(INVALID_ANSWER)
         return retry_all(len(messages), Retry("gateway batch answer is not readable"))
     if not isinstance(results, list) or len(results) != len(messages):
+        errors.count(INVALID_ANSWER)
         return retry_all(len(messages),
                          Retry("gateway batch answer has the wrong number of results"))
-    return [_batch_item(item) for item in results]
+    return [_batch_item(item, errors) for item in results]
 
 
-def _batch_item(item: Any) -> SubmitResult:
+def _batch_item(item: Any, errors: GatewayErrors) -> SubmitResult:
     if isinstance(item, dict) and "error" in item:
+        errors.count(ITEM_ERROR)
         reason = str(item["error"])
         return Rejected(reason) if item.get("permanent", True) else Retry(reason)
-    return _accepted(item)
+    return _accepted(item, errors)
 
 
 def _error_text(response: httpx.Response) -> str:

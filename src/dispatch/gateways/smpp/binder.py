@@ -16,6 +16,7 @@ from typing import Final
 
 import trio
 
+from dispatch.gateways.errors import DISCONNECTED
 from dispatch.gateways.smpp.connection import BOUND, RECEIVE_SIZE, Connection
 from dispatch.gateways.smpp.delivery import DeliveryHandler
 from dispatch.gateways.smpp.keepalive import ConnectionLost
@@ -125,16 +126,23 @@ class BindSlot:
             stream, session = await open_bind(config.host, config.port, self._kind.bind(),
                                               config.timeout_s)
         except BindRefused as exc:
-            return self._failed(self._refused(exc, backoff))
+            self._pool.stats.errors.smpp_status(exc.status)
+            return self._failed(self._refused(exc, backoff), f"{self.label}: {exc}")
         except CONNECT_ERRORS as exc:
+            if isinstance(exc, ConnectionLost):
+                self._pool.stats.errors.count(DISCONNECTED)
+            else:
+                self._pool.stats.errors.transport(exc)
             delay = backoff.next_delay()
             log.warning("%s: cannot bind to %s:%d (%s); retrying in %.1f s", self.label,
                         config.host, config.port, _describe(exc), delay)
-            return self._failed(delay)
+            return self._failed(delay, f"{self.label}: cannot bind to {config.host}:"
+                                       f"{config.port} ({_describe(exc)})")
         return await self._serve(stream, session, backoff)
 
-    def _failed(self, delay: float) -> float:
+    def _failed(self, delay: float, reason: str) -> float:
         self._pool.stats.bind_failures += 1
+        self._pool.failed(reason)
         self._pool.attempted(self._kind.submits)
         return delay
 
@@ -162,9 +170,11 @@ class BindSlot:
             reason = await connection.run()
         finally:
             pool.down(connection)
+        pool.stats.errors.count(DISCONNECTED)
         if trio.current_time() - up_since >= STABLE_S:
             backoff.reset()
         delay = backoff.next_delay()
+        pool.failed(f"{self.label}: connection ended: {reason}")
         log.warning("%s: connection ended: %s; reconnecting in %.1f s", self.label, reason,
                     delay)
         return delay

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import trio
 
+from dispatch.gateways.errors import TIMEOUT
 from dispatch.gateways.smpp.batch import PendingBatch, Signal, Ticket
 from dispatch.gateways.smpp.delivery import TRY_LATER, DeliveryHandler
 from dispatch.gateways.smpp.keepalive import ConnectionLost, Keepalive
@@ -212,9 +213,11 @@ class Connection:
         if ticket is None:
             self._stats.late_responses += 1
             return False
-        if status and classify_status(status) is StatusClass.THROTTLED:
-            self._stats.throttled += 1
-            self.rate.on_throttled(trio.current_time())
+        if status:
+            self._stats.errors.smpp_status(status)
+            if classify_status(status) is StatusClass.THROTTLED:
+                self._stats.throttled += 1
+                self.rate.on_throttled(trio.current_time())
         ticket[0].resolve(ticket[1], part_result(status, message_id, self._id_base))
         self._released()
         return True
@@ -282,6 +285,7 @@ class Connection:
                 batch.resolve(index, NO_RESPONSE)
             if expired:
                 self._stats.timeouts += len(expired)
+                self._stats.errors.count(TIMEOUT, len(expired))
                 self._released()
                 log.warning("%s: %d submit_sm unanswered within %g s (fate unknown: resending "
                             "may duplicate)", self.label, len(expired), self._timeout)

@@ -23,6 +23,7 @@ from typing import Final
 import trio
 
 from dispatch.gateways.base import Inbound
+from dispatch.gateways.health import GatewayHealth
 from dispatch.gateways.smpp.batch import PendingBatch
 from dispatch.gateways.smpp.binder import BindKind, BindSlot
 from dispatch.gateways.smpp.connection import GOODBYE_S
@@ -81,6 +82,7 @@ class SmppGateway:
         self.batch_size = config.batch_size
         self.concurrency = config.concurrency
         self.stats = ClientStats()
+        self.errors = self.stats.errors  # by code, for the metrics
         self._config = config
         self._builder = PartBuilder(config)
         self._partial = PartialMessages()
@@ -102,6 +104,13 @@ class SmppGateway:
     def bound(self) -> bool:
         """Is a bind up and taking submissions?"""
         return self._pool.available
+
+    def health(self) -> GatewayHealth:
+        """Bound while a submitting bind is up; the last bind failure, kept."""
+        pool = self._pool
+        up = pool.available
+        return GatewayHealth(up, "bound" if up else "unbound", pool.last_error,
+                             pool.last_error_at, pool.bound, self._config.binds)
 
     @property
     def rates(self) -> list[float | None]:

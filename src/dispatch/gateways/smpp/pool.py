@@ -10,6 +10,7 @@ batch is answered "retry" at once rather than waiting for a reconnection.
 from __future__ import annotations
 
 import math
+import time
 from typing import Final
 
 import trio
@@ -27,6 +28,8 @@ class Pool:
         self.stats = stats
         self.changed = Signal()  # a window slot freed, a bind came up or went down
         self.tried = trio.Event()  # a submitting bind came up, or failed to
+        self.last_error: str | None = None  # why a bind last failed or ended (no secret)
+        self.last_error_at: float | None = None  # when (time.time())
         self._binds: list[Connection] = []
         self._turn = 0
 
@@ -43,6 +46,15 @@ class Pool:
         """A bind attempt ended, bound or not."""
         if submits:
             self.tried.set()
+
+    def failed(self, reason: str) -> None:
+        """A bind could not be made, or its connection ended: `reason` for /healthz."""
+        self.last_error, self.last_error_at = reason, time.time()
+
+    @property
+    def bound(self) -> int:
+        """Submitting binds up."""
+        return len(self._binds)
 
     def add(self, connection: Connection) -> None:
         if connection.can_submit:

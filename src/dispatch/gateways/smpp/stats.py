@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
+
+from dispatch.gateways.errors import GatewayErrors
 
 
 @dataclass(slots=True)
@@ -19,6 +21,10 @@ class ClientStats:
     binds_up: int = 0
     bind_failures: int = 0
     disconnects: int = 0
+    # Error answers (by command_status) and transport failures, by code: the metrics'.
+    errors: GatewayErrors = field(default_factory=GatewayErrors)
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        """The plain counters (not `errors`)."""
+        return {f.name: value for f in fields(self)
+                if isinstance(value := getattr(self, f.name), int)}

@@ -22,6 +22,8 @@ import httpx
 import trio
 
 from dispatch.gateways.base import Inbound
+from dispatch.gateways.errors import TIMEOUT, GatewayErrors
+from dispatch.gateways.health import GatewayHealth, Reachability, describe, probe
 from dispatch.gateways.responses import json_or_none, retry_after
 from dispatch.gateways.voice.callbacks import GATHER_PATH, STATUS_PATH, VoiceCallbacks
 from dispatch.gateways.voice.calls import placement_result
@@ -67,6 +69,9 @@ class VoiceGateway:
         self._status_url = urljoin(callback_url, STATUS_PATH.lstrip("/"))
         self._gather_url = urljoin(callback_url, GATHER_PATH.lstrip("/"))
         self._refused_logged_at = -REFUSED_LOG_S
+        self._timeout_s = config.timeout_s
+        self._reachability = Reachability()
+        self.errors = GatewayErrors()
         limits = httpx.Limits(max_connections=config.concurrency,
                               max_keepalive_connections=config.concurrency)
         self._client = httpx.AsyncClient(
@@ -75,12 +80,18 @@ class VoiceGateway:
 
     async def run(self, inbound: Inbound, *,
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Nothing runs in the background: the provider posts to the daemon (`callbacks`)."""
+        """Nothing runs in the background: the provider posts to the daemon (`callbacks`).
+        Started once a probe said whether the provider answers."""
+        await probe(self._client, self._reachability, self._timeout_s)
         task_status.started()
         await trio.sleep_forever()
 
     def callbacks(self, inbound: Inbound) -> Mapping[str, Handler]:
         return VoiceCallbacks(inbound, self.name).routes()
+
+    def health(self) -> GatewayHealth:
+        """Reachable when its last request (or the start's probe) got an HTTP answer."""
+        return self._reachability.health()
 
     def parts(self, text: str) -> int:
         """A call is one placement, whatever it says."""
@@ -115,9 +126,16 @@ class VoiceGateway:
             response = await self._client.post(self._calls_path, data=form,
                                                headers={"Idempotency-Key": message.reference})
         except httpx.TimeoutException:
+            self._reachability.failed("timeout")
+            self.errors.count(TIMEOUT)
             return Retry("no answer from the provider: fate unknown")
         except httpx.HTTPError as exc:
+            self._reachability.failed(f"unreachable: {describe(exc)}")
+            self.errors.transport(exc)
             return Retry(f"provider unreachable: {type(exc).__name__}")
+        self._reachability.answered()
+        if response.status_code >= 300:
+            self.errors.http_status(response.status_code)
         if response.status_code in (401, 403):
             self._credentials_refused(response.status_code)
         return placement_result(response.status_code, json_or_none(response),

@@ -7,12 +7,16 @@
 --         'x' expired by the deadline, 'p' suppressed: opted out while waiting,
 --         'c' cancelled, 'd' delivered: a call answered); see store/scripts.py `packed`.
 --         The reason of a message that did not end delivered goes to the errors hash.
--- The receipt correlation is written here, in the same step as the state, and a receipt
--- that arrived before it (parked as an orphan) is applied at once.
+-- ARGV[5] when the batch was accepted, in deciseconds since the start of KEYS[5]'s hour
+--         (receipt_record.lua tells a receipt's latency from it; absent: not stamped)
+-- The receipt correlation ("campaign<TAB>number<TAB>ARGV[5]") is written here, in the same
+-- step as the state, and a receipt that arrived before it (parked as an orphan) is applied
+-- at once.
 -- Returns {submitted, ended otherwise (failed, expired, suppressed, cancelled, or a call
 -- delivered), receipts applied from orphans}.
 local submitted, failed, adopted = 0, 0, 0
 local tally, ids = {}, {}
+local stamp = ARGV[5] and ('\t' .. ARGV[5]) or ''
 -- Receipts that overtake their submission's record are rare: look for one only when some
 -- are parked.
 local orphans_parked = redis.call('HLEN', KEYS[6]) > 0
@@ -31,7 +35,7 @@ for i = 1, #items, 4 do
         redis.call('HDEL', KEYS[6], detail)
         adopted = adopted + 1
       else
-        redis.call('HSET', KEYS[5], detail, ARGV[2] .. '\t' .. number)
+        redis.call('HSET', KEYS[5], detail, ARGV[2] .. '\t' .. number .. stamp)
       end
     else
       move(KEYS[1], tally, number, state, outcome)
