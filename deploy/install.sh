@@ -164,8 +164,13 @@ install_units() {
     done
     if on_host; then
         systemctl daemon-reload
+        # An upgrade: what runs takes the new package and unit (the Redis restart above
+        # restarted dispatch before its unit was reinstalled). try-restart leaves a
+        # stopped dispatch stopped; the first install starts nothing.
+        systemctl try-restart dispatch.service
         if [[ $simulator == yes ]]; then
-            systemctl enable --now dispatch-simulator.service
+            systemctl enable dispatch-simulator.service
+            systemctl restart dispatch-simulator.service
         fi
     fi
 }

@@ -366,3 +366,21 @@ def test_exit_codes_are_the_documented_ones() -> None:
     with pytest.raises(SystemExit) as usage:  # argparse's usage errors: 2 as well
         main(["status", "--no-such-option"])
     assert usage.value.code == ExitCode.USAGE
+
+
+def test_under_journald_the_one_line_carries_the_error_priority(tmp_path: Path) -> None:
+    """A unit refused at start (a bad setting, exit 2): journald files the line as an error
+    (`journalctl -p err` shows it) because it starts with <3>, which journald strips."""
+    config = tmp_path / "bad.toml"
+    config.write_text("[daemon]\nbatch_sise = 5\n")
+    err = tmp_path / "stderr.txt"
+    with err.open("wb") as stream:
+        info = os.fstat(stream.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{info.st_dev}:{info.st_ino}"}
+        result = subprocess.run(dispatch_command("run", "--config", str(config)),
+                                stderr=stream, stdout=subprocess.DEVNULL, env=env,
+                                timeout=TIMEOUT_S, check=False)
+    assert result.returncode == ExitCode.USAGE
+    line = one_line(err.read_text())
+    assert line.startswith("<3>dispatch run: "), line
+    assert "batch_sise" in line

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from dispatch import __version__
 from dispatch.commands.common import ExitCode, exit_code_for, sole_exception
+from dispatch.logs import PRIORITY_ERR, journal_stream
 
 COMMAND_MODULES = (
     "dispatch.commands.enqueue",
@@ -67,6 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         told = exit_code_for(error)
         if told is None:
             raise
-        print(f"dispatch {args.command}: {error}", file=sys.stderr)
+        print(f"{_error_priority()}dispatch {args.command}: {error}", file=sys.stderr)
         return told
     return code
+
+
+def _error_priority() -> str:
+    """`<3>` when stderr is the journal (a unit's start refused for a bad setting): journald
+    files the line as an error, where `journalctl -p err` finds it; else nothing."""
+    return f"<{PRIORITY_ERR}>" if journal_stream() else ""

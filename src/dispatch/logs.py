@@ -224,6 +224,9 @@ def setup(log_format: str = "text", level: str | int = "INFO", *, worker: str = 
     # httpx logs every request at INFO: thousands of lines a second, and their URLs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.INFO)
+    # coredis tells at INFO each script it loads on first use ("Retry attempt 1 due to
+    # error: No matching script"): what it does by design, not news for an operator.
+    logging.getLogger("coredis").setLevel(logging.WARNING)
     logging.getLogger(CAMPAIGN_LOGGER).setLevel(logging.NOTSET if campaigns
                                                 else logging.WARNING)
     return handler

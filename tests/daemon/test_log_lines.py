@@ -101,7 +101,8 @@ def test_a_campaign_life_is_told_once_per_transition(told: pytest.LogCaptureFixt
     book.refreshed("c1", "active", counts(delivered=96, failed=2, suppressed=2), "default")
     book.refreshed("c1", "active", counts(queued=50, delivered=96, failed=2, suppressed=2))
     assert [r.getMessage() for r in told.records] == [
-        "campaign c1 started: first messages taken, 90 queued (gateway default)",
+        "campaign c1 started: first messages taken, 90 queued, 10 in flight (gateway "
+        "default)",
         "campaign c1 paused: 80 messages queued",
         "campaign c1 resumed: 80 messages queued",
         "campaign c1 finished: 100 messages: 96 delivered, 2 failed, 0 expired, "
@@ -140,6 +141,24 @@ def test_a_small_campaign_sent_within_a_refresh_starts_and_finishes(
     book.refreshed("c3", "active", counts(queued=2))
     book.refreshed("c3", "active", counts(delivered=2))
     assert [r.getMessage() for r in told.records] == [
-        "campaign c3 started: first messages taken, 0 queued (gateway -)",
+        "campaign c3 started: first messages taken, 0 queued, 0 in flight (gateway -)",
         "campaign c3 finished: 2 messages: 2 delivered, 0 failed, 0 expired, 0 suppressed, "
         "0 cancelled"]
+
+
+def test_a_campaign_new_since_start_is_told_even_when_its_first_look_is_late(
+        told: pytest.LogCaptureFixture) -> None:
+    """Enqueued while the daemon runs, its messages taken (even all sent) before the next
+    refresh: its first sight is a transition, unlike what the first refresh found."""
+    book = CampaignLog(logging.getLogger(LOGGER))
+    book.refreshed("old", "active", counts(queued=5, submitted=5))
+    book.round_done()
+    book.refreshed("old", "active", counts(queued=5, submitted=5))
+    book.refreshed("new", "active", counts(queued=100, in_flight=96))
+    book.refreshed("quick", "active", counts(delivered=3))
+    book.round_done()
+    assert [r.getMessage() for r in told.records] == [
+        "campaign new started: first messages taken, 100 queued, 96 in flight (gateway -)",
+        "campaign quick started: first messages taken, 0 queued, 0 in flight (gateway -)",
+        "campaign quick finished: 3 messages: 3 delivered, 0 failed, 0 expired, "
+        "0 suppressed, 0 cancelled"]

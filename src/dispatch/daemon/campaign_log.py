@@ -3,8 +3,10 @@ second, dispatch.daemon.campaigns): started (its first message taken), paused, r
 cancelled, finished (nothing queued, in flight or awaiting a receipt), and sent again
 after a top-up. One line per transition, from the campaign's counts and status in Redis,
 so every daemon tells the same story; of `dispatch run --processes N`, worker 1 alone
-(dispatch.logs.CAMPAIGN_LOGGER). What a daemon finds when it starts (a campaign already
-running, paused or finished) is not a transition: nothing is logged for it.
+(dispatch.logs.CAMPAIGN_LOGGER). What a daemon finds in its first refresh (a campaign
+already running, paused or finished) is not a transition: nothing is logged for it. A
+campaign that appears later is new: one whose first messages were taken before the next
+refresh saw it still gets its started line (and its finished line, if it was that quick).
 
 Lines carry the campaign id and counts, never a number or a text.
 """
@@ -45,6 +47,11 @@ class CampaignLog:
     def __init__(self, logger: logging.Logger = log) -> None:
         self._log = logger
         self._seen: dict[str, _Seen] = {}
+        self._first_round = True  # the campaigns found at start: not transitions
+
+    def round_done(self) -> None:
+        """Every campaign of a refresh was given: later ones are new campaigns."""
+        self._first_round = False
 
     def refreshed(self, campaign_id: str, status: str, counts: Mapping[str, int],
                   gateway: str = "") -> None:
@@ -54,12 +61,15 @@ class CampaignLog:
         seen = self._seen.get(campaign_id)
         self._seen[campaign_id] = _Seen(shown, started or (seen is not None and seen.started))
         if seen is None:
-            return  # as found at start: not a transition
+            if self._first_round:
+                return  # as found at start: not a transition
+            seen = _Seen(ACTIVE, started=False)  # new since: as if seen just before
         if started and not seen.started and shown != CANCELLED:
-            self._line("campaign %s started: first messages taken, %d queued (gateway %s)",
-                       campaign_id, counts.get(QUEUED, 0), gateway or "-",
+            queued, taken = counts.get(QUEUED, 0), counts.get(IN_FLIGHT, 0)
+            self._line("campaign %s started: first messages taken, %d queued, %d in flight "
+                       "(gateway %s)", campaign_id, queued, taken, gateway or "-",
                        event="campaign_started", campaign=campaign_id, gateway=gateway,
-                       queued=counts.get(QUEUED, 0))
+                       queued=queued, in_flight=taken)
         if shown == seen.status:
             return
         if shown == FINISHED:

@@ -105,6 +105,7 @@ class CampaignBook:
             if campaign_id not in self.campaigns:
                 await self._reload(campaign_id)
         await self._refresh_live()
+        self._lifecycle.round_done()
         self._refreshed.set()
         self._refreshed = trio.Event()
 
