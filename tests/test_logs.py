@@ -15,6 +15,7 @@ import pytest
 
 from dispatch.logs import (
     CAMPAIGN_LOGGER,
+    GATEWAY_SECRET_KEYS,
     OutageLog,
     Redact,
     fields,
@@ -24,7 +25,7 @@ from dispatch.logs import (
     settings_secrets,
     setup,
 )
-from dispatch.settings import GatewaySettings
+from dispatch.settings import SECRET_KEYS, GatewaySettings
 
 
 @pytest.fixture
@@ -205,9 +206,10 @@ def test_the_filter_masks_message_fields_traceback_and_secrets(stream: TextIO) -
 
 def test_secrets_of_a_configuration() -> None:
     gateways = [GatewaySettings(password="smpp-pass"), GatewaySettings(auth_token="tok-123"),
-                GatewaySettings()]
+                GatewaySettings(inbound_secret="hmac-key"), GatewaySettings()]
     assert settings_secrets(gateways, "redis://user:redis-pw@host:6379/0") == [
-        "smpp-pass", "tok-123", "redis-pw"]
+        "smpp-pass", "tok-123", "hmac-key", "redis-pw"]
+    assert GATEWAY_SECRET_KEYS == SECRET_KEYS  # every secret a gateway setting holds
     assert settings_secrets([], "unix:///run/redis.sock") == []
 
 

@@ -25,6 +25,7 @@ from dispatch.cli import main
 from dispatch.commands.common import ExitCode, exit_code_for
 from dispatch.processes import ProcessFailed, dispatch_command, start_child
 from dispatch.store.server import find_redis_server, holds_data, stop_embedded
+from tests.inbound import CALLBACK_SECRET
 from tests.texts import SENDER, SIGNED
 
 TIMEOUT_S = 60  # a bound on each command, not a measure of it
@@ -67,7 +68,8 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def config_with(tmp_path: Path, url: str, daemon: str = "") -> Path:
     path = tmp_path / "dispatch.toml"
     path.write_text(f'[redis]\nurl = "{url}"\nkey_prefix = "t{uuid.uuid4().hex[:10]}"\n'
-                    f"[daemon]\n{daemon}")
+                    f"[daemon]\n{daemon}\n[gateways.default]\n"
+                    f'inbound_secret = "{CALLBACK_SECRET}"\n')
     return path
 
 

@@ -180,7 +180,7 @@ SYSTEMD = {"INVOCATION_ID": "0123456789abcdef0123456789abcdef",
 
 def test_under_systemd_the_daemon_refuses_the_embedded_redis(tmp_path: Path) -> None:
     path = tmp_path / "dispatch.toml"
-    path.write_text("[daemon]\nconsumer = 'a'\n")
+    path.write_text("[daemon]\nconsumer = 'a'\n[gateways.default]\ninbound_secret = 'k-123'\n")
     settings = load_settings(path, {})
     check_for_daemon(settings, {})  # by hand: the embedded Redis is fine
     check_for_daemon(settings, {"INVOCATION_ID": SYSTEMD["INVOCATION_ID"]})
@@ -221,3 +221,26 @@ def test_dispatch_run_without_its_credential_exits_2_in_one_line(tmp_path: Path)
     assert done.stderr.startswith("dispatch run: gateways.default.password: credential "
                                   "gateway.default.password not found"), done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_an_http_gateway_without_an_inbound_secret_does_not_run(tmp_path: Path) -> None:
+    """Unsigned receipts and replies must be chosen (inbound_auth = "none"), never the
+    default; the secret comes like the others (environment, credential), never shown."""
+    path = tmp_path / "dispatch.toml"
+    path.write_text("[gateways.sms]\nurl = 'http://127.0.0.1:1'\n")
+    with pytest.raises(ConfigError, match=r"^gateways\.sms\.inbound_secret: required: .*"
+                                          r"DISPATCH_GATEWAY_SMS_INBOUND_SECRET.*"
+                                          r"gateway\.sms\.inbound_secret"):
+        check_for_daemon(load_settings(path, {}), {})
+    secret = "from-the-environment"
+    settings = load_settings(path, {"DISPATCH_GATEWAY_SMS_INBOUND_SECRET": secret})
+    assert settings.gateways["sms"].inbound_secret == secret
+    check_for_daemon(settings, {})
+    credential = credentials(tmp_path, **{"gateway.sms.inbound_secret": "c-1\n"})
+    assert load_settings(path, credential).gateways["sms"].inbound_secret == "c-1"
+    path.write_text("[gateways.sms]\ninbound_auth = 'none'\n[gateways.bin]\ntype = 'smpp'\n")
+    check_for_daemon(load_settings(path, {}), {})
+    path.write_text("[gateways.sms]\ninbound_auth = 'off'\n")
+    with pytest.raises(ConfigError, match=r"^gateways\.sms\.inbound_auth: must be one of "
+                                          r"'signed', 'none', got 'off'"):
+        load_settings(path, {})

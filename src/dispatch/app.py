@@ -17,14 +17,23 @@ import logging
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from urllib.parse import urlencode, urlsplit
 
 import trio
 
 from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.inbound.answers import Answerer, answer_texts
+from dispatch.daemon.inbound.auth import (
+    GATEWAY_PARAM,
+    HmacVerifier,
+    InboundAuth,
+    TwilioVerifier,
+    Verifier,
+    authenticated,
+)
 from dispatch.daemon.inbound.inbox import Inbox
 from dispatch.daemon.inbound.replies import ReplyHandler
-from dispatch.daemon.inbound.routes import gateway_routes, inbound_handler
+from dispatch.daemon.inbound.routes import gateway_paths, gateway_routes, inbound_handler
 from dispatch.daemon.lifecycle import Lifecycle, RedisWatch
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.notify import sd_notify
@@ -57,12 +66,18 @@ from dispatch.daemon.upkeep.sweeper import ReceiptSweeper
 from dispatch.daemon.upkeep.waiting import WaitingPublisher, window_group
 from dispatch.gateways import http, smpp, voice
 from dispatch.gateways.base import Gateway
-from dispatch.httpserver import bound_port
+from dispatch.httpserver import Limits, bound_port
 from dispatch.keys import Keys
 from dispatch.lines.config import GatewayCaps
 from dispatch.listening import open_listeners
 from dispatch.policy.backoff import RetryPolicy
-from dispatch.settings import DaemonSettings, GatewaySettings, Settings
+from dispatch.settings import (
+    INBOUND_KINDS,
+    DaemonSettings,
+    GatewaySettings,
+    Settings,
+    serves_inbound,
+)
 from dispatch.store.call_cap import CallCap
 from dispatch.store.call_counts import CallCounts
 from dispatch.store.campaign_gauges import CampaignGauges
@@ -107,15 +122,57 @@ def build_gateway(name: str, config: GatewaySettings, callback_url: str) -> Gate
     return GATEWAY_KINDS[config.type](name, config, callback_url)
 
 
-def build_gateways(settings: Settings, callback_url: str) -> dict[str, Gateway]:
-    return {name: build_gateway(name, config, callback_url)
+def callback_urls(settings: Settings, inbound_port: int | None) -> dict[str, str]:
+    """Each gateway's callback URL (callback_url)."""
+    return {name: callback_url(settings.daemon, inbound_port, name)
+            for name in settings.gateways}
+
+
+def build_gateways(settings: Settings, callbacks: Mapping[str, str]) -> dict[str, Gateway]:
+    return {name: build_gateway(name, config, callbacks[name])
             for name, config in settings.gateways.items()}
 
 
-def callback_url(settings: DaemonSettings, inbound_port: int) -> str:
-    """Where HTTP gateways post receipts: the configured public URL, else this daemon's."""
-    return (settings.public_inbound_url
+def callback_url(settings: DaemonSettings, inbound_port: int | None, gateway: str) -> str:
+    """Where gateway `gateway` posts receipts: the configured public URL, else this
+    daemon's, naming the gateway (its posts are checked with its secret); "" when no
+    inbound port is served (no gateway posts back)."""
+    if inbound_port is None:
+        return ""
+    base = (settings.public_inbound_url
             or f"http://{settings.inbound_host}:{inbound_port}/receipts")
+    separator = "&" if urlsplit(base).query else "?"
+    return f"{base}{separator}{urlencode({GATEWAY_PARAM: gateway})}"
+
+
+def inbound_verifier(name: str, config: GatewaySettings, callback: str) -> Verifier | None:
+    """How the posts of gateway `name` are checked; None: taken unsigned (said once)."""
+    if config.inbound_auth == "none":
+        if config.type in INBOUND_KINDS:
+            log.warning("gateway %s: inbound_auth = \"none\": receipts and replies posted to "
+                        "the inbound port are taken unsigned; anyone who reaches the port "
+                        "can opt numbers out or fail messages", name)
+        return None
+    if config.type == "voice":  # the provider signs as Twilio does, with the auth token
+        return TwilioVerifier(config.auth_token, callback)
+    return HmacVerifier(config.inbound_secret)
+
+
+def inbound_auth(settings: Settings, gateways: Mapping[str, Gateway],
+                 callbacks: Mapping[str, str], inbox: Inbox, metrics: DaemonMetrics
+                 ) -> InboundAuth:
+    """The check of every post to the inbound port, gateway by gateway."""
+    verifiers = {name: inbound_verifier(name, settings.gateways[name], callbacks[name])
+                 for name in gateways}
+    return InboundAuth(verifiers, gateway_paths(gateways.values(), inbox),
+                       metrics.inbound_rejected)
+
+
+def inbound_limits(settings: Settings) -> Limits:
+    """What one client may take of the inbound port (daemon.inbound_* settings)."""
+    config = settings.daemon
+    return Limits(config.inbound_max_connections, config.inbound_max_body_bytes,
+                  config.inbound_request_timeout_s)
 
 
 def line_plans(settings: Settings, gateways: Mapping[str, Gateway]) -> dict[str, LinePlan]:
@@ -154,8 +211,9 @@ async def run_daemon(settings: Settings, stop_signals: Sequence[int] = STOP_SIGN
             announce(ports, consumer)
             # READY=1: Redis answers, every gateway tried (False: stopped before).
             if await daemon.lifecycle.ready():
-                log.info("dispatch daemon %s ready: receipts on port %d, metrics on port %d",
-                         consumer, ports.inbound, ports.metrics)
+                log.info("dispatch daemon %s ready: %s, metrics on port %d", consumer,
+                         "no inbound port (no gateway posts back)" if ports.inbound is None
+                         else f"receipts on port {ports.inbound}", ports.metrics)
 
 
 async def redis_answers(settings: Settings) -> str:
@@ -207,7 +265,8 @@ async def build_daemon(settings: Settings, redis: Redis, *, scripts: ScriptHost 
     config = settings.daemon
     keys = Keys(settings.redis.key_prefix)
     queue = Queue(redis, keys, consumer_name(settings), scripts=scripts, reads=reads,
-                  receipt_timeout_h=config.receipt_timeout_h)
+                  receipt_timeout_h=config.receipt_timeout_h,
+                  orphan_cap=config.orphan_receipt_cap)
     book = CampaignBook(MetaStore(redis, keys), senders(settings), pool_gateways(settings))
     metrics = DaemonMetrics()
     tracker, retrier = Tracker(), Retrier()
@@ -222,7 +281,7 @@ async def build_daemon(settings: Settings, redis: Redis, *, scripts: ScriptHost 
                       check, InFlightNumbers(), calls, cap)
     replies = ReplyHandler(queue, lambda: list(book.campaigns), sending.submitting,
                            texts=answer_texts(settings.answers if answers else None),
-                           identity_of=book.identity_of)
+                           identity_of=book.identity_of, recent=check.recent)
     inbox = Inbox(queue, metrics, config.record_batch_size, replies, calls,
                   gateway_of=book.gateway_of)
     answerer = (Answerer(queue.answers, queue.optouts.secret, settings.answers, metrics)
@@ -252,8 +311,7 @@ async def _serving(settings: Settings, metrics: DaemonMetrics, inbox: Inbox,
     """The listeners (their ports known first: the callback URL holds the inbound one), the
     gateways, and what the inbound port routes to them."""
     config = settings.daemon
-    inbound = await open_listeners(config.inbound_port, config.inbound_host,
-                                   "receipts and replies", "daemon.inbound_port")
+    inbound = await _inbound_listeners(settings)
     try:
         scrapes = await open_listeners(config.metrics_port, config.metrics_host,
                                        "metrics", "daemon.metrics_port")
@@ -261,19 +319,32 @@ async def _serving(settings: Settings, metrics: DaemonMetrics, inbox: Inbox,
         for listener in inbound:
             await listener.aclose()
         raise
+    callbacks = callback_urls(settings, bound_port(inbound) if inbound else None)
     try:
-        gateways = build_gateways(settings, callback_url(config, bound_port(inbound)))
+        gateways = build_gateways(settings, callbacks)
     except BaseException:  # a gateway's configuration refused: nothing stays open
         for listener in (*inbound, *scrapes):
             await listener.aclose()
         raise
-    routes = gateway_routes(gateways.values(), inbox)
+    auth = inbound_auth(settings, gateways, callbacks, inbox, metrics)
+    routes = authenticated(gateway_routes(gateways.values(), inbox), auth)
     lifecycle.watch(gateways)
     metrics.watch_gateways(gateways.values())
-    return Serving(Endpoint(inbound_handler(routes, lifecycle.healthz_brief), inbound),
+    handler = inbound_handler(routes, lifecycle.healthz_brief)
+    return Serving(Endpoint(handler, inbound, inbound_limits(settings)) if inbound else None,
                    Endpoint(lifecycle.with_healthz(metrics.handle), scrapes),
                    gateways, inbox, workers,
                    None if answerer is None else partial(answerer.run, gateways))
+
+
+async def _inbound_listeners(settings: Settings) -> list[trio.SocketListener]:
+    """The inbound port's listeners; none when no gateway posts back (SMPP only): a port
+    nobody needs is one more way in."""
+    if not serves_inbound(settings):
+        return []
+    config = settings.daemon
+    return await open_listeners(config.inbound_port, config.inbound_host,
+                                "receipts and replies", "daemon.inbound_port")
 
 
 def _pipeline(settings: Settings, queue: Queue, book: CampaignBook, metrics: DaemonMetrics,
@@ -302,10 +373,11 @@ def _pipeline(settings: Settings, queue: Queue, book: CampaignBook, metrics: Dae
                                 for feed in feeds.values()]]
     lines = list(feeds.values())
     # Waiting, not busy: messages outside their window or waiting to be called again, in
-    # paused campaigns or sending parts spaced out, and calls in progress.
+    # paused campaigns or sending parts spaced out, calls in progress, and submissions
+    # waiting for a lagging answer (or its deadline).
     calls = sending.calls
     pressure = Backpressure(
-        waiting=lambda: (len(sending.waiter) + not_busy(lines)
+        waiting=lambda: (len(sending.waiter) + not_busy(lines) + len(sending.lagging)
                          + (len(calls) if calls is not None else 0)),
         room=partial(room, lines))
     stopping = trio.Event()

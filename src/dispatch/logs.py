@@ -232,11 +232,16 @@ def setup(log_format: str = "text", level: str | int = "INFO", *, worker: str = 
     return handler
 
 
+# The secret keys of a gateway's settings (dispatch.settings.SECRET_KEYS; the logs sit
+# below the settings and do not import them).
+GATEWAY_SECRET_KEYS = ("password", "auth_token", "inbound_secret")
+
+
 def settings_secrets(gateways: Iterable[Any], redis_url: str = "") -> list[str]:
-    """The secrets of a configuration: gateway passwords and auth tokens, and the password
-    in the Redis URL (`gateways`: GatewaySettings)."""
+    """The secrets of a configuration: gateway passwords, auth tokens and inbound
+    secrets, and the password in the Redis URL (`gateways`: GatewaySettings)."""
     found = [secret for gateway in gateways
-             for secret in (getattr(gateway, "password", ""), getattr(gateway, "auth_token", ""))
+             for secret in (getattr(gateway, key, "") for key in GATEWAY_SECRET_KEYS)
              if secret]
     if redis_url:
         try:

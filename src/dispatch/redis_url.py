@@ -35,7 +35,7 @@ def check(url: str) -> None:
 
 
 def _check_db(text: str) -> None:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²" is a digit to isdigit, not to int()
         raise ValueError(f"the database must be a number, got {text[:20]!r}")
 
 

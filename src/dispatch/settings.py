@@ -16,7 +16,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from dispatch import redis_url
 from dispatch.errors import ConfigError as ConfigError  # re-exported: raised from here
@@ -69,6 +69,16 @@ class DaemonSettings:
     public_inbound_url: str = ""
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9470
+    # The inbound port's bounds (dispatch.httpserver.Limits). Connections at once: full, a
+    # new one takes the slot of the one idle or slow longest (gateways send at once).
+    inbound_max_connections: int = 256
+    # A request's body: 413 beyond. The largest real batch, 10,000 receipts, is ~1 MB.
+    inbound_max_body_bytes: int = 1024 * 1024
+    # Seconds for a whole request (head and body) to arrive: slower clients are dropped.
+    inbound_request_timeout_s: float = 10.0
+    # Receipts for unknown ids (before their submission is recorded) parked in Redis at
+    # most; beyond, they are counted (dispatch_receipts_total{result="orphan_dropped"}).
+    orphan_receipt_cap: int = 100_000
     # A submitted message whose final receipt has not come after this many hours is
     # marked expired ("no final receipt"), so that every message ends in a final state.
     receipt_timeout_h: int = 48
@@ -112,6 +122,14 @@ class GatewaySettings:
     # Secret: rather from DISPATCH_GATEWAY_<NAME>_AUTH_TOKEN than from the file.
     auth_token: str = ""
     ring_timeout_s: float = 30.0  # seconds a phone rings before the call ends no-answer
+    # --- HTTP and voice: what the gateway posts to the daemon's inbound port is signed
+    # (dispatch.signing): "signed", or "none" to take unsigned posts (a trusted network
+    # only: anyone who reaches the port could opt numbers out or fail messages).
+    inbound_auth: str = "signed"
+    # HTTP: the secret shared with the gateway, which signs its receipts and replies with
+    # it (voice: the auth_token). Secret: rather DISPATCH_GATEWAY_<NAME>_INBOUND_SECRET or
+    # the credential gateway.<name>.inbound_secret than the file.
+    inbound_secret: str = ""
     # --- SMPP 3.4
     host: str = "127.0.0.1"
     port: int = 2775
@@ -189,13 +207,31 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     """Settings from `path` (or $DISPATCH_CONFIG), then the environment on top."""
     env = os.environ if env is None else env
     path = path or env.get(ENV_CONFIG) or None
-    raw: dict[str, Any] = _read_toml(Path(path)) if path else {}
-    rest = {key: value for key, value in raw.items() if key not in LINES_TABLES}
-    rest, references = _credential_references(rest)
-    settings = _apply_env(_build(Settings, rest, ""), env, references)
-    settings = dataclasses.replace(settings, lines=parse_lines_config(raw))
-    _check_values(settings)
+    try:
+        raw: dict[str, Any] = _read_toml(Path(path)) if path else {}
+        rest = {key: value for key, value in raw.items() if key not in LINES_TABLES}
+        rest, references = _credential_references(rest)
+        settings = _apply_env(_build(Settings, rest, ""), env, references)
+        settings = dataclasses.replace(settings, lines=parse_lines_config(raw))
+        _check_values(settings)
+    except ConfigError as exc:
+        # Messages name keys as the file wrote them, and a quoted TOML key may hold a line
+        # break ("a\nb" = 1): the one-line error stays one line.
+        message = str(exc)
+        if len(message.splitlines()) <= 1:
+            raise
+        raise ConfigError(one_line(message)) from None
     return settings
+
+
+# What str.splitlines() breaks a line at.
+_LINE_BREAKS: Final = {ord(c): f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+                       for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(message: str) -> str:
+    """`message` with its line breaks escaped (\\x0a...)."""
+    return message.translate(_LINE_BREAKS)
 
 
 LINES_TABLES = ("pools", "gateway_caps")  # read by parse_lines_config
@@ -233,6 +269,7 @@ def gateway_kinds() -> tuple[str, ...]:
 
 
 BIND_MODES = ("transceiver", "transmitter")
+INBOUND_AUTH = ("signed", "none")
 ID_BASES = ("", "hex", "dec")
 
 
@@ -252,9 +289,11 @@ def _check_values(settings: Settings) -> None:
                 raise ConfigError(f"gateways.{name}.{key}: must be a price >= 0, "
                                   f"got {price!r}")
         _check_choice(f"gateways.{name}.bind_mode", gateway.bind_mode, BIND_MODES)
+        _check_choice(f"gateways.{name}.inbound_auth", gateway.inbound_auth, INBOUND_AUTH)
         _check_choice(f"gateways.{name}.submit_id_base", gateway.submit_id_base, ID_BASES)
         _check_choice(f"gateways.{name}.receipt_id_base", gateway.receipt_id_base, ID_BASES)
-    for key in ("batch_size", "max_attempts", "record_batch_size", "receipt_timeout_h"):
+    for key in ("batch_size", "max_attempts", "record_batch_size", "receipt_timeout_h",
+                "inbound_max_connections", "inbound_max_body_bytes", "orphan_receipt_cap"):
         if getattr(settings.daemon, key) < 1:
             raise ConfigError(f"daemon.{key}: must be at least 1")
     _check_answers(settings.answers)
@@ -262,6 +301,9 @@ def _check_values(settings: Settings) -> None:
         raise ConfigError("daemon.line_jitter_s: must be between 0 and 10 seconds")
     if settings.daemon.line_lease_s != 0 and not 1 <= settings.daemon.line_lease_s <= 3600:
         raise ConfigError("daemon.line_lease_s: must be 0 (no leases) or 1 to 3600 seconds")
+    if not 0 < settings.daemon.inbound_request_timeout_s <= 3600:
+        raise ConfigError("daemon.inbound_request_timeout_s: must be more than 0 and at most "
+                          "3600 seconds")
     if settings.daemon.call_timeout_s <= 0:
         raise ConfigError("daemon.call_timeout_s: must be more than 0")
     if settings.retention.days < 0 or settings.retention.interval_s <= 0:
@@ -309,6 +351,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8: tomllib decodes before it parses
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text (byte 0x"
+                          f"{exc.object[exc.start]:02x} at offset {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
 
@@ -333,7 +378,7 @@ def _apply_env(settings: Settings, env: Mapping[str, str],
                                missing_credentials=tuple(missing))
 
 
-SECRET_KEYS = ("password", "auth_token")
+SECRET_KEYS = ("password", "auth_token", "inbound_secret")
 
 
 def secret_variable(gateway: str, key: str) -> str:
@@ -453,6 +498,31 @@ def check_for_daemon(settings: Settings, env: Mapping[str, str] | None = None) -
         raise ConfigError("redis.url: not set: a systemd service never starts the embedded "
                           "Redis, which would stop with it; name the Redis unit's socket "
                           "(deploy/dispatch.toml: unix:///run/redis/redis-server.sock)")
+    check_inbound_secrets(settings)
+
+
+# Gateway kinds that post to the daemon's inbound port (the others need no port).
+INBOUND_KINDS = ("http", "voice")
+
+
+def serves_inbound(settings: Settings) -> bool:
+    """Whether some gateway posts to the inbound port (else the daemon opens none)."""
+    return any(gateway.type in INBOUND_KINDS for gateway in settings.gateways.values())
+
+
+def check_inbound_secrets(settings: Settings) -> None:
+    """An HTTP gateway signs what it posts with its inbound_secret; without one, the
+    daemon does not start unless told `inbound_auth = "none"`: an inbound port that takes
+    anyone's STOP, START or receipt must be chosen, never the default. (A voice gateway
+    signs with its auth_token, which it cannot lack.)"""
+    for name, gateway in settings.gateways.items():
+        if (gateway.type == "http" and gateway.inbound_auth == "signed"
+                and not gateway.inbound_secret):
+            raise ConfigError(
+                f"gateways.{name}.inbound_secret: required: the gateway signs the receipts "
+                f"and replies it posts with it (set {secret_variable(name, 'inbound_secret')}"
+                f" or the credential {credential_name(name, 'inbound_secret')}; or "
+                f'inbound_auth = "none" to take unsigned posts on a trusted network)')
 
 
 T = typing.TypeVar("T")

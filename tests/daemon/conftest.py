@@ -18,6 +18,7 @@ from dispatch.simulator.config import SimulatorConfig
 from dispatch.simulator.service import Simulator
 from dispatch.store.redis import Redis
 from dispatch.store.status import state_counts
+from tests.inbound import CALLBACK_SECRET
 from tests.texts import RULES, SIGNED
 
 TEXT = "Bonjour {name}. " + SIGNED
@@ -25,7 +26,8 @@ TEXT = "Bonjour {name}. " + SIGNED
 
 @pytest.fixture
 async def simulator() -> AsyncIterator[tuple[Simulator, int]]:
-    sim = Simulator(SimulatorConfig(http_port=0, seed=5, receipt_delay_ms=20))
+    sim = Simulator(SimulatorConfig(http_port=0, seed=5, receipt_delay_ms=20,
+                                    callback_secret=CALLBACK_SECRET))
     async with trio.open_nursery() as nursery:
         port = await nursery.start(sim.serve)
         yield sim, port
@@ -40,7 +42,8 @@ async def daemon_for(redis: Redis, settings: Settings, port: int, *,
                        retry_max_s=0.05), **overrides)
     configured = dataclasses.replace(
         settings, daemon=daemon_settings, answers=answers or AnswerSettings(),
-        gateways={"default": GatewaySettings(url=f"http://127.0.0.1:{port}", batch_size=20)})
+        gateways={"default": GatewaySettings(url=f"http://127.0.0.1:{port}", batch_size=20,
+                                             inbound_secret=CALLBACK_SECRET)})
     return await build_daemon(configured, redis, answers=answers is not None)
 
 

@@ -277,23 +277,29 @@ async def test_redis_lost_is_told_and_its_return_too(
     monkeypatch.setattr(lifecycle_module, "REDIS_CHECK_S", 0.05)
     caplog.set_level(logging.INFO, lifecycle_module.__name__)
     port = free_port()
+    metrics = DaemonMetrics()
+    redis_up: list[float | None] = []
     with trio.fail_after(TIMEOUT_S):
         redis = await start_redis(tmp_path, port)
         try:
             async with client_at(port) as client, running(life := lifecycle_of(
-                    client, sms=REACHABLE)):
+                    client, metrics, sms=REACHABLE)):
                 assert await life.ready()
+                redis_up.append(metrics.registry.get_sample_value("dispatch_redis_up"))
                 await stop_redis(redis)
                 while life.redis.healthy:
                     await trio.sleep(0.05)
                 lost = life.figures().problems
                 report = await life.healthz(get("/healthz"))
+                redis_up.append(metrics.registry.get_sample_value("dispatch_redis_up"))
                 redis = await start_redis(tmp_path, port)
                 while not life.redis.healthy:
                     await trio.sleep(0.05)
                 back = await life.healthz(get("/healthz"))
+                redis_up.append(metrics.registry.get_sample_value("dispatch_redis_up"))
         finally:
             await stop_redis(redis)
+    assert redis_up == [1.0, 0.0, 1.0]
     assert len(lost) == 1 and lost[0].startswith("no answer from Redis: ")
     assert report.status == 503 and body(report)["redis"]["ok"] is False
     assert back.status == 200 and body(back)["redis"]["down_for_s"] is None

@@ -20,6 +20,7 @@ from dispatch.store.campaign_meta import DEADLINE, MetaStore
 from dispatch.store.redis import Redis, open_redis
 from dispatch.store.status import state_counts
 from tests.daemon.conftest import daemon_for
+from tests.inbound import CALLBACK_SECRET
 from tests.texts import RULES, SIGNED
 
 
@@ -37,7 +38,8 @@ async def send_one_expire_the_other(settings: Settings, tmp_path: Path) -> None:
     keys = Keys(settings.redis.key_prefix)
     with trio.fail_after(30):
         async with open_redis(settings) as redis, trio.open_nursery() as nursery:
-            sim = Simulator(SimulatorConfig(http_port=0, seed=5, receipt_delay_ms=20))
+            sim = Simulator(SimulatorConfig(http_port=0, seed=5, receipt_delay_ms=20,
+                                            callback_secret=CALLBACK_SECRET))
             port = await nursery.start(sim.serve)
             await enqueue(redis, settings, tmp_path, "sent", 40_000_000)
             await enqueue(redis, settings, tmp_path, "late", 50_000_000)

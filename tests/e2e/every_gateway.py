@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dispatch.processes import Child
 from dispatch.settings import Settings
+from tests.inbound import CALLBACK_SECRET
 
 ACCOUNT = "ACe2e"  # the voice account the simulator is started with
 
@@ -26,6 +27,7 @@ call_timeout_s = 30
 
 [gateways.http]
 url = "http://127.0.0.1:{http_port}"
+inbound_secret = "{callback_secret}"
 batch_size = 1
 concurrency = 2
 
@@ -69,6 +71,6 @@ def write_daemon_config(path: Path, settings: Settings, simulator: Child, *, con
     path.write_text(CONFIG.format(
         redis_url=settings.redis.url, key_prefix=settings.redis.key_prefix,
         http_port=simulator.ready["http_port"], smpp_port=simulator.ready["smpp_port"],
-        account=ACCOUNT, consumer=consumer, binds=binds, line_rate=line_rate,
-        last_line=lines - 1))
+        account=ACCOUNT, callback_secret=CALLBACK_SECRET, consumer=consumer, binds=binds,
+        line_rate=line_rate, last_line=lines - 1))
     return path

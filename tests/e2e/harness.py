@@ -15,6 +15,7 @@ import trio
 
 from dispatch.processes import Child, dispatch_command, start_child
 from dispatch.settings import Settings
+from tests.inbound import CALLBACK_SECRET
 from tests.texts import SENDER
 
 
@@ -31,7 +32,8 @@ def write_config(path: Path, settings: Settings, gateway_port: int, *, consumer:
         f"max_attempts = 50\n{daemon_extra}\n[gateways.default]\nbatch_size = {batch_size}\n"
         + (f'type = "smpp"\nport = {gateway_port}\nsystem_id = "e2e"\npassword = "secret"\n'
            f'binds = 2\nwindow = 50\nsender = "36111"\nsource_ton = 3\nconcurrency = 8\n'
-           if smpp else f'url = "http://127.0.0.1:{gateway_port}"\nconcurrency = 4\n')
+           if smpp else f'url = "http://127.0.0.1:{gateway_port}"\nconcurrency = 4\n'
+           f'inbound_secret = "{CALLBACK_SECRET}"\n')
         + tables)
     return path
 
@@ -46,7 +48,8 @@ def free_port() -> int:
 
 async def start_simulator(reaper: list[Child], tmp_path: Path, *flags: str) -> Child:
     child = await start_child("simulator", dispatch_command(
-        "simulator", "--http-port", "0", "--seed", "3", *flags), tmp_path / "simulator.log")
+        "simulator", "--http-port", "0", "--seed", "3", "--callback-secret", CALLBACK_SECRET,
+        *flags), tmp_path / "simulator.log")
     reaper.append(child)
     return child
 

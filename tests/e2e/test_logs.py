@@ -1,10 +1,12 @@
-"""The logs of a whole incident-filled run hold no phone number and no password: a
+"""The logs of a whole incident-filled run hold no phone number and no secret: a
 campaign paused and resumed, recipients answering STOP, the HTTP gateway gone for a while
 (its simulator stopped, a new one started on the same port), Redis restarted under the
 daemon (a password on it, AOF so the campaign survives); the daemon's JSON lines and the
 simulators' text lines are read back in full, DEBUG included. They also tell the story:
 the campaign's start, pause, resume and end, the gateway's outage and recovery, Redis's
-loss and return, each once."""
+loss and return, each once. What the run shows outside (the metrics scraped, /healthz on
+both ports, the simulator's /stats, `dispatch status --json`, a forged post's 401) holds
+none either."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import re
 import uuid
 from pathlib import Path
 
+import httpx
 import trio
 
 from dispatch.processes import Child, dispatch_command, start_child
@@ -25,8 +28,10 @@ from tests.e2e.harness import (
     wait_until_final,
     write_config,
 )
+from tests.inbound import CALLBACK_SECRET
 
 COUNT = 600
+LINE_RATE = 25  # messages/s: 24 s of sending
 REDIS_PASSWORD = "r3dis-Pa55word-e2e"
 SMPP_PASSWORD = "Sm9pw7xq"  # SMPP: at most 8 characters
 # What the logs must be read for: every number in every way it could be written.
@@ -44,13 +49,16 @@ def _pairs(digits: str) -> list[str]:
     return [digits[i:i + 2] for i in range(0, len(digits), 2)]
 
 
-async def test_no_number_and_no_password_in_the_logs_of_an_incident_filled_run(
+SECRETS = (REDIS_PASSWORD, SMPP_PASSWORD, CALLBACK_SECRET)
+
+
+async def test_no_number_and_no_secret_in_the_logs_and_outputs_of_an_incident_filled_run(
         tmp_path: Path, reaper: list[Child]) -> None:
     with trio.fail_after(240):
         redis_port = free_port()
         redis = await start_redis(tmp_path, redis_port)
         try:
-            await _run(tmp_path, reaper, redis_port)
+            outputs = await _run(tmp_path, reaper, redis_port)
         finally:
             redis.terminate()
             with trio.move_on_after(10):
@@ -58,10 +66,13 @@ async def test_no_number_and_no_password_in_the_logs_of_an_incident_filled_run(
             redis.kill()
     logs = read_logs(tmp_path)
     assert {"daemon.log", "simulator.log", "simulator-2.log"} <= logs.keys()
-    for name, text in logs.items():
+    assert outputs.keys() == {"metrics", "healthz", "metrics_healthz", "stats", "status",
+                              "forged"}
+    assert "dispatch_inbound_rejected_total" in outputs["metrics"]
+    for name, text in [*logs.items(), *outputs.items()]:
         assert numbers_in(text) == [], f"{name} holds phone numbers"
-        for secret in (REDIS_PASSWORD, SMPP_PASSWORD):
-            assert secret not in text, f"{name} holds a password"
+        for secret in SECRETS:
+            assert secret not in text, f"{name} holds a secret"
     daemon = [json.loads(line) for line in logs["daemon.log"].splitlines()]
     assert all(line["worker"] == "logs-e2e" and line["ts"] for line in daemon)
     events = [(line.get("event"), line.get("dependency", line.get("campaign")))
@@ -74,7 +85,7 @@ async def test_no_number_and_no_password_in_the_logs_of_an_incident_filled_run(
     assert events.count(("campaign_finished", "logs")) == 1
 
 
-async def _run(tmp_path: Path, reaper: list[Child], redis_port: int) -> None:
+async def _run(tmp_path: Path, reaper: list[Child], redis_port: int) -> dict[str, str]:
     settings = Settings(redis=RedisSettings(
         url=f"redis://:{REDIS_PASSWORD}@127.0.0.1:{redis_port}/0",
         key_prefix=f"t{uuid.uuid4().hex[:10]}"))
@@ -87,10 +98,16 @@ async def _run(tmp_path: Path, reaper: list[Child], redis_port: int) -> None:
     # A second gateway over SMPP, bound but unused: its password must not show either.
     smpp = (f'\n[gateways.smpp]\ntype = "smpp"\nport = {smpp_port}\nsystem_id = "e2e"\n'
             f'password = "{SMPP_PASSWORD}"\nsender = "36111"\nsource_ton = 3\n')
+    # One line at LINE_RATE: the campaign lasts long enough (COUNT / LINE_RATE s of
+    # sending) for the test to pause it, however busy the host, and still finishes.
+    smpp += (f'\n[pools.steady]\ngateway = "default"\nrate = {LINE_RATE}\nburst = 5\n'
+             f'concurrency = 10\n'
+             f'lines = [{{ numbers = ["36111"] }}]\n')
     config = write_config(tmp_path / "dispatch.toml", settings, http_port, consumer="logs-e2e",
                           batch_size=5, inbound_port=free_port(), tables=smpp)
     (tmp_path / "c.csv").write_text(csv_rows())
     result = await run_cli("enqueue", str(tmp_path / "c.csv"), "--campaign", "logs",
+                           "--pool", "steady",
                            "--text", "Parti Test. STOP au 36111", "--config", str(config),
                            "--json")
     assert json.loads(result.stdout)["accepted"] == COUNT, result.stderr.decode()
@@ -110,7 +127,8 @@ async def _run(tmp_path: Path, reaper: list[Child], redis_port: int) -> None:
     await said(log, "outage_started", "gateway")
     await trio.sleep(1)  # a while, in the daemon's time: each retry fails again
     second = await start_child("simulator-2", dispatch_command(
-        "simulator", "--seed", "4", *simulator_flags), tmp_path / "simulator-2.log")
+        "simulator", "--seed", "4", "--callback-secret", CALLBACK_SECRET, *simulator_flags),
+        tmp_path / "simulator-2.log")
     reaper.append(second)
     await said(log, "outage_ended", "gateway")
     # Redis goes away (its AOF keeps the campaign) and comes back on the same port; the
@@ -124,11 +142,33 @@ async def _run(tmp_path: Path, reaper: list[Child], redis_port: int) -> None:
         counts = await wait_until_final(config, "logs", COUNT, [daemon, second])
         assert counts["queued"] == 0
         await said(log, "campaign_finished")
+        outputs = await shown(daemon, second, config)
         assert await daemon.stop() == 0
         assert await second.stop() == 0
     finally:
         restarted.terminate()
         await restarted.wait()
+    return outputs
+
+
+async def shown(daemon: Child, simulator: Child, config: Path) -> dict[str, str]:
+    """What the run shows outside its logs, as text; a forged post first (its refusal is
+    counted in the metrics and logged)."""
+    inbound = f"http://127.0.0.1:{daemon.ready['inbound_port']}"
+    metrics = f"http://127.0.0.1:{daemon.ready['metrics_port']}"
+    async with httpx.AsyncClient() as client:
+        forged = await client.post(f"{inbound}/inbound?gateway=default", json=[
+            {"from": "+33" + NATIONAL[0][1:], "to": "36111", "text": "START"}])
+        assert forged.status_code == 401
+        pages = {"forged": forged.text,
+                 "metrics": (await client.get(f"{metrics}/metrics")).text,
+                 "healthz": (await client.get(f"{inbound}/healthz")).text,
+                 "metrics_healthz": (await client.get(f"{metrics}/healthz")).text,
+                 "stats": (await client.get(
+                     f"http://127.0.0.1:{simulator.ready['http_port']}/stats")).text}
+    status = await run_cli("status", "--config", str(config), "--json")
+    assert status.returncode == 0, status.stderr.decode()
+    return {**pages, "status": status.stdout.decode() + status.stderr.decode()}
 
 
 async def campaign(config: Path, action: str) -> None:

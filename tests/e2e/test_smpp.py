@@ -48,3 +48,19 @@ async def test_with_30_percent_throttling_and_a_forced_disconnect(
     assert isinstance(smpp, dict)
     assert smpp["throttled"] > COUNT * 0.2  # the throttling really happened
     assert smpp["disconnects"] >= 1  # and so did the disconnect
+
+
+async def test_with_1_percent_of_answers_lost_every_message_ends_final(
+        settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
+    """A submit_sm never answered times out alone and is sent again (fate unknown); its
+    batch goes on without it."""
+    with trio.fail_after(300):
+        counts, stats = await run_campaign(tmp_path, settings, reaper,
+                                           "--no-response", "0.01", "--seed", "7")
+    assert counts["queued"] == counts["in_flight"] == counts["submitted"] == 0
+    assert stats["accepted"] == COUNT
+    smpp = stats["smpp"]
+    assert isinstance(smpp, dict)
+    assert smpp["no_response"] > 0  # answers really were lost
+    assert isinstance(stats["duplicates"], int)
+    assert stats["duplicates"] <= smpp["no_response"]

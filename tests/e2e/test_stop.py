@@ -32,6 +32,7 @@ from tests.e2e.harness import (
     wait_until_final,
     write_config,
 )
+from tests.inbound import CALLBACK_SECRET
 
 COUNT = 2000
 SHARE = 0.05
@@ -185,7 +186,8 @@ async def test_messages_queued_before_the_stop_are_suppressed_when_their_turn_co
         both = write_config(tmp_path / "both.toml", settings, port, consumer="second")
         with both.open("a") as handle:
             handle.write(f'\n[gateways.later]\nurl = "http://127.0.0.1:{port}"\n'
-                         "batch_size = 100\nconcurrency = 4\n")
+                         "batch_size = 100\nconcurrency = 4\n"
+                         f'inbound_secret = "{CALLBACK_SECRET}"\n')
         path, stops = write_numbers(tmp_path / "voters.csv", 40_000_000)
         for campaign, gateway in (("a", "default"), ("b", "later")):
             report = await enqueue(path, campaign, both, gateway)

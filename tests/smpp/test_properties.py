@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import fields
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -24,59 +22,16 @@ from dispatch.smpp import (
     encode_pdu,
 )
 from dispatch.smpp.codec import _PLANS, _decode_body, _encode_body
-from dispatch.smpp.constants import TLV_KINDS, TlvKind
 from dispatch.smpp.pdu import (
-    CSTRING,
     PDU_CLASSES,
-    SHORT_MESSAGE,
-    U8,
     MessageIdResp,
     ShortMessagePdu,
 )
+from tests.fuzz.strategies import valid_pdus_of
 
-# Strategies for valid PDUs, built from the fields' wire metadata.
-
-LATIN1_NO_NUL = st.characters(min_codepoint=1, max_codepoint=255)
-
-
-def _tlv_value(tag: int) -> st.SearchStrategy[Any]:
-    kind = TLV_KINDS.get(tag)
-    if kind is None or kind is TlvKind.OCTETS:
-        return st.binary(max_size=40)
-    if kind is TlvKind.CSTRING:
-        return st.text(LATIN1_NO_NUL, max_size=30)
-    return st.integers(0, (1 << (8 * kind.value)) - 1)
-
-
-KNOWN_TAGS = sorted(TLV_KINDS)
-# Unknown (vendor range) tags, plus known ones: each gets a value of its own type.
-TAGS = st.one_of(st.sampled_from(KNOWN_TAGS), st.integers(0x1400, 0x3FFF), st.just(0x0424))
-TLVS = st.dictionaries(TAGS, st.none(), max_size=4).flatmap(
-    lambda keys: st.fixed_dictionaries({tag: _tlv_value(tag) for tag in keys}))
-
-
-def _field_strategy(metadata: Any) -> st.SearchStrategy[Any]:
-    if CSTRING in metadata:
-        return st.text(LATIN1_NO_NUL, max_size=metadata[CSTRING] - 1)
-    if U8 in metadata:
-        return st.integers(0, 255)
-    if SHORT_MESSAGE in metadata:
-        return st.binary(max_size=metadata[SHORT_MESSAGE])
-    raise AssertionError(metadata)
-
-
-def pdus_of(cls: type[Pdu]) -> st.SearchStrategy[Pdu]:
-    kwargs: dict[str, st.SearchStrategy[Any]] = {
-        "sequence_number": st.integers(0, 0xFFFFFFFF),
-        "command_status": st.integers(0, 0xFFFFFFFF),
-    }
-    for f in fields(cls):
-        if f.metadata:
-            kwargs[f.name] = _field_strategy(f.metadata)
-        elif f.name == "tlvs":
-            kwargs[f.name] = TLVS
-    return st.builds(cls, **kwargs)
-
+# Strategies for valid PDUs, built from the fields' wire metadata (shared with the fuzz
+# tests): every known TLV and any other tag, each with a value of its own type.
+pdus_of = valid_pdus_of
 
 ANY_PDU = st.sampled_from(sorted(PDU_CLASSES.values(), key=lambda c: c.command_id)).flatmap(pdus_of)
 

@@ -15,6 +15,8 @@ from dispatch.bench.options import BenchOptions
 from dispatch.processes import Child, dispatch_command, start_child
 
 ACCOUNT = ("bench", "secret")  # SMPP system_id and password, simulator and clients alike
+# The HTTP gateway's inbound_secret: the simulator signs receipts and replies with it.
+CALLBACK_SECRET = "bench-callback-secret"
 SENDER = "BENCH"  # alphanumeric sender when no lines are asked for
 FIRST_LINE = 33_700_000_000  # lines are +33700000000, +33700000001, ...
 
@@ -26,7 +28,8 @@ def line_address(index: int) -> str:
 def simulator_flags(options: BenchOptions) -> list[str]:
     """A gateway with no faults, every message delivered, receipts after a fixed delay."""
     flags = ["--http-port", "0", "--profile", "perfect", "--seed", "1",
-             "--receipt-delay-ms", f"{options.receipt_delay_ms:g}"]
+             "--receipt-delay-ms", f"{options.receipt_delay_ms:g}",
+             "--callback-secret", CALLBACK_SECRET]
     if options.gateway == "smpp":
         # A real SMSC stores receipts for days; the simulator's memory guard on those
         # waiting for window room must not drop any of a run's receipts.
@@ -49,7 +52,8 @@ def gateway_section(options: BenchOptions, ports: dict[str, int]) -> str:
     common = (f'batch_size = {options.batch_size}\nconcurrency = {options.concurrency}\n'
               f'sender = "{sender}"\n')
     if options.gateway == "http":
-        return f'type = "http"\nurl = "http://127.0.0.1:{ports["http_port"]}"\n' + common
+        return (f'type = "http"\nurl = "http://127.0.0.1:{ports["http_port"]}"\n'
+                f'inbound_secret = "{CALLBACK_SECRET}"\n' + common)
     return (f'type = "smpp"\nport = {ports["smpp_port"]}\nsystem_id = "{ACCOUNT[0]}"\n'
             f'password = "{ACCOUNT[1]}"\nbinds = {options.binds}\nwindow = {options.window}\n'
             f'source_ton = {ton}\nsource_npi = {1 if ton == 1 else 0}\n' + common)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -82,13 +83,17 @@ async def run_demo(workdir: Path, count: int, timeout_s: float, show: bool) -> d
 async def _with_services(workdir: Path, redis_url: str, count: int, timeout_s: float,
                          show: bool) -> dict[str, Any]:
     children: list[Child] = []
+    # Receipts and replies are signed as a real gateway's must be; a secret of this run's
+    # own, shared by the simulator and the daemon only (the config file is the user's).
+    secret = secrets.token_hex(16)
     try:
         simulator = await start_child(
             "simulator", dispatch_command("simulator", "--http-port", "0", "--seed", "1",
-                                          "--receipt-delay-ms", "100"),
+                                          "--receipt-delay-ms", "100",
+                                          "--callback-secret", secret),
             workdir / "simulator.log")
         children.append(simulator)
-        config = _write_config(workdir, redis_url, simulator.ready["http_port"])
+        config = _write_config(workdir, redis_url, simulator.ready["http_port"], secret)
         children.append(await start_child(
             "daemon", dispatch_command("run", "--config", str(config)), workdir / "daemon.log"))
         return await _send_campaign(workdir, config, count, timeout_s, show)
@@ -98,12 +103,14 @@ async def _with_services(workdir: Path, redis_url: str, count: int, timeout_s: f
                 await child.stop()
 
 
-def _write_config(workdir: Path, redis_url: str, gateway_port: int) -> Path:
+def _write_config(workdir: Path, redis_url: str, gateway_port: int, secret: str) -> Path:
     path = workdir / "dispatch.toml"
+    path.touch(mode=0o600)
     path.write_text(
         f'[redis]\nurl = "{redis_url}"\n\n'
         '[daemon]\nconsumer = "demo"\ninbound_port = 0\nmetrics_port = 0\n\n'
         f'[gateways.default]\nurl = "http://127.0.0.1:{gateway_port}"\n'
+        f'inbound_secret = "{secret}"\n'
         'batch_size = 100\nconcurrency = 4\nsender = "PARTIDEMO"\n')
     return path
 

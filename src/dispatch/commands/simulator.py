@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -113,6 +114,10 @@ _FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--mo-url", "str", "",
      "HTTP MO webhook for replies and POST /mo; absent = each message's callback URL "
      "with the path /inbound"),
+    ("--callback-secret", "str", "",
+     "secret shared with the daemon (its gateway's inbound_secret): receipts and replies "
+     "posted to it are signed with it; absent = $DISPATCH_SIMULATOR_CALLBACK_SECRET, else "
+     "unsigned"),
     ("--confirmation-text", "str", DEFAULT_OPTOUT_TEXT,
      "text of an opt-out confirmation: one per number and line is counted in "
      "`confirmations`, not in `sent_after_stop`"),
@@ -130,6 +135,9 @@ _FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--voice-cps", "float", "0", "calls placed per second per account, 0 = unlimited; "
                                   "over it: 429"),
 )
+
+
+ENV_CALLBACK_SECRET = "DISPATCH_SIMULATOR_CALLBACK_SECRET"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -162,7 +170,8 @@ def add_parser(subparsers: Any) -> None:
 def run_simulator(args: argparse.Namespace) -> int:
     config = config_from(args)
     setup(args.log_format, args.log_level, worker="simulator",
-          secrets=[*config.accounts.values(), *config.voice_accounts.values()])
+          secrets=[*config.accounts.values(), *config.voice_accounts.values(),
+                   *([config.callback_secret] if config.callback_secret else [])])
     tune_for_batches()
     # A port that cannot be had is a PortUnavailableError naming it: one line, exit 4.
     trio.run(_serve_until_signalled, config)
@@ -177,6 +186,8 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
             given = getattr(args, _dest(flag))
             if given is not None or _dest(flag) not in values:
                 values[_dest(flag)] = _convert(flag, kind, default if given is None else given)
+        if not values.get("callback_secret"):  # a flag is seen by every user (ps)
+            values["callback_secret"] = os.environ.get(ENV_CALLBACK_SECRET, "")
         values["accounts"] = parse_accounts(args.account)
         values["voice_accounts"] = parse_accounts(args.voice_account, "--voice-account",
                                                   "SID:TOKEN")

@@ -181,6 +181,7 @@ class Lifecycle:
                  tracker: Tracker) -> None:
         self.redis = redis
         self._metrics = metrics
+        metrics.redis_up.set_function(lambda: 1.0 if redis.healthy else 0.0)
         self._book = book
         self._tracker = tracker
         self._gateways: Mapping[str, Gateway] = {}

@@ -42,7 +42,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 CALL_DURATION_BUCKETS = (1, 5, 10, 20, 30, 45, 60, 90, 120, 300)
 QUEUE_WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 RECEIPT_RESULTS = ("delivered", "failed", "expired", "parked", "repeated", "intermediate",
-                   "invalid")
+                   "invalid", "orphan_dropped")
 # SMS receipts come within seconds to hours (a phone switched off: up to the validity
 # period, often a day or two); past a day, +Inf.
 RECEIPT_LATENCY_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 43200,
@@ -101,8 +101,14 @@ class DaemonMetrics:
             "receipt never came (daemon.receipt_timeout_h)", registry=self.registry)
         self.inbound_messages = Counter(
             "dispatch_inbound_messages", "Messages from recipients (MO) stored, by what they "
-            "were taken for (opt_out, opt_in, help, reply)", ["intent"],
+            "were taken for (opt_out, opt_in, help, reply), or refused as unreadable "
+            "(invalid: not stored)", ["intent"],
             registry=self.registry)
+        self.inbound_rejected = Counter(
+            "dispatch_inbound_rejected", "Posts to the inbound port refused (401) as not "
+            "authentic, by gateway (\"unknown\" if none is named) and reason (unsigned, "
+            "malformed, stale, bad_signature, no_secret, unknown_gateway)",
+            ["gateway", "reason"], registry=self.registry)
         self.dead_letters = Counter(
             "dispatch_dead_letters", "Queue entries that could not be read at all",
             registry=self.registry)
@@ -148,6 +154,9 @@ class DaemonMetrics:
         self.registry.register(self.gateways)
         self.campaigns = CampaignSeries()
         self.registry.register(self.campaigns)
+        self.redis_up = Gauge(
+            "dispatch_redis_up", "1 while Redis answered this daemon's last PING (one every "
+            "2 s), else 0: the messages in hand wait for it", registry=self.registry)
         self.event_loop_lag = Gauge(
             "dispatch_event_loop_lag_seconds", "How late the daemon's event loop woke from "
             f"its last {LOOP_LAG_PERIOD_S:g} s sleep (a busy or blocked loop delays "

@@ -29,6 +29,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import trio
 
@@ -41,7 +42,7 @@ from dispatch.daemon.outbound.reader import Reader
 from dispatch.daemon.outbound.tracker import Tracker
 from dispatch.daemon.outbound.window_waiter import WindowWaiter
 from dispatch.gateways.base import Gateway, Inbound
-from dispatch.httpserver import Handler, serve_listeners
+from dispatch.httpserver import DEFAULT_LIMITS, Handler, Limits, serve_listeners
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ Task = Callable[[], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Ports:
-    inbound: int
+    inbound: int | None  # None: no gateway posts back (SMPP only), no port served
     metrics: int
 
 
@@ -60,6 +61,7 @@ class Endpoint:
 
     handler: Handler
     listeners: Sequence[trio.SocketListener]
+    limits: Limits = DEFAULT_LIMITS  # what one client may take of it
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class Serving:
     """What answers the outside world and runs beside the pipeline: up before the daemon
     says it is ready."""
 
-    inbound: Endpoint  # the gateways' callbacks, /healthz
+    inbound: Endpoint | None  # the gateways' callbacks, /healthz; None: none posts back
     metrics: Endpoint
     gateways: Mapping[str, Gateway]
     inbox: Inbound  # where the gateways hand receipts and replies
@@ -139,8 +141,9 @@ class Daemon:
         serving = self._serving
         for worker in serving.workers:
             nursery.start_soon(worker)
-        inbound = await nursery.start(serve_listeners, serving.inbound.handler,
-                                      serving.inbound.listeners)
+        inbound = (None if serving.inbound is None else
+                   await nursery.start(partial(serve_listeners, limits=serving.inbound.limits),
+                                       serving.inbound.handler, serving.inbound.listeners))
         metrics = await nursery.start(serve_listeners, serving.metrics.handler,
                                       serving.metrics.listeners)
         for gateway in serving.gateways.values():

@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # types only: the interface itself runs nothing
     from dispatch.httpserver import Handler
 
 
+INVALID_REPLY = "invalid_reply"  # Inbound.not_recorded: a reply refused as unreadable
+
+
 class Inbound(Protocol):
     """Where adapters hand what gateways send us. Each call returns once it is recorded, so
     an adapter acknowledges to the gateway only what can no longer be lost."""
@@ -51,7 +54,8 @@ class Inbound(Protocol):
 
     def not_recorded(self, kind: str, count: int = 1) -> None:
         """Receipts received but not recorded, counted in the metrics: "intermediate" (only
-        acknowledged: enroute, accepted...) or "invalid" (refused as unreadable)."""
+        acknowledged: enroute, accepted...) or "invalid" (refused as unreadable); or
+        replies refused as unreadable: INVALID_REPLY."""
         ...
 
 

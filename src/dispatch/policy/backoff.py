@@ -5,6 +5,11 @@ Jittered, the wait is drawn between half and all of that ceiling, so that what f
 together (thousands of messages throttled at once, the binds of several daemons after an
 SMSC restart) does not come back together.
 
+A message the gateway throttled ("too fast": it did not take it) is not backed off: the
+wait would grow with each throttle, to minutes for the unlucky few of a long run, while the
+gateway takes messages at its pace all along. It waits the gateway's hint, then goes back
+at the pace the gateway accepts messages (`ThrottlePace`).
+
 Used by the daemon's retries of transient gateway errors (`RetryPolicy`: jittered, the
 gateway's Retry-After as a floor), the SMPP binds' reconnections (`Retries`: jittered,
 counting its own attempts) and the simulator's posts of receipts and replies (the bare
@@ -13,8 +18,9 @@ ceiling: its tests predict the delays).
 
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -78,5 +84,65 @@ class RetryPolicy:
         jittered backoff, with the gateway's own Retry-After, when given, as a floor."""
         return max(Backoff(self.base_s, self.max_s).jittered(attempt, rng), hint_s or 0.0)
 
+    def throttled_after(self, hint_s: float | None) -> float:
+        """The least a throttled message waits: the gateway's own hint (Retry-After, SMPP's
+        second), else the first step of the backoff; never more with each throttle."""
+        return hint_s if hint_s is not None else self.base_s
+
     def gives_up(self, attempt: int) -> bool:
         return attempt >= self.max_attempts
+
+
+@dataclass
+class ThrottlePace:
+    """The rate throttled messages go back to a gateway at: `headroom` times the rate it
+    accepted messages at lately (a count decayed over `window_s`), at least `floor`; a
+    token bucket holding `burst_s` of it. Pure: time is passed in.
+
+    Following what the gateway takes spreads a wave of throttled messages over the time
+    the gateway needs for them, and keeps them coming at its pace however often each one
+    was throttled. The headroom probes above it: the accepted rate alone would shrink
+    the pace with every throttle (half throttled: half as fast each round), and only the
+    gateway knows when it takes more."""
+
+    headroom: float = 2.0
+    floor: float = 20.0
+    window_s: float = 1.0
+    burst_s: float = 0.02
+    _level: float = field(default=0.0, init=False)  # accepted, decayed
+    _at: float = field(default=-math.inf, init=False)
+    _tokens: float = field(default=0.0, init=False)
+    _refilled: float = field(default=-math.inf, init=False)
+
+    def accepted(self, now: float, count: int) -> None:
+        """The gateway accepted `count` messages."""
+        self._level = self._decayed(now) + count
+        self._at = now
+
+    def rate(self, now: float) -> float:
+        """Throttled messages per second that may go back now."""
+        return max(self.floor, self.headroom * self._decayed(now) / self.window_s)
+
+    def wait_s(self, now: float) -> float:
+        """Seconds until one may go (0: now)."""
+        rate = self.rate(now)
+        capacity = max(1.0, rate * self.burst_s)
+        elapsed = max(0.0, now - self._refilled)
+        self._tokens = capacity if math.isinf(elapsed) else min(
+            capacity, self._tokens + elapsed * rate)
+        self._refilled = max(self._refilled, now)
+        # A hair short of a token counts as one: the wait would be lost in the clock's
+        # float (now + 1e-17 == now) and the caller would wake at once, again and again.
+        return 0.0 if self._tokens >= 1 - 1e-9 else (1 - self._tokens) / rate
+
+    def take(self, now: float) -> bool:
+        """One may go now (and is counted)."""
+        if self.wait_s(now) > 0:
+            return False
+        self._tokens -= 1
+        return True
+
+    def _decayed(self, now: float) -> float:
+        if math.isinf(self._at):
+            return 0.0
+        return self._level * math.exp(-max(0.0, now - self._at) / self.window_s)

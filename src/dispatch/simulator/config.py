@@ -114,6 +114,9 @@ class SimulatorConfig:
     reply_delay_ms: float = 200.0  # after the message's receipt was sent
     reply_jitter_ms: float = 0.0
     mo_url: str = ""  # HTTP MO webhook; "": the callback URL with the path /inbound
+    # Receipts and replies posted to the daemon are signed with it (dispatch.signing), as
+    # the daemon's gateway setting inbound_secret expects; "": sent unsigned.
+    callback_secret: str = ""
     # The text of an opt-out confirmation: one per (number, line) is counted in
     # `confirmations`, not in `sent_after_stop` (see replies.py).
     confirmation_text: str = DEFAULT_OPTOUT_TEXT

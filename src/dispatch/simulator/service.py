@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import trio
 
-from dispatch.httpserver import serve_http
+from dispatch.httpserver import Limits, serve_http
 from dispatch.simulator.config import SimulatorConfig
 from dispatch.simulator.http.faults import FaultDecider
 from dispatch.simulator.http.gateway import HttpGateway
@@ -107,8 +107,14 @@ class Simulator:
                           ) -> None:
         with self._http_scope:
             await serve_http(self.gateway, self.config.host, self.config.http_port,
-                             what="HTTP", setting="--http-port",
+                             what="HTTP", setting="--http-port", limits=GATEWAY_LIMITS,
                              task_status=task_status)
+
+
+# A gateway takes what the daemon sends: batches of any configured size (16 MiB: as
+# before the inbound port's bounds), from any number of senders.
+GATEWAY_LIMITS = Limits(max_connections=4096, max_body_bytes=16 * 1024 * 1024,
+                        request_timeout_s=60.0)
 
 
 def _no_smsc_stats() -> dict[str, Any]:

@@ -191,8 +191,9 @@ def normalise_message_id(raw: str, base: int | None = None) -> str:
     """A key under which the forms one SMSC gives of one message id compare equal.
 
     Without a base, only what cannot change an id's meaning is folded: surrounding blanks
-    and NULs, letter case, a `0x` prefix, and leading zeros of an id made of hex digits
-    (`0x00AB12`, `ab12` and `00AB12` give `ab12`; `000123` gives `123`).
+    and NULs (and whatever follows a NUL inside), letter case, a `0x` prefix, and leading
+    zeros of an id made of hex digits (`0x00AB12`, `ab12` and `00AB12` give `ab12`;
+    `000123` gives `123`).
 
     Hex against decimal (submit_sm_resp `1A2B`, receipt text `6699`, Kannel's msg-id-type)
     cannot be guessed from one string: `255` is a valid hex id too, and an SMSC numbering
@@ -203,7 +204,8 @@ def normalise_message_id(raw: str, base: int | None = None) -> str:
     Declare both bases of a connector (submit_sm_resp and receipt text) or neither: a
     decimal key never equals a textual one.
     """
-    cleaned = raw.strip().strip("\0").strip().lower()
+    # A C-Octet String ends at its NUL: what follows one inside (an SMSC's bug) is not id.
+    cleaned = raw.strip().strip("\0").partition("\0")[0].strip().lower()
     if base == 10 and _DECIMAL.fullmatch(cleaned):
         return str(int(cleaned))
     unprefixed = cleaned[2:] if cleaned.startswith("0x") else cleaned

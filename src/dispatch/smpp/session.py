@@ -113,6 +113,7 @@ class Session:
         self._peer_closed = False
         self._error: ProtocolError | None = None
         self._bind_pending: int | None = None  # command id of a bind awaiting its response
+        self._unbinding = False  # an unbind was sent or received: its response unbinds
         self._enter(State.OPEN)
 
     def _enter(self, state: State) -> None:
@@ -191,6 +192,8 @@ class Session:
                                 f"is not allowed in state {self.state}")
         if command_id in _BINDS:
             self._bind_pending = command_id
+        elif command_id == CommandId.UNBIND:
+            self._unbinding = True
         return pdu
 
     def _reject(self, reply: Pdu, command_id: int, reason: str) -> Rejected:
@@ -211,6 +214,8 @@ class Session:
         data = encode_pdu(pdu)
         if pdu.command_id in _BINDS:
             self._bind_pending = pdu.command_id
+        elif pdu.command_id == CommandId.UNBIND:
+            self._unbinding = True
         return data
 
     def _check_sendable(self, command_id: int) -> None:
@@ -234,7 +239,11 @@ class Session:
             self._bind_pending = None
             if pdu.command_status == Status.ESME_ROK:
                 self._enter(_BINDS[CommandId(bind_pending)])
-        elif command_id == CommandId.UNBIND_RESP and self.state is not State.CLOSED:
+        elif command_id == CommandId.UNBIND_RESP and self._unbinding \
+                and self.state is not State.CLOSED:
+            # Only the answer to an unbind: a stray unbind_resp leaves the bind as it is
+            # (the simulator went on delivering to a session it took for unbound).
+            self._unbinding = False
             self._enter(State.UNBOUND)
 
     def close(self) -> None:

@@ -58,14 +58,23 @@ def encode_tlv(tag: int, value: TlvValue) -> bytes:
 
 
 def _raw_value(tag: int, value: TlvValue) -> bytes:
+    # Each value of the type decoding gives for its tag (typed_value), so that what is
+    # sent reads back as it was: a str for a u16 tag would come back an int, bytes for a
+    # C-string tag a str.
+    kind = TLV_KINDS.get(tag)
     if isinstance(value, bytes):
+        if kind is TlvKind.CSTRING:
+            raise SmppEncodeError(f"TLV 0x{tag:04x}: a C-string tag, give str")
+        if kind is not None and len(value) == kind.value:
+            raise SmppEncodeError(f"TLV 0x{tag:04x}: an integer tag, give int")
         return value
     if isinstance(value, str):
+        if kind is not TlvKind.CSTRING:
+            raise SmppEncodeError(f"TLV 0x{tag:04x}: not a C-string tag, give bytes or int")
         try:
             return value.encode("latin-1") + b"\0"
         except UnicodeEncodeError:
             raise SmppEncodeError(f"TLV 0x{tag:04x}: {value!r} is not latin-1") from None
-    kind = TLV_KINDS.get(tag)
     if kind is None or kind.value < 1:
         raise SmppEncodeError(f"TLV 0x{tag:04x}: not an integer tag, give bytes")
     if not 0 <= value < 1 << (8 * kind.value):

@@ -23,6 +23,9 @@ from dispatch.vocabulary import InboundMessage, Outcome, StateCode
 # A receipt map outlives the receipt timeout by this much, so the sweeper finds it.
 MAP_MARGIN_H = 24
 ORPHAN_TTL_S = 3 * 86400
+# Receipts for unknown ids parked at most (daemon.orphan_receipt_cap): forged ones grew
+# Redis by ~100 bytes each, without end.
+ORPHAN_CAP = 100_000
 # States (as HGET gives them) of a number no message of the campaign reached.
 _NEVER_SENT = (None, StateCode.QUEUED.encode(), StateCode.SUPPRESSED.encode())
 
@@ -59,13 +62,14 @@ class AgeCounts:
 class RecordedReceipts:
     counts: list[int]  # delivered, failed, expired, repeated (already final), parked
     ages: dict[str, AgeCounts] = field(default_factory=dict)  # by campaign
+    dropped: int = 0  # unknown, not parked: the orphans hash was full
 
 
 class Queue:
     def __init__(self, redis: Redis, keys: Keys, consumer: str, *,
                  receipt_timeout_h: int = 48, clock: Callable[[], float] = time.time,
-                 scripts: ScriptHost | None = None, reads: CommandLink | None = None
-                 ) -> None:
+                 scripts: ScriptHost | None = None, reads: CommandLink | None = None,
+                 orphan_cap: int = ORPHAN_CAP) -> None:
         """`scripts`: where the per-batch scripts go (default: `redis`); the daemon gives
         its script link, far cheaper per call than coredis. `reads`: where `read_new`
         reads (default: `redis`); the daemon gives a link of its own, whose replies cost
@@ -74,6 +78,7 @@ class Queue:
         self._keys = keys
         self.consumer = consumer
         self.receipt_timeout_h = receipt_timeout_h
+        self.orphan_cap = orphan_cap
         self._clock = clock  # wall clock: receipt maps are named by the hour
         self._reads = reads
         host: ScriptHost = scripts or redis
@@ -175,21 +180,23 @@ class Queue:
                               age_bounds_s: Sequence[float] = ()) -> RecordedReceipts:
         """Final receipts (gateway id, code, reason) applied to their messages, whatever
         their campaigns, in one round trip; unknown ones parked until their submission is
-        recorded (or skipped: `park=False`). With `age_bounds_s` (ascending) and maps that
+        recorded, while fewer than `orphan_cap` are (beyond: counted dropped), or skipped
+        (`park=False`). With `age_bounds_s` (ascending) and maps that
         say when (`now_ds`), the ages of the receipts applied are counted per campaign, in
         Redis: nothing per receipt comes back."""
         flat: list[str] = []
         for receipt in receipts:
             flat += receipt
-        args: list[Any] = [ORPHAN_TTL_S, self._keys.campaign_head, "1" if park else "0",
-                           packed(flat)]
+        args: list[Any] = [ORPHAN_TTL_S, self._keys.campaign_head,
+                           self.orphan_cap if park else 0, packed(flat)]
         timed = maps.now_ds is not None and bool(age_bounds_s)
         if timed:
             args += [maps.now_ds, _packed_bounds(tuple(age_bounds_s))]
         reply = await self._record_receipts(
             keys=[self._keys.orphan_receipts, *maps.keys], args=args)
         return RecordedReceipts([int(count) for count in reply[:5]],
-                                _ages(reply[5], len(age_bounds_s)) if timed else {})
+                                _ages(reply[5], len(age_bounds_s)) if timed else {},
+                                int(reply[6]))
 
     def overdue_maps(self) -> list[str]:
         """Receipt maps older than the receipt timeout that may still exist."""

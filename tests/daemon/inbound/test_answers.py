@@ -28,6 +28,7 @@ from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
 from dispatch.vocabulary import Accepted, InboundMessage, Outbound, Rejected, Retry, SubmitResult
 from tests.daemon.conftest import daemon_for, enqueue, final_counts
+from tests.inbound import CALLBACK_SECRET, signed_json
 
 NUMBER = "+33612345678"
 ANSWERS = AnswerSettings(identity="Dispatch")
@@ -265,7 +266,9 @@ async def test_an_answer_whose_number_was_purged_is_logged_failed(
 
 async def post_inbound(port: int, messages: list[dict[str, str]]) -> None:
     async with httpx.AsyncClient() as client:
-        response = await client.post(f"http://127.0.0.1:{port}/inbound", json=messages)
+        body, headers = signed_json(messages)
+        response = await client.post(f"http://127.0.0.1:{port}/inbound", content=body,
+                                     headers=headers)
         assert response.status_code == 200
 
 
@@ -287,7 +290,7 @@ async def test_with_the_simulator_one_confirmation_per_stop_and_help_answered(
     count = 20
     sim = Simulator(SimulatorConfig(http_port=0, seed=5, receipt_delay_ms=10,
                                     outcomes={"delivered": 1.0}, reply_share=0.5,
-                                    reply_delay_ms=10))
+                                    reply_delay_ms=10, callback_secret=CALLBACK_SECRET))
     numbers = [f"+336{40_000_000 + i:08d}" for i in range(count)]  # as enqueue() writes them
     stops = [n for n in numbers if ReplyDecider(0.5, seed=5).replies(n)]
     quiet = next(n for n in numbers if n not in stops)

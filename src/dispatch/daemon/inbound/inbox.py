@@ -29,7 +29,8 @@ from dispatch.daemon.inbound.replies import ReplyHandler
 from dispatch.daemon.metrics import RECEIPT_LATENCY_BUCKETS, DaemonMetrics
 from dispatch.daemon.outbound.calls import CallBook
 from dispatch.daemon.resilience import with_redis_retry
-from dispatch.store.queue import Queue
+from dispatch.gateways.base import INVALID_REPLY
+from dispatch.store.queue import Queue, ReceiptMaps
 from dispatch.vocabulary import CallEnded, InboundMessage, Keypress, Receipt
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,10 @@ T = TypeVar("T")
 # What receipt_record.lua counts, in its order.
 RECORD_RESULTS = ("delivered", "failed", "expired", "repeated", "parked")
 RECORD_WORKERS = 4  # Redis round trips in flight for receipts that join others
+# Receipts per Lua call: an unknown one is looked for in every receipt map (49 by
+# default), and a script past Redis' 5 s limit answers every other command BUSY: 80 posts
+# of 1 MiB (464,000 receipts) recorded in one call stopped the daemon.
+RECEIPTS_PER_CALL = 2000
 
 
 CALL_WORKERS = 2  # batches of call ends being settled at once
@@ -82,7 +87,10 @@ class Inbox:
         await _handed_over(self._send, receipts)
 
     def not_recorded(self, kind: str, count: int = 1) -> None:
-        self._metrics.receipt_results[kind].inc(count)
+        if kind == INVALID_REPLY:
+            self._metrics.inbound_messages.labels("invalid").inc(count)
+        else:
+            self._metrics.receipt_results[kind].inc(count)
 
     async def calls(self, ended: Sequence[CallEnded]) -> None:
         """Returns once each call's line is free and its message recorded (or waiting to
@@ -133,13 +141,18 @@ class Inbox:
                 job.done.set()
 
     async def _record(self, receipts: list[Receipt]) -> None:
-        rows = [(r.gateway_id, r.code, r.reason) for r in receipts]
         maps = self._queue.receipt_maps()
+        for start in range(0, len(receipts), RECEIPTS_PER_CALL):
+            await self._record_some(receipts[start:start + RECEIPTS_PER_CALL], maps)
+
+    async def _record_some(self, receipts: list[Receipt], maps: ReceiptMaps) -> None:
+        rows = [(r.gateway_id, r.code, r.reason) for r in receipts]
         recorded = await with_redis_retry(
             "receipt_record", lambda: self._queue.record_receipts(
                 rows, maps, age_bounds_s=RECEIPT_LATENCY_BUCKETS), self._metrics)
         for name, count in zip(RECORD_RESULTS, recorded.counts, strict=True):
             self._metrics.receipt_results[name].inc(count)
+        self._metrics.receipt_results["orphan_dropped"].inc(recorded.dropped)
         self._metrics.receipts_aged(recorded.ages, self._gateway_of)
 
 

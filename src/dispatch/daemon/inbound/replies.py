@@ -11,14 +11,25 @@ queued with the reply in one transaction, unless the number opted out of that li
 in the same batch counts: opt-outs are recorded first); an opt-out carries its
 confirmation, queued by the opt-out's own atomic write only if the opt-out is new. The
 daemon's Answerer sends them.
+
+In process first: before anything goes to Redis, each opt-out is noted in the daemon's
+`RecentOptOuts` (and each opt-in lifted from it), which the senders' last check consults
+(outbound/optout_check.py). A message this daemon holds for the number (in a sender's
+batch, the window waiter, the line scheduler, a check on its way to Redis) is suppressed
+from the moment the STOP is read, not from the moment Redis has it. If writing it then
+fails, the gateway resends the STOP; a message held back meanwhile is one that the STOP
+was meant to stop anyway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+import trio
+
 from dispatch import phone
 from dispatch.daemon.outbound.inflight import InFlightNumbers
+from dispatch.daemon.outbound.optout_check import RecentOptOuts
 from dispatch.policy.answers import AnswerTexts
 from dispatch.policy.keywords import Intent, classify
 from dispatch.store.answers import Answer
@@ -28,17 +39,21 @@ from dispatch.vocabulary import InboundMessage, Keypress
 
 SUBMISSION_WAIT_S = 30.0  # at most: a gateway's answer timeout
 OPT_OUT_DIGIT = "9"  # pressed during a call: do not call me again
+LOOKUPS = 16  # campaign lookups of one batch's opt-outs in flight at once
 
 
 class ReplyHandler:
     def __init__(self, queue: Queue, campaigns: Callable[[], Iterable[str]],
                  submitting: InFlightNumbers | None = None, *,
                  texts: AnswerTexts | None = None,
-                 identity_of: Callable[[str], str] = lambda campaign: "") -> None:
+                 identity_of: Callable[[str], str] = lambda campaign: "",
+                 recent: RecentOptOuts | None = None) -> None:
         """`campaigns`: the campaigns a reply may answer (the daemon's campaign book);
         `submitting`: the numbers the daemon's senders are submitting right now; `texts`:
-        the answers to give (None: none); `identity_of`: who a campaign's text names."""
+        the answers to give (None: none); `identity_of`: who a campaign's text names;
+        `recent`: the opt-outs the senders' last check consults in process."""
         self._queue = queue
+        self._recent = recent if recent is not None else RecentOptOuts()
         self._campaigns = campaigns
         self._submitting = submitting or InFlightNumbers()
         self._texts = texts
@@ -46,6 +61,7 @@ class ReplyHandler:
 
     async def handle(self, messages: Sequence[InboundMessage]) -> list[Intent]:
         intents = [classify(message.text) for message in messages]
+        self._note_in_process(messages, intents)  # before any round trip
         opt_outs = await self._change_optouts(messages, intents)
         helps = await self._help_answers(messages, intents)  # after: a STOP beside it holds
         # Acknowledge a STOP only once no submission to that number is under way.
@@ -60,10 +76,22 @@ class ReplyHandler:
         the next call whatever its line, and for the number's queued calls and SMS alike.
         Acknowledged, like a STOP, only once no submission to that number is under way."""
         stops = [press for press in presses if OPT_OUT_DIGIT in press.digits]
+        self._recent.add((_e164(press.source), ALL) for press in stops)
         events = [await self._keypress_event(press) for press in stops]
         await self._queue.optouts.add(events)
         await self._submitting.wait_clear((e.number for e in events), SUBMISSION_WAIT_S)
         return stops
+
+    def _note_in_process(self, messages: Sequence[InboundMessage],
+                         intents: Sequence[Intent]) -> None:
+        """Opt-outs and opt-ins into `recent`, in their order (a STOP then a START of one
+        number leaves it free)."""
+        for message, intent in zip(messages, intents, strict=True):
+            key = (_e164(message.source), line_scope(message.destination))
+            if intent is Intent.OPT_OUT:
+                self._recent.add([key])
+            elif intent is Intent.OPT_IN:
+                self._recent.discard([key])
 
     async def _keypress_event(self, press: Keypress) -> OptOutEvent:
         number = _e164(press.source)
@@ -77,10 +105,12 @@ class ReplyHandler:
         """Record the opt-outs and opt-ins among `messages`; returns the opt-outs."""
         opt_outs: list[OptOutEvent] = []
         opt_ins: list[OptOutEvent] = []
-        for message, intent in zip(messages, intents, strict=True):
-            if intent in (Intent.OPT_OUT, Intent.OPT_IN):
-                event = await self._event(message, intent)
-                (opt_outs if intent is Intent.OPT_OUT else opt_ins).append(event)
+        changes = [(message, intent) for message, intent in zip(messages, intents, strict=True)
+                   if intent in (Intent.OPT_OUT, Intent.OPT_IN)]
+        answered = await self._answered_all(_e164(message.source) for message, _ in changes)
+        for message, intent in changes:
+            event = self._event(message, intent, answered[_e164(message.source)])
+            (opt_outs if intent is Intent.OPT_OUT else opt_ins).append(event)
         await self._queue.optouts.add(opt_outs)
         await self._queue.optouts.remove(opt_ins)
         return opt_outs
@@ -106,13 +136,29 @@ class ReplyHandler:
                 answers += [answer] if answer is not None else []
         return answers
 
-    async def _event(self, message: InboundMessage, intent: Intent) -> OptOutEvent:
+    def _event(self, message: InboundMessage, intent: Intent, answered: list[str]
+               ) -> OptOutEvent:
         number = _e164(message.source)
-        answered = await self._answered(number)
         return OptOutEvent(number, line_scope(message.destination), "mo",
                            line=message.destination, text=message.text,
                            campaign=",".join(answered),
                            answer=self._answer(message, number, intent, answered))
+
+    async def _answered_all(self, numbers: Iterable[str]) -> dict[str, list[str]]:
+        """The campaigns that wrote to each number, looked up side by side: a burst of
+        STOPs in one batch waits for about one round trip before it is written, not for
+        one per STOP."""
+        found: dict[str, list[str]] = {}
+        limiter = trio.CapacityLimiter(LOOKUPS)
+
+        async def look(number: str) -> None:
+            async with limiter:
+                found[number] = await self._answered(number)
+
+        async with trio.open_nursery() as nursery:
+            for number in dict.fromkeys(numbers):
+                nursery.start_soon(look, number)
+        return found
 
     async def _answered(self, number: str) -> list[str]:
         """The campaigns that wrote to `number`."""

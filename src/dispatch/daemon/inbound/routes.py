@@ -1,5 +1,6 @@
 """The daemon's inbound HTTP port: where gateways post receipts and replies (each gateway
-kind brings its routes: Gateway.callbacks), and GET /healthz."""
+kind brings its routes: Gateway.callbacks; each post is authenticated first: auth.py), and
+GET /healthz."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ def gateway_routes(gateways: Iterable[Gateway], inbound: Inbound) -> dict[str, H
         for path, handler in gateway.callbacks(inbound).items():
             routes.setdefault(path, handler)
     return routes
+
+
+def gateway_paths(gateways: Iterable[Gateway], inbound: Inbound) -> dict[str, frozenset[str]]:
+    """The paths each gateway posts to (none: SMPP), for the check of who posted."""
+    return {gateway.name: frozenset(gateway.callbacks(inbound)) for gateway in gateways}
 
 
 def inbound_handler(routes: Mapping[str, Handler], healthz: Handler | None = None

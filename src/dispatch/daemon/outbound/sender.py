@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import trio
 
@@ -40,6 +40,23 @@ from dispatch.vocabulary import Accepted, Outbound, Outcome, Rejected, StateCode
 log = logging.getLogger(__name__)
 
 
+class Answers(Protocol):
+    """A batch's results as they come (gateways.smpp.answers.Answers)."""
+
+    async def first(self) -> list[SubmitResult | None]: ...
+
+    async def rest(self) -> list[SubmitResult | None]: ...
+
+
+@runtime_checkable
+class AnswersEarly(Protocol):
+    """A gateway whose answers to a batch may come far apart (SMPP: a submit_sm never
+    answered waits for its own deadline): the messages answered are recorded without
+    waiting for the laggards."""
+
+    async def submit_early(self, messages: Sequence[Outbound]) -> Answers: ...
+
+
 
 class Lines(Protocol):
     """Where a sender takes (message, line) assignments and gives lines back (LineFeed)."""
@@ -62,8 +79,23 @@ NOT_CALLED_CAP = (f"not called: {CALLS_PER_NUMBER} calls to this number in the l
                   f"{CALL_CAP_DAYS} days already")
 # The line a placed call keeps, and how it is freed when the call ends.
 Keep = Callable[[Message], "tuple[Line, Release] | None"]
+# Called once the gateway answered: frees the lines of the batch but those of `lagging`
+# (messages still unanswered), and returns what frees theirs once they are answered.
+Answered = Callable[[Sequence[Message]], Callable[[], None]]
 PAUSE_RECHECK_S = 1.0  # campaign status is refreshed about once a second
 WAITER_FULL_RECHECK_S = 300.0
+
+
+class Lagging:
+    """Messages sent whose answer lags (a submit_sm waiting for its deadline): waiting,
+    not busy, for the reader's bound on what is held (each holds a window slot: the
+    gateway's windows bound them)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
 
 
 @dataclass(frozen=True)
@@ -80,6 +112,7 @@ class Sending:
     call_cap: CapGuard | None = None  # calls per number across campaigns
     # Each gateway's outages, as the log tells them (first failure, summaries, recovery).
     outages: GatewayOutages = field(default_factory=GatewayOutages)
+    lagging: Lagging = field(default_factory=Lagging)
 
 
 class Sender:
@@ -100,11 +133,15 @@ class Sender:
         self._metrics = metrics
         self._outage = sending.outages.of(gateway.name)
         self._outcomes = outcomes
+        self._lagging = sending.lagging
         self._rng = random.Random()
+        self._early = (gateway.submit_early if isinstance(gateway, AnswersEarly)
+                       and not gateway.places_calls else None)
+        self._later: trio.Nursery | None = None  # where a batch's laggards are waited for
 
     async def run(self, receive: trio.MemoryReceiveChannel[Message]) -> None:
         """Ends when the channel is closed and drained; then closes its outcome channel."""
-        async with receive, self._outcomes:
+        async with receive, self._outcomes, trio.open_nursery() as self._later:
             async for first in receive:
                 batch = [first]
                 drain_ready(receive, batch, self._gateway.batch_size)
@@ -118,6 +155,7 @@ class Sender:
         until their last parts are answered. Ends when `lines` is closed and those are
         done."""
         async with self._outcomes, trio.open_nursery() as spacing:
+            self._later = spacing
             while True:
                 try:
                     batch = await lines.next_assignments(self._gateway.batch_size)
@@ -151,15 +189,22 @@ class Sender:
             windows = 0
 
         release = lines.release_line if spaced else lines.release
+        line_of = {id(message): line for message, line in batch}
 
-        def answered() -> None:  # also when nothing was sent after all
-            now = trio.current_time()
-            while held:
-                release(held.pop(), now)
+        def answered(lagging: Sequence[Message] = ()) -> Callable[[], None]:
+            """Also when nothing was sent after all."""
+            later = [line_of[id(message)] for message in lagging]
+            for line in later:
+                held.remove(line)
+            free(held)
             for _ in range(windows):
                 lines.release_window()
+            return lambda: free(later)
 
-        line_of = {id(message): line for message, line in batch}
+        def free(taken: list[Line]) -> None:
+            now = trio.current_time()
+            while taken:
+                release(taken.pop(), now)
 
         def keep(message: Message) -> tuple[Line, Release] | None:
             """A call was placed: its line stays taken until the call ends."""
@@ -176,7 +221,7 @@ class Sender:
             answered()
 
     async def _send(self, batch: list[Message], sources: list[str] | None = None,
-                    around: tuple[Callable[[], None], Callable[[], None]] | None = None,
+                    around: tuple[Callable[[], None], Answered] | None = None,
                     keep: Keep | None = None) -> None:
         """`sources`: each message's sender (its line); None: the gateway's sender.
         `around`: called right before the batch goes to the gateway, and as soon as the
@@ -217,24 +262,72 @@ class Sender:
         await hand_over(self._outcomes, done)
 
     async def _submit(self, messages: list[Message], outbound: list[Outbound],
-                      done: list[tuple[str, Outcome]],
-                      answered: Callable[[], None] | None = None, keep: Keep | None = None
-                      ) -> None:
+                      done: list[tuple[str, Outcome]], answered: Answered | None = None,
+                      keep: Keep | None = None) -> None:
+        if self._early is not None and not any(item.part_offsets for item in outbound):
+            await self._submit_early(self._early, messages, outbound, done, answered)
+            return
         started = trio.current_time()
         results = await self._gateway.submit(outbound)
         self._metrics.latency.observe(trio.current_time() - started)
-        self._outage.answered(results)
-        accepted_at = time.time()  # wall clock, like the stream entry ids
-        for message, result in zip(messages, results, strict=True):
-            if isinstance(result, Accepted):
-                self._metrics.queue_wait.observe(accepted_at - enqueued_at(message))
-            self._settle(message, result, done, keep)
+        self._answered(messages, results, done, keep)
         if answered is not None:  # after the calls placed took their lines (keep)
-            answered()
+            answered(())
         if self._cap is not None:  # calls not placed give their reservation back
             await self._cap.release([item.to for item, result in zip(outbound, results,
                                                                      strict=True)
                                      if not isinstance(result, Accepted)])
+
+    async def _submit_early(self, early: Callable[[Sequence[Outbound]], Awaitable[Answers]],
+                            messages: list[Message], outbound: list[Outbound],
+                            done: list[tuple[str, Outcome]], answered: Answered | None
+                            ) -> None:
+        """The messages answered soon go to `done`; those whose answer lags are waited
+        for in a task of their own, so this sender takes its next batch meanwhile."""
+        started = trio.current_time()
+        answers = await early(outbound)
+        results = await answers.first()
+        self._metrics.latency.observe(trio.current_time() - started)
+        late = [index for index, result in enumerate(results) if result is None]
+        self._answered([message for message, result in zip(messages, results, strict=True)
+                        if result is not None],
+                       [result for result in results if result is not None], done)
+        lagging = [messages[index] for index in late]
+        free_later = answered(lagging) if answered is not None else None
+        if lagging:
+            numbers = [outbound[index].to for index in late]
+            self._submitting.enter(numbers)  # still submitting once _send left them
+            self._lagging.count += len(lagging)
+            assert self._later is not None
+            self._later.start_soon(self._laggards, answers, lagging, numbers, free_later)
+
+    async def _laggards(self, answers: Answers, messages: list[Message], numbers: list[str],
+                        free: Callable[[], None] | None) -> None:
+        """A batch's messages answered late (or never: their deadline), recorded then."""
+        done: list[tuple[str, Outcome]] = []
+        try:
+            results = [result for result in await answers.rest() if result is not None]
+            self._answered(messages, results, done)
+        finally:
+            self._submitting.leave(numbers)
+            self._lagging.count -= len(messages)
+            if free is not None:
+                free()
+        await hand_over(self._outcomes, done)
+
+    def _answered(self, messages: Sequence[Message], results: Sequence[SubmitResult],
+                  done: list[tuple[str, Outcome]], keep: Keep | None = None) -> None:
+        """The gateway's answers: outcomes to `done`, retries scheduled."""
+        self._outage.answered(results)
+        accepted_at = time.time()  # wall clock, like the stream entry ids
+        accepted = 0
+        for message, result in zip(messages, results, strict=True):
+            if isinstance(result, Accepted):
+                accepted += 1
+                self._metrics.queue_wait.observe(accepted_at - enqueued_at(message))
+            self._settle(message, result, done, keep)
+        if accepted:  # the pace of its throttled messages
+            self._retrier.accepted(self._gateway.name, accepted)
 
     async def _drop_opted_out(self, messages: list[Message], outbound: list[Outbound],
                               done: list[tuple[str, Outcome]]
@@ -323,6 +416,10 @@ class Sender:
                 done.append(outcome(message, StateCode.FAILED, reason))
                 return
             self._metrics.retried.inc()
+            if result.throttled and not result.counts:  # at the gateway's pace
+                self._retrier.schedule_throttled(
+                    self._gateway.name, message, self._policy.throttled_after(result.after_s))
+                return
             delay = self._policy.delay(message.waits, result.after_s, self._rng)
             self._retrier.schedule(self._gateway.name, message, delay)
 

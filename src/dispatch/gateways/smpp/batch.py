@@ -7,18 +7,24 @@ No task per message: the caller's own task waits on `done`, and whoever learns a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import trio
 
 from dispatch.smpp.pdu import SubmitSm
 from dispatch.vocabulary import SubmitResult
 
+# The share of a batch's PDUs still unanswered once the rest are, below which they are
+# counted late (see answers.py); in a batch of fewer than 1/MOSTLY_SHARE, none.
+MOSTLY_SHARE: Final = 0.05
+
 # What a window entry points at: the batch and the index of the PDU in it.
 Ticket = tuple["PendingBatch", int]
 
 
 class PendingBatch:
-    __slots__ = ("done", "pdus", "pending", "results", "starts")
+    __slots__ = ("_mostly_at", "answered", "done", "mostly", "pdus", "pending", "results",
+                 "starts")
 
     def __init__(self, pdus: Sequence[SubmitSm], starts: Sequence[bool] = ()) -> None:
         self.pdus = pdus
@@ -27,8 +33,15 @@ class PendingBatch:
         self.results: list[SubmitResult | None] = [None] * len(pdus)
         self.pending = len(pdus)
         self.done = trio.Event()
+        # Set by the first PDU resolved: how long it took says how long the others should.
+        self.answered = trio.Event()
+        # Set once all but a few (MOSTLY_SHARE) are resolved: the others are late.
+        self.mostly = trio.Event()
+        self._mostly_at = int(len(pdus) * MOSTLY_SHARE)
         if not pdus:
             self.done.set()
+            self.answered.set()
+            self.mostly.set()
 
     def whole_messages(self, start: int, count: int) -> int:
         """`count` cut back so PDUs [start, start + count) end with a whole message, so a
@@ -43,7 +56,11 @@ class PendingBatch:
         if self.results[index] is not None:
             return
         self.results[index] = result
+        if self.pending == len(self.pdus):
+            self.answered.set()
         self.pending -= 1
+        if self.pending <= self._mostly_at:
+            self.mostly.set()
         if not self.pending:
             self.done.set()
 

@@ -3,6 +3,9 @@
     gateway = SmppGateway("operator-a", settings.gateways["operator-a"])
     await nursery.start(gateway.run, inbound)      # binds; started once one is up (or failed)
     results = await gateway.submit(messages)      # one Accepted/Rejected/Retry per message
+    answers = await gateway.submit_early(messages)  # the same, as the answers come:
+    soon = await answers.first()                   #   None for a message still unanswered
+    later = await answers.rest()                   #   (its deadline), from another task
     await gateway.aclose()                         # unbinds politely (bounded), closes
 
 Parts may be spaced out (`Outbound.part_offsets`, for a line's rate): each wave goes once
@@ -24,6 +27,7 @@ import trio
 
 from dispatch.gateways.base import Inbound
 from dispatch.gateways.health import GatewayHealth
+from dispatch.gateways.smpp.answers import Answers
 from dispatch.gateways.smpp.batch import PendingBatch
 from dispatch.gateways.smpp.binder import BindKind, BindSlot
 from dispatch.gateways.smpp.connection import GOODBYE_S
@@ -155,28 +159,39 @@ class SmppGateway:
     async def submit(self, messages: Sequence[Outbound]) -> list[SubmitResult]:
         """Build (or take up again) each message's parts, send the ones still missing in one
         batch, and fold the parts' results into one result per message."""
+        if any(message.part_offsets for message in messages):
+            built = [self._parts(message) for message in messages]
+            pdus = [item.pdus[i] for item in built if not isinstance(item, Rejected)
+                    for i in item.missing()]
+            results = await self._send_spaced(pdus, _offsets(messages, built))
+            return self._results(messages, built, iter(results))
+        return await (await self.submit_early(messages)).all()
+
+    async def submit_early(self, messages: Sequence[Outbound]) -> Answers:
+        """As `submit`, returning once the parts are written: the results come from the
+        Answers, the messages answered first without waiting for the laggards (see
+        answers.py). Parts spaced out (`Outbound.part_offsets`) need `submit`."""
         built = [self._parts(message) for message in messages]
         pdus: list[SubmitSm] = []
         starts: list[bool] = []
+        spans: list[range] = []
         for item in built:
+            missing = [] if isinstance(item, Rejected) else item.missing()
+            spans.append(range(len(pdus), len(pdus) + len(missing)))
             if not isinstance(item, Rejected):
-                missing = item.missing()
                 pdus += [item.pdus[i] for i in missing]
                 starts += [True] + [False] * (len(missing) - 1)
-        if any(message.part_offsets for message in messages):
-            results = await self._send_spaced(pdus, _offsets(messages, built))
-        else:
-            results = await self._send(PendingBatch(pdus, [*starts, True]))
-        return self._results(messages, built, iter(results))
+        batch = PendingBatch(pdus, [*starts, True])
+        if pdus:
+            await self._pool.send(batch)
+
+        def settle(index: int, parts: Sequence[SubmitResult | None]) -> SubmitResult:
+            return self._settle(messages[index], built[index], iter(parts))
+
+        return Answers(batch, spans, settle)
 
     def parts(self, text: str) -> int:
         return part_count(text)
-
-    async def _send(self, batch: PendingBatch) -> list[SubmitResult | None]:
-        if batch.pdus:
-            await self._pool.send(batch)
-            await batch.done.wait()
-        return batch.results
 
     async def _send_spaced(self, pdus: list[SubmitSm], offsets: list[float]
                            ) -> list[SubmitResult | None]:
@@ -213,14 +228,16 @@ class SmppGateway:
 
     def _results(self, messages: Sequence[Outbound], built: list[PartialMessage | Rejected],
                  results: Iterator[SubmitResult | None]) -> list[SubmitResult]:
-        outcomes: list[SubmitResult] = []
-        for message, item in zip(messages, built, strict=True):
-            if isinstance(item, Rejected):
-                outcomes.append(item)
-                continue
-            sent = {index: next(results) for index in item.missing()}
-            outcomes.append(message_result(self._partial.settle(message.reference, item, sent)))
-        return outcomes
+        return [self._settle(message, item, results)
+                for message, item in zip(messages, built, strict=True)]
+
+    def _settle(self, message: Outbound, item: PartialMessage | Rejected,
+                results: Iterator[SubmitResult | None]) -> SubmitResult:
+        """One message's result from its sent parts' (taken from `results` in order)."""
+        if isinstance(item, Rejected):
+            return item
+        sent = {index: next(results) for index in item.missing()}
+        return message_result(self._partial.settle(message.reference, item, sent))
 
     async def aclose(self) -> None:
         """Unbind every connection (each waits at most GOODBYE_S) and stop."""

@@ -50,6 +50,16 @@ def address(digits: str, ton: int) -> str:
     return digits
 
 
+def storable(body: str) -> str:
+    """A decoded text as it is recorded: NULs (padding some SMSCs add, or bytes that were
+    never text: latin-1 or UCS-2 00) dropped at the end and marked U+FFFD inside, so the
+    text reads the same in every tool. (Decoding already replaced what is not text of its
+    alphabet, lone UCS-2 surrogates included: text.decode never raises.)"""
+    if "\0" not in body:
+        return body
+    return body.rstrip("\0").replace("\0", "\ufffd")
+
+
 class MoAssembler:
     def __init__(self, gateway: str, *, max_parts: int = 10_000,
                  timeout_s: float = 600.0) -> None:
@@ -88,7 +98,8 @@ class MoAssembler:
 
     def _completed(self, parts: list[MoPart], sequence: int) -> Completed:
         first = parts[0]
-        body = text.decode(b"".join(part.payload for part in parts), first.data_coding)
+        body = storable(text.decode(b"".join(part.payload for part in parts),
+                                    first.data_coding))
         message = InboundMessage(first.source, first.destination, body, self.gateway)
         return Completed(message, tuple(parts), sequence)
 

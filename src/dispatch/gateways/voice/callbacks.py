@@ -57,4 +57,11 @@ def read_form(request: Request) -> Form:
         text = request.body.decode("utf-8")
     except UnicodeDecodeError:
         raise CallbackError("the body is not UTF-8") from None
-    return {name: values[-1] for name, values in parse_qs(text, keep_blank_values=True).items()}
+    # Percent-escapes that are not UTF-8 (a lone surrogate's %ED%A0%80) decode as U+FFFD;
+    # a NUL (%00) would be stored as is: refused.
+    form = {name: values[-1] for name, values in parse_qs(text, keep_blank_values=True).items()}
+    for name, value in form.items():
+        if "\0" in name or "\0" in value:
+            raise CallbackError(f"field {name[:40].replace(chr(0), '?')!r} holds a NUL "
+                                "character")
+    return form

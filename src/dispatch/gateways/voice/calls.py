@@ -12,6 +12,7 @@ mask any run of digits.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, Final
@@ -93,9 +94,12 @@ def _field(form: Form, name: str) -> str:
 
 def _duration(form: Form) -> float:
     try:
-        return max(0.0, float(form.get("CallDuration", "0") or 0))
+        seconds = float(form.get("CallDuration", "0") or 0)
     except ValueError:
         raise CallbackError("CallDuration is not a number") from None
+    if not math.isfinite(seconds):  # "inf" would stay in the duration histogram's sum
+        raise CallbackError("CallDuration is not a number")
+    return max(0.0, seconds)
 
 
 def _error_text(payload: Any) -> str:

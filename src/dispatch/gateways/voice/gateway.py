@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Final
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import trio
@@ -52,6 +52,13 @@ def build(name: str, config: GatewaySettings, callback_url: str) -> VoiceGateway
     return VoiceGateway(name, config, callback_url)
 
 
+def beside(callback_url: str, path: str) -> str:
+    """`path` beside the callback URL, with its query (which names the gateway: the
+    daemon checks the provider's signature with this gateway's auth token)."""
+    query = urlsplit(callback_url).query
+    return urljoin(callback_url, path.lstrip("/")) + (f"?{query}" if query else "")
+
+
 class VoiceGateway:
     # No bound of its own on the calls being placed (each sender has one request out).
     outstanding: int | None = None
@@ -66,8 +73,8 @@ class VoiceGateway:
         self.concurrency = config.concurrency
         self._ring_timeout = str(round(config.ring_timeout_s))
         self._calls_path = f"/{API_VERSION}/Accounts/{config.account_sid}/Calls.json"
-        self._status_url = urljoin(callback_url, STATUS_PATH.lstrip("/"))
-        self._gather_url = urljoin(callback_url, GATHER_PATH.lstrip("/"))
+        self._status_url = beside(callback_url, STATUS_PATH)
+        self._gather_url = beside(callback_url, GATHER_PATH)
         self._refused_logged_at = -REFUSED_LOG_S
         self._timeout_s = config.timeout_s
         self._reachability = Reachability()

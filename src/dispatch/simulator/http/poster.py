@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 import trio
 
 from dispatch.policy.backoff import Backoff
+from dispatch.signing import signed_headers
 from dispatch.simulator.schedule import BucketSchedule, RetryHeap
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,8 @@ SHUTDOWN_RETRY_S = 0.05
 
 T = TypeVar("T")
 T_contra = TypeVar("T_contra", contravariant=True)
+# The headers that sign one POST: (URL, its items, its body) -> headers.
+Signer = Callable[[str, list[T], bytes], Mapping[str, str]]
 
 
 @dataclass
@@ -78,7 +82,7 @@ class BatchPoster(Generic[T]):
                  encode: Callable[[list[T]], bytes],
                  transport: httpx.AsyncBaseTransport | None = None, *,
                  content_type: str = "application/json",
-                 senders: int = SENDERS_PER_URL) -> None:
+                 senders: int = SENDERS_PER_URL, sign: Signer[T] | None = None) -> None:
         self.name = name  # for the log: "receipts", "replies", "voice callbacks"
         self.counters = PostCounters()
         self.listener: PostListener[T] | None = None
@@ -88,6 +92,7 @@ class BatchPoster(Generic[T]):
         self._transport = transport
         self._headers = {"content-type": content_type}
         self._senders_per_url = senders
+        self._sign = sign
         self._schedule: BucketSchedule[T] = BucketSchedule(TICK_S)
         self._retries: RetryHeap[_Batch[T]] = RetryHeap()
         self._wakeup = trio.Event()
@@ -182,10 +187,16 @@ class BatchPoster(Generic[T]):
     async def _deliver(self, batch: _Batch[T]) -> bool:
         try:
             response = await self._client.post(batch.url, content=batch.body,
-                                               headers=self._headers)
+                                               headers=self._headers_for(batch))
         except (httpx.HTTPError, httpx.InvalidURL):
             return False
         return response.is_success
+
+    def _headers_for(self, batch: _Batch[T]) -> Mapping[str, str]:
+        """Signed at each attempt: a retry carries a fresh timestamp, within the window."""
+        if self._sign is None:
+            return self._headers
+        return {**self._headers, **self._sign(batch.url, batch.items, batch.body)}
 
     def _give_up(self, batch: _Batch[T]) -> None:
         self.counters.failed += len(batch.items)
@@ -206,6 +217,16 @@ class BatchPoster(Generic[T]):
         self._retries.add(due, batch)
         if due < self._wake_if_due_before:
             self._wakeup.set()
+
+
+def hmac_signer(secret: str) -> Signer[Any] | None:
+    """A signer of dispatch v1 signatures with `secret` (None: "", posts go unsigned)."""
+    if not secret:
+        return None
+
+    def sign(url: str, items: list[Any], body: bytes) -> Mapping[str, str]:
+        return signed_headers(secret, body, time.time())
+    return sign
 
 
 def _earliest(first: float | None, second: float | None) -> float | None:

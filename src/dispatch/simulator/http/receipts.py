@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import httpx
 
 from dispatch.simulator.config import ERROR_CODES, SimulatorConfig
-from dispatch.simulator.http.poster import BatchPoster, RetryPolicy
+from dispatch.simulator.http.poster import BatchPoster, RetryPolicy, hmac_signer
 
 Receipt = tuple[str, str, str]  # gateway id, reference, status
 
@@ -29,7 +29,7 @@ class ReceiptPoster(BatchPoster[Receipt]):
     def __init__(self, config: SimulatorConfig,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         super().__init__("receipts", config.receipt_batch, retry_policy(config),
-                         encode_receipts, transport)
+                         encode_receipts, transport, sign=hmac_signer(config.callback_secret))
 
     def skip(self) -> None:
         """A message accepted without a callback URL: no receipt to send."""

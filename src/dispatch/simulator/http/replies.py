@@ -27,7 +27,7 @@ import httpx
 import trio
 
 from dispatch.simulator.config import DELIVERED, SimulatorConfig
-from dispatch.simulator.http.poster import BatchPoster
+from dispatch.simulator.http.poster import BatchPoster, hmac_signer
 from dispatch.simulator.http.receipts import Receipt, retry_policy
 from dispatch.simulator.mo_body import MoRequest
 from dispatch.simulator.replies import ReplyBook, ReplyTicket
@@ -47,9 +47,10 @@ class InjectedCounts:
 
 
 def mo_url_for(callback_url: str) -> str:
-    """The daemon's MO webhook beside its receipt callback: same origin, path /inbound."""
+    """The daemon's MO webhook beside its receipt callback: same origin and query (which
+    names the gateway), path /inbound."""
     parts = urlsplit(callback_url)
-    return urlunsplit((parts.scheme, parts.netloc, MO_PATH, "", ""))
+    return urlunsplit((parts.scheme, parts.netloc, MO_PATH, parts.query, ""))
 
 
 class HttpReplies:
@@ -59,7 +60,8 @@ class HttpReplies:
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.book = book
         self.poster: BatchPoster[ReplyTicket] = BatchPoster(
-            "replies", config.receipt_batch, retry_policy(config), self._encode, transport)
+            "replies", config.receipt_batch, retry_policy(config), self._encode, transport,
+            sign=hmac_signer(config.callback_secret))
         self.injected = InjectedCounts()
         self.poster.listener = _Outcomes(book, self.injected)
         self._mo_url = config.mo_url or None

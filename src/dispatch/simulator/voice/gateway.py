@@ -14,11 +14,13 @@ import math
 import random
 from collections.abc import Sequence
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 import httpx
 import trio
 
 from dispatch.httpserver import Request, Response
+from dispatch.signing import TWILIO_HEADER, twilio_signature
 from dispatch.simulator.config import SimulatorConfig
 from dispatch.simulator.http.poster import BatchPoster
 from dispatch.simulator.http.receipts import retry_policy
@@ -27,6 +29,7 @@ from dispatch.simulator.voice.core import VoiceCore
 from dispatch.simulator.voice.request import (
     Refusal,
     account_of,
+    basic_token,
     check_credentials,
     parse_call,
 )
@@ -43,9 +46,12 @@ class VoiceGateway:
     def __init__(self, config: SimulatorConfig,
                  transport: httpx.AsyncBaseTransport | None = None,
                  id_prefix: str | None = None) -> None:
+        # Each account's auth token, which signs its callbacks as Twilio's do: the
+        # configured ones, else the one a call was placed with (any is taken then).
+        self._tokens = dict(config.voice_accounts)
         self.poster: BatchPoster[Callback] = BatchPoster(
             "voice callbacks", 1, retry_policy(config), encode_callback, transport,
-            content_type=FORM, senders=SENDERS_PER_URL)
+            content_type=FORM, senders=SENDERS_PER_URL, sign=self._sign)
         # Its own random stream: calls shift none of the SMS side's draws.
         seed = None if config.seed is None else f"voice-{config.seed}"
         self.core = VoiceCore(config, random.Random(seed), self.poster, id_prefix)
@@ -59,7 +65,9 @@ class VoiceGateway:
         if account is None:
             return _error(Refusal(404, 20404, f"no such path: {request.path}"))
         try:
-            check_credentials(self._accounts, account, request.headers.get("authorization"))
+            authorization = request.headers.get("authorization")
+            check_credentials(self._accounts, account, authorization)
+            self._learn_token(account, authorization)
             call = parse_call(request.body)
         except Refusal as refusal:
             self.core.counters.rejected += 1
@@ -70,6 +78,19 @@ class VoiceGateway:
         except Refusal as refusal:
             return _error(refusal)
         return Response(status, _ENCODER.encode(answer).encode())
+
+    def _learn_token(self, account: str, authorization: str | None) -> None:
+        token = basic_token(authorization)
+        if token and not self._accounts:
+            self._tokens[account] = token
+
+    def _sign(self, url: str, items: list[Callback], body: bytes) -> dict[str, str]:
+        """X-Twilio-Signature with the call's account token (none known: unsigned)."""
+        token = self._tokens.get(items[0].call.account)
+        if not token:
+            return {}
+        form = parse_qsl(body.decode(), keep_blank_values=True)
+        return {TWILIO_HEADER: twilio_signature(token, url, form)}
 
     def stats(self) -> dict[str, Any]:
         posts = self.poster.counters

@@ -76,6 +76,12 @@ def check_credentials(accounts: Mapping[str, str], url_sid: str,
         raise Refusal(401, 20003, "Authenticate")
 
 
+def basic_token(authorization: str | None) -> str | None:
+    """The token of Basic credentials, None if there are none."""
+    user_token = _basic(authorization)
+    return None if user_token is None else user_token[1]
+
+
 def _basic(authorization: str | None) -> tuple[str, str] | None:
     if authorization is None:
         return None

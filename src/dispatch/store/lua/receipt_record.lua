@@ -3,7 +3,8 @@
 -- is recorded). The sweeper's expiries come this way too, without parking.
 -- KEYS[1] orphans hash   KEYS[2..] receipt maps, newest hour first, one hour apart
 -- ARGV[1] orphan TTL (s)   ARGV[2] the head of campaign keys (Keys.campaign_head)
--- ARGV[3] '1': park unknown receipts, '0': skip them
+-- ARGV[3] how many receipts the orphans hash may hold: unknown receipts are parked while
+--         it has room, counted dropped beyond; '0': skip them (the sweeper's expiries)
 -- ARGV[4] msgpack of a flat list of triples: gateway id, final code ('d' | 'f' | 'x'),
 --         reason
 -- ARGV[5] now, in deciseconds since the start of KEYS[2]'s hour, and ARGV[6] msgpack of
@@ -14,11 +15,17 @@
 -- A receipt's campaign is known only once its correlation is found, so its keys are built
 -- here (head .. id .. '}:state'): the keys of one campaign share a hash tag, but receipts
 -- of several campaigns in one call do not, which a Redis Cluster would refuse.
--- Returns {delivered, failed, expired, repeated (message already final), parked, ages}
+-- The orphans hash expires ARGV[1] after it was created, not after each park: forged
+-- receipts must not keep it alive. A real orphan is adopted (record.lua) within the record
+-- delay, and the hash, emptied, goes: the next one starts a new hash and a new TTL.
+-- Returns {delivered, failed, expired, repeated (message already final), parked, ages,
+-- dropped (unknown, no room to park)}
 -- where ages is a flat list: per campaign met, its id, the sum of the ages (ds), then
 -- the count of each bucket (#bounds + 1 of them).
 local applied = {d = 0, f = 0, x = 0}
-local repeated, parked = 0, 0
+local repeated, parked, dropped = 0, 0, 0
+local room = 0
+if ARGV[3] ~= '0' then room = tonumber(ARGV[3]) - redis.call('HLEN', KEYS[1]) end
 local tallies = {}  -- counts hash -> tally, one per campaign met
 local timed = ARGV[5] ~= nil and ARGV[5] ~= ''
 local now, bounds = 0, {}
@@ -68,16 +75,20 @@ for i = 1, #items, 3 do
       repeated = repeated + 1
     end
     redis.call('HDEL', map_key, gateway_id)
-  elseif ARGV[3] == '1' then
+  elseif room > 0 then
     redis.call('HSET', KEYS[1], gateway_id, code .. '\t' .. reason)
-    parked = parked + 1
+    parked, room = parked + 1, room - 1
+  elseif ARGV[3] ~= '0' then
+    dropped = dropped + 1
   end
 end
 for counts_key, tally in pairs(tallies) do write_tally(counts_key, tally) end
-if parked > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if parked > 0 and redis.call('TTL', KEYS[1]) == -1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
 local flat = {}
 for _, campaign in ipairs(met) do
   flat[#flat + 1] = campaign
   for _, value in ipairs(ages[campaign]) do flat[#flat + 1] = value end
 end
-return {applied.d, applied.f, applied.x, repeated, parked, flat}
+return {applied.d, applied.f, applied.x, repeated, parked, flat, dropped}
