@@ -10,7 +10,7 @@ import trio
 
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.logs import OutageLog
-from dispatch.store.redis import TRANSIENT_ERRORS
+from dispatch.store.redis import REDIS_ERRORS, is_transient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -22,7 +22,8 @@ REDIS_OUTAGE = OutageLog("redis", log, unit="failed calls", extra={"dependency":
 
 
 def redis_failed(exc: BaseException, operation: str = "") -> None:
-    """A Redis call failed for a reason that passes (TRANSIENT_ERRORS): see REDIS_OUTAGE."""
+    """A Redis call failed for a reason that passes (store.redis.is_transient): see
+    REDIS_OUTAGE."""
     REDIS_OUTAGE.failed(error_kind(exc, operation))
 
 
@@ -44,7 +45,9 @@ async def with_redis_retry(operation: str, call: Callable[[], Awaitable[T]],
     while True:
         try:
             result = await call()
-        except TRANSIENT_ERRORS as exc:
+        except REDIS_ERRORS as exc:
+            if not is_transient(exc):
+                raise
             metrics.redis_errors.labels(operation).inc()
             delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
             redis_failed(exc, operation)

@@ -213,3 +213,13 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     LinkUnavailableError,  # an OSError too; named for whoever reads this list
 )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure worth waiting out: TRANSIENT_ERRORS, or Redis answering BUSY (another
+    client's script running past lua-time-limit: it ends, or is killed, and Redis serves
+    again; coredis has no class of its own for it)."""
+    if isinstance(exc, TRANSIENT_ERRORS):
+        return True
+    return (isinstance(exc, coredis.exceptions.ResponseError)
+            and str(exc).startswith("BUSY "))

@@ -41,8 +41,9 @@ REPLY_TIMEOUT_S: Final = 30.0
 READ_SIZE: Final = 65536
 CLIENT_NAME: Final = "dispatch-scripts"
 # Replies that say Redis cannot serve now but will (a failover, a restart loading its data).
+# BUSY: another client's script is running past lua-time-limit; it ends or is killed.
 TRANSIENT_CODES: Final = frozenset({"READONLY", "LOADING", "TRYAGAIN", "MASTERDOWN",
-                                    "CLUSTERDOWN"})
+                                    "CLUSTERDOWN", "BUSY"})
 
 
 # What ends a connection (rather than a call): the next call connects again.

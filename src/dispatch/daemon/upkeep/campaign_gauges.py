@@ -16,7 +16,7 @@ import trio
 
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.store.campaign_gauges import CampaignGauges
-from dispatch.store.redis import TRANSIENT_ERRORS
+from dispatch.store.redis import REDIS_ERRORS, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,9 @@ class CampaignGaugeRefresher:
     async def refresh_once(self) -> None:
         try:
             campaigns = await self._store.read()
-        except TRANSIENT_ERRORS as exc:  # gauges: the next refresh says it again
+        except REDIS_ERRORS as exc:  # gauges: the next refresh says it again
+            if not is_transient(exc):
+                raise
             self._errors.inc()
             log.debug("campaign gauges not refreshed (%s: %s)", type(exc).__name__, exc)
             return

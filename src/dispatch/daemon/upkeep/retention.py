@@ -17,7 +17,7 @@ from dispatch.keys import Keys
 from dispatch.settings import RetentionSettings
 from dispatch.store.purge import purge_expired
 from dispatch.store.purge_lock import PurgeLockLost
-from dispatch.store.redis import TRANSIENT_ERRORS, Redis
+from dispatch.store.redis import REDIS_ERRORS, Redis, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,9 @@ async def _purge_once(redis: Redis, keys: Keys, retention: RetentionSettings, re
     try:
         reports = await purge_expired(redis, keys, time.time(), retention.days, region,
                                       command)
-    except TRANSIENT_ERRORS as exc:
+    except REDIS_ERRORS as exc:
+        if not is_transient(exc):
+            raise
         log.warning("retention purge skipped this time (%s: %s)", type(exc).__name__, exc)
     except PurgeLockLost as exc:
         log.error("retention purge stopped: %s", exc)

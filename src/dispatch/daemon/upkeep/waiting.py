@@ -25,7 +25,7 @@ import trio
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.outbound.messages import Message
 from dispatch.daemon.outbound.window_waiter import WindowWaiter
-from dispatch.store.redis import TRANSIENT_ERRORS
+from dispatch.store.redis import REDIS_ERRORS, is_transient
 from dispatch.store.waiting import WindowWaiting
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,9 @@ class WaitingPublisher:
             return
         try:
             await self._store.publish(counts, gone, self._wall_clock())
-        except TRANSIENT_ERRORS as exc:  # a gauge: the next second says it again
+        except REDIS_ERRORS as exc:  # a gauge: the next second says it again
+            if not is_transient(exc):
+                raise
             self._errors.inc()
             log.debug("waiting counts not published (%s: %s)", type(exc).__name__, exc)
             return
