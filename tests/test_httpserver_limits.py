@@ -15,8 +15,10 @@ import pytest
 import trio
 
 from dispatch.app import inbound_limits
+from dispatch.gateways.http.callbacks import MAX_ITEMS_PER_REQUEST
 from dispatch.httpserver import Handler, Limits, Request, Response, json_response, serve_http
-from dispatch.settings import ConfigError, load_settings
+from dispatch.settings import ConfigError, DaemonSettings, load_settings
+from dispatch.simulator.http.receipts import encode_receipts
 
 LIMITS = Limits(max_connections=4, max_body_bytes=1000, request_timeout_s=1.0)
 
@@ -162,3 +164,12 @@ def test_the_bounds_come_from_the_settings(tmp_path: Path) -> None:
                                      "inbound_max_body_bytes = 4096\n"
                                      "inbound_request_timeout_s = 2.5\n")
     assert inbound_limits(load_settings(tmp_path / "d.toml", env={})) == Limits(16, 4096, 2.5)
+
+
+def test_the_largest_batch_a_gateway_may_post_fits_the_default_body_limit() -> None:
+    """10,000 receipts (the most one request may hold), written as the simulator writes
+    them, with ids and references longer than it uses: not refused 413 by default."""
+    receipts = [(f"gw-{i:033d}", f"1714567890123-{i}:{'x' * 24}", "delivered")
+                for i in range(MAX_ITEMS_PER_REQUEST)]
+    size = len(encode_receipts(receipts))
+    assert size <= DaemonSettings().inbound_max_body_bytes, size

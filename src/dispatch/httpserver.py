@@ -45,7 +45,7 @@ class Limits:
     max_connections: int = 256
     # A request's body. The largest real batch: 10,000 receipts (the most one request may
     # carry) of ~100 bytes is ~1 MB; the simulator posts 200 (~30 KB).
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = 2 * 1024 * 1024
     # From the moment the server waits for a request (connection opened, or the previous
     # response sent) to the last byte of its body: a slow or idle client is dropped.
     request_timeout_s: float = 10.0

@@ -72,8 +72,9 @@ class DaemonSettings:
     # The inbound port's bounds (dispatch.httpserver.Limits). Connections at once: full, a
     # new one takes the slot of the one idle or slow longest (gateways send at once).
     inbound_max_connections: int = 256
-    # A request's body: 413 beyond. The largest real batch, 10,000 receipts, is ~1 MB.
-    inbound_max_body_bytes: int = 1024 * 1024
+    # A request's body: 413 beyond. The largest batch a gateway may post, 10,000 receipts
+    # (gateways.http.callbacks.MAX_ITEMS_PER_REQUEST), is ~1.5 MB as the simulator writes it.
+    inbound_max_body_bytes: int = 2 * 1024 * 1024
     # Seconds for a whole request (head and body) to arrive: slower clients are dropped.
     inbound_request_timeout_s: float = 10.0
     # Receipts for unknown ids (before their submission is recorded) parked in Redis at
