@@ -114,3 +114,29 @@ def test_canvas_writes_a_valid_png() -> None:
     raw = zlib.decompress(data[41:41 + idat_length])
     assert len(raw) == 20 * (1 + 40 * 3)
     assert b"\xff\x00\x00" in raw  # the red line is there
+
+
+def test_faults_reach_the_simulator_and_drop_the_default_ceiling() -> None:
+    """`--faults '--no-response 0.01'`: the gateway loses 1 % of its answers; the ceiling
+    (a fault-free figure, which lost answers would stall) is not run unless asked for."""
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers()
+    bench.add_parser(commands)
+    simulator.add_parser(commands)
+    args = parser.parse_args(["bench", "--gateway", "smpp", "--faults",
+                              "--no-response 0.01 --seed 7"])
+    options = bench.options_from(args)
+    assert options.faults == ("--no-response", "0.01", "--seed", "7")
+    assert options.ceiling_size == 0
+    assert checked(replace(options, ceiling_messages=500)).ceiling_size == 500
+    config = simulator.config_from(parser.parse_args(["simulator",
+                                                      *simulator_flags(options)]))
+    assert config.seed == 7  # the run's flags come after the defaults: they win
+
+
+def test_broken_quoting_in_faults_is_one_line() -> None:
+    parser = argparse.ArgumentParser()
+    bench.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["bench", "--faults", '"unclosed'])
+    with pytest.raises(UserError, match="--faults: No closing quotation"):
+        bench.options_from(args)

@@ -41,6 +41,9 @@ class BenchOptions:
     stall_s: float = 60.0  # stop waiting when no count has moved for this long
     sample_s: float = 0.1
     profile_dir: Path | None = None  # run daemons and simulator under cProfile
+    # Simulator flags added to the fault-free gateway: the faults of a run (`dispatch
+    # simulator --help`), e.g. ("--no-response", "0.01") for 1 % of answers lost.
+    faults: tuple[str, ...] = ()
 
     @property
     def paced(self) -> bool:
@@ -67,6 +70,10 @@ def checked(options: BenchOptions) -> BenchOptions:
     # The ceiling client paces lines by message and sends a message's parts together: on
     # lines a long text's ceiling would be throttled, not measured.
     ceiling = 0 if options.lines and options.text_parts > 1 else options.ceiling_messages
+    # The ceiling is the fault-free rate of the gateway client; a faulty gateway's (lost
+    # answers) would stall the blast: none unless asked for.
+    if options.faults and options.ceiling_messages < 0:
+        ceiling = 0
     return replace(options, batch_size=options.batch_size or batch,
                    concurrency=options.concurrency or concurrency, ceiling_messages=ceiling)
 

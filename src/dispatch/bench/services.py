@@ -26,7 +26,8 @@ def line_address(index: int) -> str:
 
 
 def simulator_flags(options: BenchOptions) -> list[str]:
-    """A gateway with no faults, every message delivered, receipts after a fixed delay."""
+    """A gateway with no faults, every message delivered, receipts after a fixed delay;
+    then the run's faults (--faults), which the simulator's parser checks."""
     flags = ["--http-port", "0", "--profile", "perfect", "--seed", "1",
              "--receipt-delay-ms", f"{options.receipt_delay_ms:g}",
              "--callback-secret", CALLBACK_SECRET]
@@ -39,7 +40,7 @@ def simulator_flags(options: BenchOptions) -> list[str]:
     if options.lines:
         flags += ["--line-rate", f"{options.line_rate:g}",
                   "--line-burst", f"{options.line_burst:g}"]
-    return flags
+    return flags + list(options.faults)
 
 
 def sender_of(options: BenchOptions) -> tuple[str, int]:

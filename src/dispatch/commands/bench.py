@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import sys
 import tempfile
@@ -85,6 +86,10 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, default=None, metavar="FILE",
                         help="write the full report (time series included) as JSON")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--faults", default="", metavar="FLAGS",
+                        help="simulator flags for the gateway's faults, quoted as one "
+                             "argument: --faults '--no-response 0.01' (see dispatch "
+                             "simulator --help)")
 
 
 def options_from(args: argparse.Namespace) -> BenchOptions:
@@ -98,9 +103,18 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
             daemons=args.daemons, enqueue_rate=args.enqueue_rate,
             receipt_delay_ms=args.receipt_delay_ms, ceiling_messages=args.ceiling_messages,
             timeout_s=args.timeout, stall_s=args.stall_timeout, sample_s=args.sample_s,
-            profile_dir=args.profile.resolve() if args.profile else None))
+            profile_dir=args.profile.resolve() if args.profile else None,
+            faults=fault_flags(args.faults)))
     except OptionError as exc:
         raise UserError(str(exc)) from None
+
+
+def fault_flags(text: str) -> tuple[str, ...]:
+    """--faults as the simulator's arguments; one line when its quoting is broken."""
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as exc:
+        raise OptionError(f"--faults: {exc} in {text!r}") from None
 
 
 def handle(args: argparse.Namespace) -> int:
