@@ -4,6 +4,8 @@ SMPP gateway against the test SMSC over real TCP. A success counts nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 import trio
@@ -51,14 +53,21 @@ def test_codes_are_a_small_closed_set() -> None:
     assert errors.counts == {"503": 1, "ESME_RTHROTTLED": 3, "timeout": 1}
 
 
-async def test_http_errors_are_counted_by_status_and_transport_word() -> None:
-    answers: list[httpx.Response | Exception] = []
-
+def scripted(answers: list[httpx.Response | Exception]
+             ) -> Callable[[httpx.Request], httpx.Response]:
+    """A MockTransport handler giving `answers` in order: a response, or an exception
+    raised as the transport's failure."""
     def handle(request: httpx.Request) -> httpx.Response:
         answer = answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
         return answer
+    return handle
+
+
+async def test_http_errors_are_counted_by_status_and_transport_word() -> None:
+    answers: list[httpx.Response | Exception] = []
+    handle = scripted(answers)
 
     config = GatewaySettings(url="http://gw.test", batch_size=1)
     gw = HttpGateway("gw", config, "http://me/receipts", transport=httpx.MockTransport(handle))
@@ -102,12 +111,7 @@ async def test_http_batch_answers_count_their_own_errors() -> None:
 
 async def test_voice_placements_count_error_answers_and_transport_failures() -> None:
     answers: list[httpx.Response | Exception] = []
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+    handle = scripted(answers)
 
     config = GatewaySettings(type="voice", url="https://voice.example", account_sid="AC1",
                              auth_token="s3cret", concurrency=1)
