@@ -70,9 +70,9 @@ def instrument(simulator: Simulator, watch: Watch) -> None:
     replies: Any = simulator.smsc.core.deliveries.replies
     transmitted, accepted = replies.mo_transmitted, replies.accepted
 
-    def mo_transmitted(ticket: Any) -> None:
+    def mo_transmitted(ticket: Any, now: float) -> None:
         watch.on_wire.setdefault(ticket.source.removeprefix("+"), time.time())
-        transmitted(ticket)
+        transmitted(ticket, now)
 
     confirmation = replies.book.confirmation_payloads
 

@@ -56,8 +56,8 @@ def test_only_messages_accepted_after_the_acknowledged_stop_count() -> None:
     replies = book()
     ticket = replies.decide("+33612345678", "CAMPAIGN")
     assert ticket is not None and ticket.stop
-    replies.transmitted(ticket)
-    replies.transmitted(ticket)  # a resend: still one reply sent
+    replies.transmitted(ticket, 1.0)
+    replies.transmitted(ticket, 2.0)  # a resend: still one reply sent, first sent at 1.0
     assert not replies.stopped  # sent, not acknowledged: nothing is counted yet
     replies.settled(ticket, True, now=5.0)
     assert replies.stopped == {("33612345678", "CAMPAIGN"): 5.0}
@@ -67,6 +67,8 @@ def test_only_messages_accepted_after_the_acknowledged_stop_count() -> None:
     stats = replies.stats()
     assert stats["sent_after_stop"] == 1 and stats["stops_acknowledged"] == 1
     assert stats["sent_after_stop_max_ms"] == 250.0
+    assert replies.stop_acks == [(1.0, 4.0)]  # from its first sending to its acknowledgement
+    assert stats["stop_ack_ms"] == {"p50": 4000.0, "p99": 4000.0, "max": 4000.0, "count": 1}
     assert stats["replies"] == {"decided": 1, "sent": 1, "acknowledged": 1, "failed": 0,
                                 "pending": 0}
 

@@ -83,8 +83,8 @@ _FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--smpp-window", "int", "100", "outstanding requests per bind before ESME_RMSGQFUL"),
     ("--smpp-bind-rate", "float", "0", "submit_sm/s per bind, 0 = unlimited"),
     ("--line-rate", "float", "0",
-     "submit_sm/s per source address (line), 0 = unlimited; over it: ESME_RTHROTTLED and "
-     "a line violation"),
+     "messages/s per source address (line), 0 = unlimited; over it: a line violation "
+     "(SMPP: answered ESME_RTHROTTLED; HTTP: accepted, only counted)"),
     ("--line-burst", "float", "0", "line bucket size; 0 = one second of --line-rate"),
     ("--throttle-rate", "float", "0", "probability of ESME_RTHROTTLED regardless of rates"),
     ("--smpp-latency-ms", "float", "0", "submit_sm_resp latency"),

@@ -83,6 +83,7 @@ class GatewayCounters:
     server_errors: int = 0  # injected 5xx, whatever the status
     server_errors_by_status: dict[str, int] = field(default_factory=dict)
     lost_responses: int = 0
+    line_violations: int = 0  # messages over their sender's --line-rate (accepted anyway)
     outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOME_NAMES, 0))
 
     def count_server_error(self, status: int) -> None:

@@ -63,8 +63,8 @@ class ReplyDecider:
 class ReplyTicket:
     """One MO on its way to the daemon; for SMPP, `route` and `system_id` say where."""
 
-    __slots__ = ("is_reply", "key", "line", "parts_left", "route", "sent", "settled",
-                 "source", "stop", "system_id", "text")
+    __slots__ = ("is_reply", "key", "line", "parts_left", "route", "sent", "sent_at",
+                 "settled", "source", "stop", "system_id", "text")
 
     def __init__(self, source: str, line: str, *, is_reply: bool, stop: bool) -> None:
         self.source = source  # the recipient, as the MO's "from"
@@ -74,6 +74,7 @@ class ReplyTicket:
         self.stop = stop  # its text is an opt-out
         self.parts_left = 1
         self.sent = False
+        self.sent_at = 0.0  # when its first part first went out (trio clock)
         self.settled = False
         self.route: tuple[int, int, str, int, int, str] | None = None
         self.system_id = ""
@@ -91,6 +92,9 @@ class ReplyBook:
         self._rng = random.Random(seed)  # its own stream: replies shift no other draw
         self._replied: set[tuple[str, str]] = set()
         self.stopped: dict[tuple[str, str], float] = {}  # pair -> trio time of the ack
+        # Per opt-out MO acknowledged: (first sent, seconds until its acknowledgement). A
+        # daemon acknowledges once the opt-out is recorded, so this bounds that delay.
+        self.stop_acks: list[tuple[float, float]] = []
         self.sent_after_stop = 0
         self.longest_after_stop = 0.0  # seconds between a STOP's ack and a later message
         self.confirmation_text = config.confirmation_text
@@ -143,9 +147,9 @@ class ReplyBook:
             self.sent_after_stop += 1
             self.longest_after_stop = max(self.longest_after_stop, now - stopped_at)
 
-    def transmitted(self, ticket: ReplyTicket) -> None:
+    def transmitted(self, ticket: ReplyTicket, now: float) -> None:
         if not ticket.sent:
-            ticket.sent = True
+            ticket.sent, ticket.sent_at = True, now
             self.sent += ticket.is_reply
 
     def part_settled(self, ticket: ReplyTicket, acknowledged: bool, now: float) -> None:
@@ -165,6 +169,8 @@ class ReplyBook:
         self.acknowledged += ticket.is_reply
         if ticket.stop:
             self.stopped.setdefault(ticket.key, now)
+            if ticket.sent:
+                self.stop_acks.append((ticket.sent_at, now - ticket.sent_at))
 
     def unroutable(self, ticket: ReplyTicket) -> None:
         """Nowhere to send it (no --mo-url and no callback URL): counted failed."""
@@ -178,7 +184,21 @@ class ReplyBook:
                 "stops_acknowledged": len(self.stopped),
                 "sent_after_stop": self.sent_after_stop,
                 "confirmations": self.confirmations,
-                "sent_after_stop_max_ms": round(self.longest_after_stop * 1000, 1)}
+                "sent_after_stop_max_ms": round(self.longest_after_stop * 1000, 1),
+                "stop_ack_ms": _quantiles_ms([delay for _, delay in self.stop_acks])}
+
+
+def _quantiles_ms(seconds: list[float]) -> dict[str, float | int]:
+    """p50, p99 and max in milliseconds (0 when empty), and the count."""
+    ordered = sorted(seconds)
+    if not ordered:
+        return {"p50": 0, "p99": 0, "max": 0, "count": 0}
+
+    def at(share: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 1)
+
+    return {"p50": at(0.5), "p99": at(0.99), "max": round(ordered[-1] * 1000, 1),
+            "count": len(ordered)}
 
 
 def _payloads(text: str) -> dict[int, bytes]:

@@ -21,9 +21,11 @@ from dispatch.simulator.http.gateway import HttpGateway
 from dispatch.simulator.http.receipts import ReceiptPoster
 from dispatch.simulator.http.replies import HttpReplies
 from dispatch.simulator.ledger import GatewayCounters, Ledger
+from dispatch.simulator.live_faults import FaultsRoute, LiveFaults
 from dispatch.simulator.mo import MoRoute
 from dispatch.simulator.replies import ReplyBook
 from dispatch.simulator.smsc.control import SmscControl
+from dispatch.simulator.smsc.policy import RateLimiter
 from dispatch.simulator.smsc.server import Smsc
 from dispatch.simulator.smsc.stats import SmscCounters
 from dispatch.simulator.voice.gateway import VoiceGateway
@@ -42,9 +44,12 @@ class Simulator:
         self.http_replies = HttpReplies(config, self.replies, receipt_transport)
         self.receipts.listener = self.http_replies  # a reply follows its message's receipt
         faults = FaultDecider(config, random.Random(config.seed))
+        self.live_faults = faults.live = LiveFaults()  # POST /faults; both protocols
         counters = GatewayCounters()
+        lines = RateLimiter(config.line_rate, config.line_burst) if config.line_rate \
+            else None
         self.gateway = HttpGateway(self.ledger, faults, self.receipts, counters,
-                                   self.http_replies)
+                                   self.http_replies, lines)
         self.gateway.add_stats(self.replies.stats)
         self.gateway.add_stats(self.http_replies.stats)
         self.voice = VoiceGateway(config, receipt_transport)
@@ -57,7 +62,10 @@ class Simulator:
             self.smsc, control = self._add_smsc(counters)
         else:
             self.gateway.add_stats(_no_smsc_stats)
+        # Last: the lines of both protocols, over what the SMSC's stats said.
+        self.gateway.add_stats(lambda: self._line_violations(counters))
         self.gateway.add_route("/mo", "POST", MoRoute(self.http_replies, control))
+        self.gateway.add_route("/faults", "POST", FaultsRoute(self.live_faults))
         self._http_scope = trio.CancelScope()
 
     def _add_smsc(self, counters: GatewayCounters) -> tuple[Smsc, SmscControl]:
@@ -65,10 +73,15 @@ class Simulator:
         seed = None if self.config.seed is None else f"smsc-{self.config.seed}"
         smsc = Smsc(self.config, self.ledger, counters.outcomes, random.Random(seed),
                     self.replies)
+        smsc.core.policy.live = self.live_faults
         control = SmscControl(smsc)
         self.gateway.add_route("/disconnect", "POST", control.disconnect)
         self.gateway.add_stats(smsc.stats)
         return smsc, control
+
+    def _line_violations(self, counters: GatewayCounters) -> dict[str, int]:
+        smsc = self.smsc.core.counters.line_violations if self.smsc is not None else 0
+        return {"line_violations": smsc + counters.line_violations}
 
     def stats(self) -> dict[str, Any]:
         """What GET /stats answers."""

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
+import trio.testing
 
 from dispatch.simulator import Simulator, SimulatorConfig, serve_simulator
 
@@ -221,3 +222,18 @@ async def test_serve_simulator_reports_its_port() -> None:
                 reply = await client.get(f"http://127.0.0.1:{port}/healthz")
             assert reply.json() == {"ok": True}
             nursery.cancel_scope.cancel()
+
+
+async def test_lines_over_their_rate_are_counted_not_refused(
+        autojump_clock: trio.testing.MockClock) -> None:
+    sim = simulator(line_rate=10.0, line_burst=2.0)
+    with trio.fail_after(100):
+        async with running(sim) as client:
+            items = [batch_item(f"a{i}", **{"from": "+33700000001"}) for i in range(5)]
+            items.append(batch_item("b", **{"from": "+33700000002"}))
+            burst = await client.post("/sms/batch", json={"messages": items})
+            await trio.sleep(0.1)  # one more token for the first line
+            later = await client.post("/sms", json=message("a-later", **{"from": "+33700000001"}))
+    assert burst.status_code == 200 and later.status_code == 200
+    stats = sim.stats()
+    assert (stats["accepted"], stats["line_violations"]) == (7, 3)

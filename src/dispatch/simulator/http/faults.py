@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 
 from dispatch.simulator.config import OutcomePicker, SimulatorConfig
+from dispatch.simulator.live_faults import LiveFaults
 
 SERVER_ERROR_STATUSES = (500, 502, 503)
 
@@ -25,10 +26,12 @@ class FaultDecider:
         self._receipt_delay_s = config.receipt_delay_ms / 1000
         self._receipt_jitter_s = config.receipt_jitter_ms / 1000
         self._outcomes = OutcomePicker(config.outcomes)
+        self.live = LiveFaults()  # the simulator shares its own with the SMSC
 
-    def request_fault(self) -> int | None:
+    def request_fault(self, now: float) -> int | None:
         """The HTTP status of an injected whole-request fault, or None to process it."""
-        if self._p429 and self._rng.random() < self._p429:
+        p429 = max(self._p429, self.live.throttle_share(now))
+        if p429 and self._rng.random() < p429:
             return 429
         if self._p5xx and self._rng.random() < self._p5xx:
             return self._rng.choice(SERVER_ERROR_STATUSES)
@@ -38,11 +41,13 @@ class FaultDecider:
         """True: the messages stay accepted but the client gets a 503."""
         return bool(self._p_lost) and self._rng.random() < self._p_lost
 
-    def response_latency(self) -> float:
-        """Seconds to hold the response back (0 when no latency is configured)."""
+    def response_latency(self, now: float) -> float:
+        """Seconds to hold the response back (0 when no latency is configured and no live
+        stall is on)."""
+        latency = self._latency_s
         if self._latency_jitter_s:
-            return self._latency_s + self._rng.uniform(0, self._latency_jitter_s)
-        return self._latency_s
+            latency += self._rng.uniform(0, self._latency_jitter_s)
+        return max(latency, self.live.stall_s(now))
 
     def receipt_delay(self) -> float:
         if self._receipt_jitter_s:

@@ -3,6 +3,10 @@
 Request handling is the hot path: parse, validate, one ledger lookup and one schedule
 append per message, one JSON encode per response. No message text is kept, and no phone
 number is ever logged.
+
+Lines: with `--line-rate`, each sender ("from") is metered like the SMSC's lines, and a
+message over its line's rate is counted in `line_violations`, but accepted: this API has
+no per-message throttling answer, and the count is what a drill checks.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dispatch.simulator.http.messages import (
 from dispatch.simulator.http.receipts import ReceiptPoster
 from dispatch.simulator.http.replies import HttpReplies
 from dispatch.simulator.ledger import GatewayCounters, Ledger
+from dispatch.simulator.smsc.policy import RateLimiter
 
 Route = Callable[[Request], Awaitable[Response]]
 StatsSource = Callable[[], dict[str, Any]]
@@ -38,8 +43,10 @@ class HttpGateway:
 
     def __init__(self, ledger: Ledger, faults: FaultDecider, receipts: ReceiptPoster,
                  counters: GatewayCounters | None = None,
-                 replies: HttpReplies | None = None) -> None:
+                 replies: HttpReplies | None = None, lines: RateLimiter | None = None
+                 ) -> None:
         self.ledger = ledger
+        self._lines = lines
         self.counters = counters or GatewayCounters()
         self._faults = faults
         self._receipts = receipts
@@ -153,6 +160,8 @@ class HttpGateway:
         """Accept (or replay) one valid message (`message`: its validated body); returns
         its gateway id."""
         gateway_id, accepted_now = self.ledger.submit(*submission)
+        if self._lines is not None and not self._lines.allow(message["from"], now):
+            self.counters.line_violations += 1
         if accepted_now:
             status = self._faults.outcome()
             self.counters.outcomes[status] += 1
@@ -169,7 +178,7 @@ class HttpGateway:
 
     def _injected_fault(self) -> Response | None:
         self.counters.requests += 1
-        status = self._faults.request_fault()
+        status = self._faults.request_fault(trio.current_time())
         if status is None:
             return None
         if status == 429:
@@ -186,7 +195,7 @@ class HttpGateway:
         return await self._delayed(Response(200, _ENCODER.encode(payload).encode()))
 
     async def _delayed(self, response: Response) -> Response:
-        latency = self._faults.response_latency()
+        latency = self._faults.response_latency(trio.current_time())
         if latency:
             await trio.sleep(latency)
         return response

@@ -166,8 +166,9 @@ class _Outcomes:
         self._injected = injected
 
     def first_posted(self, items: Sequence[ReplyTicket]) -> None:
+        now = trio.current_time()
         for ticket in items:
-            self._book.transmitted(ticket)
+            self._book.transmitted(ticket, now)
 
     def settled(self, items: Sequence[ReplyTicket], acknowledged: bool) -> None:
         now = trio.current_time()

@@ -174,7 +174,7 @@ class SmscConnection:
         data = self.session.send(response)
         self.outstanding += 1
         delay = 0.0 if response.command_status == Status.ESME_RMSGQFUL \
-            else self.core.policy.latency()
+            else self.core.policy.latency(now)
         if delay:
             heapq.heappush(self._delayed, (now + delay, next(self._order), data))
         else:

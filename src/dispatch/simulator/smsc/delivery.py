@@ -82,7 +82,7 @@ class ReplyListener(Protocol):
     def receipt_settled(self, ticket: ReplyTicket, now: float) -> None:
         """The receipt of a message whose recipient replies went out (or was given up)."""
 
-    def mo_transmitted(self, ticket: ReplyTicket) -> None: ...
+    def mo_transmitted(self, ticket: ReplyTicket, now: float) -> None: ...
 
     def mo_settled(self, ticket: ReplyTicket, acknowledged: bool, now: float) -> None:
         """One part of the MO was acknowledged (ESME_ROK) or given up."""
@@ -193,10 +193,10 @@ class Deliveries:
             batch = line.take(outlet, free[outlet])
             if batch:
                 self._waiting_count -= len(batch)
-                self._prepare(batch)
+                self._prepare(batch, now)
                 outlet.push(batch, now)
 
-    def _prepare(self, batch: list[Delivery]) -> None:
+    def _prepare(self, batch: list[Delivery], now: float) -> None:
         done = time.time()
         for delivery in batch:
             if delivery.pdu is None and delivery.job is not None:
@@ -205,7 +205,7 @@ class Deliveries:
                 self.counters.receipts_resent += 1
             elif delivery.kind == MO and delivery.reply is not None \
                     and self.replies is not None:
-                self.replies.mo_transmitted(delivery.reply)
+                self.replies.mo_transmitted(delivery.reply, now)
 
     # Answers.
 

@@ -24,6 +24,7 @@ from enum import Enum
 from typing import Final
 
 from dispatch.simulator.config import SimulatorConfig
+from dispatch.simulator.live_faults import LiveFaults
 
 MAX_LINES: Final = 100_000  # line buckets kept; idle (full) ones are forgotten beyond
 
@@ -107,6 +108,7 @@ class SubmitPolicy:
         self._p_error = config.smpp_error
         self._latency_s = config.smpp_latency_ms / 1000
         self._jitter_s = config.smpp_latency_jitter_ms / 1000
+        self.live = LiveFaults()  # the simulator shares its own with the HTTP side
 
     @property
     def lines_seen(self) -> int:
@@ -130,14 +132,17 @@ class SubmitPolicy:
             return Verdict.QUEUE_FULL
         if bind_bucket is not None and not bind_bucket.take(now):
             return Verdict.BIND_THROTTLED
-        if self._p_throttle and rng.random() < self._p_throttle:
+        p_throttle = max(self._p_throttle, self.live.throttle_share(now))
+        if p_throttle and rng.random() < p_throttle:
             return Verdict.THROTTLED
         if self._p_error and rng.random() < self._p_error:
             return Verdict.ERROR
         return Verdict.ACCEPT
 
-    def latency(self) -> float:
-        """Seconds to hold a submit_sm_resp back (0: answer at once)."""
+    def latency(self, now: float) -> float:
+        """Seconds to hold a submit_sm_resp back (0: answer at once); a live stall holds
+        it until the stall ends, at least."""
+        latency = self._latency_s
         if self._jitter_s:
-            return self._latency_s + self._rng.uniform(0, self._jitter_s)
-        return self._latency_s
+            latency += self._rng.uniform(0, self._jitter_s)
+        return max(latency, self.live.stall_s(now))

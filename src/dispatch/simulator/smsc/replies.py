@@ -80,8 +80,8 @@ class SmscReplies:
     def receipt_settled(self, ticket: ReplyTicket, now: float) -> None:
         self._send(ticket, now + self.book.delay())
 
-    def mo_transmitted(self, ticket: ReplyTicket) -> None:
-        self.book.transmitted(ticket)
+    def mo_transmitted(self, ticket: ReplyTicket, now: float) -> None:
+        self.book.transmitted(ticket, now)
 
     def mo_settled(self, ticket: ReplyTicket, acknowledged: bool, now: float) -> None:
         self.book.part_settled(ticket, acknowledged, now)
