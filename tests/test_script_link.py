@@ -190,3 +190,27 @@ async def test_a_silent_server_fails_the_call_transiently_and_is_left(
                     await link.register_script("return 1")()
                 assert len(accepted) == 2
             nursery.cancel_scope.cancel()
+
+
+async def reset_while_logging_in(listener: trio.socket.SocketType) -> None:
+    """Accept a connection and close it with the login unread: the client's read fails
+    with ECONNRESET (Redis SIGKILLed between accepting a connection and answering)."""
+    while True:
+        sock, _ = await listener.accept()
+        await trio.sleep(0.05)  # the login is in the socket's buffer, unread
+        sock.close()
+
+
+async def test_a_connection_reset_while_logging_in_is_transient(
+        silent_listener: tuple[Path, trio.socket.SocketType]) -> None:
+    # It was trio.BrokenResourceError, which no retry loop takes for an outage: a Redis
+    # SIGKILLed at that moment stopped the daemon.
+    path, listener = silent_listener
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reset_while_logging_in, listener)
+            async with open_script_link(f"unix://{path}") as link:
+                assert link is not None
+                with pytest.raises(LinkUnavailableError, match="link not opened"):
+                    await link.register_script("return 1")()
+            nursery.cancel_scope.cancel()

@@ -42,6 +42,7 @@ from dispatch.daemon.campaigns import CampaignBook
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.notify import one_line, sd_notify, watchdog_s
 from dispatch.daemon.outbound.tracker import Tracker
+from dispatch.daemon.resilience import REDIS_BACK
 from dispatch.errors import RedisUnavailableError
 from dispatch.gateways.base import Gateway
 from dispatch.gateways.health import GatewayHealth
@@ -52,6 +53,9 @@ from dispatch.store.redis import REDIS_ERRORS, Redis, ping
 log = logging.getLogger(__name__)
 
 REDIS_CHECK_S = 2.0  # Redis is PINGed this often (each PING bounded: store.redis.ping)
+# ... and this often while it does not answer: its return wakes every task waiting it out
+# (resilience.REDIS_BACK), so this bounds how long a daemon stays idle after an outage.
+REDIS_DOWN_CHECK_S = 0.25
 STATUS_S = 5.0  # the STATUS= line is updated this often
 PROBLEMS_SEPARATOR = " | "
 
@@ -78,7 +82,7 @@ class RedisWatch:
     async def run(self) -> None:
         while True:
             await self.check()
-            await trio.sleep(REDIS_CHECK_S)
+            await trio.sleep(REDIS_CHECK_S if self.down_since is None else REDIS_DOWN_CHECK_S)
 
     async def check(self) -> None:
         try:
@@ -97,6 +101,7 @@ class RedisWatch:
             log.info("Redis answers again, after %.0f s without (%s)",
                      now - self.down_since, self._place)
             self.down_since = None
+            REDIS_BACK.answered()
         self.last_ok = now
         self._answering.set()
 

@@ -193,8 +193,15 @@ class ScriptLink:
     async def _connect(self) -> _Connection:
         # A timeout is a transient failure like a refused connection (trio's own
         # TooSlowError is not one the retry loop knows).
-        with trio.move_on_after(CONNECT_TIMEOUT_S):
-            return _Connection(await _open(self._address, self._name))
+        # So is a connection broken while logging in (Redis killed between accepting it
+        # and answering): trio's BrokenResourceError is no OSError, and escaped the retry
+        # loop and stopped the daemon.
+        try:
+            with trio.move_on_after(CONNECT_TIMEOUT_S):
+                return _Connection(await _open(self._address, self._name))
+        except LINK_FAILURES as exc:
+            raise LinkUnavailableError(
+                f"Redis link not opened: {type(exc).__name__}: {exc}") from exc
         raise LinkUnavailableError(
             f"Redis did not take the connection within {CONNECT_TIMEOUT_S:g} s")
 

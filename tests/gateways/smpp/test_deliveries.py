@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from dispatch.smpp import Status, Tag
@@ -78,7 +79,8 @@ async def test_intermediate_notification_is_only_acknowledged() -> None:
     assert {r.command_status for r in conn.deliver_resps} == {0}
 
 
-async def test_recording_failure_answers_rx_t_appn_so_the_smsc_resends() -> None:
+async def test_recording_failure_answers_rx_t_appn_so_the_smsc_resends(
+        caplog: pytest.LogCaptureFixture) -> None:
     inbound = FakeInbound(fail=True)
     smsc = TestSmsc()
     with trio.fail_after(10):
@@ -86,8 +88,13 @@ async def test_recording_failure_answers_rx_t_appn_so_the_smsc_resends() -> None
             conn = await smsc.connection(0)
             await conn.send(receipt_pdu("1"), mo_pdu("STOP"))
             await smsc.until(lambda: len(conn.deliver_resps) == 2)
-            assert gw.stats.inbound_failures == 2
+            await conn.send(receipt_pdu("2"))
+            await smsc.until(lambda: len(conn.deliver_resps) == 3)
+            assert gw.stats.inbound_failures == 3
     assert {r.command_status for r in conn.deliver_resps} == {Status.ESME_RX_T_APPN}
+    # One line for the outage (Redis away fails every deliver_sm), naming the cause.
+    told = [r.getMessage() for r in caplog.records if "recording what" in r.getMessage()]
+    assert len(told) == 1 and "failing" in told[0] and "RuntimeError: redis is down" in told[0]
 
 
 async def test_mo_single_part_reaches_inbound_with_e164_source() -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import trio
@@ -112,9 +112,13 @@ class LineFeed:
         self.scheduler.release_line(line, sent_until)
         self.spacing -= 1
 
-    def delay(self, lines: Sequence[Line], delay_s: float) -> None:
-        """The assignments on `lines` go out `delay_s` after they were taken."""
-        self.scheduler.delay(lines, delay_s)
+    def marks(self, lines: Iterable[Line]) -> dict[Line, float]:
+        """Where `lines` stand, right after a take (see LineScheduler.delay)."""
+        return self.scheduler.marks(lines)
+
+    def delay(self, marks: Mapping[Line, float], delay_s: float) -> None:
+        """The assignments taken at `marks` go out `delay_s` after they were taken."""
+        self.scheduler.delay(marks, delay_s)
 
     def push(self, campaign: Campaign, messages: Sequence[Message]) -> None:
         """Queue messages of `campaign` for a line of its pool."""

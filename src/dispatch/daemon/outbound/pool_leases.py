@@ -26,7 +26,7 @@ from typing import Any, Final
 
 import trio
 
-from dispatch.daemon.resilience import REDIS_OUTAGE, redis_failed
+from dispatch.daemon.resilience import REDIS_BACK, redis_failed, redis_recovered
 from dispatch.lines.scheduler import LineScheduler
 from dispatch.store.line_leases import LeaseCycle, LineLeases
 from dispatch.store.redis import REDIS_ERRORS, TRANSIENT_ERRORS
@@ -81,7 +81,10 @@ class PoolLeases:
                             self._pool)
                 self._let_go(set(self._held) | self._giving)
                 self._on_change()
-            await trio.sleep_until(next_at)
+            if cycle is None:  # Redis away: try again as soon as it answers
+                await REDIS_BACK.sleep(next_at - trio.current_time())
+            else:
+                await trio.sleep_until(next_at)
 
     async def _cycle(self) -> LeaseCycle | None:
         with trio.move_on_after(self._ttl_s * RENEW):
@@ -94,7 +97,7 @@ class PoolLeases:
             except REDIS_ERRORS as exc:
                 log.warning("pool %s: lease cycle failed: %s", self._pool, exc)
             else:
-                REDIS_OUTAGE.recovered()
+                redis_recovered()
                 return cycle
         return None
 

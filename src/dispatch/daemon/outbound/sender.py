@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -69,7 +69,9 @@ class Lines(Protocol):
 
     def release_line(self, line: Line, sent_until: float) -> None: ...
 
-    def delay(self, lines: Sequence[Line], delay_s: float) -> None: ...
+    def marks(self, lines: Iterable[Line]) -> dict[Line, float]: ...
+
+    def delay(self, marks: Mapping[Line, float], delay_s: float) -> None: ...
 
 
 # Why a message was never sent, as recorded.
@@ -161,16 +163,18 @@ class Sender:
                     batch = await lines.next_assignments(self._gateway.batch_size)
                 except trio.EndOfChannel:
                     return
+                # Where the lines stood when this batch was taken: what its delay moves.
+                marks = lines.marks(line for _, line in batch)
                 spaced = [assignment for assignment in batch if assignment[0].part_offsets]
                 if spaced:
-                    spacing.start_soon(self._send_on_lines, lines, spaced, True)
+                    spacing.start_soon(self._send_on_lines, lines, spaced, marks, True)
                     batch = [assignment for assignment in batch
                              if not assignment[0].part_offsets]
                 if batch:
-                    await self._send_on_lines(lines, batch)
+                    await self._send_on_lines(lines, batch, marks)
 
     async def _send_on_lines(self, lines: Lines, batch: list[Assignment[Message]],
-                             spaced: bool = False) -> None:
+                             marks: Mapping[Line, float], spaced: bool = False) -> None:
         """One batch of assignments; the lines are charged from the moment the batch goes
         to the gateway (after the opt-out check), and released once it answered, counted
         as used until then (see LineScheduler.release_line: a batch that waited on its
@@ -183,7 +187,7 @@ class Sender:
 
         def submitting() -> None:
             nonlocal windows
-            lines.delay(used, trio.current_time() - taken_at)
+            lines.delay(marks, trio.current_time() - taken_at)
             for _ in range(windows):
                 lines.release_window()
             windows = 0

@@ -20,6 +20,7 @@ from dispatch.gateways.base import Inbound
 from dispatch.gateways.smpp.in_order import InOrder
 from dispatch.gateways.smpp.mo import Completed, MoAssembler
 from dispatch.gateways.smpp.stats import ClientStats
+from dispatch.logs import OutageLog
 from dispatch.smpp.constants import Status
 from dispatch.smpp.pdu import DeliverSm
 from dispatch.smpp.receipts import MessageState, read_receipt
@@ -56,6 +57,9 @@ class DeliveryHandler:
                  receipt_id_base: int | None) -> None:
         self.gateway = gateway
         self._inbound = inbound
+        self._recording = OutageLog(f"gateway {gateway}: recording what the SMSC delivers",
+                                    log, unit="items not recorded",
+                                    extra={"gateway": gateway})
         self._assembler = assembler
         self._stats = stats
         self._submit_base = submit_id_base
@@ -147,8 +151,18 @@ class DeliveryHandler:
             await record(items)
         except Exception as exc:  # whatever failed, the SMSC must resend
             self._stats.inbound_failures += len(items)
-            log.warning("gateway %s: recording %d %s failed (%s); answering ESME_RX_T_APPN "
-                        "so the SMSC resends", self.gateway, len(items), what,
-                        type(exc).__name__)
+            # One line when recording starts failing (Redis away: every deliver_sm fails
+            # until it is back), one a minute while it lasts, one when it works again.
+            self._recording.failed(f"{what}: {failure_kind(exc)}; answering ESME_RX_T_APPN "
+                                   "so the SMSC resends", len(items))
             return False
+        self._recording.recovered()
         return True
+
+
+def failure_kind(exc: BaseException) -> str:
+    """`Kind: first line` of the failure, through exception groups (a task group wraps)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
