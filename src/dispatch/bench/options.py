@@ -28,6 +28,9 @@ class BenchOptions:
     line_rate: float = 0.0  # messages/s per line, at the simulator (SMPP source_addr)
     line_burst: float = 0.0  # 0: one second of line_rate, as the simulator counts it
     line_jitter_s: float = 0.05  # the daemon's daemon.line_jitter_s
+    # Submissions outstanding per line (the pool's `concurrency`): 1 for a mobile line; a
+    # short code at hundreds of messages/s needs about its rate times the answer time.
+    line_concurrency: int = 1
     text_parts: int = 1  # SMS parts of the campaign's text (GSM-7)
     batch_size: int = 0  # 0: the gateway's default (DEFAULT_SHAPE)
     concurrency: int = 0

@@ -66,15 +66,18 @@ def pool_section(options: BenchOptions) -> str:
         return ""
     last = line_address(options.lines - 1)
     return (f'\n[pools.bench]\ngateway = "default"\nrate = {options.line_rate:g}\n'
-            f'burst = {options.line_burst:g}\n'
+            f'burst = {options.line_burst:g}\nconcurrency = {options.line_concurrency}\n'
             f'lines = [{{ range = "{line_address(0)}-{last}" }}]\n')
 
 
 def write_daemon_config(path: Path, redis_url: str, consumer: str, options: BenchOptions,
-                        ports: dict[str, int]) -> Path:
+                        ports: dict[str, int], inbound_port: int = 0) -> Path:
+    """`inbound_port`: 0 for any; a daemon restarted mid-run needs the same one (the
+    gateway posts receipts where the submissions said)."""
     path.write_text(
         f'[redis]\nurl = "{redis_url}"\n\n'
-        f'[daemon]\nconsumer = "{consumer}"\ninbound_port = 0\nmetrics_port = 0\n'
+        f'[daemon]\nconsumer = "{consumer}"\ninbound_port = {inbound_port}\n'
+        'metrics_port = 0\n'
         f'line_jitter_s = {options.line_jitter_s:g}\n\n'
         f'[gateways.default]\n{gateway_section(options, ports)}{pool_section(options)}')
     return path
@@ -95,9 +98,9 @@ async def start_simulator(options: BenchOptions, workdir: Path, name: str) -> Ch
 
 
 async def start_daemon(options: BenchOptions, workdir: Path, redis_url: str,
-                       ports: dict[str, int], number: int) -> Child:
+                       ports: dict[str, int], number: int, inbound_port: int = 0) -> Child:
     name = f"daemon-{number}"
     config = write_daemon_config(workdir / f"{name}.toml", redis_url, f"bench-{number}",
-                                 options, ports)
+                                 options, ports, inbound_port)
     return await start_child(name, command(options, name, "run", "--config", str(config)),
                              workdir / f"{name}.log")
