@@ -22,10 +22,11 @@ def test_configuration_errors_wait_the_cap() -> None:
     assert backoff.next_delay() >= 15.0  # and the next failure starts from the cap
 
 
-def test_a_throttled_message_waits_the_hint_however_often_it_was_throttled() -> None:
+def test_a_throttled_message_waits_the_hint_the_first_time_then_the_pace_only() -> None:
     policy = RetryPolicy(max_attempts=5, base_s=0.5, max_s=30.0)
     assert policy.throttled_after(1.0) == 1.0
     assert policy.throttled_after(None) == 0.5
+    assert policy.throttled_after(1.0, again=True) == 0.0
 
 
 def test_the_throttle_pace_is_twice_the_accepted_rate_and_decays_without_acceptances(

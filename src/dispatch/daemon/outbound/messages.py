@@ -18,6 +18,7 @@ class Message:
     values: list[str] | None
     attempts: int = 0  # transient failures that count toward daemon.max_attempts
     waits: int = 0  # every retry, counted or not: drives the backoff
+    throttled: bool = False  # the gateway throttled it before: no hint waited again
     # On a line (see lines.scheduler): the submissions its text takes (SMS parts), and
     # when they cannot all go at once, each part's offset from the first.
     parts: int = 1

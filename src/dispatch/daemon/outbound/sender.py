@@ -421,8 +421,9 @@ class Sender:
                 return
             self._metrics.retried.inc()
             if result.throttled and not result.counts:  # at the gateway's pace
-                self._retrier.schedule_throttled(
-                    self._gateway.name, message, self._policy.throttled_after(result.after_s))
+                after_s = self._policy.throttled_after(result.after_s, again=message.throttled)
+                message.throttled = True
+                self._retrier.schedule_throttled(self._gateway.name, message, after_s)
                 return
             delay = self._policy.delay(message.waits, result.after_s, self._rng)
             self._retrier.schedule(self._gateway.name, message, delay)
