@@ -31,10 +31,11 @@ class RedisBack:
         self._event: trio.Event | None = None
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep `seconds`, or less if Redis answers again meanwhile."""
+        """Sleep `seconds` (none if not positive), or less if Redis answers again
+        meanwhile."""
         if self._event is None:
             self._event = trio.Event()
-        with trio.move_on_after(seconds):
+        with trio.move_on_after(max(0.0, seconds)):
             await self._event.wait()
 
     def answered(self) -> None:
