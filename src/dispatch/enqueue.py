@@ -32,8 +32,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-import trio
-
 from dispatch import consent, phone
 from dispatch.ingest import IngestError, Record, RowSource, format_for, open_source
 from dispatch.keys import Keys
@@ -394,10 +392,6 @@ async def enqueue_rows(redis: Redis, settings: Settings, spec: CampaignSpec,
             item = run.accept(record)
             if item is not None and run.add(item):
                 await run.flush()
-                # A Ctrl-C that came while Trio's own code ran is only raised at a
-                # checkpoint: take it now, before reading on. From a pipe with nothing
-                # more to read (a stalled producer), the next read could block for good.
-                await trio.lowlevel.checkpoint()
         await run.flush()
     except CampaignConflict as exc:  # purged while this run loaded it
         raise EnqueueError(str(exc)) from None
