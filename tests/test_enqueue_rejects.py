@@ -101,6 +101,10 @@ def queued(config: Path) -> int:
     return trio.run(read)
 
 
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def settled_queue(config: Path) -> int:
     """The queue's depth once it stopped growing (enqueue waits for rows), bounded."""
     last, still = -1, 0
@@ -122,8 +126,11 @@ def test_ctrl_c_says_what_was_loaded_and_a_re_run_resumes(config: Path,
     os.mkfifo(fifo)
     command = [sys.executable, "-m", "dispatch", "enqueue", str(fifo), "--campaign", "c1",
                "--text", TEXT, "--sender", SENDER, "--config", str(config)]
+    # As from a terminal: SIGINT handled. A runner started in the background (`cmd &` in
+    # a script) ignores SIGINT, its children inherit that, and Python then leaves Ctrl-C
+    # ignored: the run would wait for more rows for ever.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=default_sigint)
     rows = HEADER + "".join(GOOD.format(11_000_000 + i) for i in range(3_000))
     try:
         with fifo.open("w") as feed:
