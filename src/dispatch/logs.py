@@ -253,6 +253,17 @@ def settings_secrets(gateways: Iterable[Any], redis_url: str = "") -> list[str]:
     return found
 
 
+def error_kind(exc: BaseException, operation: str = "") -> str:
+    """`[operation: ]Kind: first line of the message` (at most 160 characters), of the
+    first error inside exception groups (a task group wraps what its tasks raise): how
+    an outage's cause is told (OutageLog.failed)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    kind = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return (f"{operation}: {kind}" if operation else kind)[:160]
+
+
 class OutageLog:
     """The log lines of one dependency's outages (a gateway, Redis), rate-limited:
 

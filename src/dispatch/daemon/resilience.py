@@ -9,7 +9,7 @@ from typing import TypeVar
 import trio
 
 from dispatch.daemon.metrics import DaemonMetrics
-from dispatch.logs import OutageLog
+from dispatch.logs import OutageLog, error_kind
 from dispatch.store.redis import REDIS_ERRORS, is_transient
 
 log = logging.getLogger(__name__)
@@ -57,13 +57,6 @@ def redis_failed(exc: BaseException, operation: str = "") -> None:
     """A Redis call failed for a reason that passes (store.redis.is_transient): see
     REDIS_OUTAGE."""
     REDIS_OUTAGE.failed(error_kind(exc, operation))
-
-
-def error_kind(exc: BaseException, operation: str = "") -> str:
-    """`[operation: ]Kind: first line of the message` (at most 160 characters)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    kind = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return (f"{operation}: {kind}" if operation else kind)[:160]
 
 
 async def with_redis_retry(operation: str, call: Callable[[], Awaitable[T]],

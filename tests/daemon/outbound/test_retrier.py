@@ -75,20 +75,21 @@ async def test_throttled_messages_come_back_at_the_accepted_pace_not_backed_off(
     assert times[-1] < 1.5
 
 
+async def released_while_accepting(per_second: int) -> list[float]:
+    """When 40 throttled messages go back while the gateway accepts `per_second`."""
+    retrier = Retrier()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(feed_accepted, retrier, per_second)
+        await trio.sleep(5)
+        times = await release_times(retrier, 40, 0.0)
+        nursery.cancel_scope.cancel()
+    return times
+
+
 async def test_the_pace_follows_the_accepted_rate(
         autojump_clock: trio.testing.MockClock) -> None:
-    retrier = Retrier()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(feed_accepted, retrier, 50)
-        await trio.sleep(5)
-        slow = await release_times(retrier, 40, 0.0)
-        nursery.cancel_scope.cancel()
-    retrier = Retrier()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(feed_accepted, retrier, 200)
-        await trio.sleep(5)
-        fast = await release_times(retrier, 40, 0.0)
-        nursery.cancel_scope.cancel()
+    slow = await released_while_accepting(50)
+    fast = await released_while_accepting(200)
     assert slow[-1] - slow[10] == pytest.approx(4 * (fast[-1] - fast[10]), rel=0.1)
 
 

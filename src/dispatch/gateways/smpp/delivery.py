@@ -20,7 +20,7 @@ from dispatch.gateways.base import Inbound
 from dispatch.gateways.smpp.in_order import InOrder
 from dispatch.gateways.smpp.mo import Completed, MoAssembler
 from dispatch.gateways.smpp.stats import ClientStats
-from dispatch.logs import OutageLog
+from dispatch.logs import OutageLog, error_kind
 from dispatch.smpp.constants import Status
 from dispatch.smpp.pdu import DeliverSm
 from dispatch.smpp.receipts import MessageState, read_receipt
@@ -153,16 +153,9 @@ class DeliveryHandler:
             self._stats.inbound_failures += len(items)
             # One line when recording starts failing (Redis away: every deliver_sm fails
             # until it is back), one a minute while it lasts, one when it works again.
-            self._recording.failed(f"{what}: {failure_kind(exc)}; answering ESME_RX_T_APPN "
+            self._recording.failed(f"{error_kind(exc, what)}; answering ESME_RX_T_APPN "
                                    "so the SMSC resends", len(items))
             return False
         self._recording.recovered()
         return True
 
-
-def failure_kind(exc: BaseException) -> str:
-    """`Kind: first line` of the failure, through exception groups (a task group wraps)."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    text = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
