@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dispatch.app import GATEWAY_KINDS, build_gateway
-from dispatch.settings import GatewaySettings, gateway_kinds
+from dispatch.settings import ROUTE_KIND, GatewaySettings, gateway_kinds
 
 
 def test_every_gateway_package_is_a_kind_of_the_composition_root() -> None:
-    assert set(GATEWAY_KINDS) == set(gateway_kinds()) == {"http", "smpp", "voice"}
+    assert set(GATEWAY_KINDS) | {ROUTE_KIND} == set(gateway_kinds()) == {
+        "http", "route", "smpp", "voice"}
 
 
 async def test_each_kind_builds_a_gateway_with_the_interface() -> None:

@@ -185,3 +185,26 @@ def test_pool_for_a_campaign(tmp_path: Path) -> None:
         pool_for(settings, "default", "nice")
     one = load_settings(write(tmp_path, POOL), env={})
     assert pool_for(one, "default", None) == "paris"
+
+
+def test_the_example_config_shows_every_key() -> None:
+    """Each key of every table appears in the example (set, or commented out with its
+    default and what it does): an operator reads there every setting a gateway takes."""
+    import dataclasses
+    import re
+
+    from dispatch.settings import (
+        AnswerSettings,
+        DaemonSettings,
+        EnqueueSettings,
+        GatewaySettings,
+        RedisSettings,
+        RetentionSettings,
+    )
+
+    text = (Path(__file__).parent.parent / "config" / "dispatch.example.toml").read_text()
+    written = set(re.findall(r"^#? ?([a-z_]+) = ", text, re.MULTILINE))
+    for table in (RedisSettings, EnqueueSettings, DaemonSettings, GatewaySettings,
+                  AnswerSettings, RetentionSettings):
+        keys = {f.name for f in dataclasses.fields(table)}
+        assert keys <= written, f"{table.__name__}: not in the example: {keys - written}"

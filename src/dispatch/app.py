@@ -64,7 +64,7 @@ from dispatch.daemon.upkeep.campaign_gauges import CampaignGaugeRefresher
 from dispatch.daemon.upkeep.retention import purge_forever
 from dispatch.daemon.upkeep.sweeper import ReceiptSweeper
 from dispatch.daemon.upkeep.waiting import WaitingPublisher, window_group
-from dispatch.gateways import http, smpp, voice
+from dispatch.gateways import http, route, smpp, voice
 from dispatch.gateways.base import Gateway
 from dispatch.httpserver import Limits, bound_port
 from dispatch.keys import Keys
@@ -73,6 +73,7 @@ from dispatch.listening import open_listeners
 from dispatch.policy.backoff import RetryPolicy
 from dispatch.settings import (
     INBOUND_KINDS,
+    ROUTE_KIND,
     DaemonSettings,
     GatewaySettings,
     Settings,
@@ -95,7 +96,9 @@ log = logging.getLogger(__name__)
 
 # Builds a configured gateway: (name, its settings, the receipt callback URL).
 GatewayBuilder = Callable[[str, GatewaySettings, str], Gateway]
-# Every gateway kind, by the `type` that names it: a package of dispatch.gateways each.
+# Every gateway kind that speaks to a provider, by the `type` that names it: a package of
+# dispatch.gateways each. A route (ROUTE_KIND, the package gateways.route) is built after
+# them, from them.
 GATEWAY_KINDS: Mapping[str, GatewayBuilder] = {
     "http": http.build,
     "smpp": smpp.build,
@@ -129,8 +132,14 @@ def callback_urls(settings: Settings, inbound_port: int | None) -> dict[str, str
 
 
 def build_gateways(settings: Settings, callbacks: Mapping[str, str]) -> dict[str, Gateway]:
-    return {name: build_gateway(name, config, callbacks[name])
-            for name, config in settings.gateways.items()}
+    """Every configured gateway: those that speak to a provider, then the routes over
+    them."""
+    gateways: dict[str, Gateway] = {
+        name: build_gateway(name, config, callbacks[name])
+        for name, config in settings.gateways.items() if config.type != ROUTE_KIND}
+    routes = {name: route.build(name, config, gateways)
+              for name, config in settings.gateways.items() if config.type == ROUTE_KIND}
+    return gateways | routes
 
 
 def callback_url(settings: DaemonSettings, inbound_port: int | None, gateway: str) -> str:

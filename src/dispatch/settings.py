@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pkgutil
+import re
 import tomllib
 import types
 import typing
@@ -103,7 +104,7 @@ class DaemonSettings:
 
 @dataclass(frozen=True)
 class GatewaySettings:
-    type: str = "http"  # a gateway kind: "http", "smpp" or "voice"
+    type: str = "http"  # a gateway kind: "http", "smpp", "voice", or "route" (below)
     # Messages per submit() call; HTTP: 1 = POST /sms, more = POST /sms/batch.
     batch_size: int = 50
     # Sender tasks feeding this gateway (HTTP: requests in flight).
@@ -151,6 +152,20 @@ class GatewaySettings:
     # given: only case, blanks and leading zeros are folded), "hex" or "dec".
     submit_id_base: str = ""
     receipt_id_base: str = ""
+    # --- route: a gateway made of other gateways (dispatch.gateways.route). A campaign
+    # on it goes through its members: the first one in service, or spread by weight; one
+    # that fails is taken out for a while and its traffic goes to the next. A message is
+    # moved to another member only when the first surely did not take it.
+    members: tuple[str, ...] = ()  # SMS gateways configured here, in order of preference
+    # Traffic spread in proportion to these (each member's weight, >= 1); empty: in order.
+    weights: dict[str, int] = field(default_factory=dict)
+    # Numbers starting with a prefix ("+262") use its members instead, in order of
+    # preference (the longest prefix that matches wins): overseas numbers via another
+    # operator.
+    prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    out_after: int = 3  # failed submissions in a row that take a member out of service
+    out_for_s: float = 10.0  # how long out the first time; doubled at each new failure
+    out_max_s: float = 300.0  # ... up to this
 
 
 @dataclass(frozen=True)
@@ -293,6 +308,7 @@ def _check_values(settings: Settings) -> None:
         _check_choice(f"gateways.{name}.inbound_auth", gateway.inbound_auth, INBOUND_AUTH)
         _check_choice(f"gateways.{name}.submit_id_base", gateway.submit_id_base, ID_BASES)
         _check_choice(f"gateways.{name}.receipt_id_base", gateway.receipt_id_base, ID_BASES)
+        _check_route(name, gateway, settings.gateways)
     for key in ("batch_size", "max_attempts", "record_batch_size", "receipt_timeout_h",
                 "inbound_max_connections", "inbound_max_body_bytes", "orphan_receipt_cap"):
         if getattr(settings.daemon, key) < 1:
@@ -314,6 +330,58 @@ def _check_values(settings: Settings) -> None:
     _check_lines(settings)
     if settings.redis.url:
         check_redis_url(settings.redis.url, "redis.url")
+
+
+ROUTE_KIND = "route"
+ROUTE_KEYS = ("members", "weights", "prefixes")
+PREFIX = re.compile(r"\+[0-9]{1,15}")
+
+
+def _check_route(name: str, gateway: GatewaySettings,
+                 gateways: Mapping[str, GatewaySettings]) -> None:
+    """A route's members are SMS gateways configured here; the route keys only on one."""
+    where = f"gateways.{name}"
+    if gateway.type != ROUTE_KIND:
+        for key in ROUTE_KEYS:
+            if getattr(gateway, key):
+                raise ConfigError(f'{where}.{key}: only a route has members (type = "route")')
+        return
+    if not gateway.members:
+        raise ConfigError(f"{where}.members: a route needs at least one member gateway")
+    _check_members(f"{where}.members", gateway.members, gateways)
+    if gateway.weights and set(gateway.weights) != set(gateway.members):
+        raise ConfigError(f"{where}.weights: give a weight to each member and only to them "
+                          f"(members: {', '.join(gateway.members)})")
+    for member, weight in gateway.weights.items():
+        if weight < 1:
+            raise ConfigError(f"{where}.weights.{member}: must be at least 1")
+    for prefix, members in gateway.prefixes.items():
+        if not PREFIX.fullmatch(prefix):
+            raise ConfigError(f'{where}.prefixes.{prefix}: a prefix is "+" and digits, '
+                              f'e.g. "+262"')
+        if not members:
+            raise ConfigError(f"{where}.prefixes.{prefix}: name at least one gateway")
+        _check_members(f"{where}.prefixes.{prefix}", members, gateways)
+    if gateway.out_after < 1:
+        raise ConfigError(f"{where}.out_after: must be at least 1")
+    if not 0 < gateway.out_for_s <= gateway.out_max_s:
+        raise ConfigError(f"{where}.out_for_s: must be more than 0 and at most out_max_s")
+
+
+def _check_members(where: str, members: tuple[str, ...],
+                   gateways: Mapping[str, GatewaySettings]) -> None:
+    if len(set(members)) != len(members):
+        raise ConfigError(f"{where}: a gateway is named twice")
+    for member in members:
+        if member not in gateways:
+            raise ConfigError(f"{where}: unknown gateway {member!r} (configured: "
+                              f"{', '.join(sorted(gateways))})")
+        kind = gateways[member].type
+        if kind == ROUTE_KIND:
+            raise ConfigError(f"{where}: {member!r} is a route; a route's members are "
+                              f"gateways")
+        if kind == "voice":
+            raise ConfigError(f"{where}: {member!r} places calls; a route carries SMS")
 
 
 def check_redis_url(url: str, where: str) -> None:
@@ -548,6 +616,11 @@ def _build(cls: type[T], raw: Any, where: str) -> T:
 def _convert(hint: Any, value: Any, name: str) -> Any:
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, name)  # type: ignore[arg-type]
+    if typing.get_origin(hint) is tuple:  # an array of one scalar type: tuple[str, ...]
+        item_type = typing.get_args(hint)[0]
+        if not isinstance(value, list):
+            raise ConfigError(f"{name}: expected an array, got {_describe(value)}")
+        return tuple(_scalar(item_type, v, f"{name}[{i}]") for i, v in enumerate(value))
     if typing.get_origin(hint) is dict:
         _, item_type = typing.get_args(hint)
         if not isinstance(value, dict):

@@ -114,6 +114,12 @@ class Retry:
     # by gateway in the metrics, since on a line it means a rate was not respected. Not
     # part of equality: a throttled retry is the same decision, with a label for metrics.
     throttled: bool = field(default=False, compare=False)
+    # The gateway certainly did not take the message: no connection or bind to send on, or
+    # an answer that refuses it (throttled, busy, an error status). A route (gateways.route)
+    # may then send it through another gateway without risking a second SMS. False: its
+    # fate is unknown (no answer in time, connection lost after sending), or partly taken
+    # (a part of a long SMS accepted): it may only be retried where it went.
+    unsent: bool = field(default=False, compare=False)
 
 
 SubmitResult = Accepted | Rejected | Retry

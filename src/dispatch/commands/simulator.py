@@ -72,12 +72,15 @@ _FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--error-429", "float", "0", "probability of a 429 throttled answer"),
     ("--error-5xx", "float", "0", "probability of a 500/502/503 answer"),
     ("--lost-response", "float", "0",
-     "probability that a request is accepted but answered 503 anyway"),
+     "probability that a request is accepted but answered 504 anyway (lost answer)"),
     ("--receipt-delay-ms", "float", "200", "delay between acceptance and receipt"),
     ("--receipt-jitter-ms", "float", "0", "uniform random extra receipt delay"),
     ("--outcomes", "outcomes", DEFAULT_OUTCOMES_TEXT, "receipt status mix, NAME=WEIGHT,..."),
     ("--receipt-batch", "int", "200", "receipts per callback POST, at most"),
     ("--seed", "seed", "", "seed of the random generator; absent = random"),
+    ("--journal", "str", "",
+     "file where the reference of every message accepted is appended before the answer "
+     "goes out: what a killed simulator took survives it (drills, tests)"),
     # The SMSC.
     ("--smpp-port", "port", "", "SMPP port; 0 = any free port; absent = no SMSC"),
     ("--smpp-window", "int", "100", "outstanding requests per bind before ESME_RMSGQFUL"),

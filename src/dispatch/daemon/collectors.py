@@ -6,6 +6,9 @@
   Histogram takes one observation at a time).
 - GatewaySeries: dispatch_gateway_errors_total{gateway,code}, dispatch_gateway_up{gateway}
   and dispatch_smpp_binds{gateway,state}, read from each gateway (`errors`, `health()`).
+- RouteSeries: dispatch_route_member_in_service{route,gateway},
+  dispatch_route_switches_total{route,gateway,direction} and
+  dispatch_route_rerouted_messages_total{route,gateway}, read from each route.
 - CampaignSeries: dispatch_campaign_messages{campaign,state} and
   dispatch_queue_depth{campaign}, from the campaign counts read in Redis every few seconds
   by one daemon only (daemon/upkeep/campaign_gauges.py); a campaign's series go once it
@@ -27,6 +30,7 @@ from prometheus_client.registry import Collector
 
 from dispatch.gateways.errors import GatewayErrors
 from dispatch.gateways.health import GatewayHealth
+from dispatch.gateways.route import RouteGateway
 from dispatch.store.campaign_gauges import CampaignGauge
 from dispatch.store.queue import AgeCounts
 from dispatch.vocabulary import ALL_STATES, QUEUED
@@ -125,6 +129,49 @@ class GatewaySeries(Collector):
             GaugeMetricFamily(
                 "dispatch_smpp_binds", "SMPP submitting binds of this daemon by state "
                 "(bound, unbound), per gateway", labels=["gateway", "state"]),
+        )
+
+
+class RouteSeries(Collector):
+    """Which members of each route are in service, their switches and the messages moved
+    off them, read when scraped (every series shown from the start, zeros included)."""
+
+    def __init__(self) -> None:
+        self._routes: list[RouteGateway] = []
+
+    def watch(self, route: RouteGateway) -> None:
+        self._routes.append(route)
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterable[Metric]:
+        in_service, switches, rerouted = self._families()
+        for route in self._routes:
+            for member in route.members:
+                in_service.add_metric([route.name, member],
+                                      1.0 if route.in_service(member) else 0.0)
+                for direction in ("out", "back"):
+                    switches.add_metric([route.name, member, direction],
+                                        route.switches.get((member, direction), 0))
+                rerouted.add_metric([route.name, member], route.rerouted.get(member, 0))
+        return [in_service, switches, rerouted]
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, CounterMetricFamily, CounterMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "dispatch_route_member_in_service", "1 while a route sends through this "
+                "member gateway, 0 while the member is out of service after failing",
+                labels=["route", "gateway"]),
+            CounterMetricFamily(
+                "dispatch_route_switches", "Switches of a route's traffic: a member taken "
+                "out of service (direction out: its messages go to the next member) or "
+                "back in service (back)", labels=["route", "gateway", "direction"]),
+            CounterMetricFamily(
+                "dispatch_route_rerouted_messages", "Messages a member gateway surely did "
+                "not take (no connection, an error answer), sent on through another member",
+                labels=["route", "gateway"]),
         )
 
 

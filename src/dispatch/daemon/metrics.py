@@ -32,8 +32,14 @@ from prometheus_client import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 import dispatch
-from dispatch.daemon.collectors import CampaignSeries, GatewaySeries, ReceiptLatency
+from dispatch.daemon.collectors import (
+    CampaignSeries,
+    GatewaySeries,
+    ReceiptLatency,
+    RouteSeries,
+)
 from dispatch.gateways.base import Gateway
+from dispatch.gateways.route import RouteGateway
 from dispatch.httpserver import Request, Response, error_response
 from dispatch.lines.scheduler import Line, LineScheduler
 from dispatch.store.queue import AgeCounts
@@ -152,6 +158,8 @@ class DaemonMetrics:
         self.registry.register(self.receipt_latency)
         self.gateways = GatewaySeries()
         self.registry.register(self.gateways)
+        self.routes = RouteSeries()
+        self.registry.register(self.routes)
         self.campaigns = CampaignSeries()
         self.registry.register(self.campaigns)
         self.redis_up = Gauge(
@@ -179,6 +187,8 @@ class DaemonMetrics:
         receipt latency series for each that gets receipts (not the voice ones)."""
         for gateway in gateways:
             self.gateways.watch(gateway)
+            if isinstance(gateway, RouteGateway):
+                self.routes.watch(gateway)
             if not gateway.places_calls:
                 self.receipt_latency.series(gateway.name)
 

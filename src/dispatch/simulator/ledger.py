@@ -9,16 +9,38 @@ accepted under another key (or none) go into a separate set.
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass, field
 
 from dispatch.simulator.config import OUTCOME_NAMES
 
 
+class Journal:
+    """The reference of every message accepted (duplicates too), appended to a file before
+    the answer that says so leaves (`flush`): what a killed simulator took survives it, for
+    drills and tests that count sendings across gateways."""
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._pending: list[str] = []
+
+    def add(self, reference: str) -> None:
+        self._pending.append(reference)
+
+    def flush(self) -> None:
+        """Write what was added (one small write to the page cache: it survives a kill of
+        this process, which is all it is for)."""
+        if self._pending:
+            os.write(self._fd, ("\n".join(self._pending) + "\n").encode())
+            self._pending.clear()
+
+
 class Ledger:
     """Accepts messages by reference and replays answers by idempotency key."""
 
-    def __init__(self, id_prefix: str | None = None) -> None:
+    def __init__(self, id_prefix: str | None = None, journal: Journal | None = None) -> None:
+        self.journal = journal
         # A per-run prefix keeps ids unique across simulator restarts.
         self._prefix = id_prefix if id_prefix is not None else secrets.token_hex(4)
         self._counter = 0
@@ -44,6 +66,8 @@ class Ledger:
     def record(self, reference: str) -> bool:
         """Count one acceptance of `reference` without an idempotency key (SMPP has none):
         True if it is the first, False if it is a duplicate."""
+        if self.journal is not None:
+            self.journal.add(reference)
         if self.is_accepted(reference):
             self.duplicates += 1
             return False
@@ -51,12 +75,19 @@ class Ledger:
         self._other_refs.add(reference)
         return True
 
+    def flush(self) -> None:
+        """Before answering: the journal (if any) holds every acceptance made so far."""
+        if self.journal is not None:
+            self.journal.flush()
+
     def next_id(self) -> str:
         """A new gateway id, unique in this run and across runs (hex digits only)."""
         self._counter += 1
         return self._format(self._counter)
 
     def _accept(self, reference: str, key: str | None) -> int:
+        if self.journal is not None:
+            self.journal.add(reference)
         if self.is_accepted(reference):
             self.duplicates += 1
         else:

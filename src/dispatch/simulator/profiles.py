@@ -9,7 +9,7 @@ Each applies to both protocols where they have an equivalent knob (SMPP / HTTP):
   1 % throttled (ESME_RTHROTTLED / 429), 0.5 % system errors (ESME_RSYSERR / 5xx), the
   default outcome mix, receipts 1-5 s after acceptance.
 - `flaky`: a gateway having a bad day: 30 % throttled, 2 % system errors, 1 % of requests
-  never answered (SMPP) or answered 503 after acceptance (HTTP), every SMPP connection
+  never answered (SMPP) or answered 504 after acceptance (HTTP), every SMPP connection
   closed after each 5,000 accepted submit_sm, 5 ms (+0..50 ms) latency.
 - `slow`: a public gateway: 200 ms (+0..300 ms) latency, window 10 and 100 submit_sm/s per
   bind, receipts 10-30 s after acceptance.

@@ -20,7 +20,7 @@ from dispatch.simulator.http.faults import FaultDecider
 from dispatch.simulator.http.gateway import HttpGateway
 from dispatch.simulator.http.receipts import ReceiptPoster
 from dispatch.simulator.http.replies import HttpReplies
-from dispatch.simulator.ledger import GatewayCounters, Ledger
+from dispatch.simulator.ledger import GatewayCounters, Journal, Ledger
 from dispatch.simulator.live_faults import FaultsRoute, LiveFaults
 from dispatch.simulator.mo import MoRoute
 from dispatch.simulator.replies import ReplyBook
@@ -38,7 +38,7 @@ class Simulator:
     def __init__(self, config: SimulatorConfig,
                  receipt_transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.config = config
-        self.ledger = Ledger()
+        self.ledger = Ledger(journal=Journal(config.journal) if config.journal else None)
         self.replies = ReplyBook(config)
         self.receipts = ReceiptPoster(config, receipt_transport)
         self.http_replies = HttpReplies(config, self.replies, receipt_transport)

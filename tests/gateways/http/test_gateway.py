@@ -74,6 +74,24 @@ async def test_connection_failure_is_a_retry() -> None:
     await gw.aclose()
 
 
+@pytest.mark.parametrize(("answer", "unsent"), [
+    (httpx.ConnectError("refused"), True), (httpx.ConnectTimeout("slow"), True),
+    (httpx.ReadTimeout("no answer"), False), (httpx.ReadError("reset"), False),
+    (429, True), (503, True), (500, True), (408, True), (502, False), (504, False)])
+async def test_a_retry_says_whether_the_gateway_surely_did_not_take_the_message(
+        answer: int | Exception, unsent: bool) -> None:
+    """What a route may send through another gateway: never what may have been taken."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        if isinstance(answer, Exception):
+            raise answer
+        return httpx.Response(answer, json={"error": "nope"})
+
+    gw = gateway(httpx.MockTransport(handle))
+    [result] = await gw.submit(MESSAGES[:1])
+    assert isinstance(result, Retry) and result.unsent is unsent
+    await gw.aclose()
+
+
 async def test_acceptance_without_an_id_is_not_taken_as_sent() -> None:
     gw = gateway(httpx.MockTransport(lambda r: httpx.Response(200, json={})))
     [result] = await gw.submit(MESSAGES[:1])

@@ -104,6 +104,16 @@ def test_message_outcome_from_its_parts() -> None:
     assert message_result([Accepted("")]) == Retry("accepted without a message id")
 
 
+def test_a_message_is_unsent_only_while_none_of_its_parts_was_taken() -> None:
+    refused = part_result(0x58, "", None)  # ESME_RTHROTTLED: the SMSC did not take it
+    assert isinstance(refused, Retry) and refused.unsent
+    whole = message_result([refused, refused])
+    assert isinstance(whole, Retry) and whole.unsent
+    partly = message_result([Accepted("1"), refused])
+    assert isinstance(partly, Retry) and not partly.unsent, "part 1 may be on the phone"
+    assert not NO_RESPONSE.unsent
+
+
 async def test_a_window_takes_whole_messages_when_one_fits() -> None:
     plan = builder().plan([Outbound("a", "+1", "ME", "x" * 300),  # PDUs 0-1
                            Outbound("b", "+2", "ME", "y"),  # PDU 2

@@ -169,10 +169,10 @@ async def test_lost_response_then_retry_is_a_replay_not_a_duplicate() -> None:
             for _ in range(2):
                 reply = await client.post("/sms", json=message("r1"),
                                           headers={"Idempotency-Key": "r1"})
-                assert reply.status_code == 503
+                assert reply.status_code == 504
             body = {"callback_url": None, "messages": [batch_item("r2")]}
-            assert (await client.post("/sms/batch", json=body)).status_code == 503
-            assert (await client.post("/sms/batch", json=body)).status_code == 503
+            assert (await client.post("/sms/batch", json=body)).status_code == 504
+            assert (await client.post("/sms/batch", json=body)).status_code == 504
     stats = sim.stats()
     assert (stats["accepted"], stats["replays"], stats["duplicates"]) == (2, 2, 0)
     assert stats["faults"]["lost_response"] == 4

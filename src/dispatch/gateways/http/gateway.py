@@ -23,6 +23,12 @@ from dispatch.settings import GatewaySettings
 from dispatch.vocabulary import Accepted, Outbound, Rejected, Retry, SubmitResult, retry_all
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Error answers after which the message may be sent elsewhere (Retry.unsent): the gateway
+# itself said it did not do it. Not 502 or 504: those come from a proxy, and the gateway
+# behind it may have taken the message.
+NOT_TAKEN_STATUSES = frozenset({408, 425, 429, 500, 503})
+# Failures before the request left: no connection could be had.
+NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def build(name: str, config: GatewaySettings, callback_url: str) -> HttpGateway:
@@ -108,6 +114,10 @@ class HttpGateway:
                     ) -> httpx.Response | Retry:
         try:
             response = await self._client.post(path, json=body, headers=headers)
+        except NOT_SENT_ERRORS as exc:
+            self._reachability.failed(f"unreachable: {describe(exc)}")
+            self.errors.transport(exc)
+            return Retry(f"gateway unreachable: {type(exc).__name__}", unsent=True)
         except httpx.TimeoutException:
             self._reachability.failed("timeout")
             self.errors.count(TIMEOUT)
@@ -133,10 +143,11 @@ def _accepted(payload: Any, errors: GatewayErrors) -> SubmitResult:
 
 def _error_result(response: httpx.Response) -> SubmitResult:
     reason = f"HTTP {response.status_code}: {_error_text(response)}"
-    if response.status_code == 429:  # throttled: not taken, only asked to wait
-        return Retry(reason, retry_after(response), counts=False, throttled=True)
-    if response.status_code in TRANSIENT_STATUSES or response.status_code >= 500:
-        return Retry(reason, retry_after(response))
+    status = response.status_code
+    if status == 429:  # throttled: not taken, only asked to wait
+        return Retry(reason, retry_after(response), counts=False, throttled=True, unsent=True)
+    if status in TRANSIENT_STATUSES or status >= 500:
+        return Retry(reason, retry_after(response), unsent=status in NOT_TAKEN_STATUSES)
     return Rejected(reason)
 
 
@@ -158,7 +169,7 @@ def _batch_item(item: Any, errors: GatewayErrors) -> SubmitResult:
     if isinstance(item, dict) and "error" in item:
         errors.count(ITEM_ERROR)
         reason = str(item["error"])
-        return Rejected(reason) if item.get("permanent", True) else Retry(reason)
+        return Rejected(reason) if item.get("permanent", True) else Retry(reason, unsent=True)
     return _accepted(item, errors)
 
 

@@ -13,7 +13,7 @@ import functools
 import itertools
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from dispatch import text
@@ -135,7 +135,7 @@ def _address_problem(source: str, destination: str) -> str:
 
 NO_RESPONSE: Final = Retry("no response: fate unknown")
 CONNECTION_LOST: Final = Retry("connection lost with the request outstanding: fate unknown")
-NO_BIND: Final = Retry("no bind available", 1.0, counts=False)
+NO_BIND: Final = Retry("no bind available", 1.0, counts=False, unsent=True)
 
 
 def part_result(status: int, message_id: str, base: int | None) -> SubmitResult:
@@ -145,22 +145,25 @@ def part_result(status: int, message_id: str, base: int | None) -> SubmitResult:
     kind = classify_status(status)
     reason = f"{status_name(status)} (0x{status:08x})"
     if kind is StatusClass.THROTTLED:  # not taken: wait, without using up an attempt
-        return Retry(reason, THROTTLED_AFTER_S, counts=False, throttled=True)
+        return Retry(reason, THROTTLED_AFTER_S, counts=False, throttled=True, unsent=True)
     if kind is StatusClass.PERMANENT:
         return Rejected(reason)
-    return Retry(reason)
+    return Retry(reason, unsent=True)  # the SMSC answered: it did not take the part
 
 
 def message_result(parts: Sequence[SubmitResult | None]) -> SubmitResult:
     """A message's outcome from its parts': a rejected part rejects the message, then a part
-    to retry retries it; else it is accepted under the last part's id (the receipt's)."""
-    retry: SubmitResult | None = None
+    to retry retries it (never as unsent once a part was taken: the recipient may have it);
+    else it is accepted under the last part's id (the receipt's)."""
+    retry: Retry | None = None
     for result in parts:
         if isinstance(result, Rejected):
             return result
         if not isinstance(result, Accepted) and retry is None:
             retry = result if result is not None else NO_RESPONSE
     if retry is not None:
+        if retry.unsent and any(isinstance(result, Accepted) for result in parts):
+            return replace(retry, unsent=False)
         return retry
     last = parts[-1]
     if not isinstance(last, Accepted) or not last.gateway_id:

@@ -38,7 +38,8 @@ class FaultDecider:
         return None
 
     def lose_response(self) -> bool:
-        """True: the messages stay accepted but the client gets a 503."""
+        """True: the messages stay accepted but the client gets a 504, as from a proxy whose
+        wait for the gateway ran out (the answer was lost on the way)."""
         return bool(self._p_lost) and self._rng.random() < self._p_lost
 
     def response_latency(self, now: float) -> float:

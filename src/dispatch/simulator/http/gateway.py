@@ -188,10 +188,12 @@ class HttpGateway:
         return error_response(status, f"injected server error {status}")
 
     async def _answer(self, payload: dict[str, Any]) -> Response:
-        """A 200 with `payload`, unless the lost-response fault turns it into a 503."""
+        """A 200 with `payload`, unless the lost-response fault turns it into a 504 (a proxy
+        whose wait ran out: the gateway took the messages, the answer was lost)."""
+        self.ledger.flush()
         if self._faults.lose_response():
             self.counters.lost_responses += 1
-            return await self._delayed(error_response(503, "service unavailable"))
+            return await self._delayed(error_response(504, "gateway timeout"))
         return await self._delayed(Response(200, _ENCODER.encode(payload).encode()))
 
     async def _delayed(self, response: Response) -> Response:

@@ -269,6 +269,7 @@ class SmscConnection:
             self._outbox.clear()
             self.outstanding -= self._outbox_slots
             self._outbox_slots = 0
+            self.core.ledger.flush()  # what the answers say taken is in the journal first
             await self.stream.send_all(data)
             self._drained.set()
 
