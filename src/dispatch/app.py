@@ -86,6 +86,7 @@ from dispatch.store.campaign_meta import MetaStore
 from dispatch.store.line_leases import LineLeases
 from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis, open_redis, resolve_url, wait_for_redis, where
+from dispatch.store.replication import Replication
 from dispatch.store.script_link import open_script_link
 from dispatch.store.scripts import CommandLink, ScriptHost
 from dispatch.store.server_config import ConfigUnreadable, server_config
@@ -275,7 +276,9 @@ async def build_daemon(settings: Settings, redis: Redis, *, scripts: ScriptHost 
     keys = Keys(settings.redis.key_prefix)
     queue = Queue(redis, keys, consumer_name(settings), scripts=scripts, reads=reads,
                   receipt_timeout_h=config.receipt_timeout_h,
-                  orphan_cap=config.orphan_receipt_cap)
+                  orphan_cap=config.orphan_receipt_cap,
+                  replication=Replication(settings.redis.replicas,
+                                          settings.redis.replica_timeout_ms))
     book = CampaignBook(MetaStore(redis, keys), senders(settings), pool_gateways(settings))
     metrics = DaemonMetrics()
     tracker, retrier = Tracker(), Retrier()

@@ -58,6 +58,7 @@ from dispatch.store.campaigns import (
 )
 from dispatch.store.entries import entry_packer
 from dispatch.store.redis import Redis
+from dispatch.store.replication import Replication
 from dispatch.template import TemplateError, placeholders
 
 CHANNEL_VOICE = "voice"
@@ -381,7 +382,8 @@ async def enqueue_rows(redis: Redis, settings: Settings, spec: CampaignSpec,
     columns (consent.COLUMNS), in order. `consent_buckets`: for a new campaign, from the
     size of its file (consent.bucket_count).
     """
-    store = CampaignStore(redis, Keys(settings.redis.key_prefix))
+    store = CampaignStore(redis, Keys(settings.redis.key_prefix),
+                          Replication(settings.redis.replicas, settings.redis.replica_timeout_ms))
     try:
         buckets = await store.ensure(spec, time.time(), consent_buckets)
     except CampaignConflict as exc:
@@ -501,6 +503,7 @@ class _Run:
             self.report.excluded += result.excluded
             if self.report.sms_parts is not None:
                 self.report.sms_parts.queued(size, result.accepted)
+        await self._store.replicated()
         self._batch = []
         self._sizes = []
         self._first = {}

@@ -30,6 +30,12 @@ class Keys:
     prefix: str
 
     @property
+    def replication_marker(self) -> str:
+        """Written before a WAIT where the writes went over a pool (store.replication):
+        the replicas that have it have every write made before it."""
+        return f"{self.prefix}:replicated"
+
+    @property
     def campaigns(self) -> str:
         """Set of every campaign id."""
         return f"{self.prefix}:campaigns"

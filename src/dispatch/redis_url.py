@@ -1,13 +1,78 @@
-"""Reading a Redis URL (`redis://`, `rediss://`, `unix://`) without ever showing it whole:
-it may hold a password. `check` refuses a malformed one naming the faulty part;
-`location` is what messages say instead of the URL (host:port or socket path)."""
+"""Reading a Redis URL (`redis://`, `rediss://`, `unix://`, or Sentinel's
+`redis+sentinel://`) without ever showing it whole: it may hold a password. `check` refuses
+a malformed one naming the faulty part; `location` is what messages say instead of the URL
+(host:port, socket path, or the sentinels and the master's name).
+
+A Sentinel URL names the sentinels, then the master's name and the database:
+
+    redis+sentinel://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]
+        [?sentinel_password=...&sentinel_username=...]
+
+USER and PASSWORD log in to the master (and the replica promoted in its place); the
+sentinels take `sentinel_password` (none by default). `rediss+sentinel://` speaks TLS to
+both.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
 
-SCHEMES = ("redis", "rediss", "unix")
+SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 DEFAULT_PORT = 6379
+DEFAULT_SENTINEL_PORT = 26379
+
+
+@dataclass(frozen=True)
+class SentinelUrl:
+    """What a Sentinel URL says: where the sentinels are, which master, how to log in."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    db: int = 0
+    username: str = ""
+    password: str = ""
+    sentinel_username: str = ""
+    sentinel_password: str = ""
+    tls: bool = False
+
+
+def is_sentinel(url: str) -> bool:
+    return urlsplit(url).scheme in SENTINEL_SCHEMES
+
+
+def sentinel_url(url: str) -> SentinelUrl:
+    """The parts of a Sentinel URL; a ValueError naming the faulty part (never the
+    password)."""
+    parts = urlsplit(url)
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    username, _, password = userinfo.partition(":")
+    sentinels = tuple(_sentinel_address(item) for item in hosts.split(",") if item)
+    if not sentinels:
+        raise ValueError("no sentinel (redis+sentinel://HOST:PORT,HOST:PORT/MASTER)")
+    path = [piece for piece in parts.path.split("/") if piece]
+    if not path:
+        raise ValueError("no master name (redis+sentinel://HOST:PORT/MASTER)")
+    if len(path) > 2:
+        raise ValueError("the path is /MASTER or /MASTER/DB")
+    db = path[1] if len(path) == 2 else query.get("db", "0")
+    _check_db(db)
+    return SentinelUrl(sentinels, unquote(path[0]), int(db), unquote(username),
+                       unquote(password), unquote(query.get("sentinel_username", "")),
+                       unquote(query.get("sentinel_password", "")),
+                       parts.scheme == "rediss+sentinel")
+
+
+def _sentinel_address(item: str) -> tuple[str, int]:
+    host, colon, port = item.rpartition(":")
+    if not colon:
+        return item, DEFAULT_SENTINEL_PORT
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"a sentinel's port must be a number from 1 to 65535, got "
+                         f"{port[:20]!r}")
+    return host.strip("[]") or "localhost", int(port)
 
 
 def check(url: str) -> None:
@@ -16,7 +81,11 @@ def check(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in SCHEMES:
         shown = f"{parts.scheme}://" if parts.scheme else "no scheme"
-        raise ValueError(f"must start with redis://, rediss:// or unix://, got {shown}")
+        raise ValueError(f"must start with redis://, rediss://, unix:// or "
+                         f"redis+sentinel://, got {shown}")
+    if parts.scheme in SENTINEL_SCHEMES:
+        sentinel_url(url)
+        return
     query = parse_qs(parts.query)
     if parts.scheme == "unix":
         if not parts.path:
@@ -40,11 +109,19 @@ def _check_db(text: str) -> None:
 
 
 def location(url: str) -> str:
-    """Where `url` points, for messages: "host:port", "host:port, TLS" or "unix socket
-    PATH"; never the user or password."""
+    """Where `url` points, for messages: "host:port", "host:port, TLS", "unix socket
+    PATH" or "master NAME by sentinels HOST:PORT, ..."; never the user or password."""
     parts = urlsplit(url)
     if parts.scheme == "unix":
         return f"unix socket {parts.path}"
+    if parts.scheme in SENTINEL_SCHEMES:
+        try:
+            found = sentinel_url(url)
+        except ValueError:
+            return "sentinels (a malformed URL)"
+        hosts = ", ".join(f"{host}:{port}" for host, port in found.sentinels)
+        return (f"master {found.master} by sentinels {hosts}"
+                + (", TLS" if found.tls else ""))
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError:

@@ -37,6 +37,11 @@ class RedisSettings:
     url: str = ""
     # Every key the product writes starts with this prefix (tests use one per test).
     key_prefix: str = "dispatch"
+    # Replicas that must have a write before it is acknowledged (enqueued rows, receipts
+    # and replies taken from gateways, opt-outs): with Sentinel, what a failover keeps.
+    # 0: acknowledged once the master has it (one Redis, or losses at failover accepted).
+    replicas: int = 0
+    replica_timeout_ms: int = 1000  # a wait longer than this fails, and is waited out
 
 
 @dataclass(frozen=True)
@@ -327,6 +332,8 @@ def _check_values(settings: Settings) -> None:
         raise ConfigError("retention: days must be >= 0 and interval_s > 0")
     if settings.enqueue.batch_size < 1:
         raise ConfigError("enqueue.batch_size: must be at least 1")
+    if settings.redis.replicas < 0 or settings.redis.replica_timeout_ms < 1:
+        raise ConfigError("redis: replicas must be >= 0 and replica_timeout_ms >= 1")
     _check_lines(settings)
     if settings.redis.url:
         check_redis_url(settings.redis.url, "redis.url")

@@ -21,12 +21,15 @@ from tests.texts import SENDER
 
 def write_config(path: Path, settings: Settings, gateway_port: int, *, consumer: str,
                  batch_size: int = 100, claim_idle_s: float = 60.0, inbound_port: int = 0,
-                 smpp: bool = False, daemon_extra: str = "", tables: str = "") -> Path:
+                 smpp: bool = False, daemon_extra: str = "", tables: str = "",
+                 redis_extra: str = "") -> Path:
     """A daemon config on the test's Redis and key prefix, for the simulator at
-    `gateway_port` (its HTTP port, or its SMPP port with `smpp`); `daemon_extra`: more
-    [daemon] keys, `tables`: more tables (e.g. [pools.NAME]), as TOML text."""
+    `gateway_port` (its HTTP port, or its SMPP port with `smpp`); `daemon_extra`,
+    `redis_extra`: more [daemon] or [redis] keys, `tables`: more tables (e.g.
+    [pools.NAME]), as TOML text."""
     path.write_text(
-        f'[redis]\nurl = "{settings.redis.url}"\nkey_prefix = "{settings.redis.key_prefix}"\n\n'
+        f'[redis]\nurl = "{settings.redis.url}"\nkey_prefix = "{settings.redis.key_prefix}"\n'
+        f"{redis_extra}\n"
         f'[daemon]\nconsumer = "{consumer}"\ninbound_port = {inbound_port}\nmetrics_port = 0\n'
         f"claim_idle_s = {claim_idle_s}\nretry_base_s = 0.05\nretry_max_s = 0.5\n"
         f"max_attempts = 50\n{daemon_extra}\n[gateways.default]\nbatch_size = {batch_size}\n"

@@ -40,6 +40,7 @@ from dispatch.store.campaign_meta import (
 from dispatch.store.consent_records import ConsentRecords
 from dispatch.store.optout import OptOutStore, scopes_for_sender
 from dispatch.store.redis import Redis
+from dispatch.store.replication import NO_WAIT, Replication
 from dispatch.store.scripts import load_script, packed
 from dispatch.vocabulary import StateCode
 
@@ -100,8 +101,10 @@ class RunTotals:
 
 
 class CampaignStore:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys,
+                 replication: Replication = NO_WAIT) -> None:
         self._redis = redis
+        self._replication = replication
         self._keys = keys
         self._optouts = OptOutStore(redis, keys)
         self._consent_records: dict[str, ConsentRecords] = {}
@@ -121,6 +124,11 @@ class CampaignStore:
             await self._redis.xgroup_create(keys.stream, GROUP, identifier="0", mkstream=True)
         await self._redis.sadd(self._keys.campaigns, [spec.campaign_id])
         return buckets
+
+    async def replicated(self) -> None:
+        """Return once the replicas `replication` asks for have what was enqueued so far
+        (ReplicasBehind, transient, when not in time): before a batch counts as queued."""
+        await self._replication.confirmed(self._redis, self._keys.replication_marker)
 
     async def enqueue_batch(self, spec: CampaignSpec, buckets: int,
                             items: Sequence[QueueItem]) -> BatchResult:

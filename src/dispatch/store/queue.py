@@ -17,6 +17,8 @@ from dispatch.store.answers import Answer, AnswerStore
 from dispatch.store.entries import ENTRY_FIELD, Entry, dead_letter, field_value
 from dispatch.store.optout import OptOutStore, scopes_for_sender
 from dispatch.store.redis import Redis
+from dispatch.store.replication import NO_WAIT, Replication
+from dispatch.store.script_link import ScriptLink
 from dispatch.store.scripts import CommandLink, ScriptHost, load_script, packed
 from dispatch.vocabulary import InboundMessage, Outcome, StateCode
 
@@ -69,7 +71,8 @@ class Queue:
     def __init__(self, redis: Redis, keys: Keys, consumer: str, *,
                  receipt_timeout_h: int = 48, clock: Callable[[], float] = time.time,
                  scripts: ScriptHost | None = None, reads: CommandLink | None = None,
-                 orphan_cap: int = ORPHAN_CAP) -> None:
+                 orphan_cap: int = ORPHAN_CAP,
+                 replication: Replication = NO_WAIT) -> None:
         """`scripts`: where the per-batch scripts go (default: `redis`); the daemon gives
         its script link, far cheaper per call than coredis. `reads`: where `read_new`
         reads (default: `redis`); the daemon gives a link of its own, whose replies cost
@@ -81,12 +84,22 @@ class Queue:
         self.orphan_cap = orphan_cap
         self._clock = clock  # wall clock: receipt maps are named by the hour
         self._reads = reads
+        self._replication = replication
+        # WAIT on the connection the scripts write on (coredis: the replicas' offsets).
+        self._written_on = scripts if isinstance(scripts, ScriptLink) else None
         host: ScriptHost = scripts or redis
         self.optouts = OptOutStore(redis, keys, scripts=host)
         self.answers = AnswerStore(redis, keys, consumer)
         self._admit = host.register_script(load_script("admit", states=True))
         self._record = host.register_script(load_script("record", states=True))
         self._record_receipts = host.register_script(load_script("receipt_record", states=True))
+
+    async def replicated(self) -> None:
+        """Return once the replicas `replication` asks for have the writes made so far
+        (ReplicasBehind, transient, when not in time): before acknowledging receipts and
+        replies to the gateway that sent them."""
+        await self._replication.confirmed(self._redis, self._keys.replication_marker,
+                                          self._written_on)
 
     async def read_new(self, campaigns: Sequence[str], count: int, block_ms: int
                        ) -> list[Entry]:

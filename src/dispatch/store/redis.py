@@ -18,12 +18,13 @@ from typing import Any
 
 import coredis
 import trio
-from coredis.retry import NoRetryPolicy
+from coredis.retry import NoRetryPolicy, RetryPolicy
 
 from dispatch.errors import RedisUnavailableError
-from dispatch.redis_url import location
+from dispatch.redis_url import is_sentinel, location, sentinel_url
 from dispatch.settings import Settings
 from dispatch.store.script_link import LinkUnavailableError
+from dispatch.store.sentinel import NoMasterError, sentinel_client
 from dispatch.store.server import ensure_embedded, existing_embedded
 
 Redis = coredis.Redis[bytes]
@@ -68,9 +69,8 @@ async def open_redis(settings: Settings, *, start: bool = False) -> AsyncIterato
     they raised. A connection lost on the way is a RedisUnavailableError too."""
     url = await resolve_url(settings, start=start)
     place = where(settings, url)
-    client: Any = coredis.Redis.from_url(url, decode_responses=False)
     try:
-        async with client:
+        async with _client(url) as client:
             await _answers(client, place)
             yield client
     except BaseExceptionGroup as group:
@@ -88,10 +88,8 @@ async def wait_for_redis(settings: Settings, url: str,
     place = where(settings, url)
     delay, told, told_at = 0.05, "", -WAIT_REPORT_S
     while True:
-        client: Any = coredis.Redis.from_url(url, decode_responses=False,
-                                             retry_policy=NoRetryPolicy())
         try:
-            async with client:
+            async with _client(url, NoRetryPolicy()) as client:
                 await _answers(client, place, "waiting for Redis before saying ready")
             return
         except RedisRefused:
@@ -109,6 +107,20 @@ async def wait_for_redis(settings: Settings, url: str,
             told, told_at = waiting, trio.current_time()
         await trio.sleep(delay)
         delay = min(delay * 2, WAIT_DELAY_MAX_S)
+
+
+@asynccontextmanager
+async def _client(url: str, retry_policy: RetryPolicy | None = None) -> AsyncIterator[Any]:
+    """A coredis client of the Redis at `url` (through the sentinels for a Sentinel URL),
+    open for the block."""
+    if is_sentinel(url):
+        async with sentinel_client(sentinel_url(url), retry_policy) as primary:
+            yield primary
+        return
+    options: dict[str, Any] = {} if retry_policy is None else {"retry_policy": retry_policy}
+    client: Any = coredis.Redis.from_url(url, decode_responses=False, **options)
+    async with client:
+        yield client
 
 
 async def ping(client: Redis, place: str) -> None:
@@ -191,8 +203,12 @@ def _sole_exception(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 # A connection that could not be made, was lost, or refused our login: Redis cannot serve.
+# Through sentinels: none knows the master, or the server named is no master (any more).
 LOST: tuple[type[Exception], ...] = (
     coredis.exceptions.ConnectionError,
+    coredis.exceptions.PrimaryNotFoundError,
+    coredis.exceptions.StalePrimaryError,
+    NoMasterError,
     coredis.exceptions.AuthenticationError,
     coredis.exceptions.AuthorizationError,
     coredis.exceptions.InvalidResponse,
@@ -209,6 +225,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     coredis.exceptions.ReadOnlyError,
     coredis.exceptions.TryAgainError,
     coredis.exceptions.ClusterDownError,
+    coredis.exceptions.PrimaryNotFoundError,  # a failover under way
+    coredis.exceptions.StalePrimaryError,
     TimeoutError,
     OSError,
     LinkUnavailableError,  # an OSError too; named for whoever reads this list

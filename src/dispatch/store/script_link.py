@@ -31,7 +31,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import trio
 
+from dispatch.redis_url import SentinelUrl, sentinel_url
 from dispatch.store.resp import Arg, ErrorReply, ProtocolError, Reply, ReplyParser, encode_command
+from dispatch.store.sentinel import exchange, master_address
 
 CONNECT_TIMEOUT_S: Final = 10.0
 # A script call that gets no reply in this time finds Redis stuck or the link half-open:
@@ -61,11 +63,13 @@ class ScriptError(Exception):
 
 @dataclass(frozen=True)
 class LinkAddress:
-    """Where Redis listens, and how to log in: from a `redis://` or `unix://` URL."""
+    """Where Redis listens, and how to log in: from a `redis://`, `unix://` or
+    `redis+sentinel://` URL."""
 
     path: str = ""  # a unix socket, or
     host: str = ""
     port: int = 6379
+    sentinel: SentinelUrl | None = None  # or the master these sentinels name, asked each time
     db: int = 0
     username: str = ""
     password: str = ""
@@ -76,6 +80,10 @@ def link_address(url: str) -> LinkAddress | None:
     where the scripts stay on coredis. A malformed db or port is a ValueError that names
     it (never the URL: it may hold a password)."""
     parts = urlsplit(url)
+    if parts.scheme == "redis+sentinel":
+        found = sentinel_url(url)
+        return LinkAddress(sentinel=found, db=found.db, username=found.username,
+                           password=found.password)
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     username = unquote(parts.username or query.get("username", ""))
     password = unquote(parts.password or query.get("password", ""))
@@ -160,6 +168,9 @@ class ScriptLink:
             await self._break(connection, f"no reply in {timeout_s:g} s")
         if waiter.error is not None:
             raise waiter.error
+        if isinstance(waiter.reply, ErrorReply) and waiter.reply.code == "READONLY":
+            # A replica now (a failover demoted it): the next call connects to the master.
+            await self._break(connection, "the server became a replica")
         return waiter.reply
 
     async def _write(self, connection: _Connection) -> None:
@@ -263,10 +274,14 @@ def _checked(reply: Reply) -> Reply:
 async def _open(address: LinkAddress, name: str) -> trio.SocketStream:
     if address.path:
         stream = await trio.open_unix_socket(address.path)
+    elif address.sentinel is not None:
+        stream = await trio.open_tcp_stream(*await master_address(address.sentinel))
     else:
         stream = await trio.open_tcp_stream(address.host, address.port)
     try:
         await _log_in(stream, address, name)
+        if address.sentinel is not None:
+            await _check_master(stream)
     except BaseException:
         await stream.aclose()
         raise
@@ -295,6 +310,13 @@ async def _log_in(stream: trio.SocketStream, address: LinkAddress, name: str) ->
             replies = parser.replies()
         if isinstance(replies[0], ErrorReply):
             raise ScriptError(f"{command[0]!r} refused: {replies[0].message}")
+
+
+async def _check_master(stream: trio.SocketStream) -> None:
+    """The server the sentinels named is the master still (not one demoted meanwhile)."""
+    role = await exchange(stream, ["ROLE"])
+    if not (isinstance(role, list) and role and role[0] == b"master"):
+        raise ConnectionRefusedError("the server the sentinels named is not the master")
 
 
 @asynccontextmanager

@@ -105,6 +105,7 @@ class Inbox:
         """Returns once the 9s among them are on the suppression list."""
         stops = await with_redis_retry(
             "keypresses", lambda: self._replies.keypresses(presses), self._metrics)
+        await self._replicated()
         if stops and self._calls is not None:
             self._metrics.calls.labels("opted_out").inc(len(stops))
             campaigns = Counter(campaign for press in stops
@@ -116,8 +117,14 @@ class Inbox:
         """Returns once the replies are stored, and the opt-outs among them in force."""
         intents = await with_redis_retry(
             "replies", lambda: self._replies.handle(messages), self._metrics)
+        await self._replicated()
         for intent in intents:
             self._metrics.inbound_messages.labels(str(intent)).inc()
+
+    async def _replicated(self) -> None:
+        """What was just recorded is on the replicas the settings ask for (redis.replicas)
+        before the gateway gets its acknowledgement: a failover keeps it."""
+        await with_redis_retry("replicas", self._queue.replicated, self._metrics)
 
     async def run(self) -> None:
         """Record receipts and settle call ends in batches; runs until cancelled."""
@@ -150,6 +157,7 @@ class Inbox:
         recorded = await with_redis_retry(
             "receipt_record", lambda: self._queue.record_receipts(
                 rows, maps, age_bounds_s=RECEIPT_LATENCY_BUCKETS), self._metrics)
+        await self._replicated()
         for name, count in zip(RECORD_RESULTS, recorded.counts, strict=True):
             self._metrics.receipt_results[name].inc(count)
         self._metrics.receipt_results["orphan_dropped"].inc(recorded.dropped)
