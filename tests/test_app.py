@@ -8,7 +8,7 @@ from dispatch.settings import ROUTE_KIND, GatewaySettings, gateway_kinds
 
 def test_every_gateway_package_is_a_kind_of_the_composition_root() -> None:
     assert set(GATEWAY_KINDS) | {ROUTE_KIND} == set(gateway_kinds()) == {
-        "http", "route", "smpp", "voice"}
+        "http", "route", "smpp", "twilio", "voice"}
 
 
 async def test_each_kind_builds_a_gateway_with_the_interface() -> None:

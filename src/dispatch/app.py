@@ -64,7 +64,7 @@ from dispatch.daemon.upkeep.campaign_gauges import CampaignGaugeRefresher
 from dispatch.daemon.upkeep.retention import purge_forever
 from dispatch.daemon.upkeep.sweeper import ReceiptSweeper
 from dispatch.daemon.upkeep.waiting import WaitingPublisher, window_group
-from dispatch.gateways import http, route, smpp, voice
+from dispatch.gateways import http, route, smpp, twilio, voice
 from dispatch.gateways.base import Gateway
 from dispatch.httpserver import Limits, bound_port
 from dispatch.keys import Keys
@@ -103,8 +103,11 @@ GatewayBuilder = Callable[[str, GatewaySettings, str], Gateway]
 GATEWAY_KINDS: Mapping[str, GatewayBuilder] = {
     "http": http.build,
     "smpp": smpp.build,
+    "twilio": twilio.build,
     "voice": voice.build,
 }
+# Kinds whose provider signs its posts as Twilio does (X-Twilio-Signature, auth_token).
+TWILIO_SIGNED_KINDS = ("twilio", "voice")
 WAITER_CAPACITY = 100_000  # messages held for their window; past it, the retrier holds them
 
 
@@ -163,7 +166,7 @@ def inbound_verifier(name: str, config: GatewaySettings, callback: str) -> Verif
                         "the inbound port are taken unsigned; anyone who reaches the port "
                         "can opt numbers out or fail messages", name)
         return None
-    if config.type == "voice":  # the provider signs as Twilio does, with the auth token
+    if config.type in TWILIO_SIGNED_KINDS:
         return TwilioVerifier(config.auth_token, callback)
     return HmacVerifier(config.inbound_secret)
 

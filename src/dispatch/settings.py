@@ -109,7 +109,7 @@ class DaemonSettings:
 
 @dataclass(frozen=True)
 class GatewaySettings:
-    type: str = "http"  # a gateway kind: "http", "smpp", "voice", or "route" (below)
+    type: str = "http"  # a gateway kind: "http", "smpp", "twilio", "voice", or "route" (below)
     # Messages per submit() call; HTTP: 1 = POST /sms, more = POST /sms/batch.
     batch_size: int = 50
     # Sender tasks feeding this gateway (HTTP: requests in flight).
@@ -122,20 +122,24 @@ class GatewaySettings:
     # A voice provider's prices (EUR): each call placed, each connected minute started.
     price_per_attempt: float = 0.0
     price_per_minute: float = 0.0
-    # --- HTTP and voice: the gateway's (the provider's) base URL
+    # --- HTTP, twilio and voice: the gateway's (the provider's) base URL
     url: str = "http://127.0.0.1:8480"
-    # --- voice (a programmable-voice provider, docs/VOICE.md)
+    # --- twilio and voice (a Twilio-style account: docs/gateways/twilio.md, docs/VOICE.md)
     account_sid: str = ""
     # Secret: rather from DISPATCH_GATEWAY_<NAME>_AUTH_TOKEN than from the file.
     auth_token: str = ""
+    # twilio: send through this Messaging Service (its SID, "MG…") instead of `From`: the
+    # provider picks the number; the service is then the line its STOPs apply to.
+    messaging_service_sid: str = ""
     ring_timeout_s: float = 30.0  # seconds a phone rings before the call ends no-answer
-    # --- HTTP and voice: what the gateway posts to the daemon's inbound port is signed
+    # --- HTTP, twilio and voice: what the gateway posts to the daemon's inbound port is signed
     # (dispatch.signing): "signed", or "none" to take unsigned posts (a trusted network
     # only: anyone who reaches the port could opt numbers out or fail messages).
     inbound_auth: str = "signed"
     # HTTP: the secret shared with the gateway, which signs its receipts and replies with
-    # it (voice: the auth_token). Secret: rather DISPATCH_GATEWAY_<NAME>_INBOUND_SECRET or
-    # the credential gateway.<name>.inbound_secret than the file.
+    # it (twilio and voice: the auth_token). Secret: rather
+    # DISPATCH_GATEWAY_<NAME>_INBOUND_SECRET or the credential gateway.<name>.inbound_secret
+    # than the file.
     inbound_secret: str = ""
     # --- SMPP 3.4
     host: str = "127.0.0.1"
@@ -578,7 +582,7 @@ def check_for_daemon(settings: Settings, env: Mapping[str, str] | None = None) -
 
 
 # Gateway kinds that post to the daemon's inbound port (the others need no port).
-INBOUND_KINDS = ("http", "voice")
+INBOUND_KINDS = ("http", "twilio", "voice")
 
 
 def serves_inbound(settings: Settings) -> bool:
@@ -589,8 +593,8 @@ def serves_inbound(settings: Settings) -> bool:
 def check_inbound_secrets(settings: Settings) -> None:
     """An HTTP gateway signs what it posts with its inbound_secret; without one, the
     daemon does not start unless told `inbound_auth = "none"`: an inbound port that takes
-    anyone's STOP, START or receipt must be chosen, never the default. (A voice gateway
-    signs with its auth_token, which it cannot lack.)"""
+    anyone's STOP, START or receipt must be chosen, never the default. (Twilio and voice
+    gateways sign with their auth_token, which they cannot lack.)"""
     for name, gateway in settings.gateways.items():
         if (gateway.type == "http" and gateway.inbound_auth == "signed"
                 and not gateway.inbound_secret):

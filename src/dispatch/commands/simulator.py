@@ -9,7 +9,10 @@ period (unsent ones are reported on stderr), and exits 0.
 The voice side (the Calls API of docs/VOICE.md) is always served on the HTTP port: calls
 are answered by humans or machines, ring out, are busy or fail in the `--call-outcomes`
 mix, a `--dtmf-rate` share of the humans press 9, and GET /stats shows its book under
-`voice` (see dispatch.simulator.voice).
+`voice` (see dispatch.simulator.voice). So is the Messages API of the `twilio` gateway
+kind (docs/gateways/twilio.md), with the same accounts (`--twilio-account` is
+`--voice-account`): SMS in the `--outcomes` mix with signed status callbacks, MO posted
+to the numbers' inbound webhook (`POST /twilio/mo`), its book under `twilio`.
 
 `--profile NAME` (see dispatch.simulator.profiles) sets defaults; flags given explicitly
 override them. `--reply-share P` makes that share of recipients answer (`--reply-text`,
@@ -59,7 +62,11 @@ POST /mo (HTTP port): inject MO, i.e. a recipient's message to a line.
         of the latest message accepted with one): posted as [{"from","to","text"}];
         202 {"messages": N, "url": URL}.
   409: no receiver bound and no MO URL known. 400: names the message and field at fault.
-  Opt-outs injected either way count for sent_after_stop in GET /stats."""
+  Opt-outs injected either way count for sent_after_stop in GET /stats.
+POST /twilio/mo (HTTP port): the same body, posted to the Messages API's inbound webhook
+  (--twilio-inbound-url, or beside the latest StatusCallback) as the provider posts it,
+  signed with the account's token; 202 {"messages": N, "url": URL}; 409 before any is
+  known. A STOP unsubscribes the pair at the provider: later messages get 400 21610."""
 
 # (flag, converter name, default, help); values are converted here, not by argparse, so a
 # bad value is one line on stderr (UserError), not a usage dump. Every flag's destination
@@ -137,6 +144,10 @@ _FLAGS: tuple[tuple[str, str, str, str], ...] = (
      "probability that a human answering a call with a Gather presses 9 (0..1)"),
     ("--voice-cps", "float", "0", "calls placed per second per account, 0 = unlimited; "
                                   "over it: 429"),
+    # The Messages API (always served on the HTTP port).
+    ("--twilio-inbound-url", "str", "",
+     "the inbound webhook of the Messages API's numbers (replies, POST /twilio/mo); "
+     "absent = beside the latest StatusCallback (.../status -> .../inbound)"),
 )
 
 
@@ -154,10 +165,10 @@ def add_parser(subparsers: Any) -> None:
                             help=f"{text} (default: {default})" if default else text)
     parser.add_argument("--account", action="append", default=[], metavar="SYSTEM_ID:PASSWORD",
                         help="SMPP account (repeat for several); none = accept any bind")
-    parser.add_argument("--voice-account", action="append", default=[],
-                        metavar="SID:TOKEN",
-                        help="voice account (repeat for several); none = accept any "
-                             "credentials")
+    parser.add_argument("--voice-account", "--twilio-account", action="append", default=[],
+                        dest="voice_account", metavar="SID:TOKEN",
+                        help="account of the Calls and Messages APIs (repeat for several); "
+                             "none = accept any credentials")
     parser.add_argument("--no-voice-idempotency", action="store_true",
                         help="place a call again on a repeated Idempotency-Key (counted in "
                              "voice duplicates) instead of answering with the first call")
@@ -260,10 +271,11 @@ def _report_unsent(simulator: Simulator) -> None:
     if pending:
         print(f"dispatch simulator: {pending} receipts still unsent at exit",
               file=sys.stderr)
-    calls = simulator.voice.poster.counters.pending
-    if calls:
-        print(f"dispatch simulator: {calls} voice callbacks still unsent at exit",
-              file=sys.stderr)
+    for poster, what in ((simulator.voice.poster, "voice callbacks"),
+                         (simulator.twilio.poster, "twilio callbacks and MO")):
+        if poster.counters.pending:
+            print(f"dispatch simulator: {poster.counters.pending} {what} still unsent at "
+                  "exit", file=sys.stderr)
     replies = simulator.replies.stats()["replies"]["pending"]
     if replies:
         print(f"dispatch simulator: {replies} replies still unacknowledged at exit",

@@ -2,7 +2,8 @@
 outcome-mix parser — pure (no Trio, no I/O).
 
 The HTTP gateway's knobs come first; the SMSC's (`smpp_port` not None enables it) follow,
-then the recipients who reply, then the voice side's (always served on the HTTP port).
+then the recipients who reply, then the voice side's and the Messages API's (always served
+on the HTTP port).
 Field names are the command's flag names, so an error names the flag to fix.
 """
 
@@ -134,6 +135,10 @@ class SimulatorConfig:
     dtmf_rate: float = 0.0  # share of human-answered calls with a Gather where 9 is pressed
     voice_cps: float = 0.0  # calls placed per second per account; 0 = unlimited
     voice_idempotency: bool = True  # honour Idempotency-Key (False: a repeat places again)
+    # The Messages API (simulator/twilio/), sharing the voice side's accounts: where a
+    # recipient's message to a line is posted (the number's inbound webhook); "": beside
+    # the latest StatusCallback (…/status -> …/inbound, dispatch's twilio routes).
+    twilio_inbound_url: str = ""
 
     def __post_init__(self) -> None:
         _check_port("http_port", self.http_port)
@@ -180,8 +185,11 @@ class SimulatorConfig:
             raise SimulatorConfigError(
                 f"--reply-text: must be 1..{MAX_REPLY_TEXT} characters, got "
                 f"{len(self.reply_text)}")
-        if self.mo_url and not self.mo_url.startswith(("http://", "https://")):
-            raise SimulatorConfigError(f"--mo-url: must be an http(s) URL, got {self.mo_url!r}")
+        for name in ("mo_url", "twilio_inbound_url"):
+            url = getattr(self, name)
+            if url and not url.startswith(("http://", "https://")):
+                raise SimulatorConfigError(f"{_option(name)}: must be an http(s) URL, got "
+                                           f"{url!r}")
 
     def _check_voice(self) -> None:
         _check_probability("dtmf_rate", self.dtmf_rate)

@@ -3,8 +3,9 @@ and the SMSC beside them when `smpp_port` is set. Both protocols share one ledge
 (`accepted` and `duplicates` count across them), one outcome count, one reply book
 (`replies`, `sent_after_stop`) and one GET /stats. `POST /mo` injects MO over SMPP when
 the SMSC can take them, else over HTTP to the daemon's /inbound (dispatch.simulator.mo).
-The voice side (the Calls API, with its own book under `voice` in /stats) is always served
-on the HTTP port."""
+The voice side (the Calls API, with its own book under `voice` in /stats) and the
+Messages API (the `twilio` kind's, under `twilio`: the HTTP side's ledger, faults,
+outcomes and reply book, the voice side's accounts) are always served on the HTTP port."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from typing import Any
 import httpx
 import trio
 
-from dispatch.httpserver import Limits, serve_http
+from dispatch.httpserver import Limits, Request, Response, serve_http
+from dispatch.simulator.accounts import PREFIX as ACCOUNTS_PREFIX
 from dispatch.simulator.config import SimulatorConfig
 from dispatch.simulator.http.faults import FaultDecider
 from dispatch.simulator.http.gateway import HttpGateway
@@ -28,8 +30,10 @@ from dispatch.simulator.smsc.control import SmscControl
 from dispatch.simulator.smsc.policy import RateLimiter
 from dispatch.simulator.smsc.server import Smsc
 from dispatch.simulator.smsc.stats import SmscCounters
+from dispatch.simulator.twilio.gateway import MO_PATH as TWILIO_MO_PATH
+from dispatch.simulator.twilio.gateway import TwilioMessages
+from dispatch.simulator.twilio.request import SUFFIX as MESSAGES_SUFFIX
 from dispatch.simulator.voice.gateway import VoiceGateway
-from dispatch.simulator.voice.request import PREFIX as VOICE_PREFIX
 
 
 class Simulator:
@@ -53,8 +57,13 @@ class Simulator:
         self.gateway.add_stats(self.replies.stats)
         self.gateway.add_stats(self.http_replies.stats)
         self.voice = VoiceGateway(config, receipt_transport)
-        self.gateway.add_prefix_route(VOICE_PREFIX, "POST", self.voice.calls)
+        # The Messages API: the voice side's accounts, the HTTP side's faults and outcomes.
+        self.twilio = TwilioMessages(config, self.ledger, self.replies, faults,
+                                     self.voice.accounts, receipt_transport)
+        self.gateway.add_prefix_route(ACCOUNTS_PREFIX, "POST", self._account_api)
         self.gateway.add_stats(self.voice.stats)
+        self.gateway.add_stats(self.twilio.stats)
+        self.gateway.add_route(TWILIO_MO_PATH, "POST", self.twilio.inject)
         self.smsc: Smsc | None = None
         self.smpp_port: int | None = None  # once serving
         control = None
@@ -79,6 +88,12 @@ class Simulator:
         self.gateway.add_stats(smsc.stats)
         return smsc, control
 
+    async def _account_api(self, request: Request) -> Response:
+        """The Twilio-style APIs under one account path: Messages, else Calls."""
+        if request.path.endswith(MESSAGES_SUFFIX):
+            return await self.twilio.messages(request)
+        return await self.voice.calls(request)
+
     def _line_violations(self, counters: GatewayCounters) -> dict[str, int]:
         smsc = self.smsc.core.counters.line_violations if self.smsc is not None else 0
         return {"line_violations": smsc + counters.line_violations}
@@ -95,6 +110,7 @@ class Simulator:
             await nursery.start(self.receipts.run)
             await nursery.start(self.http_replies.poster.run)
             await nursery.start(self.voice.run)
+            await nursery.start(self.twilio.run)
             if self.smsc is not None:
                 self.smpp_port = await nursery.start(self.smsc.serve)
             port = await nursery.start(self._serve_http)
@@ -108,6 +124,7 @@ class Simulator:
         self._http_scope.cancel()
         self.receipts.flush_now()
         self.voice.poster.flush_now()
+        self.twilio.poster.flush_now()
         with trio.move_on_after(grace_s):
             if self.smsc is not None:
                 await self.smsc.stop(grace_s)
@@ -115,6 +132,7 @@ class Simulator:
             self.http_replies.poster.flush_now()
             await self.http_replies.poster.wait_idle()
             await self.voice.poster.wait_idle()
+            await self.twilio.poster.wait_idle()
 
     async def _serve_http(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
                           ) -> None:

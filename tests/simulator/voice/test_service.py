@@ -136,7 +136,8 @@ async def test_refusals_over_http_with_their_codes() -> None:
             assert (await post()).status_code == 201
             busy = await post("+33699999999")
             assert (busy.status_code, busy.json()) == (
-                409, {"code": 20409, "message": "line busy", "status": 409})
+                409, {"code": 20409, "message": "line busy", "status": 409,
+                      "more_info": "https://www.twilio.com/docs/errors/20409"})
             assert (await post(line="L2")).status_code == 201
             assert (await post(line="L3")).status_code == 201
             throttled = await post(line="L4")

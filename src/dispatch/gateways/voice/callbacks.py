@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import logging
 from typing import Final
-from urllib.parse import parse_qs
 
 from dispatch.gateways.base import Inbound
-from dispatch.gateways.voice.calls import CallbackError, Form, call_ended, keypress
+from dispatch.gateways.provider import CallbackError, read_form
+from dispatch.gateways.voice.calls import call_ended, keypress
 from dispatch.gateways.voice.twiml import keypress_twiml
 from dispatch.httpserver import Handler, Request, Response, error_response
 
@@ -50,18 +50,3 @@ class VoiceCallbacks:
         await self._inbound.keypresses([press])
         return Response(200, keypress_twiml(press.digits).encode(), "application/xml")
 
-
-def read_form(request: Request) -> Form:
-    """An application/x-www-form-urlencoded body (a repeated field: its last value)."""
-    try:
-        text = request.body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise CallbackError("the body is not UTF-8") from None
-    # Percent-escapes that are not UTF-8 (a lone surrogate's %ED%A0%80) decode as U+FFFD;
-    # a NUL (%00) would be stored as is: refused.
-    form = {name: values[-1] for name, values in parse_qs(text, keep_blank_values=True).items()}
-    for name, value in form.items():
-        if "\0" in name or "\0" in value:
-            raise CallbackError(f"field {name[:40].replace(chr(0), '?')!r} holds a NUL "
-                                "character")
-    return form

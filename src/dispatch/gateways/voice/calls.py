@@ -13,10 +13,9 @@ mask any run of digits.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Mapping
 from typing import Any, Final
 
+from dispatch.gateways.provider import CONFIG_RETRY_S, CallbackError, Form, masked, required
 from dispatch.vocabulary import (
     Accepted,
     CallEnded,
@@ -33,15 +32,8 @@ FINAL_STATUSES: Final[dict[str, CallOutcome]] = {
 }
 PROGRESS_STATUSES: Final = frozenset({"queued", "initiated", "ringing", "in-progress"})
 MACHINE_PREFIXES: Final = ("machine", "fax")
-CONFIG_RETRY_S: Final = 30.0  # credentials refused: messages wait, the operator is told
-_DIGITS: Final = re.compile(r"\+?\d{6,}")  # a phone number, not an error code
 
-Form = Mapping[str, str]
-
-
-class CallbackError(ValueError):
-    """A callback's body is not what the API posts; the message says what is missing."""
-
+__all__ = ["CallbackError", "call_ended", "keypress", "placement_result"]
 
 def placement_result(status: int, payload: Any, retry_after_s: float | None) -> SubmitResult:
     """The result of POST .../Calls.json answered `status` with `payload` (JSON)."""
@@ -64,7 +56,7 @@ def placement_result(status: int, payload: Any, retry_after_s: float | None) -> 
 
 def call_ended(form: Form) -> CallEnded | None:
     """A final status callback as the call's end; None for a progress event."""
-    sid, status = _field(form, "CallSid"), _field(form, "CallStatus").lower()
+    sid, status = required(form, "CallSid"), required(form, "CallStatus").lower()
     if status in PROGRESS_STATUSES:
         return None
     if status == "completed":
@@ -81,15 +73,8 @@ def call_ended(form: Form) -> CallEnded | None:
 
 
 def keypress(form: Form, gateway: str) -> Keypress:
-    return Keypress(_field(form, "CallSid"), _field(form, "To"), _field(form, "From"),
+    return Keypress(required(form, "CallSid"), required(form, "To"), required(form, "From"),
                     form.get("Digits", ""), gateway)
-
-
-def _field(form: Form, name: str) -> str:
-    value = form.get(name, "")
-    if not value:
-        raise CallbackError(f"no {name}")
-    return value
 
 
 def _duration(form: Form) -> float:
@@ -106,5 +91,5 @@ def _error_text(payload: Any) -> str:
     if not isinstance(payload, dict):
         return "error"
     code = payload.get("code")
-    message = _DIGITS.sub("…", str(payload.get("message", "error"))[:200])
+    message = masked(str(payload.get("message", "error"))[:200])
     return f"{message} (code {str(code)[:12]})" if code is not None else message

@@ -14,25 +14,18 @@ import math
 import random
 from collections.abc import Sequence
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 import httpx
 import trio
 
 from dispatch.httpserver import Request, Response
-from dispatch.signing import TWILIO_HEADER, twilio_signature
+from dispatch.simulator.accounts import Accounts, Refusal
 from dispatch.simulator.config import SimulatorConfig
 from dispatch.simulator.http.poster import BatchPoster
 from dispatch.simulator.http.receipts import retry_policy
 from dispatch.simulator.voice.call import GATHER, Callback, encode_callback
 from dispatch.simulator.voice.core import VoiceCore
-from dispatch.simulator.voice.request import (
-    Refusal,
-    account_of,
-    basic_token,
-    check_credentials,
-    parse_call,
-)
+from dispatch.simulator.voice.request import account_of, parse_call
 
 FORM: Final = "application/x-www-form-urlencoded"
 # Twice the receipts' senders: callbacks go one to a POST (up to 700 a second at the
@@ -45,10 +38,11 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"))
 class VoiceGateway:
     def __init__(self, config: SimulatorConfig,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 id_prefix: str | None = None) -> None:
-        # Each account's auth token, which signs its callbacks as Twilio's do: the
-        # configured ones, else the one a call was placed with (any is taken then).
-        self._tokens = dict(config.voice_accounts)
+                 id_prefix: str | None = None, accounts: Accounts | None = None) -> None:
+        # Each account's auth token signs its callbacks as Twilio's do: the configured
+        # ones, else the one a call was placed with (any is taken then). Shared with the
+        # Messages API when the simulator serves both.
+        self.accounts = accounts if accounts is not None else Accounts(config.voice_accounts)
         self.poster: BatchPoster[Callback] = BatchPoster(
             "voice callbacks", 1, retry_policy(config), encode_callback, transport,
             content_type=FORM, senders=SENDERS_PER_URL, sign=self._sign)
@@ -56,7 +50,6 @@ class VoiceGateway:
         seed = None if config.seed is None else f"voice-{config.seed}"
         self.core = VoiceCore(config, random.Random(seed), self.poster, id_prefix)
         self.poster.listener = _Keypresses(self.core)
-        self._accounts = config.voice_accounts
         self._tick_wake = trio.Event()
 
     async def calls(self, request: Request) -> Response:
@@ -65,9 +58,7 @@ class VoiceGateway:
         if account is None:
             return _error(Refusal(404, 20404, f"no such path: {request.path}"))
         try:
-            authorization = request.headers.get("authorization")
-            check_credentials(self._accounts, account, authorization)
-            self._learn_token(account, authorization)
+            self.accounts.authenticate(account, request.headers.get("authorization"))
             call = parse_call(request.body)
         except Refusal as refusal:
             self.core.counters.rejected += 1
@@ -79,18 +70,9 @@ class VoiceGateway:
             return _error(refusal)
         return Response(status, _ENCODER.encode(answer).encode())
 
-    def _learn_token(self, account: str, authorization: str | None) -> None:
-        token = basic_token(authorization)
-        if token and not self._accounts:
-            self._tokens[account] = token
-
     def _sign(self, url: str, items: list[Callback], body: bytes) -> dict[str, str]:
         """X-Twilio-Signature with the call's account token (none known: unsigned)."""
-        token = self._tokens.get(items[0].call.account)
-        if not token:
-            return {}
-        form = parse_qsl(body.decode(), keep_blank_values=True)
-        return {TWILIO_HEADER: twilio_signature(token, url, form)}
+        return self.accounts.signature(items[0].call.account, url, body)
 
     def stats(self) -> dict[str, Any]:
         posts = self.poster.counters
@@ -135,5 +117,4 @@ class _Keypresses:
 
 
 def _error(refusal: Refusal) -> Response:
-    body = {"code": refusal.code, "message": refusal.message, "status": refusal.status}
-    return Response(refusal.status, _ENCODER.encode(body).encode())
+    return refusal.response()

@@ -8,17 +8,19 @@ the events asked and the Gather's action; the script itself is parsed and droppe
 
 from __future__ import annotations
 
-import binascii
 import re
-from base64 import b64decode
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qsl
 
+from dispatch.simulator.accounts import PREFIX, Refusal, basic_token, check_credentials
+from dispatch.simulator.accounts import account_of as account_path_of
 from dispatch.simulator.voice.twiml import InvalidTwiml, gather_action
 
-PREFIX: Final = "/2010-04-01/Accounts/"
+# The account's helpers live in dispatch.simulator.accounts (shared with the Messages
+# API); named here too, where the Calls API's tests and callers look for them.
+__all__ = ["PREFIX", "CallRequest", "Refusal", "account_of", "basic_token",
+           "check_credentials", "parse_call"]
 SUFFIX: Final = "/Calls.json"
 # "+" and 8 to 15 digits, the first not 0 (no E.164 country code starts with 0).
 _E164 = re.compile(r"\+[1-9][0-9]{7,14}")
@@ -33,16 +35,6 @@ EVENTS: Final = {"initiated": INITIATED, "ringing": RINGING, "answered": ANSWERE
                  "completed": COMPLETED}
 
 
-class Refusal(Exception):
-    """The request is refused; the answer is {"code", "message", "status"}."""
-
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
 @dataclass(frozen=True, slots=True)
 class CallRequest:
     to: str
@@ -55,45 +47,7 @@ class CallRequest:
 
 def account_of(path: str) -> str | None:
     """The AccountSid of a Calls path, or None if the path is not one."""
-    if not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
-        return None
-    sid = path[len(PREFIX):-len(SUFFIX)]
-    return sid if sid and "/" not in sid else None
-
-
-def check_credentials(accounts: Mapping[str, str], url_sid: str,
-                      authorization: str | None) -> None:
-    """Raise a 401 Refusal unless the Basic credentials are a configured account's and
-    name the URL's account. With no account configured, any credentials (or none) pass,
-    but a Basic user must still be the URL's account."""
-    user_token = _basic(authorization)
-    if user_token is None:
-        if accounts:
-            raise Refusal(401, 20003, "Authenticate")
-        return
-    user, token = user_token
-    if user != url_sid or (accounts and accounts.get(user) != token):
-        raise Refusal(401, 20003, "Authenticate")
-
-
-def basic_token(authorization: str | None) -> str | None:
-    """The token of Basic credentials, None if there are none."""
-    user_token = _basic(authorization)
-    return None if user_token is None else user_token[1]
-
-
-def _basic(authorization: str | None) -> tuple[str, str] | None:
-    if authorization is None:
-        return None
-    scheme, _, encoded = authorization.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user, sep, token = decoded.partition(":")
-    return (user, token) if sep else None
+    return account_path_of(path, SUFFIX)
 
 
 def parse_call(body: bytes) -> CallRequest:
