@@ -23,8 +23,8 @@ import trio
 
 from dispatch.gateways.base import Inbound
 from dispatch.gateways.errors import TIMEOUT, GatewayErrors
-from dispatch.gateways.health import GatewayHealth, Reachability, describe, probe
-from dispatch.gateways.responses import json_or_none, retry_after
+from dispatch.gateways.health import GatewayHealth, Reachability, describe, run_probed
+from dispatch.gateways.responses import each_at_once, json_or_none, retry_after
 from dispatch.gateways.voice.callbacks import GATHER_PATH, STATUS_PATH, VoiceCallbacks
 from dispatch.gateways.voice.calls import placement_result
 from dispatch.gateways.voice.twiml import ScriptTooLong, call_twiml
@@ -89,9 +89,7 @@ class VoiceGateway:
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Nothing runs in the background: the provider posts to the daemon (`callbacks`).
         Started once a probe said whether the provider answers."""
-        await probe(self._client, self._reachability, self._timeout_s)
-        task_status.started()
-        await trio.sleep_forever()
+        await run_probed(self._client, self._reachability, self._timeout_s, task_status)
 
     def callbacks(self, inbound: Inbound) -> Mapping[str, Handler]:
         return VoiceCallbacks(inbound, self.name).routes()
@@ -108,15 +106,7 @@ class VoiceGateway:
         await self._client.aclose()
 
     async def submit(self, messages: Sequence[Outbound]) -> list[SubmitResult]:
-        results: list[SubmitResult] = [Retry("not placed")] * len(messages)
-
-        async def place(index: int, message: Outbound) -> None:
-            results[index] = await self._place(message)
-
-        async with trio.open_nursery() as nursery:
-            for index, message in enumerate(messages):
-                nursery.start_soon(place, index, message)
-        return results
+        return await each_at_once(messages, Retry("not placed"), self._place)
 
     async def _place(self, message: Outbound) -> SubmitResult:
         if message.script is None:
