@@ -4,7 +4,6 @@ carries, what each answer of Kannel means, and that no reason holds the password
 from __future__ import annotations
 
 import dataclasses
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -27,7 +26,9 @@ UCS2 = "Parti Test : Привет ŝ. STOP au 36111"
 
 
 class Smsbox:
-    """Answers every sendsms `status` with `body` (or raises `error`), keeping the queries."""
+    """Answers every sendsms `status` with `body` (or raises `error`), keeping what each
+    request carried: its X-Kannel-* headers (names lower-cased, without the prefix), its
+    content type and its text."""
 
     def __init__(self, status: int = 202, body: str = "0: Accepted for delivery",
                  error: Exception | None = None) -> None:
@@ -36,9 +37,13 @@ class Smsbox:
         self.paths: list[str] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.method == "POST" and not request.url.query  # nothing in the URL
         self.paths.append(request.url.path)
-        self.queries.append({k: v[-1] for k, v in parse_qs(request.url.query.decode(),
-                                                          keep_blank_values=True).items()})
+        self.queries.append({
+            **{name.removeprefix("x-kannel-"): value for name, value in request.headers.items()
+               if name.startswith("x-kannel-")},
+            "content-type": request.headers["content-type"],
+            "text": request.content.decode()})
         if self.error is not None:
             raise self.error
         return httpx.Response(self.status, text=self.body)
@@ -68,8 +73,9 @@ async def test_a_sendsms_carries_the_message_its_coding_and_a_dlr_url_with_our_i
     assert smsbox.paths == ["/cgi-bin/sendsms"] * 2
     gsm, ucs2 = sorted(smsbox.queries, key=lambda q: q["coding"])
     assert gsm == {"username": "dispatch", "password": PASSWORD, "smsc": "orange",
-                   "from": "36111", "to": "+33612345678", "text": GSM, "charset": "UTF-8",
-                   "coding": "0", "dlr-mask": "19", "dlr-url": (
+                   "from": "36111", "to": "+33612345678", "text": GSM,
+                   "content-type": "text/plain; charset=UTF-8", "coding": "0",
+                   "dlr-mask": "19", "dlr-url": (
                        f"http://127.0.0.1:8470/kannel/dlr?gateway=k1&token={TOKEN}"
                        f"&id={correlation_id('c1-a')}&type=%d&answer=%A")}
     assert (ucs2["coding"], ucs2["text"]) == ("2", UCS2)
@@ -138,11 +144,15 @@ async def test_a_timeout_leaves_the_fate_unknown() -> None:
     assert kannel.errors.counts == {"timeout": 1}
 
 
-async def test_a_text_longer_than_max_parts_is_rejected_unsent() -> None:
+async def test_a_text_longer_than_max_parts_or_a_sender_not_ascii_is_rejected_unsent(
+        ) -> None:
     smsbox = Smsbox()
-    [result] = await submit(smsbox, message("x" * (153 * 3 + 1)))
-    assert result == Rejected("4 parts: more than max_parts (3), which Kannel's "
-                              "max-messages would cut")
+    too_long, accented = await submit(smsbox, message("x" * (153 * 3 + 1)),
+                                      Outbound("c1-b", "+33612345678", "Parti Été", GSM))
+    assert too_long == Rejected("4 parts: more than max_parts (3), which Kannel's "
+                                "max-messages would cut")
+    assert accented == Rejected("the sender is not ASCII: Kannel's X-Kannel-From cannot "
+                                "carry it")
     assert smsbox.queries == []
 
 

@@ -1,4 +1,4 @@
-"""Kannel's sendsms interface, as this gateway speaks it — no I/O: the query of a
+"""Kannel's sendsms interface, as this gateway speaks it — no I/O: the id and coding of a
 submission, the part count Kannel will send, and what its answers mean.
 
 Kannel answers a sendsms with no message id, so the id a receipt is matched on is ours: a
@@ -47,7 +47,7 @@ def kannel_parts(message: str) -> int:
 
 
 def coding_of(message: str) -> str:
-    """Kannel's `coding` for `message`: its text is always given in UTF-8 (charset)."""
+    """Kannel's `coding` for `message`: its text is always given in UTF-8."""
     return CODING[text.choose_encoding(message)]
 
 
