@@ -111,6 +111,7 @@ def test_the_example_config_is_valid() -> None:
     example = Path(__file__).parent.parent / "config" / "dispatch.example.toml"
     settings = load_settings(example, env={})
     assert settings.gateways["default"].batch_size == 50
+    assert settings.gateways["kannel_example"].type == "kannel"
 
 
 @pytest.mark.parametrize(("text", "message"), [
