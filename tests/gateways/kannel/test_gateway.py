@@ -180,7 +180,7 @@ def test_config_errors_name_the_key_never_the_secret(changes: dict[str, str],
     with pytest.raises(ConfigError, match=r"gateways\.k 1: .*name"):
         check_config("k 1", CONFIG)
     with pytest.raises(ConfigError, match=r"daemon\.public_inbound_url: .*ASCII"):
-        KannelGateway("k1", CONFIG, "https://exemple.fr/réception?gateway=k1")
+        KannelGateway("k1", CONFIG, "https://réception.example/receipts?gateway=k1")
 
 
 async def test_a_url_without_a_path_sends_to_kannels_default_one() -> None:

@@ -94,7 +94,7 @@ class KannelGateway:
         self._dlr_base = _dlr_base(callback_url, config.inbound_secret)
         if not self._dlr_base.isascii():  # it goes in a header
             raise ConfigError("daemon.public_inbound_url: Kannel's dlr-url must be ASCII "
-                              "(an internationalised host in its xn-- form)")
+                              "(write an internationalised host in its xn-- form)")
         self._timeout_s = config.timeout_s
         self._reachability = Reachability()
         self._refused_logged_at = -REFUSED_LOG_S
