@@ -113,6 +113,16 @@ def test_the_example_config_is_valid() -> None:
     assert settings.gateways["default"].batch_size == 50
 
 
+def test_each_commented_gateway_example_is_valid_once_uncommented(tmp_path: Path) -> None:
+    from tests.example_config import with_examples_on
+
+    settings = load_settings(with_examples_on(tmp_path / "dispatch.toml"), env={})
+    kinds = {name: gateway.type for name, gateway in settings.gateways.items()}
+    assert kinds == {"default": "http", "operator": "smpp", "calls": "voice",
+                     "main": "route", "twilio_example": "twilio",
+                     "kannel_example": "kannel"}
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("[daemon]\nbatch_sise = 3\n", "daemon.batch_sise: unknown key (did you mean batch_size?)"),
     ('[gateways.default]\nwindow = "big"\n',

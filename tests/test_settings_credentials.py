@@ -244,3 +244,20 @@ def test_an_http_gateway_without_an_inbound_secret_does_not_run(tmp_path: Path) 
     with pytest.raises(ConfigError, match=r"^gateways\.sms\.inbound_auth: must be one of "
                                           r"'signed', 'none', got 'off'"):
         load_settings(path, {})
+
+
+def test_a_kannel_gateway_without_its_token_does_not_run(tmp_path: Path) -> None:
+    """Kannel cannot sign: its inbound_secret is the token of the URLs it calls, required
+    in the same way, from the same places."""
+    path = tmp_path / "dispatch.toml"
+    path.write_text("[gateways.k]\ntype = 'kannel'\nusername = 'dispatch'\n")
+    with pytest.raises(ConfigError, match=r"^gateways\.k\.inbound_secret: required: the "
+                                          r"gateway calls its dlr-url and get-url with it as "
+                                          r"a token \(set DISPATCH_GATEWAY_K_INBOUND_SECRET"):
+        check_for_daemon(load_settings(path, {}), {})
+    check_for_daemon(load_settings(path, {"DISPATCH_GATEWAY_K_INBOUND_SECRET": "t-1"}), {})
+    path.write_text("[gateways.k]\ntype = 'kannel'\ninbound_auth = 'none'\n")
+    check_for_daemon(load_settings(path, {}), {})
+    path.write_text("[gateways.k]\ntype = 'kannel'\nmax_parts = 0\n")
+    with pytest.raises(ConfigError, match=r"^gateways\.k\.max_parts: must be at least 1"):
+        load_settings(path, {})

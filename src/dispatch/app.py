@@ -27,13 +27,19 @@ from dispatch.daemon.inbound.auth import (
     GATEWAY_PARAM,
     HmacVerifier,
     InboundAuth,
+    TokenVerifier,
     TwilioVerifier,
     Verifier,
     authenticated,
 )
 from dispatch.daemon.inbound.inbox import Inbox
 from dispatch.daemon.inbound.replies import ReplyHandler
-from dispatch.daemon.inbound.routes import gateway_paths, gateway_routes, inbound_handler
+from dispatch.daemon.inbound.routes import (
+    gateway_get_paths,
+    gateway_paths,
+    gateway_routes,
+    inbound_handler,
+)
 from dispatch.daemon.lifecycle import Lifecycle, RedisWatch
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.notify import sd_notify
@@ -64,7 +70,7 @@ from dispatch.daemon.upkeep.campaign_gauges import CampaignGaugeRefresher
 from dispatch.daemon.upkeep.retention import purge_forever
 from dispatch.daemon.upkeep.sweeper import ReceiptSweeper
 from dispatch.daemon.upkeep.waiting import WaitingPublisher, window_group
-from dispatch.gateways import http, route, smpp, twilio, voice
+from dispatch.gateways import http, kannel, route, smpp, twilio, voice
 from dispatch.gateways.base import Gateway
 from dispatch.httpserver import Limits, bound_port
 from dispatch.keys import Keys
@@ -105,6 +111,7 @@ GATEWAY_KINDS: Mapping[str, GatewayBuilder] = {
     "smpp": smpp.build,
     "twilio": twilio.build,
     "voice": voice.build,
+    "kannel": kannel.build,
 }
 # Kinds whose provider signs its posts as Twilio does (X-Twilio-Signature, auth_token).
 TWILIO_SIGNED_KINDS = ("twilio", "voice")
@@ -168,6 +175,8 @@ def inbound_verifier(name: str, config: GatewaySettings, callback: str) -> Verif
         return None
     if config.type in TWILIO_SIGNED_KINDS:
         return TwilioVerifier(config.auth_token, callback)
+    if config.type == "kannel":  # Kannel cannot sign: a token in the URLs it calls
+        return TokenVerifier(config.inbound_secret, kannel.TOKEN_PARAM)
     return HmacVerifier(config.inbound_secret)
 
 
@@ -345,7 +354,8 @@ async def _serving(settings: Settings, metrics: DaemonMetrics, inbox: Inbox,
     routes = authenticated(gateway_routes(gateways.values(), inbox), auth)
     lifecycle.watch(gateways)
     metrics.watch_gateways(gateways.values())
-    handler = inbound_handler(routes, lifecycle.healthz_brief)
+    handler = inbound_handler(routes, lifecycle.healthz_brief,
+                              gateway_get_paths(gateways.values(), inbox))
     return Serving(Endpoint(handler, inbound, inbound_limits(settings)) if inbound else None,
                    Endpoint(lifecycle.with_healthz(metrics.handle), scrapes),
                    gateways, inbox, workers,

@@ -109,7 +109,8 @@ class DaemonSettings:
 
 @dataclass(frozen=True)
 class GatewaySettings:
-    type: str = "http"  # a gateway kind: "http", "smpp", "twilio", "voice", or "route" (below)
+    type: str = "http"  # a gateway kind: "http", "smpp", "kannel", "twilio", "voice", or
+    # "route" (below)
     # Messages per submit() call; HTTP: 1 = POST /sms, more = POST /sms/batch.
     batch_size: int = 50
     # Sender tasks feeding this gateway (HTTP: requests in flight).
@@ -122,7 +123,9 @@ class GatewaySettings:
     # A voice provider's prices (EUR): each call placed, each connected minute started.
     price_per_attempt: float = 0.0
     price_per_minute: float = 0.0
-    # --- HTTP, twilio and voice: the gateway's (the provider's) base URL
+    # --- HTTP, twilio and voice: the gateway's (the provider's) base URL; Kannel: smsbox's
+    # sendsms URL (http://HOST:SENDSMS-PORT/cgi-bin/sendsms; without a path,
+    # /cgi-bin/sendsms)
     url: str = "http://127.0.0.1:8480"
     # --- twilio and voice (a Twilio-style account: docs/gateways/twilio.md, docs/VOICE.md)
     account_sid: str = ""
@@ -132,14 +135,15 @@ class GatewaySettings:
     # provider picks the number; the service is then the line its STOPs apply to.
     messaging_service_sid: str = ""
     ring_timeout_s: float = 30.0  # seconds a phone rings before the call ends no-answer
-    # --- HTTP, twilio and voice: what the gateway posts to the daemon's inbound port is signed
-    # (dispatch.signing): "signed", or "none" to take unsigned posts (a trusted network
+    # --- HTTP, twilio, voice and Kannel: what the gateway posts to the daemon's inbound port
+    # is signed (dispatch.signing; Kannel, which cannot sign, carries the inbound_secret as
+    # a token in the URL): "signed", or "none" to take unsigned posts (a trusted network
     # only: anyone who reaches the port could opt numbers out or fail messages).
     inbound_auth: str = "signed"
     # HTTP: the secret shared with the gateway, which signs its receipts and replies with
-    # it (twilio and voice: the auth_token). Secret: rather
-    # DISPATCH_GATEWAY_<NAME>_INBOUND_SECRET or the credential gateway.<name>.inbound_secret
-    # than the file.
+    # it (twilio and voice: the auth_token; Kannel: the token of its dlr-url and get-url,
+    # letters, digits and -._~ only). Secret: rather DISPATCH_GATEWAY_<NAME>_INBOUND_SECRET
+    # or the credential gateway.<name>.inbound_secret than the file.
     inbound_secret: str = ""
     # --- SMPP 3.4
     host: str = "127.0.0.1"
@@ -161,6 +165,15 @@ class GatewaySettings:
     # given: only case, blanks and leading zeros are folded), "hex" or "dec".
     submit_id_base: str = ""
     receipt_id_base: str = ""
+    # --- Kannel (docs/gateways/kannel.md): smsbox's sendsms-user; its password is
+    # `password` (secret: rather DISPATCH_GATEWAY_<NAME>_PASSWORD or a credential).
+    username: str = ""
+    # Kannel's smsc group (its smsc-id) every message is routed to; "": Kannel's routing.
+    smsc_id: str = ""
+    # Parts a message may take at most (Kannel cuts long texts): a longer one is rejected,
+    # since Kannel would silently cut it at its sendsms-user's max-messages, which must be
+    # at least this.
+    max_parts: int = 10
     # --- route: a gateway made of other gateways (dispatch.gateways.route). A campaign
     # on it goes through its members: the first one in service, or spread by weight; one
     # that fails is taken out for a while and its traffic goes to the next. A message is
@@ -305,7 +318,7 @@ def _check_values(settings: Settings) -> None:
         if gateway.type not in kinds:
             raise ConfigError(f"gateways.{name}.type: must be one of {', '.join(kinds)}, "
                               f"got {gateway.type!r}")
-        for key in ("batch_size", "concurrency", "binds", "window"):
+        for key in ("batch_size", "concurrency", "binds", "window", "max_parts"):
             if getattr(gateway, key) < 1:
                 raise ConfigError(f"gateways.{name}.{key}: must be at least 1")
         for key in ("price_per_part", "price_per_attempt", "price_per_minute"):
@@ -582,7 +595,7 @@ def check_for_daemon(settings: Settings, env: Mapping[str, str] | None = None) -
 
 
 # Gateway kinds that post to the daemon's inbound port (the others need no port).
-INBOUND_KINDS = ("http", "twilio", "voice")
+INBOUND_KINDS = ("http", "kannel", "twilio", "voice")
 
 
 def serves_inbound(settings: Settings) -> bool:
@@ -591,18 +604,27 @@ def serves_inbound(settings: Settings) -> bool:
 
 
 def check_inbound_secrets(settings: Settings) -> None:
-    """An HTTP gateway signs what it posts with its inbound_secret; without one, the
-    daemon does not start unless told `inbound_auth = "none"`: an inbound port that takes
-    anyone's STOP, START or receipt must be chosen, never the default. (Twilio and voice
-    gateways sign with their auth_token, which they cannot lack.)"""
+    """An HTTP gateway signs what it posts with its inbound_secret (a Kannel gateway
+    carries it as a token); without one, the daemon does not start unless told
+    `inbound_auth = "none"`: an inbound port that takes anyone's STOP, START or receipt
+    must be chosen, never the default. (Twilio and voice gateways sign with their
+    auth_token, which they cannot lack.)"""
     for name, gateway in settings.gateways.items():
-        if (gateway.type == "http" and gateway.inbound_auth == "signed"
+        if (gateway.type in SECRET_SIGNED_KINDS and gateway.inbound_auth == "signed"
                 and not gateway.inbound_secret):
             raise ConfigError(
-                f"gateways.{name}.inbound_secret: required: the gateway signs the receipts "
-                f"and replies it posts with it (set {secret_variable(name, 'inbound_secret')}"
-                f" or the credential {credential_name(name, 'inbound_secret')}; or "
-                f'inbound_auth = "none" to take unsigned posts on a trusted network)')
+                f"gateways.{name}.inbound_secret: required: the gateway "
+                f"{SECRET_SIGNED_KINDS[gateway.type]} (set "
+                f"{secret_variable(name, 'inbound_secret')} or the credential "
+                f"{credential_name(name, 'inbound_secret')}; or inbound_auth = \"none\" "
+                f"to take unauthenticated posts on a trusted network)")
+
+
+# Gateway kinds whose callbacks are checked with the inbound_secret, and how they use it.
+SECRET_SIGNED_KINDS: Final = {
+    "http": "signs the receipts and replies it posts with it",
+    "kannel": "calls its dlr-url and get-url with it as a token",
+}
 
 
 T = typing.TypeVar("T")

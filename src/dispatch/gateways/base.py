@@ -5,6 +5,7 @@ vocabulary's (dispatch.vocabulary)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from dispatch.vocabulary import (
@@ -21,10 +22,22 @@ if TYPE_CHECKING:  # types only: the interface itself runs nothing
 
     from dispatch.gateways.errors import GatewayErrors
     from dispatch.gateways.health import GatewayHealth
-    from dispatch.httpserver import Handler
+    from dispatch.httpserver import Handler, Request, Response
 
 
 INVALID_REPLY = "invalid_reply"  # Inbound.not_recorded: a reply refused as unreadable
+
+
+@dataclass(frozen=True)
+class CalledWithGet:
+    """A callback route the gateway calls with GET, its fields in the query string (Kannel
+    cannot POST its delivery reports); every other route takes POST only. Put in
+    `Gateway.callbacks` in place of the handler it wraps."""
+
+    handler: Handler
+
+    async def __call__(self, request: Request) -> Response:
+        return await self.handler(request)
 
 
 class Inbound(Protocol):
@@ -79,9 +92,9 @@ class Gateway(Protocol):
         ...
 
     def callbacks(self, inbound: Inbound) -> Mapping[str, Handler]:
-        """Routes of the daemon's inbound HTTP port (path -> handler of a POST) where the
-        gateway posts receipts and replies, handed to `inbound`; none when they come
-        another way (SMPP: over the binds)."""
+        """Routes of the daemon's inbound HTTP port (path -> handler of a POST, or of a GET
+        when wrapped in CalledWithGet) where the gateway posts receipts and replies, handed
+        to `inbound`; none when they come another way (SMPP: over the binds)."""
         ...
 
     async def run(self, inbound: Inbound, *,

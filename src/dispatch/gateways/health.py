@@ -89,6 +89,15 @@ async def probe(client: httpx.AsyncClient, reachability: Reachability, timeout_s
         reachability.answered()
 
 
+async def run_probed(client: httpx.AsyncClient, reachability: Reachability, timeout_s: float,
+                     task_status: trio.TaskStatus[None]) -> None:
+    """`run` of a gateway with nothing in the background (its provider calls the daemon
+    back): started once a probe said whether it answers, then idle until cancelled."""
+    await probe(client, reachability, timeout_s)
+    task_status.started()
+    await trio.sleep_forever()
+
+
 def describe(exc: BaseException) -> str:
     """A transport failure in a few words: its kind, and the OS's reason when it has one."""
     cause: BaseException | None = exc

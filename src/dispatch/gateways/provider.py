@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -18,7 +18,8 @@ import trio
 
 from dispatch.gateways.base import Inbound
 from dispatch.gateways.errors import GatewayErrors
-from dispatch.gateways.health import GatewayHealth, Reachability, probe
+from dispatch.gateways.health import GatewayHealth, Reachability, run_probed
+from dispatch.gateways.responses import each_at_once
 from dispatch.httpserver import Request
 from dispatch.settings import ConfigError, GatewaySettings
 from dispatch.vocabulary import Outbound, Retry, SubmitResult
@@ -86,9 +87,7 @@ class AccountGateway:
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Nothing runs in the background: the provider posts to the daemon (`callbacks`).
         Started once a probe said whether the provider answers."""
-        await probe(self._client, self._reachability, self._timeout_s)
-        task_status.started()
-        await trio.sleep_forever()
+        await run_probed(self._client, self._reachability, self._timeout_s, task_status)
 
     def health(self) -> GatewayHealth:
         """Reachable when its last request (or the start's probe) got an HTTP answer."""
@@ -102,26 +101,10 @@ class AccountGateway:
         await self._client.aclose()
 
     async def submit(self, messages: Sequence[Outbound]) -> list[SubmitResult]:
-        return await side_by_side(messages, self._send)
+        return await each_at_once(messages, Retry("not sent"), self._send)
 
     async def _send(self, message: Outbound) -> SubmitResult:
         raise NotImplementedError
-
-
-async def side_by_side(messages: Sequence[Outbound],
-                       send: Callable[[Outbound], Awaitable[SubmitResult]]
-                       ) -> list[SubmitResult]:
-    """`send` each message, all at once (the API takes one per request), and their results
-    in order. `send` never raises for a provider's fault."""
-    results: list[SubmitResult] = [Retry("not sent")] * len(messages)
-
-    async def one(index: int, message: Outbound) -> None:
-        results[index] = await send(message)
-
-    async with trio.open_nursery() as nursery:
-        for index, message in enumerate(messages):
-            nursery.start_soon(one, index, message)
-    return results
 
 
 def beside(callback_url: str, path: str) -> str:

@@ -1,6 +1,7 @@
-"""Who may post to the inbound port: each gateway's callbacks are signed (dispatch.signing)
-and checked here before any handler reads them; a post that is not authentic gets 401,
-is counted (dispatch_inbound_rejected{gateway,reason}) and changes nothing.
+"""Who may post to the inbound port: each gateway's callbacks are signed (dispatch.signing),
+or carry a shared token when the gateway cannot sign (Kannel), and are checked here before
+any handler reads them; a post that is not authentic gets 401, is counted
+(dispatch_inbound_rejected{gateway,reason}) and changes nothing.
 
 The gateway a post belongs to is named by the callback URL the daemon gave it
 (`?gateway=NAME`); with one gateway on a route, a URL without it is that gateway's. The
@@ -9,6 +10,7 @@ check is CPU only: an HMAC of the body, no Redis round trip.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +29,8 @@ GATEWAY_PARAM: Final = "gateway"  # the callback URL's query parameter naming th
 UNKNOWN: Final = "unknown"  # metric label of a post naming no gateway of that route
 UNKNOWN_GATEWAY: Final = "unknown_gateway"
 NO_SECRET: Final = "no_secret"  # signed, but the gateway has no secret to check it with
+NO_TOKEN: Final = "no_token"  # a token gateway's request without its token
+BAD_TOKEN: Final = "bad_token"  # ... with another one
 REFUSED_LOG_S: Final = 60.0  # one log line a minute at most: a flood stays one line
 
 
@@ -69,6 +73,26 @@ class TwilioVerifier:
         form = parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True)
         return signing.verify_twilio(self.auth_token, url, form,
                                      request.headers.get(signing.TWILIO_HEADER.lower()))
+
+
+@dataclass(frozen=True)
+class TokenVerifier:
+    """A shared token in the callback URL's query (`param`), for a gateway that cannot sign
+    what it sends (Kannel calls its dlr-url and get-url as configured): the secret travels
+    in the URL, so it is only as private as the gateway's configuration and access log.
+    Compared in constant time."""
+
+    token: str
+    param: str
+
+    def __call__(self, request: Request, now: float) -> str | None:
+        if not self.token:  # never check against "": any request would carry it
+            return NO_SECRET
+        given = parse_qs(request.query).get(self.param)
+        if not given:
+            return NO_TOKEN
+        return None if hmac.compare_digest(given[-1].encode(), self.token.encode()) \
+            else BAD_TOKEN
 
 
 class InboundAuth:

@@ -15,7 +15,7 @@ import trio
 
 from dispatch.gateways.base import Inbound
 from dispatch.gateways.errors import INVALID_ANSWER, ITEM_ERROR, TIMEOUT, GatewayErrors
-from dispatch.gateways.health import GatewayHealth, Reachability, describe, probe
+from dispatch.gateways.health import GatewayHealth, Reachability, describe, run_probed
 from dispatch.gateways.http.callbacks import HttpCallbacks
 from dispatch.gateways.responses import retry_after
 from dispatch.httpserver import Handler
@@ -60,9 +60,7 @@ class HttpGateway:
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Nothing runs in the background: receipts and replies are posted to the daemon's
         inbound port (`callbacks`). Started once a probe said whether the gateway answers."""
-        await probe(self._client, self._reachability, self._timeout_s)
-        task_status.started()
-        await trio.sleep_forever()
+        await run_probed(self._client, self._reachability, self._timeout_s, task_status)
 
     def callbacks(self, inbound: Inbound) -> Mapping[str, Handler]:
         """The routes of the inbound port where the gateway posts receipts and replies."""

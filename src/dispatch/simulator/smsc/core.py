@@ -31,6 +31,7 @@ SMSC_SYSTEM_ID: Final = "dispatchsim"
 SEEN_ROUTES: Final = 10_000  # (system_id, handset, line) kept to send MO to
 REGISTERED_DELIVERY_MASK: Final = 0x03  # 0 none, 1 always, 2 on failure only
 ON_FAILURE: Final = 2
+UCS2_CODING: Final = 8  # data_coding of a UCS-2 part, counted apart (ucs2_parts)
 
 _REFUSALS: Final[dict[Verdict, tuple[int, str]]] = {
     Verdict.LINE_THROTTLED: (Status.ESME_RTHROTTLED, "throttled"),
@@ -112,6 +113,8 @@ class SmscCore:
         content = message_content(pdu.esm_class, pdu.short_message, pdu.tlvs)
         acceptance = self.book.accept(pdu, content)
         counters.parts += 1
+        if pdu.data_coding == UCS2_CODING:
+            counters.ucs2_parts += 1
         receipt = None
         if pdu.registered_delivery & REGISTERED_DELIVERY_MASK:
             receipt = self._schedule_receipt(pdu, content.payload, message_id,

@@ -14,6 +14,7 @@ class SmscCounters:
     bind_failures: int = 0  # bad system_id or password
     submit_sm: int = 0  # every submit_sm read, whatever its fate
     parts: int = 0  # submit_sm accepted (each part of a long message counts one)
+    ucs2_parts: int = 0  # ... of them in UCS-2 (data_coding 8)
     throttled: int = 0  # ESME_RTHROTTLED answers, line violations included
     queue_full: int = 0  # ESME_RMSGQFUL answers (window exceeded)
     errors_injected: int = 0  # smpp_error answers
