@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from pathlib import Path
-
-from dispatch.simulator.ledger import Journal, Ledger
+from dispatch.simulator.ledger import Ledger
 
 
 def test_first_submission_is_accepted_with_a_fresh_id() -> None:
@@ -66,20 +64,3 @@ def test_ids_are_unique_across_many_messages_and_ledgers() -> None:
     assert len(ids) == 2000
     assert first.accepted == second.accepted == 1000
 
-
-def test_the_journal_holds_every_acceptance_once_flushed_duplicates_too(tmp_path: Path
-                                                                        ) -> None:
-    path = tmp_path / "accepted.journal"
-    ledger = Ledger(journal=Journal(str(path)))
-    ledger.submit("r1", "r1")
-    ledger.submit("r1", "r1")  # a replay: not taken again
-    ledger.record("r2")
-    assert not path.exists() or path.read_text() == ""  # written when flushed
-    ledger.flush()
-    ledger.record("r2")  # a duplicate acceptance: taken twice
-    ledger.flush()
-    assert path.read_text().split() == ["r1", "r2", "r2"]
-    restarted = Ledger(journal=Journal(str(path)))  # a new life appends
-    restarted.submit("r1", "r1")
-    restarted.flush()
-    assert path.read_text().split() == ["r1", "r2", "r2", "r1"]

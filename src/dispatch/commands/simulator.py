@@ -86,8 +86,9 @@ _FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--receipt-batch", "int", "200", "receipts per callback POST, at most"),
     ("--seed", "seed", "", "seed of the random generator; absent = random"),
     ("--journal", "str", "",
-     "file where the reference of every message accepted is appended before the answer "
-     "goes out: what a killed simulator took survives it (drills, tests)"),
+     "file keeping what the simulator took and owes (acceptances, idempotency keys, "
+     "receipts), written before each answer: started again on it, a killed simulator "
+     "takes up where it stopped, as an operator's platform would"),
     # The SMSC.
     ("--smpp-port", "port", "", "SMPP port; 0 = any free port; absent = no SMSC"),
     ("--smpp-window", "int", "100", "outstanding requests per bind before ESME_RMSGQFUL"),

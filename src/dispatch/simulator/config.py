@@ -81,7 +81,7 @@ class SimulatorConfig:
     outcomes: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_OUTCOMES))
     receipt_batch: int = 200
     seed: int | None = None
-    journal: str = ""  # a file where every acceptance is appended (ledger.Journal)
+    journal: str = ""  # what it took and owes, kept across a kill (journal.py)
     # A failing callback is retried with doubling backoff: 10 attempts span about a minute.
     receipt_attempts: int = 10
     receipt_retry_base_ms: float = 250.0

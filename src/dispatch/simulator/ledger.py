@@ -9,38 +9,19 @@ accepted under another key (or none) go into a separate set.
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass, field
 
 from dispatch.simulator.config import OUTCOME_NAMES
-
-
-class Journal:
-    """The reference of every message accepted (duplicates too), appended to a file before
-    the answer that says so leaves (`flush`): what a killed simulator took survives it, for
-    drills and tests that count sendings across gateways."""
-
-    def __init__(self, path: str) -> None:
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._pending: list[str] = []
-
-    def add(self, reference: str) -> None:
-        self._pending.append(reference)
-
-    def flush(self) -> None:
-        """Write what was added (one small write to the page cache: it survives a kill of
-        this process, which is all it is for)."""
-        if self._pending:
-            os.write(self._fd, ("\n".join(self._pending) + "\n").encode())
-            self._pending.clear()
+from dispatch.simulator.journal import Journal
 
 
 class Ledger:
     """Accepts messages by reference and replays answers by idempotency key."""
 
     def __init__(self, id_prefix: str | None = None, journal: Journal | None = None) -> None:
-        self.journal = journal
+        self.journal = journal  # where acceptances are kept for a restart (journal.py)
+        self._restored_ids: dict[str, str] = {}  # key -> id, answered by an earlier life
         # A per-run prefix keeps ids unique across simulator restarts.
         self._prefix = id_prefix if id_prefix is not None else secrets.token_hex(4)
         self._counter = 0
@@ -58,7 +39,20 @@ class Ledger:
             if packed is not None:
                 self.replays += 1
                 return self._format(packed >> 1), False
-        return self._format(self._accept(reference, key)), True
+            if key in self._restored_ids:
+                self.replays += 1
+                return self._restored_ids[key], False
+        gateway_id = self._format(self._accept(reference, key))
+        if self.journal is not None:
+            self.journal.accepted(reference, key, gateway_id)
+        return gateway_id, True
+
+    def restore(self, reference: str, key: str | None = None, gateway_id: str = "") -> None:
+        """An acceptance of an earlier life (journal.py): counted again, its key answered
+        with its id."""
+        self._count(reference, None)  # its key's entry is not in _by_key: mark it here
+        if key is not None:
+            self._restored_ids[key] = gateway_id
 
     def is_accepted(self, reference: str) -> bool:
         return reference in self._other_refs or bool(self._by_key.get(reference, 0) & 1)
@@ -67,13 +61,8 @@ class Ledger:
         """Count one acceptance of `reference` without an idempotency key (SMPP has none):
         True if it is the first, False if it is a duplicate."""
         if self.journal is not None:
-            self.journal.add(reference)
-        if self.is_accepted(reference):
-            self.duplicates += 1
-            return False
-        self.accepted += 1
-        self._other_refs.add(reference)
-        return True
+            self.journal.recorded(reference)
+        return self._count(reference, None)
 
     def flush(self) -> None:
         """Before answering: the journal (if any) holds every acceptance made so far."""
@@ -85,15 +74,19 @@ class Ledger:
         self._counter += 1
         return self._format(self._counter)
 
-    def _accept(self, reference: str, key: str | None) -> int:
-        if self.journal is not None:
-            self.journal.add(reference)
+    def _count(self, reference: str, key: str | None) -> bool:
+        """One acceptance of `reference`: True if it is the first. Under a key equal to
+        the reference, the key's entry marks it accepted (see the module's text)."""
         if self.is_accepted(reference):
             self.duplicates += 1
-        else:
-            self.accepted += 1
-            if key != reference:
-                self._other_refs.add(reference)
+            return False
+        self.accepted += 1
+        if key != reference:
+            self._other_refs.add(reference)
+        return True
+
+    def _accept(self, reference: str, key: str | None) -> int:
+        self._count(reference, key)
         self._counter += 1
         if key is not None:
             self._by_key[key] = (self._counter << 1) | (key == reference)

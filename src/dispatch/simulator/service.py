@@ -22,7 +22,8 @@ from dispatch.simulator.http.faults import FaultDecider
 from dispatch.simulator.http.gateway import HttpGateway
 from dispatch.simulator.http.receipts import ReceiptPoster
 from dispatch.simulator.http.replies import HttpReplies
-from dispatch.simulator.ledger import GatewayCounters, Journal, Ledger
+from dispatch.simulator.journal import Journal, PreviousLife, previous_life
+from dispatch.simulator.ledger import GatewayCounters, Ledger
 from dispatch.simulator.live_faults import FaultsRoute, LiveFaults
 from dispatch.simulator.mo import MoRoute
 from dispatch.simulator.replies import ReplyBook
@@ -42,6 +43,8 @@ class Simulator:
     def __init__(self, config: SimulatorConfig,
                  receipt_transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.config = config
+        # What an earlier simulator on the same journal took and owed (journal.py).
+        self._previous = previous_life(config.journal) if config.journal else PreviousLife()
         self.ledger = Ledger(journal=Journal(config.journal) if config.journal else None)
         self.replies = ReplyBook(config)
         self.receipts = ReceiptPoster(config, receipt_transport)
@@ -113,8 +116,24 @@ class Simulator:
             await nursery.start(self.twilio.run)
             if self.smsc is not None:
                 self.smpp_port = await nursery.start(self.smsc.serve)
+            self._take_up_previous_life()
             port = await nursery.start(self._serve_http)
             task_status.started(port)
+
+    def _take_up_previous_life(self) -> None:
+        """What an earlier simulator on the journal took counts as taken, and the receipts
+        it owed are sent now (SMPP: once the account binds), before anything is served."""
+        previous, now = self._previous, trio.current_time()
+        for reference, key, gateway_id in previous.accepted:
+            self.ledger.restore(reference, key, gateway_id)
+        for reference in previous.recorded:
+            self.ledger.restore(reference)
+        for callback_url, gateway_id, reference, status in previous.http_receipts:
+            self.receipts.schedule(now, callback_url, (gateway_id, reference, status))
+        if self.smsc is not None:
+            for system_id, job in previous.smpp_receipts:
+                self.smsc.core.deliveries.schedule_receipt(now, system_id, job, None)
+        self._previous = PreviousLife()
 
     async def stop_accepting(self, grace_s: float) -> None:
         """Close the listeners and the SMPP connections (answering what they sent), then

@@ -171,6 +171,9 @@ class HttpGateway:
                 due = now + self._faults.receipt_delay()
                 self._receipts.schedule(due, callback_url,
                                         (gateway_id, submission.reference, status))
+                if self.ledger.journal is not None:  # owed, even after a kill
+                    self.ledger.journal.http_receipt(callback_url, gateway_id,
+                                                     submission.reference, status)
             if self._replies is not None:
                 self._replies.accepted(gateway_id, message["to"], message["from"],
                                        message["text"], status, callback_url, now)

@@ -154,6 +154,8 @@ class SmscCore:
         job = ReceiptJob(message_id, outcome, time.time(), preview(payload, pdu.data_coding),
                          (pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr,
                           pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr))
+        if self.ledger.journal is not None:  # owed, even after a kill
+            self.ledger.journal.smpp_receipt(system_id, job)
         return self.deliveries.schedule_receipt(now + self._receipt_delay(), system_id, job,
                                                 via)
 
