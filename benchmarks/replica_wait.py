@@ -26,7 +26,7 @@ from pathlib import Path
 
 import trio
 
-from dispatch.store.replication import Replication, ReplicasBehind
+from dispatch.store.replication import ReplicasBehind, Replication
 from dispatch.store.script_link import ScriptLink, open_script_link
 from dispatch.store.server import find_redis_server
 
