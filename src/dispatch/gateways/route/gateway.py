@@ -138,8 +138,8 @@ class RouteGateway:
 
     def _member_for(self, message: Outbound, refused: list[str]) -> str | None:
         pinned = self._pins.get(message.reference)
-        if pinned is not None:
-            return pinned if not refused else None
+        if pinned is not None:  # its fate is that member's to tell (never refused here)
+            return pinned
         for member in self._plan.order(message.reference, message.to, self.in_service):
             if member not in refused and self.in_service(member):
                 return member
