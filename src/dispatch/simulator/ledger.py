@@ -68,7 +68,9 @@ class Ledger:
         True if it is the first, False if it is a duplicate."""
         if self.journal is not None:
             self.journal.add(reference)
-        if self.is_accepted(reference):
+        # is_accepted, inline: this is the SMSC's hot path (the key map is empty over SMPP).
+        if reference in self._other_refs or (self._by_key
+                                             and self._by_key.get(reference, 0) & 1):
             self.duplicates += 1
             return False
         self.accepted += 1
