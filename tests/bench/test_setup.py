@@ -99,6 +99,26 @@ def test_simulator_flags_are_ones_the_simulator_accepts() -> None:
     assert config.smpp_window == 64
     assert config.receipt_delay_ms == 50
     assert config.smpp_port == 0
+    assert config.smpp_lean  # the lean SMSC unless asked otherwise
+
+
+@pytest.mark.parametrize(("argv", "kind"), [
+    (["--gateway", "smpp"], "lean"),
+    (["--gateway", "smpp", "--full-simulator"], "full"),
+    (["--gateway", "smpp", "--faults", "--no-response 0.01"], "full"),  # faults need it
+    (["--gateway", "http"], "full"),  # no lean HTTP gateway
+])
+def test_the_simulator_is_lean_for_smpp_runs_without_faults(argv: list[str], kind: str
+                                                            ) -> None:
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers()
+    bench.add_parser(commands)
+    simulator.add_parser(commands)
+    options = bench.options_from(parser.parse_args(["bench", *argv]))
+    assert options.simulator == kind
+    config = simulator.config_from(parser.parse_args(["simulator",
+                                                      *simulator_flags(options)]))
+    assert config.smpp_lean is (kind == "lean")
 
 
 def test_canvas_writes_a_valid_png() -> None:

@@ -7,6 +7,10 @@ from pathlib import Path
 from typing import Final
 
 GATEWAYS: Final = ("http", "smpp")
+# The SMSC of SMPP runs: the lean one (its CPU a small share of the run's), or the full
+# simulator (faults, MO); --faults needs the full one and gets it.
+LEAN: Final = "lean"
+FULL: Final = "full"
 MAX_MESSAGES: Final = 10_000_000
 MAX_LINES: Final = 1_000_000
 MAX_PARTS: Final = 10  # of the campaign's text
@@ -47,6 +51,7 @@ class BenchOptions:
     # Simulator flags added to the fault-free gateway: the faults of a run (`dispatch
     # simulator --help`), e.g. ("--no-response", "0.01") for 1 % of answers lost.
     faults: tuple[str, ...] = ()
+    simulator: str = LEAN  # LEAN or FULL: the SMSC of SMPP runs (HTTP runs: always FULL)
 
     @property
     def paced(self) -> bool:
@@ -78,7 +83,18 @@ def checked(options: BenchOptions) -> BenchOptions:
     if options.faults and options.ceiling_messages < 0:
         ceiling = 0
     return replace(options, batch_size=options.batch_size or batch,
-                   concurrency=options.concurrency or concurrency, ceiling_messages=ceiling)
+                   concurrency=options.concurrency or concurrency, ceiling_messages=ceiling,
+                   simulator=simulator_kind(options))
+
+
+def simulator_kind(options: BenchOptions) -> str:
+    """LEAN for SMPP runs without faults unless FULL is asked for; FULL otherwise (the
+    HTTP gateway has no lean mode, faults need the full SMSC)."""
+    if options.simulator not in (LEAN, FULL):
+        raise OptionError(f"simulator: must be {LEAN} or {FULL}, got {options.simulator!r}")
+    if options.gateway != "smpp" or options.faults:
+        return FULL
+    return options.simulator
 
 
 def _check_ranges(options: BenchOptions) -> None:

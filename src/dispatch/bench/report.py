@@ -80,6 +80,17 @@ def process_table(run: PipelineRun, messages: int) -> dict[str, dict[str, float 
     return table
 
 
+def cpu_per_message(procs: Mapping[str, Mapping[str, float | None]]) -> dict[str, float | None]:
+    """Microseconds of CPU per message: the daemons' together, Redis', the simulator's
+    (the gateway: what is not the product's share)."""
+    daemons = [row["cpu_us_per_message"] for name, row in procs.items()
+               if name.startswith("daemon")]
+    def of(name: str) -> float | None:
+        return procs[name]["cpu_us_per_message"] if name in procs else None
+    return {"daemons": round(sum(value or 0.0 for value in daemons), 1) if daemons else None,
+            "redis": of("redis"), "simulator": of("simulator")}
+
+
 def throughput(run: PipelineRun) -> dict[str, float | None]:
     """Final messages per second from the start to the sample at which the last of them
     was final (so a stalled or timed-out run is not charged for the wait that followed)."""
@@ -166,6 +177,7 @@ def build_report(options: BenchOptions, run: PipelineRun, ceiling: dict[str, Any
         "redis_bytes_per_message": round((run.memory_after - run.memory_before) / accepted)
         if run.memory_after is not None and accepted else None,
         "retried": int(counter_total(run.metrics, "dispatch_messages", 'outcome="retried"')),
+        "simulator": options.simulator, "cpu_us_per_message": cpu_per_message(procs),
         "latency": lat, "processes": procs,
         "enqueue": {"elapsed_s": round(run.enqueue.elapsed_s, 3),
                     "per_second": rounded(run.enqueue.rows / run.enqueue.elapsed_s)
@@ -182,13 +194,15 @@ def settings_of(options: BenchOptions) -> dict[str, Any]:
             "line_rate": options.line_rate, "line_burst": options.line_burst,
             "line_jitter_s": options.line_jitter_s,
             "enqueue_rate": options.enqueue_rate, "receipt_delay_ms": options.receipt_delay_ms,
-            "sample_s": options.sample_s, "simulator_profile": "perfect"}
+            "sample_s": options.sample_s, "simulator_profile": "perfect",
+            "simulator": options.simulator}
 
 
 def text_lines(report: Mapping[str, Any]) -> list[str]:
     """The headline figures, one per line, for a person at a terminal."""
     def figure(value: Any, unit: str = "") -> str:
         return "n/a" if value is None else f"{value:,}{unit}"
+    cpu = report["cpu_us_per_message"]
     lines = [
         f"gateway            {report['gateway']} ({report['mode']}, "
         f"{report['accepted']:,} messages"
@@ -205,6 +219,9 @@ def text_lines(report: Mapping[str, Any]) -> list[str]:
         f"receipts dropped by the gateway {report['receipts_dropped_by_gateway']}",
         f"redis              {figure(report['redis_bytes_per_message'], ' bytes')}"
         " per queued message",
+        f"CPU per message    daemons {figure(cpu['daemons'], ' us')} + redis "
+        f"{figure(cpu['redis'], ' us')}; simulator ({report['simulator']}) "
+        f"{figure(cpu['simulator'], ' us')}",
     ]
     if "line_capacity_per_second" in report:
         lines.insert(3, f"lines              {figure(report['steady_per_second'])} messages/s "

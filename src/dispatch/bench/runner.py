@@ -57,16 +57,21 @@ async def measure_ceiling(options: BenchOptions, workdir: Path) -> dict[str, Any
     simulator = await start_simulator(options, workdir, "ceiling-simulator")
     try:
         port_key = "http_port" if options.gateway == "http" else "smpp_port"
+        before = read_proc(simulator.process.pid)  # its start-up is not the blast's cost
         with trio.fail_after(options.timeout_s):
             result = await _ceiling_process(options, simulator.ready[port_key], workdir)
         stats = await simulator_stats(simulator)
-        proc = read_proc(simulator.process.pid)
+        after = read_proc(simulator.process.pid)
     finally:
         with trio.CancelScope(shield=True):
             await simulator.stop()
+    cpu = after.cpu_s - before.cpu_s if after and before else None
+    accepted = result.get("accepted") or 0
     result.update(duplicates=stats.get("duplicates"),
                   line_violations=stats.get("line_violations"),
-                  simulator_cpu_s=round(proc.cpu_s, 2) if proc else None)
+                  simulator_cpu_s=round(cpu, 2) if cpu is not None else None,
+                  simulator_cpu_us_per_message=round(cpu / accepted * 1e6, 1)
+                  if cpu is not None and accepted else None)
     return result
 
 

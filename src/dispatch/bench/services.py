@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dispatch.bench.options import BenchOptions
+from dispatch.bench.options import LEAN, BenchOptions
 from dispatch.processes import Child, dispatch_command, start_child
 
 ACCOUNT = ("bench", "secret")  # SMPP system_id and password, simulator and clients alike
@@ -37,6 +37,8 @@ def simulator_flags(options: BenchOptions) -> list[str]:
         flags += ["--smpp-port", "0", "--account", ":".join(ACCOUNT),
                   "--smpp-window", str(options.window),
                   "--receipts-pending-limit", str(max(200_000, options.messages))]
+        if options.simulator == LEAN:
+            flags.append("--lean")
     if options.lines:
         flags += ["--line-rate", f"{options.line_rate:g}",
                   "--line-burst", f"{options.line_burst:g}"]

@@ -51,6 +51,13 @@ ESME_RSYSERR: Final = 0x08
 MAX_REPLY_TEXT: Final = 1_000
 
 
+# What the lean SMSC does not do: each of these set is refused with --lean.
+LEAN_OFF: Final = ("smpp_bind_rate", "throttle_rate", "smpp_latency_ms",
+                   "smpp_latency_jitter_ms", "no_response", "smpp_error", "receipt_jitter_ms",
+                   "mo_rate", "disconnect_after", "disconnect_every", "smpp_enquire_link_s",
+                   "reply_share", "journal")
+
+
 class SimulatorConfigError(ValueError):
     """A knob has a value the simulator cannot use; the message names the knob."""
 
@@ -110,6 +117,8 @@ class SimulatorConfig:
     disconnect_after: int = 0  # close every connection once after N accepted submit_sm
     disconnect_every: int = 0  # ... and again after every N more
     smpp_enquire_link_s: float = 0.0  # server enquire_link period; 0 = never
+    # The lean SMSC (smsc/lean/): answers, receipts and counts for load, no faults.
+    smpp_lean: bool = False
     # Recipients who answer (both protocols; see replies.py).
     reply_share: float = 0.0  # share of distinct recipients who reply
     reply_text: str = "STOP"
@@ -175,7 +184,21 @@ class SimulatorConfig:
                                        f"{self.receipt_format!r} (known: "
                                        f"{', '.join(RECEIPT_FORMATS)})")
         _check_accounts(self.accounts)
+        if self.smpp_lean:
+            self._check_lean()
 
+    def _check_lean(self) -> None:
+        if self.smpp_port is None:
+            raise SimulatorConfigError("--lean: needs --smpp-port (it is a mode of the SMSC)")
+        if self.receipt_format != "standard":
+            raise SimulatorConfigError("--lean: sends standard receipts only, not "
+                                       f"--receipt-format {self.receipt_format}")
+        for name in LEAN_OFF:
+            if getattr(self, name):
+                raise SimulatorConfigError(
+                    f"--lean: {_option(name)} needs the full SMSC (lean mode has no faults, "
+                    "latency, bind rates, MO, replies, receipt jitter, server enquire_link "
+                    "or journal)")
 
     def _check_replies(self) -> None:
         _check_probability("reply_share", self.reply_share)

@@ -62,7 +62,14 @@ class Ledger:
         True if it is the first, False if it is a duplicate."""
         if self.journal is not None:
             self.journal.recorded(reference)
-        return self._count(reference, None)
+        # is_accepted, inline: this is the SMSC's hot path (the key map is empty over SMPP).
+        if reference in self._other_refs or (self._by_key
+                                             and self._by_key.get(reference, 0) & 1):
+            self.duplicates += 1
+            return False
+        self.accepted += 1
+        self._other_refs.add(reference)
+        return True
 
     def flush(self) -> None:
         """Before answering: the journal (if any) holds every acceptance made so far."""

@@ -28,6 +28,7 @@ from dispatch.simulator.live_faults import FaultsRoute, LiveFaults
 from dispatch.simulator.mo import MoRoute
 from dispatch.simulator.replies import ReplyBook
 from dispatch.simulator.smsc.control import SmscControl
+from dispatch.simulator.smsc.lean.server import LeanSmsc
 from dispatch.simulator.smsc.policy import RateLimiter
 from dispatch.simulator.smsc.server import Smsc
 from dispatch.simulator.smsc.stats import SmscCounters
@@ -67,10 +68,13 @@ class Simulator:
         self.gateway.add_stats(self.voice.stats)
         self.gateway.add_stats(self.twilio.stats)
         self.gateway.add_route(TWILIO_MO_PATH, "POST", self.twilio.inject)
-        self.smsc: Smsc | None = None
+        self.smsc: Smsc | None = None  # the full SMSC
+        self.lean_smsc: LeanSmsc | None = None  # or the lean one (--lean): no MO, no faults
         self.smpp_port: int | None = None  # once serving
         control = None
-        if config.smpp_port is not None:
+        if config.smpp_lean:
+            self.lean_smsc = self._add_lean_smsc(counters)
+        elif config.smpp_port is not None:
             self.smsc, control = self._add_smsc(counters)
         else:
             self.gateway.add_stats(_no_smsc_stats)
@@ -91,6 +95,16 @@ class Simulator:
         self.gateway.add_stats(smsc.stats)
         return smsc, control
 
+    def _add_lean_smsc(self, counters: GatewayCounters) -> LeanSmsc:
+        seed = None if self.config.seed is None else f"smsc-{self.config.seed}"
+        smsc = LeanSmsc(self.config, self.ledger, counters.outcomes, random.Random(seed))
+        self.gateway.add_stats(smsc.stats)
+        return smsc
+
+    @property
+    def any_smsc(self) -> Smsc | LeanSmsc | None:
+        return self.smsc or self.lean_smsc
+
     async def _account_api(self, request: Request) -> Response:
         """The Twilio-style APIs under one account path: Messages, else Calls."""
         if request.path.endswith(MESSAGES_SUFFIX):
@@ -98,7 +112,7 @@ class Simulator:
         return await self.voice.calls(request)
 
     def _line_violations(self, counters: GatewayCounters) -> dict[str, int]:
-        smsc = self.smsc.core.counters.line_violations if self.smsc is not None else 0
+        smsc = self.any_smsc.counters.line_violations if self.any_smsc is not None else 0
         return {"line_violations": smsc + counters.line_violations}
 
     def stats(self) -> dict[str, Any]:
@@ -114,8 +128,8 @@ class Simulator:
             await nursery.start(self.http_replies.poster.run)
             await nursery.start(self.voice.run)
             await nursery.start(self.twilio.run)
-            if self.smsc is not None:
-                self.smpp_port = await nursery.start(self.smsc.serve)
+            if self.any_smsc is not None:
+                self.smpp_port = await nursery.start(self.any_smsc.serve)
             self._take_up_previous_life()
             port = await nursery.start(self._serve_http)
             task_status.started(port)
@@ -145,8 +159,8 @@ class Simulator:
         self.voice.poster.flush_now()
         self.twilio.poster.flush_now()
         with trio.move_on_after(grace_s):
-            if self.smsc is not None:
-                await self.smsc.stop(grace_s)
+            if self.any_smsc is not None:
+                await self.any_smsc.stop(grace_s)
             await self.receipts.wait_idle()
             self.http_replies.poster.flush_now()
             await self.http_replies.poster.wait_idle()

@@ -5,17 +5,23 @@ C calls. Whenever one meets anything unusual it returns None and the generic cod
 the work, either succeeding or raising the precise error, so they need not explain
 failures. tests/smpp/test_properties.py checks both agree on random PDUs, and that these
 accept no junk the generic codec refuses.
+
+Below them, raw helpers for a server's hot path (the lean SMSC): a submit_sm's fields
+read without a dataclass, the one TLV a client sends, a response or a request framed
+around bytes ready; tests/smpp/test_raw_paths.py holds them to the generic codec.
 """
 
 from __future__ import annotations
 
 import re
+import struct
 from typing import Final
 
 from dispatch.smpp.pdu import MAX_SHORT_MESSAGE, MessageIdResp, ShortMessagePdu, Tlvs
 from dispatch.smpp.tlv import decode_tlvs, encode_tlvs
 
 LATIN1: Final = "latin-1"
+_HEADER: Final = struct.Struct(">IIII")  # as codec.HEADER (codec imports this module)
 
 
 def encode_short_message_body(p: ShortMessagePdu) -> bytes | None:
@@ -93,3 +99,51 @@ def decode_message_id_body(
         return None
     tlvs: Tlvs = decode_tlvs(frame, end_id + 1, where) if end_id + 1 < len(frame) else {}
     return cls(sequence, status, frame[16:end_id].decode(LATIN1), tlvs)
+
+
+# A server's hot path reads a submit_sm without building its dataclass: the addresses stay
+# as they came (ton, npi, address, NUL), ready to go back swapped in a receipt.
+_RAW_HEAD: Final = re.compile(
+    rb"[^\0]{0,5}\0(..[^\0]{0,20}\0)(..[^\0]{0,20}\0)(...)[^\0]{0,16}\0[^\0]{0,16}\0(.....)",
+    re.DOTALL,
+)
+# (source, destination: ton, npi, address and NUL as on the wire; esm_class,
+#  registered_delivery, data_coding, short_message, where the TLVs start)
+RawShortMessage = tuple[bytes, bytes, int, int, int, bytes, int]
+
+
+def raw_short_message(data: bytes, start: int, end: int) -> RawShortMessage | None:
+    """The fields of the submit_sm / deliver_sm body `data[start:end]` a server acts on;
+    None when the body is not the plain layout (decode_pdu then says what is wrong)."""
+    match = _RAW_HEAD.match(data, start, end)
+    if match is None:
+        return None
+    source, destination, flags, tail = match.groups()
+    message_start = match.end()
+    message_end = message_start + tail[4]
+    if message_end > end:
+        return None
+    return (source, destination, flags[0], tail[0], tail[2], data[message_start:message_end],
+            message_end)
+
+
+def only_tlv(data: bytes, start: int, end: int, tag: int) -> bytes | None:
+    """The value of the TLV stream `data[start:end]` when it is exactly one TLV of `tag`
+    (None otherwise, the generic decode_tlvs then reads it)."""
+    if end - start < 4 or data[start] != tag >> 8 or data[start + 1] != tag & 0xFF \
+            or start + 4 + (data[start + 2] << 8 | data[start + 3]) != end:
+        return None
+    return data[start + 4:end]
+
+
+def encode_message_id_resp(command_id: int, sequence: int, status: int,
+                           message_id: bytes) -> bytes:
+    """A submit_sm_resp / deliver_sm_resp without TLVs; `message_id` holds no NUL and at
+    most 64 octets (the caller's ids do: encode_pdu checks a stranger's)."""
+    return _HEADER.pack(17 + len(message_id), command_id, status, sequence) + message_id \
+        + b"\0"
+
+
+def encode_frame(command_id: int, sequence: int, body: bytes) -> bytes:
+    """A request PDU (command_status 0) around a body encoded already."""
+    return _HEADER.pack(16 + len(body), command_id, 0, sequence) + body

@@ -131,17 +131,7 @@ class SmscConnection:
         self._wake.set()
 
     async def _close(self) -> None:
-        # Closing with unread data would make the kernel reset the connection and discard
-        # answers not yet delivered: half-close, then drain until the client closes.
-        try:
-            with trio.move_on_after(LINGER_S):
-                await self.stream.send_eof()
-                while await self.stream.receive_some(READ_SIZE):
-                    pass
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-        finally:
-            await self.stream.aclose()  # closes the socket even when cancelled
+        await close_after_answers(self.stream)
 
     # Reading: every event the Session has, answers queued, no await.
 
@@ -299,3 +289,18 @@ class SmscConnection:
                 if self.session.state in _BOUND and not self.closing:
                     self._queue(self.session.send(EnquireLink()))
                     self.core.counters.enquire_links_sent += 1
+
+
+async def close_after_answers(stream: trio.abc.HalfCloseableStream) -> None:
+    """Close without losing what was sent: closing with unread data would make the kernel
+    reset the connection and discard answers not yet delivered, so half-close, then drain
+    until the client closes (at most LINGER_S)."""
+    try:
+        with trio.move_on_after(LINGER_S):
+            await stream.send_eof()
+            while await stream.receive_some(READ_SIZE):
+                pass
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+    finally:
+        await stream.aclose()  # closes the socket even when cancelled
