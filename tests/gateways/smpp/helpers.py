@@ -69,8 +69,7 @@ def all_messages(inbound: FakeInbound) -> list[InboundMessage]:
 
 def settings(port: int, **overrides: Any) -> GatewaySettings:
     values: dict[str, Any] = {"type": "smpp", "host": "127.0.0.1", "port": port,
-                              "system_id": "dispatch", "password": "s3cret", "binds": 1,
-                              "window": 10,
+                              "system_id": "dispatch", "password": "s3cret", "window": 10,
                               "timeout_s": 5.0, "enquire_link_s": 30.0, "reconnect_max_s": 4.0,
                               "sender": "DISPATCH"}
     values.update(overrides)
