@@ -228,6 +228,11 @@ def lines_and_gateways() -> list[AnyPanel]:
         up_down("Gateway up", "Per gateway and daemon: SMPP while a bind is bound, HTTP and "
                 "voice while requests get an HTTP answer (DispatchGatewayDown after 1 min "
                 "down).", [(f"dispatch_gateway_up{{{INSTANCE}}}", "{{gateway}} {{instance}}")]),
+        up_down("Route members in service", "Per route, member gateway and daemon: in "
+                "service, or out after failing (its messages go to the route's other "
+                "members; DispatchRouteMemberOut after 2 min out).",
+                [(f"dispatch_route_member_in_service{{{INSTANCE}}}",
+                  "{{route}}: {{gateway}} {{instance}}")]),
         graph("SMPP binds", "SMPP binds per gateway, bound and not, all daemons.", "short",
               [(f"sum by (gateway, state) (dispatch_smpp_binds{{{INSTANCE}}})",
                 "{{gateway}} {{state}}")]),

@@ -1,5 +1,6 @@
 """A daemon's configuration with a gateway of every kind on one simulator: HTTP, SMPP
-(a pool of lines) and voice (a pool of callers). The Prometheus and metrics tests run it."""
+(a pool of lines), voice (a pool of callers) and a route over the HTTP and SMPP ones. The
+Prometheus and metrics tests run it."""
 
 from __future__ import annotations
 
@@ -49,6 +50,10 @@ account_sid = "{account}"
 auth_token = "token"
 batch_size = 10
 concurrency = 4
+
+[gateways.either]
+type = "route"
+members = ["http", "smpp"]
 
 [pools.lines]
 gateway = "smpp"
