@@ -27,6 +27,9 @@ DISCONNECTED: Final = "disconnected"
 TRANSPORT_ERROR: Final = "transport_error"
 ITEM_ERROR: Final = "item_error"
 INVALID_ANSWER: Final = "invalid_answer"
+# An HTTP request that failed before it left (no connection could be had): the gateway
+# cannot have taken it (vocabulary.Retry.unsent).
+NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class GatewayErrors:

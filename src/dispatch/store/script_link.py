@@ -298,18 +298,10 @@ async def _log_in(stream: trio.SocketStream, address: LinkAddress, name: str) ->
     if address.db:
         commands.append(["SELECT", address.db])
     commands.append(["CLIENT", "SETNAME", name])
-    parser = ReplyParser()
     for command in commands:
-        await stream.send_all(encode_command(command))
-        replies: list[Reply] = []
-        while not replies:
-            data = await stream.receive_some(READ_SIZE)
-            if not data:
-                raise ConnectionResetError("Redis closed the connection while logging in")
-            parser.feed(data)
-            replies = parser.replies()
-        if isinstance(replies[0], ErrorReply):
-            raise ScriptError(f"{command[0]!r} refused: {replies[0].message}")
+        reply = await exchange(stream, command)
+        if isinstance(reply, ErrorReply):
+            raise ScriptError(f"{command[0]!r} refused: {reply.message}")
 
 
 async def _check_master(stream: trio.SocketStream) -> None:

@@ -14,7 +14,13 @@ import httpx
 import trio
 
 from dispatch.gateways.base import Inbound
-from dispatch.gateways.errors import INVALID_ANSWER, ITEM_ERROR, TIMEOUT, GatewayErrors
+from dispatch.gateways.errors import (
+    INVALID_ANSWER,
+    ITEM_ERROR,
+    NOT_SENT,
+    TIMEOUT,
+    GatewayErrors,
+)
 from dispatch.gateways.health import GatewayHealth, Reachability, describe, run_probed
 from dispatch.gateways.http.callbacks import HttpCallbacks
 from dispatch.gateways.responses import retry_after
@@ -27,8 +33,6 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 # itself said it did not do it. Not 502 or 504: those come from a proxy, and the gateway
 # behind it may have taken the message.
 NOT_TAKEN_STATUSES = frozenset({408, 425, 429, 500, 503})
-# Failures before the request left: no connection could be had.
-NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def build(name: str, config: GatewaySettings, callback_url: str) -> HttpGateway:
@@ -112,7 +116,7 @@ class HttpGateway:
                     ) -> httpx.Response | Retry:
         try:
             response = await self._client.post(path, json=body, headers=headers)
-        except NOT_SENT_ERRORS as exc:
+        except NOT_SENT as exc:
             self._reachability.failed(f"unreachable: {describe(exc)}")
             self.errors.transport(exc)
             return Retry(f"gateway unreachable: {type(exc).__name__}", unsent=True)

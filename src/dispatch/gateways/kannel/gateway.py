@@ -28,7 +28,7 @@ import httpx
 import trio
 
 from dispatch.gateways.base import Inbound
-from dispatch.gateways.errors import GatewayErrors
+from dispatch.gateways.errors import NOT_SENT, GatewayErrors
 from dispatch.gateways.health import GatewayHealth, Reachability, describe, run_probed
 from dispatch.gateways.kannel.callbacks import DLR_PATH, TOKEN_PARAM, KannelCallbacks
 from dispatch.gateways.kannel.sendsms import (
@@ -164,7 +164,7 @@ class KannelGateway:
         try:
             response = await client.post(self._path, headers=headers,
                                          content=text.encode())
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except NOT_SENT as exc:
             return self._failed(exc, Retry(f"Kannel unreachable: {describe(exc)}",
                                            counts=False, unsent=True))  # nothing was sent
         except httpx.TimeoutException as exc:

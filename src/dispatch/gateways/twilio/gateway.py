@@ -24,7 +24,7 @@ import httpx
 import trio
 
 from dispatch.gateways.base import Inbound
-from dispatch.gateways.errors import INVALID_ANSWER, TIMEOUT
+from dispatch.gateways.errors import INVALID_ANSWER, NOT_SENT, TIMEOUT
 from dispatch.gateways.health import GatewayHealth, describe
 from dispatch.gateways.provider import AccountGateway, account_path, beside, check_account
 from dispatch.gateways.responses import json_or_none, retry_after
@@ -40,8 +40,6 @@ from dispatch.httpserver import Handler
 from dispatch.settings import GatewaySettings
 from dispatch.vocabulary import Accepted, InboundMessage, Outbound, Retry, SubmitResult
 
-# Failures of a request that never reached the provider: no SMS can have been created.
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # The text of the opt-out handed over on a 21610: its first word makes it a STOP, the
 # rest says in the audit where it came from (the recipient did not write it).
 UNSUBSCRIBED_TEXT = "STOP (twilio error 21610: the recipient unsubscribed at the provider)"
