@@ -6,7 +6,6 @@ node timeout is 1 s, so that a failover takes seconds."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -15,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from dispatch.bench.cluster import free_cluster_port
 from dispatch.store.server import find_redis_server
 from tests.real_tools import real_tool
-from tests.redis_ha import Server, command, free_port, wait_answering
+from tests.redis_ha import Server, command, wait_answering
 
 HOST = "127.0.0.1"
 NODE_TIMEOUT_MS = 1000
-# The cluster bus listens on the client port + 10000 (Redis's fixed offset).
-BUS_OFFSET = 10000
 WAIT_TIMEOUT_S = 20.0
 CREATE_TIMEOUT_S = 30.0
 POLL_S = 0.1
@@ -258,30 +256,12 @@ def _log_tails(logs: Iterable[Path]) -> str:
     return text
 
 
-def _cluster_port() -> int:
-    """A free port whose bus port (+10000) is free and valid too."""
-    for _ in range(100):
-        port = free_port()
-        if port + BUS_OFFSET <= 65535 and _bindable(port + BUS_OFFSET):
-            return port
-    raise RuntimeError("found no free port with a free cluster bus port in 100 tries")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-        return True
-
-
 def _node(folder: Path) -> Server:
     """A cluster-enabled redis-server; tried again on fresh ports (three times at most) if
     another process took its port or bus port between the probe and the bind."""
     failures = []
     for _ in range(3):
-        port = _cluster_port()
+        port = free_cluster_port()
         server = _start_node(folder, port)
         if server is not None:
             return server
@@ -342,6 +322,7 @@ def redis_cluster(folder: Path, masters: int = 3, replicas_per_master: int = 1
     and reaped after the block, whatever happened in it."""
     if masters < 3:
         raise ValueError(f"Redis Cluster needs 3 masters at least, not {masters}")
+    folder.mkdir(parents=True, exist_ok=True)
     group = ClusterGroup(folder, masters, replicas_per_master)
     try:
         for _ in range(masters * (1 + replicas_per_master)):

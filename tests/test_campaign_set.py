@@ -40,7 +40,7 @@ def meta_of(config: Path, campaign: str = "c1") -> dict[str, str]:
         with trio.fail_after(10):
             async with open_redis(settings) as redis:
                 raw = await redis.hgetall(keys.campaign(campaign).meta)
-                changes = await redis.xrange(keys.campaign_changes)
+                changes = await redis.xrange(keys.campaign(campaign).changes)
         meta = {k.decode(): v.decode() for k, v in raw.items()}
         meta["audit"] = json.dumps([{text(k): text(v) for k, v in entry.field_values.items()}
                                     for entry in changes])

@@ -146,8 +146,12 @@ async def test_redis_on_a_closed_port_is_one_line_with_the_port_and_no_password(
     (f"redis://:{PASSWORD}@host:notaport",
      "the port must be a number from 1 to 65535, got 'notaport'"),
     (f"redis://:{PASSWORD}@host:6379/zero", "the database must be a number, got 'zero'"),
-    (f"http://user:{PASSWORD}@host", "must start with redis://, rediss://, unix:// or "
-                                     "redis+sentinel://, got http://"),
+    (f"http://user:{PASSWORD}@host", "must start with redis://, rediss://, unix://, "
+                                     "redis+sentinel:// or redis+cluster://, got http://"),
+    (f"redis+cluster://:{PASSWORD}@host:7000,host:x",
+     "a node's port must be a number from 1 to 65535, got 'x'"),
+    (f"redis+cluster://:{PASSWORD}@host:7000/2",
+     "a cluster has no database number: redis+cluster://HOST:PORT,..."),
 ])
 @pytest.mark.parametrize("source", ["config", "environment"])
 async def test_a_malformed_redis_url_is_a_usage_error_naming_its_key_not_its_password(

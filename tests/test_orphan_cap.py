@@ -11,7 +11,8 @@ import trio
 from dispatch.enqueue import enqueue_file
 from dispatch.keys import Keys
 from dispatch.settings import Settings
-from dispatch.store.queue import ORPHAN_TTL_S, Queue
+from dispatch.store.queue import Queue
+from dispatch.store.receipts import ORPHAN_TTL_S
 from dispatch.store.redis import Redis
 from dispatch.vocabulary import Outcome
 from tests.texts import RULES, SIGNED
@@ -61,7 +62,7 @@ async def test_a_full_hash_still_lets_known_receipts_through(
     with trio.fail_after(10):
         [entry] = await queue.read_new(["c1"], 1, 100)
         number = msgpack.unpackb(entry.payload)[0]
-        await queue.admit("c1", "ME", [(entry.entry_id, number)])
+        await queue.admit("c1", [(entry.entry_id, number)])
         await queue.record("c1", [Outcome(entry.entry_id, number, "s", "gw-real")])
         await queue.record_receipts(forged(0, 2), queue.receipt_maps())  # full
         mixed = await queue.record_receipts([*forged(2, 1), ("gw-real", "d", "ok")],

@@ -57,7 +57,7 @@ async def prepare(redis: Redis, settings: Settings, tmp_path: Path) -> None:
         await enqueue_file(redis, settings, path, "a1", "Bonjour. " + SIGNED,
                            exclusivity=Exclusivity("A", "muni26"), rules=RULES)
         entries = await queue.read_new(["a1"], 10, 100)
-        await queue.admit("a1", "DISPATCH", [(entries[0].entry_id, NUMBER)])
+        await queue.admit("a1", [(entries[0].entry_id, NUMBER)])
         await queue.record("a1", [Outcome(entries[0].entry_id, NUMBER, "f", "absent")])
         await ReplyHandler(queue, lambda: ["a1"], texts=answer_texts(AnswerSettings())).handle(
             [InboundMessage("0612000001", "DISPATCH", "STOP", "http")])  # and a confirmation

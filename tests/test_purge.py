@@ -53,7 +53,7 @@ async def send_all(queue: Queue, keys: Keys, campaign: str = "c1") -> dict[str, 
     """What a daemon does: admit, then record; numbers 2 and 3 fail. {number: entry id}."""
     entries = await queue.read_new([campaign], 100, 100)
     numbers = [msgpack.unpackb(e.payload)[0] for e in entries]
-    await queue.admit(campaign, "36111", [(e.entry_id, n)
+    await queue.admit(campaign, [(e.entry_id, n)
                                           for e, n in zip(entries, numbers, strict=True)])
     outcomes = [Outcome(e.entry_id, n, "f", "unknown subscriber") if n in NUMBERS[1:3]
                 else Outcome(e.entry_id, n, "s", f"gw-{n}")
@@ -193,7 +193,7 @@ async def test_queued_messages_need_force_and_a_running_daemon_sends_nothing_mor
         stream = keys.campaign("c1").stream
         held = await queue.read_new(["c1"], 2, 100)  # a daemon holds two
         items = [(e.entry_id, msgpack.unpackb(e.payload)[0]) for e in held]
-        assert await queue.admit("c1", "36111", items) == [True, True]
+        assert await queue.admit("c1", items) == [True, True]
         with pytest.raises(CampaignBusy, match=r"still has 4 queued and 2 in-flight messages"):
             await purge_campaign(redis, keys, "c1")
 

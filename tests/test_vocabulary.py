@@ -32,7 +32,7 @@ def test_state_names_and_codes_agree() -> None:
     assert StateCode.SUBMITTED == "s" and not StateCode.SUBMITTED.final
 
 
-SCRIPTS = ("admit", "cancel", "enqueue", "record", "receipt_record", "purge_mark")
+SCRIPTS = ("admit", "cancel", "enqueue", "record", "receipt_apply", "purge_mark")
 # Where a script names a state by its code: compared with a state, or written.
 _CODE_USES = re.compile(r"(?:state|outcome) == '(\w)'|move\([^)]*'(\w)'\)|HSETNX'[^)]*'(\w)'\)")
 

@@ -1,7 +1,19 @@
 """Every Redis key the product uses, in one place.
 
-Keys of one campaign share the hash tag `{campaign}` so that they live in one slot of a
-Redis Cluster and one Lua script may touch them all.
+Redis Cluster keeps each key in one of 16,384 slots, chosen by the part of its name between
+braces (its hash tag), and a Lua script or a transaction may only touch keys of one slot.
+So the keys that are used together share a tag:
+- `{<campaign>}`: the keys of one campaign (state, counts, stream, errors, consent...);
+- `{optout}`: the opt-out sets, their numbers in clear and audit, and the conversation
+  around them (replies received, answers to send, their log): one opt-out is recorded and
+  confirmed in one step;
+- `{dlr}`: the receipt maps and the receipts parked before their submission's record;
+- `{reserve:<election>}`: an election's reservations (exclusivity);
+- `{calls}`, `{lines:<pool>}`: the calls-per-number cap, a pool's line leases.
+A step that needs keys of two groups (recording a submission: its campaign and the receipt
+map) is made of one call per group, in an order that survives a crash between them
+(store/queue.py). Keys written under the names used before these tags are renamed once by
+store/layout.py.
 """
 
 from __future__ import annotations
@@ -23,6 +35,9 @@ class CampaignKeys:
     # hash: daemon consumer -> "count:ms" of the messages it holds for their sending window
     # (store/waiting.py); short-lived (a TTL), holds no number
     waiting: str
+    # stream of the changes made to the campaign on purpose (`dispatch campaign set`):
+    # campaign, field, old, new, at, by; written with the change, in one transaction
+    changes: str
 
 
 @dataclass(frozen=True)
@@ -36,15 +51,18 @@ class Keys:
         return f"{self.prefix}:replicated"
 
     @property
+    def layout(self) -> str:
+        """Which layout of key names this prefix is in (store/layout.py)."""
+        return f"{self.prefix}:layout"
+
+    @property
     def campaigns(self) -> str:
         """Set of every campaign id."""
         return f"{self.prefix}:campaigns"
 
     @property
     def campaign_head(self) -> str:
-        """What every key of a campaign starts with, before its id; receipt_record.lua
-        completes it as head .. id .. '}:state' (a receipt's campaign is known only
-        inside the script)."""
+        """What every key of a campaign starts with, before its id."""
         return f"{self.prefix}:{{"
 
     def campaign(self, campaign_id: str) -> CampaignKeys:
@@ -57,34 +75,35 @@ class Keys:
             errors=f"{base}:errors",
             calls=f"{base}:calls",
             waiting=f"{base}:waiting",
+            changes=f"{base}:changes",
         )
 
     def receipt_map(self, hour: int) -> str:
         """Hash gateway message id -> "campaign<TAB>number" of the submissions of one hour
         (hours since the epoch) still waiting for their final receipt. What is left in it
         after the receipt timeout is expired by the sweeper."""
-        return f"{self.prefix}:dlr:{hour}"
+        return f"{self.prefix}:{{dlr}}:{hour}"
 
     @property
     def orphan_receipts(self) -> str:
         """Hash gateway id -> receipt that arrived before its submission was recorded."""
-        return f"{self.prefix}:dlr:orphans"
+        return f"{self.prefix}:{{dlr}}:orphans"
 
     def optout(self, scope: str) -> str:
         """Set of keyed hashes of numbers that opted out in `scope`: "all" (every line),
         or "line:<sender>" (a STOP sent to that line: every client using it)."""
-        return f"{self.prefix}:optout:{scope}"
+        return f"{self.prefix}:{{optout}}:{scope}"
 
     @property
     def optout_numbers(self) -> str:
         """Hash number -> JSON {scope: since} of live opt-outs, in clear (check, export);
         erased numbers keep only their hashes in the scope sets."""
-        return f"{self.prefix}:optout:numbers"
+        return f"{self.prefix}:{{optout}}:numbers"
 
     @property
     def optout_audit(self) -> str:
         """Stream of every opt-out change: when, action, number, scope, source, text, …"""
-        return f"{self.prefix}:optout:audit"
+        return f"{self.prefix}:{{optout}}:audit"
 
     @property
     def hash_key(self) -> str:
@@ -95,39 +114,33 @@ class Keys:
     def inbound(self) -> str:
         """Stream of messages from recipients (MO): fields source, destination, text,
         gateway, received_at."""
-        return f"{self.prefix}:inbound"
+        return f"{self.prefix}:{{optout}}:inbound"
 
     @property
     def answers(self) -> str:
         """Stream of answers to send (HELP, opt-out confirmations): fields token, line,
         gateway, text, reason; read by the daemons' answerers (group ANSWER_GROUP), deleted
         once sent or failed."""
-        return f"{self.prefix}:answers"
+        return f"{self.prefix}:{{optout}}:answers"
 
     @property
     def answer_numbers(self) -> str:
         """Hash token -> the number an answer goes to. Apart from the stream because a hash
         field deleted is gone for good, where a stream entry deleted stays in its node: a
         settled answer or a purge leaves no number behind."""
-        return f"{self.prefix}:answers:numbers"
+        return f"{self.prefix}:{{optout}}:answers:numbers"
 
     @property
     def answers_log(self) -> str:
         """Stream of what became of each answer (capped): at, to_hash (the number's keyed
         hash: no number in clear), line, gateway, reason, result, detail."""
-        return f"{self.prefix}:answers:log"
+        return f"{self.prefix}:{{optout}}:answers:log"
 
     def calls_day(self, day: int) -> str:
         """Hash keyed hash of a number (20 hex digits) -> calls it got that day (days since
         the epoch), across every voice campaign: the cap on calls per number
         (store/call_cap.py). One hash tag for every day, so one script sees the period."""
         return f"{self.prefix}:{{calls}}:{day}"
-
-    @property
-    def campaign_changes(self) -> str:
-        """Stream of the changes made to campaigns on purpose (`dispatch campaign set`):
-        campaign, field, old, new, at, by."""
-        return f"{self.prefix}:campaigns:changes"
 
     @property
     def dead_letters(self) -> str:
@@ -173,17 +186,26 @@ class Keys:
         hashes, bucket = the first 3 hex digits of a number's keyed hash (the opt-out
         hash), field = its next 17, value = the client the number is reserved for. No
         number in clear: reservations outlive the purge of one campaign of the election."""
-        return f"{self.prefix}:reserve:{election}:"
+        return f"{self.prefix}:{{reserve:{election}}}:"
 
     def reservation_bucket(self, election: str, bucket: str) -> str:
         return f"{self.reservation_prefix(election)}{bucket}"
 
     def rewrite(self, stream_key: str) -> str:
-        """Scratch copy of a shared stream rewritten by a purge; `{stream_key}` puts it in
-        the stream's cluster slot. The ids to drop or redact are in rewrite(...) + ":marks"."""
-        return f"{{{stream_key}}}:rewrite"
+        """Scratch copy of a shared stream rewritten by a purge, in the stream's cluster
+        slot: the stream's name and a suffix keeps its hash tag; a name without one is
+        made the tag. The ids to drop or redact are in rewrite(...) + ":marks"."""
+        return f"{stream_key}:rewrite" if _hash_tag(stream_key) else f"{{{stream_key}}}:rewrite"
 
     @property
     def purge_lock(self) -> str:
         """Held (SET NX with a TTL) by the one process purging at a time."""
         return f"{self.prefix}:purge:lock"
+
+
+def _hash_tag(key: str) -> str:
+    """What Redis Cluster hashes of `key`: the text between the first "{" and the next
+    "}", when not empty; "" when the whole name is hashed."""
+    start = key.find("{")
+    end = key.find("}", start + 1) if start >= 0 else -1
+    return key[start + 1:end] if end > start + 1 else ""

@@ -14,7 +14,7 @@ from dispatch.daemon.collectors import CampaignSeries, GatewaySeries, ReceiptLat
 from dispatch.gateways.errors import GatewayErrors
 from dispatch.gateways.health import GatewayHealth
 from dispatch.store.campaign_gauges import CampaignGauge
-from dispatch.store.queue import AgeCounts
+from dispatch.store.receipts import AgeCounts
 from dispatch.vocabulary import ALL_STATES
 
 BOUNDS = (1, 10, 600)

@@ -91,8 +91,7 @@ async def test_messages_left_pending_by_a_dead_consumer_are_reclaimed_and_sent(
         dead = Queue(redis, keys, "dead-daemon")
         entries = await dead.read_new(["c1"], 100, 100)
         numbers = [msgpack.unpackb(e.payload)[0] for e in entries]
-        await dead.admit("c1", "ME",
-                         [(e.entry_id, n) for e, n in zip(entries, numbers, strict=True)])
+        await dead.admit("c1", [(e.entry_id, n) for e, n in zip(entries, numbers, strict=True)])
         daemon = await daemon_for(redis, settings, port, claim_idle_s=0.2)
         async with trio.open_nursery() as nursery:
             await nursery.start(daemon.run)

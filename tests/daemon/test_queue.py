@@ -64,10 +64,10 @@ async def test_admit_marks_in_flight_and_is_idempotent(
         redis: Redis, settings: Settings, tmp_path: Path,
         scripts: ScriptHost | None) -> None:
     queue, entries = await queued(redis, settings, tmp_path, scripts)
-    assert await queue.admit("c1", "ME", items(entries)) == [True, True, True]
+    assert await queue.admit("c1", items(entries)) == [True, True, True]
     assert (await counts(redis, settings))["in_flight"] == 3
     # Admitted again (a restart re-reads its pending entries): still to be sent.
-    assert await queue.admit("c1", "ME", items(entries)) == [True, True, True]
+    assert await queue.admit("c1", items(entries)) == [True, True, True]
     assert (await counts(redis, settings))["queued"] == 0
 
 
@@ -75,7 +75,7 @@ async def test_record_sets_states_writes_reasons_and_acks(
         redis: Redis, settings: Settings, tmp_path: Path,
         scripts: ScriptHost | None) -> None:
     queue, entries = await queued(redis, settings, tmp_path, scripts)
-    await queue.admit("c1", "ME", items(entries))
+    await queue.admit("c1", items(entries))
     result = await queue.record("c1", [
         Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-1"),
         Outcome(entries[1].entry_id, NUMBERS[1], "f", "HTTP 400: invalid destination")])
@@ -90,14 +90,14 @@ async def test_record_sets_states_writes_reasons_and_acks(
     again = await queue.record("c1", [Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-1")])
     assert again == [0, 0, 0]
     # A message already past sending is not admitted again, only acked.
-    assert await queue.admit("c1", "ME", items(entries)[:2]) == [False, False]
+    assert await queue.admit("c1", items(entries)[:2]) == [False, False]
 
 
 async def test_receipt_after_record_is_applied_once(
         redis: Redis, settings: Settings, tmp_path: Path,
         scripts: ScriptHost | None) -> None:
     queue, entries = await queued(redis, settings, tmp_path, scripts)
-    await queue.admit("c1", "ME", items(entries))
+    await queue.admit("c1", items(entries))
     await queue.record("c1", [Outcome(e.entry_id, n, "s", f"gw-{i}")
                               for i, (e, n) in enumerate(zip(entries, NUMBERS, strict=True))])
     maps = queue.receipt_maps()
@@ -116,7 +116,7 @@ async def test_receipt_before_record_is_parked_then_adopted(
         redis: Redis, settings: Settings, tmp_path: Path,
         scripts: ScriptHost | None) -> None:
     queue, entries = await queued(redis, settings, tmp_path, scripts)
-    await queue.admit("c1", "ME", items(entries)[:1])
+    await queue.admit("c1", items(entries)[:1])
     # The gateway's receipt overtakes our record of its acceptance.
     assert (await queue.record_receipts([("gw-fast", "x", "expired")],
                                        queue.receipt_maps())).counts == [0, 0, 0, 0, 1]
@@ -158,7 +158,7 @@ async def test_a_receipt_is_found_in_an_earlier_hours_map(
     _, entries = await queued(redis, settings, tmp_path, scripts)
     queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", scripts=scripts,
                   clock=clock)
-    await queue.admit("c1", "ME", items(entries)[:1])
+    await queue.admit("c1", items(entries)[:1])
     await queue.record("c1", [Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-old")])
     clock.now += 5 * 3600  # the receipt comes five hours later
     maps = queue.receipt_maps()
@@ -176,7 +176,7 @@ async def test_the_sweeper_expires_messages_whose_receipt_never_came(
     _, entries = await queued(redis, settings, tmp_path, scripts)
     queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", scripts=scripts,
                   receipt_timeout_h=2, clock=clock)
-    await queue.admit("c1", "ME", items(entries))
+    await queue.admit("c1", items(entries))
     await queue.record("c1", [Outcome(e.entry_id, n, "s", f"gw-{n}")
                               for e, n in zip(entries, NUMBERS, strict=True)])
     maps = queue.receipt_maps()
@@ -212,7 +212,7 @@ async def test_receipts_of_several_campaigns_are_recorded_in_one_call(
                        consent_required=False, rules=RULES)
     others = await queue.read_new(["c2"], 10, 100)
     for campaign, batch in (("c1", entries), ("c2", others)):
-        await queue.admit(campaign, "ME", items(batch))
+        await queue.admit(campaign, items(batch))
         await queue.record(campaign, [Outcome(e.entry_id, n, "s", f"{campaign}-{n}")
                                       for e, n in zip(batch, NUMBERS, strict=True)])
     receipts = [(f"c1-{NUMBERS[0]}", "d", "ok"), (f"c2-{NUMBERS[0]}", "x", "expired"),
@@ -239,12 +239,13 @@ async def test_the_counts_follow_every_move_of_a_batch(
         scripts: ScriptHost | None) -> None:
     queue, entries = await queued(redis, settings, tmp_path, scripts)
     await queue.optouts.add([OptOutEvent(NUMBERS[2], "all", "cli")])
-    assert await queue.admit("c1", "ME", items(entries)) == [True, True, False]
+    assert await queue.admit("c1", items(entries)) == [True, True, True]
     await assert_counts_match_states(redis, settings)
     maps = queue.receipt_maps()
     await queue.record_receipts([("gw-0", "d", "ok")], maps)  # overtakes the record
     await queue.record("c1", [Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-0"),
-                              Outcome(entries[1].entry_id, NUMBERS[1], "f", "refused")])
+                              Outcome(entries[1].entry_id, NUMBERS[1], "f", "refused"),
+                              Outcome(entries[2].entry_id, NUMBERS[2], "p", "opted out")])
     await assert_counts_match_states(redis, settings)
     assert await counts(redis, settings) == counts_of(delivered=1, failed=1, suppressed=1)
 
@@ -256,7 +257,7 @@ async def test_a_batch_larger_than_one_ack_command_is_acked_and_deleted_whole(
     numbers = [f"+336120{index:05d}" for index in range(2_500)]
     queue, entries = await queued(redis, settings, tmp_path, scripts, numbers)
     batch = [(e.entry_id, n) for e, n in zip(entries, numbers, strict=True)]
-    assert await queue.admit("c1", "ME", batch) == [True] * 2_500
+    assert await queue.admit("c1", batch) == [True] * 2_500
     await queue.record("c1", [Outcome(entry_id, number, "s", f"gw-{number}")
                               for entry_id, number in batch])
     assert await pending(redis, settings) == 0

@@ -1,4 +1,4 @@
-"""Receipt latency, tallied where receipts are recorded (receipt_record.lua): the
+"""Receipt latency, tallied where receipts are recorded (receipt_apply.lua): the
 correlation carries its submission's time, the script counts each applied receipt's age in
 buckets per campaign, and nothing per receipt comes back. On a real Redis, through coredis
 and through the daemon's script link alike."""
@@ -9,7 +9,8 @@ from pathlib import Path
 
 from dispatch.keys import Keys
 from dispatch.settings import Settings
-from dispatch.store.queue import AgeCounts, Queue, ReceiptMaps
+from dispatch.store.queue import Queue
+from dispatch.store.receipts import AgeCounts, ReceiptMaps
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import ScriptHost
 from dispatch.vocabulary import Outcome
@@ -25,7 +26,7 @@ async def recorded_at(redis: Redis, settings: Settings, tmp_path: Path,
     _, entries = await queued(redis, settings, tmp_path, scripts)
     queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", scripts=scripts,
                   clock=clock)
-    await queue.admit("c1", "ME", items(entries))
+    await queue.admit("c1", items(entries))
     await queue.record("c1", [Outcome(e.entry_id, n, "s", f"gw-{i}")
                               for i, (e, n) in enumerate(zip(entries, NUMBERS, strict=True))])
     return queue

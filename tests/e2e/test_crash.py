@@ -10,6 +10,7 @@ import trio
 
 from dispatch.processes import Child
 from dispatch.settings import Settings
+from tests.e2e.conftest import ON_BOTH
 from tests.e2e.harness import (
     free_port,
     run_cli,
@@ -24,6 +25,7 @@ from tests.e2e.harness import (
 COUNT = 6000
 
 
+@ON_BOTH
 async def test_sigkill_mid_campaign_then_restart_loses_nothing_and_sends_nothing_twice(
         settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
     with trio.fail_after(300):

@@ -14,6 +14,7 @@ import trio
 
 from dispatch.processes import Child
 from dispatch.settings import Settings
+from tests.e2e.conftest import ON_BOTH
 from tests.e2e.harness import (
     run_cli,
     start_daemon,
@@ -69,6 +70,7 @@ async def stop_reply(simulator: Child, number: str) -> dict[str, object]:
     return answer
 
 
+@ON_BOTH
 async def test_the_operator_journey(settings: Settings, tmp_path: Path,
                                     reaper: list[Child]) -> None:
     window, opens = closed_window()

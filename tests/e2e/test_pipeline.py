@@ -11,6 +11,7 @@ import trio
 
 from dispatch.processes import Child
 from dispatch.settings import Settings
+from tests.e2e.conftest import ON_BOTH
 from tests.e2e.harness import (
     run_cli,
     simulator_stats,
@@ -41,6 +42,7 @@ def write_campaign(path: Path) -> Path:
     return path
 
 
+@ON_BOTH
 async def test_every_accepted_message_ends_delivered_or_failed(
         settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
     with trio.fail_after(240):

@@ -9,6 +9,7 @@ import trio
 
 from dispatch.processes import Child
 from dispatch.settings import Settings
+from tests.e2e.conftest import ON_BOTH
 from tests.e2e.harness import send_campaign, start_simulator, write_config
 
 COUNT = 5000
@@ -29,6 +30,7 @@ async def run_campaign(tmp_path: Path, settings: Settings, reaper: list[Child],
     return await send_campaign(reaper, tmp_path, simulator, config, "smpp", numbers, text)
 
 
+@ON_BOTH
 async def test_every_message_final_none_lost_none_twice(
         settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
     with trio.fail_after(240):

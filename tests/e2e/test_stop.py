@@ -23,6 +23,7 @@ import trio
 from dispatch.processes import Child
 from dispatch.settings import Settings
 from dispatch.simulator.replies import ReplyDecider
+from tests.e2e.conftest import ON_BOTH
 from tests.e2e.harness import (
     run_cli,
     simulator_stats,
@@ -144,6 +145,7 @@ async def stop_then_resend(tmp_path: Path, config: Path, simulator: Child,
     return {"stops": len(stops), "b": counts}
 
 
+@ON_BOTH
 async def test_stop_over_http_suppresses_the_next_campaign(
         settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
     with trio.fail_after(120):
@@ -155,6 +157,7 @@ async def test_stop_over_http_suppresses_the_next_campaign(
     assert 0.03 * COUNT < result["stops"] < 0.07 * COUNT
 
 
+@ON_BOTH
 async def test_stop_over_smpp_suppresses_the_next_campaign(
         settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
     with trio.fail_after(120):
@@ -169,6 +172,7 @@ async def test_stop_over_smpp_suppresses_the_next_campaign(
     assert stats["smpp"]["mo_failed"] == 0
 
 
+@ON_BOTH
 async def test_messages_queued_before_the_stop_are_suppressed_when_their_turn_comes(
         settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
     """Campaigns a and b are both queued before any reply; b must then be held back
@@ -217,6 +221,7 @@ async def test_messages_queued_before_the_stop_are_suppressed_when_their_turn_co
     assert stats["accepted"] == 2 * COUNT - len(stops) + len(stops)
 
 
+@ON_BOTH
 async def test_a_stop_landing_while_the_next_campaign_is_sending_is_honoured(
         settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
     """One daemon sends a and b at once (both queued first, same line), b's file in

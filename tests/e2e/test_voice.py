@@ -11,6 +11,7 @@ import trio
 
 from dispatch.processes import Child
 from dispatch.settings import Settings
+from tests.e2e.conftest import ON_BOTH
 from tests.e2e.harness import (
     run_cli,
     simulator_stats,
@@ -51,6 +52,7 @@ async def enqueue_calls(config: Path, tmp_path: Path, campaign: str, numbers: li
     return report
 
 
+@ON_BOTH
 async def test_a_voice_campaign_ends_every_call_keeps_lines_single_and_honours_9s(
         settings: Settings, tmp_path: Path, reaper: list[Child]) -> None:
     numbers = [f"06{70_000_000 + i:08d}" for i in range(COUNT - 10)] + [

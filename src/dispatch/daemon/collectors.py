@@ -2,7 +2,7 @@
 (custom prometheus_client collectors): nothing is measured for them on the hot path.
 
 - ReceiptLatency: dispatch_receipt_latency_seconds{gateway}, a histogram filled a batch at
-  a time with the bucket counts receipt_record.lua tallies in Redis (prometheus_client's
+  a time with the bucket counts receipt_apply.lua tallies in Redis (prometheus_client's
   Histogram takes one observation at a time).
 - GatewaySeries: dispatch_gateway_errors_total{gateway,code}, dispatch_gateway_up{gateway}
   and dispatch_smpp_binds{gateway,state}, read from each gateway (`errors`, `health()`).
@@ -32,7 +32,7 @@ from dispatch.gateways.errors import GatewayErrors
 from dispatch.gateways.health import GatewayHealth
 from dispatch.gateways.route import RouteGateway
 from dispatch.store.campaign_gauges import CampaignGauge
-from dispatch.store.queue import AgeCounts
+from dispatch.store.receipts import AgeCounts
 from dispatch.vocabulary import ALL_STATES, QUEUED
 
 

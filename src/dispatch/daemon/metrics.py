@@ -42,7 +42,7 @@ from dispatch.gateways.base import Gateway
 from dispatch.gateways.route import RouteGateway
 from dispatch.httpserver import Request, Response, error_response
 from dispatch.lines.scheduler import Line, LineScheduler
-from dispatch.store.queue import AgeCounts
+from dispatch.store.receipts import AgeCounts
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 CALL_DURATION_BUCKETS = (1, 5, 10, 20, 30, 45, 60, 90, 120, 300)

@@ -12,7 +12,7 @@ Fields:
   suppressed, excluded;
 - operated (`dispatch campaign`): status (absent: active), weight and priority; window,
   deadline and sender_identity changed on purpose (`dispatch campaign set`, audited in
-  keys.campaign_changes) bump `revision`, so that every daemon reloads the campaign;
+  CampaignKeys.changes) bump `revision`, so that every daemon reloads the campaign;
 - retention: finished_at (stamped here when nothing is left to send or receive, cleared
   by enqueue.lua when more is queued), purge_started_at, purged_text and purged_unsent
   (purge_mark.lua, which also removes text), purged_at;
@@ -315,7 +315,8 @@ class MetaStore:
             if removed:
                 pipe.hdel(key, removed)
             pipe.hincrby(key, REVISION, 1)
-            pipe.xadd(self._keys.campaign_changes, {"campaign": campaign_id, **audit})
+            pipe.xadd(self._keys.campaign(campaign_id).changes,
+                      {"campaign": campaign_id, **audit})
 
     async def retention_marks(self, campaign_id: str) -> RetentionMarks:
         found = await self._redis.hmget(self._key(campaign_id),

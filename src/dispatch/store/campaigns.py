@@ -38,7 +38,7 @@ from dispatch.store.campaign_meta import (
     creation_fields,
 )
 from dispatch.store.consent_records import ConsentRecords
-from dispatch.store.optout import OptOutStore, scopes_for_sender
+from dispatch.store.optout import OptOutStore, keyed_hash, scopes_for_sender
 from dispatch.store.redis import Redis
 from dispatch.store.replication import NO_WAIT, Replication
 from dispatch.store.scripts import load_script, packed
@@ -110,6 +110,7 @@ class CampaignStore:
         self._consent_records: dict[str, ConsentRecords] = {}
         self._meta = MetaStore(redis, keys)
         self._enqueue = redis.register_script(load_script("enqueue", states=True))
+        self._reserve = redis.register_script(load_script("reserve"))
 
     async def ensure(self, spec: CampaignSpec, now: float, consent_buckets: int = 1) -> int:
         """Create the campaign, or check that the existing one has the same text, gateway,
@@ -132,16 +133,17 @@ class CampaignStore:
 
     async def enqueue_batch(self, spec: CampaignSpec, buckets: int,
                             items: Sequence[QueueItem]) -> BatchResult:
-        """Queue the items with their consent records in one script call, leaving out
-        numbers that opted out for the campaign's sender and, with exclusivity, numbers
-        another client reserved for the election (the numbers queued are reserved)."""
+        """Queue the items with their consent records, leaving out numbers that opted out
+        for the campaign's sender and, with exclusivity, numbers another client reserved
+        for the election (the numbers queued are reserved). One call for each group of
+        keys (keys.py): the opt-out sets, the election's reservations, the campaign."""
         records = await self._consents(spec.campaign_id).records(
             [item.consent for item in items])
+        found = await self._found(spec, [item.number for item in items])
         rows: list[str | bytes] = []
-        for item, record in zip(items, records, strict=True):
-            rows += (item.number, item.payload, record)
-        args: list[str | bytes | int] = [StateCode.QUEUED, await self._optouts.secret(),
-                                         spec.client, buckets, packed(rows)]
+        for item, record, what in zip(items, records, found, strict=True):
+            rows += (item.number, item.payload, record, what)
+        args: list[str | bytes | int] = [StateCode.QUEUED, buckets, packed(rows)]
         try:
             result: Any = await self._enqueue(keys=self._batch_keys(spec), args=args)
         except ResponseError as exc:
@@ -149,6 +151,25 @@ class CampaignStore:
                 raise CampaignConflict(_purged(spec.campaign_id)) from None
             raise
         return BatchResult(*(int(value) for value in result))
+
+    async def _found(self, spec: CampaignSpec, numbers: Sequence[str]) -> list[str]:
+        """Per number, what enqueue.lua is told: "p" opted out for the campaign's sender,
+        "x" reserved for another client in the campaign's election, "" neither. A number
+        not opted out is reserved for the campaign's client here, whether it is then
+        queued or found a duplicate (it was reserved when first queued)."""
+        secret = await self._optouts.secret()
+        hashes = [keyed_hash(secret, number) for number in numbers]
+        opted = await self._optouts.holding(hashes, scopes_for_sender(spec.sender))
+        found = ["p" if out else "" for out in opted]
+        free = [index for index, out in enumerate(opted) if not out]
+        if spec.client and free:
+            mine: list[int] = await self._reserve(
+                keys=[self._keys.reservation_prefix(spec.election)],
+                args=[spec.client, packed([hashes[index] for index in free])])
+            for index, flag in zip(free, mine, strict=True):
+                if flag != 1:
+                    found[index] = "x"
+        return found
 
     async def add_totals(self, campaign_id: str, totals: RunTotals) -> None:
         await self._meta.add_totals(campaign_id, dataclasses.asdict(totals))
@@ -163,11 +184,8 @@ class CampaignStore:
     def _batch_keys(self, spec: CampaignSpec) -> list[str]:
         """The KEYS of enqueue.lua, in its order."""
         keys = self._keys.campaign(spec.campaign_id)
-        names = [keys.state, keys.stream, keys.counts, keys.meta,
-                 self._keys.consent_bucket_prefix(spec.campaign_id)]
-        if spec.client:
-            names.append(self._keys.reservation_prefix(spec.election))
-        return names + self._optouts.scope_keys(scopes_for_sender(spec.sender))
+        return [keys.state, keys.stream, keys.counts, keys.meta,
+                self._keys.consent_bucket_prefix(spec.campaign_id)]
 
     async def _create_meta(self, spec: CampaignSpec, now: float, consent_buckets: int
                            ) -> int:

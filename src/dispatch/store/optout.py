@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -26,6 +25,7 @@ from coredis.tokens import PureToken
 
 from dispatch.keys import Keys
 from dispatch.store.answers import Answer
+from dispatch.store.globs import glob_escape
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import ScriptHost, load_script, packed
 
@@ -33,7 +33,6 @@ ALL = "all"
 CHANGE_CHUNK = 1000  # changes per script call: Redis serves others between two chunks
 SCAN_CHUNK = 1000  # entries per HSCAN/SSCAN call of an export, keys per SCAN call
 HASH_PREFIX = "hash:"  # what export writes for a number a purge reduced to its keyed hash
-_GLOB = re.compile(r"([*?\[\]\\])")
 
 
 def line_scope(line: str) -> str:
@@ -105,10 +104,15 @@ class OptOutStore:
                              ) -> list[bool]:
         """Which of `numbers` opted out in any of `scopes`: one round trip for the batch."""
         secret = await self.secret()
-        hashes = [keyed_hash(secret, n) for n in numbers]
+        return await self.holding([keyed_hash(secret, n) for n in numbers], scopes)
+
+    async def holding(self, hashes: Sequence[str], scopes: Sequence[str]) -> list[bool]:
+        """Which keyed hashes are in any of the sets of `scopes`: one round trip."""
+        if not hashes:
+            return []
         async with self._redis.pipeline(transaction=False) as pipe:
             replies = [pipe.smismember(key, hashes) for key in self.scope_keys(scopes)]
-        found = [False] * len(numbers)
+        found = [False] * len(hashes)
         for reply in replies:
             found = [a or bool(b) for a, b in zip(found, await reply, strict=True)]
         return found
@@ -159,7 +163,7 @@ class OptOutStore:
     async def scope_sets(self) -> AsyncIterator[tuple[str, bytes]]:
         """(scope, key) of every scope set, found by SCAN (there are few)."""
         prefix = self._keys.optout("")
-        pattern = _GLOB.sub(r"\\\1", prefix) + "*"
+        pattern = glob_escape(prefix) + "*"
         async for key in self._redis.scan_iter(match=pattern, count=SCAN_CHUNK, type_="set"):
             yield key.decode().removeprefix(prefix), key
 

@@ -19,8 +19,8 @@ from dispatch.keys import Keys
 from dispatch.policy.calls import CALL_CAP_DAYS
 from dispatch.store.call_cap import CallCap
 from dispatch.store.campaign_meta import CampaignMeta, MetaStore
+from dispatch.store.globs import glob_escape
 from dispatch.store.optout import OptOutStore
-from dispatch.store.purge_steps import glob_escape
 from dispatch.store.redis import Redis
 from dispatch.store.shared_streams import scan_stream
 from dispatch.vocabulary import STATES_BY_CODE
@@ -124,14 +124,14 @@ async def _answers(redis: Redis, keys: Keys, number: str, hashed: str
 async def _reservations(redis: Redis, keys: Keys, hashed: str) -> dict[str, str]:
     """{election: client} from the bucket of the number in each election (as enqueue.lua
     writes them: bucket = hash[:3], field = hash[3:20])."""
-    base = keys.reservation_prefix("")  # "...:reserve::" for an election named ""
-    start = base[:-1]
+    base = keys.reservation_prefix("")  # "...:{reserve:}:" for an election named ""
     bucket, field = hashed[:3], hashed[3:20]
+    start, end = base[:-2], base[-2:] + bucket  # "...:{reserve:", "}:<bucket>"
     found = {}
-    pattern = glob_escape(start) + "*:" + bucket
+    pattern = glob_escape(start) + "*" + glob_escape(end)
     async for key in redis.scan_iter(match=pattern, count=1000, type_="hash"):
         client = await redis.hget(key, field)
         if client is not None:
-            election = key.decode().removeprefix(start).removesuffix(":" + bucket)
+            election = key.decode().removeprefix(start).removesuffix(end)
             found[election] = client.decode()
     return dict(sorted(found.items()))

@@ -6,7 +6,6 @@ entries) are the campaign's, a chunk at a time — a campaign may hold a million
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +15,7 @@ from dispatch import phone
 from dispatch.keys import GROUP, Keys
 from dispatch.store.campaign_meta import MetaStore
 from dispatch.store.entries import dead_letter_campaign
+from dispatch.store.globs import glob_escape
 from dispatch.store.optout import OptOutStore
 from dispatch.store.redis import Redis
 from dispatch.store.shared_streams import Entry, StreamRewriter, scan_stream
@@ -23,12 +23,6 @@ from dispatch.store.shared_streams import Entry, StreamRewriter, scan_stream
 CHUNK = 1000
 # enqueue.lua files a reservation under the first 3 hex digits of the number's keyed hash.
 RESERVATION_BUCKETS = [f"{b:03x}" for b in range(16**3)]
-_GLOB = re.compile(r"([*?\[\]\\])")
-
-
-def glob_escape(text: str) -> str:
-    """`text` matched literally in a SCAN MATCH pattern."""
-    return _GLOB.sub(r"\\\1", text)
 
 
 class PurgeSteps:

@@ -6,65 +6,39 @@ command), never one per message.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
+
+import coredis
+import trio
 
 from dispatch.keys import GROUP, CampaignKeys, Keys
 from dispatch.store.answers import Answer, AnswerStore
 from dispatch.store.entries import ENTRY_FIELD, Entry, dead_letter, field_value
-from dispatch.store.optout import OptOutStore, scopes_for_sender
+from dispatch.store.optout import OptOutStore
+from dispatch.store.receipts import (
+    MAP_MARGIN_H,
+    ORPHAN_CAP,
+    ReceiptMaps,
+    Receipts,
+    RecordedReceipts,
+    hour_number,
+    into_hour_ds,
+)
 from dispatch.store.redis import Redis
 from dispatch.store.replication import NO_WAIT, Replication
 from dispatch.store.script_link import ScriptLink
 from dispatch.store.scripts import CommandLink, ScriptHost, load_script, packed
 from dispatch.vocabulary import InboundMessage, Outcome, StateCode
 
-# A receipt map outlives the receipt timeout by this much, so the sweeper finds it.
-MAP_MARGIN_H = 24
-ORPHAN_TTL_S = 3 * 86400
-# Receipts for unknown ids parked at most (daemon.orphan_receipt_cap): forged ones grew
-# Redis by ~100 bytes each, without end.
-ORPHAN_CAP = 100_000
+# In a Redis Cluster, how long one read of several campaigns waits for new entries at
+# most (store/queue.py `_read_each`): entries of an idle daemon wait this long at worst.
+CLUSTER_BLOCK_MS = 100
+# ... and how many of its reads go out at once (each holds a connection while it waits).
+CLUSTER_READS_AT_ONCE = 32
 # States (as HGET gives them) of a number no message of the campaign reached.
 _NEVER_SENT = (None, StateCode.QUEUED.encode(), StateCode.SUPPRESSED.encode())
-
-
-def hour_number(now: float) -> int:
-    return int(now // 3600)
-
-
-def into_hour_ds(now: float, hour: int) -> int:
-    """Deciseconds from the start of `hour` to `now`: how the receipt maps stamp times."""
-    return int((now - hour * 3600) * 10)
-
-
-@dataclass(frozen=True)
-class ReceiptMaps:
-    """Where a receipt's correlation may be: the receipt maps, newest hour first, one hour
-    apart; and when they are looked in (deciseconds since the newest hour began; None: the
-    receipts' ages are not wanted, e.g. the sweeper's expiries)."""
-
-    keys: list[str]
-    now_ds: int | None = None
-
-
-@dataclass(frozen=True)
-class AgeCounts:
-    """The ages (submission to final receipt) of a campaign's receipts recorded in one
-    call: their sum in seconds and a count per bucket (each bound given, then above)."""
-
-    sum_s: float
-    buckets: list[int]
-
-
-@dataclass(frozen=True)
-class RecordedReceipts:
-    counts: list[int]  # delivered, failed, expired, repeated (already final), parked
-    ages: dict[str, AgeCounts] = field(default_factory=dict)  # by campaign
-    dropped: int = 0  # unknown, not parked: the orphans hash was full
 
 
 class Queue:
@@ -81,7 +55,6 @@ class Queue:
         self._keys = keys
         self.consumer = consumer
         self.receipt_timeout_h = receipt_timeout_h
-        self.orphan_cap = orphan_cap
         self._clock = clock  # wall clock: receipt maps are named by the hour
         self._reads = reads
         self._replication = replication
@@ -92,7 +65,7 @@ class Queue:
         self.answers = AnswerStore(redis, keys, consumer)
         self._admit = host.register_script(load_script("admit", states=True))
         self._record = host.register_script(load_script("record", states=True))
-        self._record_receipts = host.register_script(load_script("receipt_record", states=True))
+        self.receipts = Receipts(keys, host, orphan_cap)
 
     async def replicated(self) -> None:
         """Return once the replicas `replication` asks for have the writes made so far
@@ -113,11 +86,39 @@ class Queue:
                 ["XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", count,
                  "BLOCK", block_ms, "STREAMS", *streams, *[">"] * len(streams)],
                 blocks_s=block_ms / 1000))
+        if isinstance(self._redis, coredis.RedisCluster) and len(streams) > 1:
+            return await self._read_each(campaign_of, count, block_ms)
+        return await self._read(campaign_of, list(streams), count, block_ms)
+
+    async def _read(self, campaign_of: Mapping[bytes, str], streams: list[str],
+                    count: int, block_ms: int | None) -> list[Entry]:
         reply = await self._redis.xreadgroup(
             GROUP, self.consumer, streams=dict.fromkeys(streams, ">"), count=count,
             block=block_ms)
         return [_entry(campaign_of[key], entry)
                 for key, entries in (reply or {}).items() for entry in entries]
+
+    async def _read_each(self, campaign_of: Mapping[bytes, str], count: int, block_ms: int
+                         ) -> list[Entry]:
+        """In a Redis Cluster, one read per stream (each campaign has its own slot, and a
+        command may name keys of one slot only), side by side: first without waiting;
+        when none had anything, waiting at most CLUSTER_BLOCK_MS (a stream that gets
+        entries answers at once, the others only when that time is up)."""
+        at_once = trio.CapacityLimiter(CLUSTER_READS_AT_ONCE)
+        for block in (None, min(block_ms, CLUSTER_BLOCK_MS)):
+            found: list[Entry] = []
+
+            async def read_one(stream: bytes, block: int | None = block,
+                               found: list[Entry] = found) -> None:
+                async with at_once:
+                    found += await self._read(campaign_of, [stream.decode()], count, block)
+
+            async with trio.open_nursery() as nursery:
+                for stream in campaign_of:
+                    nursery.start_soon(read_one, stream)
+            if found:
+                return found
+        return []
 
     async def read_pending(self, campaign: str, after: bytes, count: int) -> list[Entry]:
         """This consumer's own pending entries after id `after` (a previous run's work)."""
@@ -140,43 +141,51 @@ class Queue:
             await self._redis.xclaim(stream, GROUP, self.consumer, 0, list(entry_ids),
                                      justid=True)
 
-    async def admit(self, campaign: str, sender: str, items: Sequence[tuple[bytes, str]]
-                    ) -> list[bool]:
-        """Mark messages in flight before sending; False: nothing to send (acked). A number
-        that opted out (for every line, or for `sender`) since it was queued is suppressed."""
+    async def admit(self, campaign: str, items: Sequence[tuple[bytes, str]]) -> list[bool]:
+        """Mark messages in flight before sending; False: nothing to send (acked). Opt-outs
+        are the senders' last check's (admit.lua says why)."""
         keys = self._keys.campaign(campaign)
         flat: list[Any] = []
         for entry_id, number in items:
             flat += (entry_id, number)
-        args: list[Any] = [GROUP, await self.optouts.secret(), packed(flat)]
-        optout_keys = self.optouts.scope_keys(scopes_for_sender(sender))
-        flags: list[int] = await self._admit(
-            keys=[keys.state, keys.counts, keys.stream, *optout_keys], args=args)
+        flags: list[int] = await self._admit(keys=[keys.state, keys.counts, keys.stream],
+                                             args=[GROUP, packed(flat)])
         return [flag == 1 for flag in flags]
 
     async def dead_letter(self, entry: Entry, reason: str) -> None:
-        """Keep an unreadable entry in the dead-letter list, with why, then ack it (one
-        transaction): it must not loop."""
+        """Keep an unreadable entry in the dead-letter list, with why, then ack it: it must
+        not loop. Not one transaction (the list and the stream are in two cluster slots):
+        a crash between the two leaves the entry pending, read again, dead-lettered twice
+        (the purge drops both copies)."""
         stream = self._keys.campaign(entry.campaign).stream
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._redis.pipeline(transaction=False) as pipe:
             pipe.rpush(self._keys.dead_letters, [dead_letter(entry, reason)])
             pipe.xack(stream, GROUP, [entry.entry_id])
 
     async def record(self, campaign: str, outcomes: Sequence[Outcome]) -> list[int]:
-        """Record outcomes and ack them: [submitted, ended otherwise, receipts adopted]."""
+        """Record outcomes and ack them: [submitted, ended otherwise, receipts adopted].
+        The submissions' receipt correlations are written first (store/receipts.py)."""
         keys = self._keys.campaign(campaign)
-        map_ttl_s = (self.receipt_timeout_h + MAP_MARGIN_H) * 3600
         flat: list[Any] = []
+        submitted: list[tuple[str, str]] = []
         for outcome in outcomes:
             flat += (outcome.entry_id, outcome.number, outcome.code, outcome.detail)
-        now = self._clock()
-        hour = hour_number(now)
-        # The batch's acceptance time goes with each correlation (to the decisecond, within
-        # its map's hour: a few bytes), so that the receipt tells its latency.
-        args: list[Any] = [GROUP, campaign, map_ttl_s, packed(flat), into_hour_ds(now, hour)]
-        this_hour = self._keys.receipt_map(hour)
-        return list(await self._record(
-            keys=[*_record_keys(keys), this_hour, self._keys.orphan_receipts], args=args))
+            if outcome.code == StateCode.SUBMITTED:
+                submitted.append((outcome.detail, outcome.number))
+        early: list[Any] = []
+        if submitted:
+            now = self._clock()
+            hour = hour_number(now)
+            # The batch's acceptance time goes with each correlation (to the decisecond,
+            # within its map's hour: a few bytes), so that the receipt tells its latency.
+            early = await self.receipts.expect(
+                campaign, submitted, self._keys.receipt_map(hour),
+                (self.receipt_timeout_h + MAP_MARGIN_H) * 3600, into_hour_ds(now, hour))
+        result = list(await self._record(keys=_record_keys(keys),
+                                         args=[GROUP, packed(flat), packed(early)]))
+        if early:
+            await self.receipts.forget_orphans(early[::3])
+        return result
 
     def receipt_maps(self) -> ReceiptMaps:
         """Every receipt map a live correlation can be in, newest first (most receipts come
@@ -191,25 +200,9 @@ class Queue:
     async def record_receipts(self, receipts: Sequence[tuple[str, str, str]],
                               maps: ReceiptMaps, *, park: bool = True,
                               age_bounds_s: Sequence[float] = ()) -> RecordedReceipts:
-        """Final receipts (gateway id, code, reason) applied to their messages, whatever
-        their campaigns, in one round trip; unknown ones parked until their submission is
-        recorded, while fewer than `orphan_cap` are (beyond: counted dropped), or skipped
-        (`park=False`). With `age_bounds_s` (ascending) and maps that
-        say when (`now_ds`), the ages of the receipts applied are counted per campaign, in
-        Redis: nothing per receipt comes back."""
-        flat: list[str] = []
-        for receipt in receipts:
-            flat += receipt
-        args: list[Any] = [ORPHAN_TTL_S, self._keys.campaign_head,
-                           self.orphan_cap if park else 0, packed(flat)]
-        timed = maps.now_ds is not None and bool(age_bounds_s)
-        if timed:
-            args += [maps.now_ds, _packed_bounds(tuple(age_bounds_s))]
-        reply = await self._record_receipts(
-            keys=[self._keys.orphan_receipts, *maps.keys], args=args)
-        return RecordedReceipts([int(count) for count in reply[:5]],
-                                _ages(reply[5], len(age_bounds_s)) if timed else {},
-                                int(reply[6]))
+        """Final receipts applied to their messages (Receipts.record)."""
+        return await self.receipts.record(receipts, maps, park=park,
+                                          age_bounds_s=age_bounds_s)
 
     def overdue_maps(self) -> list[str]:
         """Receipt maps older than the receipt timeout that may still exist."""
@@ -252,24 +245,6 @@ class Queue:
         return [c for c, state in zip(campaigns, states, strict=True)
                 if state not in _NEVER_SENT]
 
-
-
-@functools.cache
-def _packed_bounds(bounds_s: tuple[float, ...]) -> bytes:
-    """Age bounds as receipt_record.lua takes them: deciseconds, one packed argument."""
-    return packed([round(bound * 10) for bound in bounds_s])
-
-
-def _ages(flat: Any, bounds: int) -> dict[str, AgeCounts]:
-    """receipt_record.lua's ages: per campaign its id, the sum (ds), then bounds + 1
-    bucket counts."""
-    ages: dict[str, AgeCounts] = {}
-    row = bounds + 3
-    for start in range(0, len(flat), row):
-        campaign = flat[start]
-        ages[campaign.decode() if isinstance(campaign, bytes) else str(campaign)] = AgeCounts(
-            int(flat[start + 1]) / 10, [int(n) for n in flat[start + 2:start + row]])
-    return ages
 
 
 def _record_keys(keys: CampaignKeys) -> list[str]:

@@ -21,8 +21,18 @@ import trio
 from coredis.retry import NoRetryPolicy, RetryPolicy
 
 from dispatch.errors import RedisUnavailableError
-from dispatch.redis_url import is_sentinel, location, sentinel_url
+from dispatch.keys import Keys
+from dispatch.redis_url import (
+    ClusterUrl,
+    cluster_url,
+    is_cluster,
+    is_sentinel,
+    location,
+    sentinel_url,
+)
 from dispatch.settings import Settings
+from dispatch.store.cluster import relayout
+from dispatch.store.layout import upgrade_layout
 from dispatch.store.script_link import LinkUnavailableError
 from dispatch.store.sentinel import NoMasterError, sentinel_client
 from dispatch.store.server import ensure_embedded, existing_embedded
@@ -34,6 +44,11 @@ log = logging.getLogger(__name__)
 ANSWER_TIMEOUT_S = 10.0  # a PING unanswered this long: Redis is not there (or stuck)
 WAIT_DELAY_MAX_S = 2.0  # wait_for_redis asks again at most this long after a refusal
 WAIT_REPORT_S = 30.0  # ... and says again that it waits at least this often
+# A Redis Cluster client's connections to each node: the daemon's tasks each hold one
+# while a command is out (coredis' 32 for the whole cluster ran out, and waited for ever,
+# when a master died with replies and receipts pouring in).
+CLUSTER_CONNECTIONS = 128
+CLUSTER_POOL_TIMEOUT_S = 10.0  # waiting longer for a free connection fails (transient)
 
 
 class RedisRefused(RedisUnavailableError):
@@ -72,12 +87,22 @@ async def open_redis(settings: Settings, *, start: bool = False) -> AsyncIterato
     try:
         async with _client(url) as client:
             await _answers(client, place)
+            await _upgraded(client, settings)
             yield client
     except BaseExceptionGroup as group:
         raise _unavailable(_sole_exception(group), place, "lost the connection to Redis"
                            ) from None
     except LOST as exc:
         raise _unavailable(exc, place, "lost the connection to Redis") from None
+
+
+async def _upgraded(client: Any, settings: Settings) -> None:
+    """Keys of an older layout renamed (store/layout.py), unless this login may not: a
+    user limited to reads, say, goes on (its commands read what a writer upgrades)."""
+    try:
+        await upgrade_layout(client, Keys(settings.redis.key_prefix))
+    except coredis.exceptions.AuthorizationError as exc:
+        log.warning("keys not checked for an older layout: %s", _first_line(exc))
 
 
 async def wait_for_redis(settings: Settings, url: str,
@@ -111,16 +136,28 @@ async def wait_for_redis(settings: Settings, url: str,
 
 @asynccontextmanager
 async def _client(url: str, retry_policy: RetryPolicy | None = None) -> AsyncIterator[Any]:
-    """A coredis client of the Redis at `url` (through the sentinels for a Sentinel URL),
-    open for the block."""
+    """A coredis client of the Redis at `url` (through the sentinels for a Sentinel URL,
+    the cluster's nodes for a Cluster URL), open for the block."""
     if is_sentinel(url):
         async with sentinel_client(sentinel_url(url), retry_policy) as primary:
             yield primary
         return
     options: dict[str, Any] = {} if retry_policy is None else {"retry_policy": retry_policy}
-    client: Any = coredis.Redis.from_url(url, decode_responses=False, **options)
+    client: Any = (_cluster_client(cluster_url(url), options) if is_cluster(url)
+                   else coredis.Redis.from_url(url, decode_responses=False, **options))
     async with client:
         yield client
+
+
+def _cluster_client(found: ClusterUrl, options: dict[str, Any]) -> Any:
+    """A client of the cluster `found` names: it asks the first node that answers for the
+    others and the slots each serves, follows MOVED and ASK, and asks again after a
+    failover (CLUSTERDOWN, a node lost)."""
+    return coredis.RedisCluster(
+        startup_nodes=[{"host": host, "port": port} for host, port in found.nodes],
+        username=found.username or None, password=found.password or None, ssl=found.tls,
+        decode_responses=False, max_connections=CLUSTER_CONNECTIONS,
+        max_connections_per_node=True, pool_timeout=CLUSTER_POOL_TIMEOUT_S, **options)
 
 
 async def ping(client: Redis, place: str) -> None:
@@ -143,6 +180,10 @@ async def _answers(client: Any, place: str, what: str = "cannot reach Redis") ->
                 raise _unavailable(_sole_exception(group), place, what) from None
             except LOST as exc:
                 raise _unavailable(exc, place, what) from None
+            except coredis.exceptions.RedisClusterError as exc:
+                # A node of the client's map is gone (a failover): ask the cluster again.
+                relayout(client, exc)
+                raise RedisUnavailableError(f"{what}: {_first_line(exc)} ({place})") from None
             return
     raise RedisUnavailableError(
         f"{what}: no answer within {ANSWER_TIMEOUT_S:g} s ({place})")

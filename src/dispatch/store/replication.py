@@ -7,7 +7,8 @@ writes on one connection: a WAIT after its writes waits for exactly them. coredi
 commands over a pool, where a WAIT on another connection would wait for nothing: there a
 marker key is written first, under coredis' `ensure_replication` (WAIT on the marker's own
 connection); replication is one ordered stream, so a replica that has the marker has every
-write made before it.
+write made before it. In a Redis Cluster each master replicates its own slots: a marker on
+every master (store/cluster.py `key_per_primary`), each waited for.
 
 Fewer replicas than asked within the timeout raises ReplicasBehind, a transient failure:
 callers wait it out (the writes stand: Redis cannot take them back) and acknowledge only
@@ -22,6 +23,7 @@ from typing import Any, Final
 
 import coredis
 
+from dispatch.store.cluster import is_cluster, key_per_primary
 from dispatch.store.scripts import CommandLink
 
 
@@ -49,9 +51,11 @@ class Replication:
                                      blocks_s=self.timeout_ms / 1000)
             self._check(int(got))
             return
+        markers = await key_per_primary(redis, marker) if is_cluster(redis) else [marker]
         try:
-            with redis.ensure_replication(self.replicas, self.timeout_ms):
-                await redis.incr(marker)
+            for key in markers:
+                with redis.ensure_replication(self.replicas, self.timeout_ms):
+                    await redis.incr(key)
         except coredis.exceptions.ReplicationError as exc:
             raise ReplicasBehind(f"fewer than {self.replicas} replicas confirmed the writes "
                                  f"within {self.timeout_ms} ms ({exc})") from None

@@ -4,10 +4,12 @@ queued messages and opt-outs, which the daemon warns about (dispatch.app)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import trio
 
+from dispatch.store.cluster import is_cluster, primaries
 from dispatch.store.redis import REDIS_ERRORS, Redis
 
 CONFIG_TIMEOUT_S = 5.0  # Redis answered a PING a moment ago: a slow CONFIG is only noted
@@ -30,7 +32,21 @@ class ConfigUnreadable(Exception):
 
 
 async def server_config(redis: Redis) -> ServerConfig:
-    """The server's eviction policy and AOF setting, or ConfigUnreadable."""
+    """The server's eviction policy and AOF setting, or ConfigUnreadable. Of a Redis
+    Cluster, every master's: a setting that differs between them is shown as each value
+    it has, joined by commas (and evicts, unless each is noeviction)."""
+    if not is_cluster(redis):
+        return await _one_server(redis)
+    found = [await _one_server(node) async for node in primaries(redis)]
+    return ServerConfig(_joined(c.maxmemory_policy for c in found),
+                        _joined(c.appendonly for c in found))
+
+
+def _joined(values: Iterable[str]) -> str:
+    return ",".join(sorted(set(values))) or NOT_SET
+
+
+async def _one_server(redis: Redis) -> ServerConfig:
     values: dict[str, str] = {}
     try:
         with trio.fail_after(CONFIG_TIMEOUT_S):

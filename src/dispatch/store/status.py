@@ -8,6 +8,7 @@ from typing import Final
 
 from dispatch.keys import Keys
 from dispatch.model import CANCELLED
+from dispatch.store.cluster import is_cluster, primaries
 from dispatch.store.redis import Redis
 from dispatch.vocabulary import ALL_STATES, IN_FLIGHT, QUEUED, SUBMITTED
 
@@ -45,7 +46,9 @@ def totals(per_campaign: dict[str, Counts]) -> Counts:
 
 
 async def used_memory(redis: Redis) -> int:
-    """Bytes the Redis server holds (INFO memory)."""
+    """Bytes the Redis server holds (INFO memory); a cluster's masters, added up."""
+    if is_cluster(redis):
+        return sum([await used_memory(node) async for node in primaries(redis)])
     info = await redis.info("memory")
     return int(str(info["used_memory"]))
 

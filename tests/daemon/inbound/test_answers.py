@@ -149,7 +149,7 @@ async def test_help_names_the_sender_of_the_campaigns_that_wrote_to_the_number(
     with trio.fail_after(10):
         await enqueue(redis, settings, tmp_path, 2)  # enqueue --sender "Parti Test"
         entries = await queue.read_new(["c1"], 10, 100)
-        await queue.admit("c1", "DISPATCH", [(entries[0].entry_id, "+33640000000")])
+        await queue.admit("c1", [(entries[0].entry_id, "+33640000000")])
         await book.refresh()
         replies = ReplyHandler(queue, lambda: list(book.campaigns),
                                texts=answer_texts(ANSWERS), identity_of=book.identity_of)

@@ -56,7 +56,7 @@ async def in_flight(redis: Redis, settings: Settings, tmp_path: Path
     book = CampaignBook(MetaStore(redis, keys), {}, {"callers": "calls"})
     await book.refresh()
     messages = [message_of(entry) for entry in await queue.read_new(["c1"], 10, 100)]
-    assert await queue.admit("c1", "", [(m.entry_id, m.number) for m in messages]) == [True] * 4
+    assert await queue.admit("c1", [(m.entry_id, m.number) for m in messages]) == [True] * 4
     return queue, book, messages
 
 

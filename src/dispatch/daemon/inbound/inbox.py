@@ -30,13 +30,14 @@ from dispatch.daemon.metrics import RECEIPT_LATENCY_BUCKETS, DaemonMetrics
 from dispatch.daemon.outbound.calls import CallBook
 from dispatch.daemon.resilience import with_redis_retry
 from dispatch.gateways.base import INVALID_REPLY
-from dispatch.store.queue import Queue, ReceiptMaps
+from dispatch.store.queue import Queue
+from dispatch.store.receipts import ReceiptMaps
 from dispatch.vocabulary import CallEnded, InboundMessage, Keypress, Receipt
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# What receipt_record.lua counts, in its order.
+# What receipt_apply.lua counts, in its order.
 RECORD_RESULTS = ("delivered", "failed", "expired", "repeated", "parked")
 RECORD_WORKERS = 4  # Redis round trips in flight for receipts that join others
 # Receipts per Lua call: an unknown one is looked for in every receipt map (49 by

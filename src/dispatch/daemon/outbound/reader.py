@@ -168,9 +168,8 @@ class Reader:
 
     async def _admit_campaign(self, campaign: str, messages: list[Message]) -> None:
         items = [(m.entry_id, m.number) for m in messages]
-        sender = self._book.campaigns[campaign].sender
         flags = await with_redis_retry(
-            "admit", lambda: self._queue.admit(campaign, sender, items), self._metrics)
+            "admit", lambda: self._queue.admit(campaign, items), self._metrics)
         admitted = [m for m, send in zip(messages, flags, strict=True) if send]
         self._tracker.add(admitted)
         self._metrics.in_process.set(len(self._tracker))

@@ -17,7 +17,8 @@ import trio
 
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.resilience import with_redis_retry
-from dispatch.store.queue import Queue, ReceiptMaps
+from dispatch.store.queue import Queue
+from dispatch.store.receipts import ReceiptMaps
 from dispatch.vocabulary import StateCode
 
 log = logging.getLogger(__name__)

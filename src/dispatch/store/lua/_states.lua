@@ -6,16 +6,6 @@ local STATE_NAMES = {q = 'queued', i = 'in_flight', s = 'submitted',
                      c = 'cancelled'}
 local FINAL = {d = true, f = true, x = true, p = true, c = true}
 
--- True when the number opted out in one of the scope sets KEYS[first..last] (sets of
--- keyed hashes, so that an erased number's objection still holds).
-local function opted_out(secret, number, first, last)
-  local hashed = redis.sha1hex(secret .. ':' .. number)
-  for k = first, last do
-    if redis.call('SISMEMBER', KEYS[k], hashed) == 1 then return true end
-  end
-  return false
-end
-
 -- The state moves of a batch are counted in a tally (state code -> change) and written to
 -- the counts hash once, at the end of the script: one HINCRBY per state touched instead of
 -- two per message (they were a fifth of Redis's time per message). A script runs alone, so

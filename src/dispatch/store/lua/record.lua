@@ -1,26 +1,26 @@
 -- Record the outcome of a batch of submissions of one campaign, then ack them.
 -- KEYS[1] state hash   KEYS[2] counts hash   KEYS[3] stream   KEYS[4] errors hash
--- KEYS[5] this hour's receipt map   KEYS[6] orphan receipts hash
--- ARGV[1] consumer group   ARGV[2] campaign id   ARGV[3] receipt map TTL (s)
--- ARGV[4] msgpack of a flat list of quads: stream entry id, number, outcome, and the
+-- ARGV[1] consumer group
+-- ARGV[2] msgpack of a flat list of quads: stream entry id, number, outcome, and the
 --         gateway id (for 's' submitted) or the reason (a final code: 'f' failed,
 --         'x' expired by the deadline, 'p' suppressed: opted out while waiting,
 --         'c' cancelled, 'd' delivered: a call answered); see store/scripts.py `packed`.
 --         The reason of a message that did not end delivered goes to the errors hash.
--- ARGV[5] when the batch was accepted, in deciseconds since the start of KEYS[5]'s hour
---         (receipt_record.lua tells a receipt's latency from it; absent: not stamped)
--- The receipt correlation ("campaign<TAB>number<TAB>ARGV[5]") is written here, in the same
--- step as the state, and a receipt that arrived before it (parked as an orphan) is applied
--- at once.
+-- ARGV[3] msgpack of a flat list of triples: gateway id, final code, reason: receipts
+--         that arrived before their submission was recorded (parked as orphans), applied
+--         here to the submission they belong to.
+-- The receipt correlations of the submissions were written just before, in the receipt
+-- map (receipt_expect.lua: its keys are in another cluster slot). A crash between the two
+-- leaves correlations of messages still in flight, which are sent again: a receipt of the
+-- first sending then finishes the message (receipt_apply.lua), the second's is repeated.
 -- Returns {submitted, ended otherwise (failed, expired, suppressed, cancelled, or a call
 -- delivered), receipts applied from orphans}.
 local submitted, failed, adopted = 0, 0, 0
 local tally, ids = {}, {}
-local stamp = ARGV[5] and ('\t' .. ARGV[5]) or ''
--- Receipts that overtake their submission's record are rare: look for one only when some
--- are parked.
-local orphans_parked = redis.call('HLEN', KEYS[6]) > 0
-local items = cmsgpack.unpack(ARGV[4])
+local orphans = {}
+local early = cmsgpack.unpack(ARGV[3])
+for i = 1, #early, 3 do orphans[early[i]] = {early[i + 1], early[i + 2]} end
+local items = cmsgpack.unpack(ARGV[2])
 for i = 1, #items, 4 do
   local id, number, outcome, detail = items[i], items[i + 1], items[i + 2], items[i + 3]
   local state = redis.call('HGET', KEYS[1], number)
@@ -28,14 +28,10 @@ for i = 1, #items, 4 do
     if outcome == 's' then
       move(KEYS[1], tally, number, state, 's')
       submitted = submitted + 1
-      local orphan = orphans_parked and redis.call('HGET', KEYS[6], detail)
+      local orphan = orphans[detail]
       if orphan then
-        local code, reason = string.match(orphan, '^(%a)\t(.*)$')
-        apply_final(KEYS[1], tally, KEYS[4], number, code, reason)
-        redis.call('HDEL', KEYS[6], detail)
+        apply_final(KEYS[1], tally, KEYS[4], number, orphan[1], orphan[2])
         adopted = adopted + 1
-      else
-        redis.call('HSET', KEYS[5], detail, ARGV[2] .. '\t' .. number .. stamp)
       end
     else
       move(KEYS[1], tally, number, state, outcome)
@@ -47,5 +43,4 @@ for i = 1, #items, 4 do
 end
 write_tally(KEYS[2], tally)
 ack_all(KEYS[3], ARGV[1], ids)
-if submitted > adopted then redis.call('EXPIRE', KEYS[5], ARGV[3]) end
 return {submitted, failed, adopted}

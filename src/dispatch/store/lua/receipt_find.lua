@@ -1,0 +1,49 @@
+-- Find the submissions final receipts belong to, in the receipt maps; park the ones not
+-- (yet) known as orphans (receipt_expect.lua finds an orphan when its submission is
+-- recorded). The sweeper's expiries come this way too, without parking.
+-- Step 1 of 3 (store/receipts.py): the receipts are then applied per campaign
+-- (receipt_apply.lua, the campaign's cluster slot), and only then are the correlations
+-- forgotten (receipt_forget.lua): a crash in between leaves correlations whose receipts
+-- are applied again, found final, counted repeated; never a receipt lost.
+-- KEYS[1] orphans hash   KEYS[2..] receipt maps, newest hour first, one hour apart
+-- ARGV[1] orphan TTL (s)
+-- ARGV[2] how many receipts the orphans hash may hold: unknown receipts are parked while
+--         it has room, counted dropped beyond; '0': skip them (the sweeper's expiries)
+-- ARGV[3] msgpack of a flat list of triples: gateway id, final code ('d' | 'f' | 'x'),
+--         reason
+-- The orphans hash expires ARGV[1] after it was created, not after each park: forged
+-- receipts must not keep it alive. A real orphan is adopted within the record delay, and
+-- the hash, emptied, goes: the next one starts a new hash and a new TTL.
+-- Returns {found, parked, dropped (unknown, no room to park)} where found is a flat list
+-- of pairs: the receipt's position in ARGV[3] (from 1), then the index in KEYS of the map
+-- that holds its correlation, then the correlation ("campaign<TAB>number[<TAB>stamp]").
+local parked, dropped = 0, 0
+local room = 0
+if ARGV[2] ~= '0' then room = tonumber(ARGV[2]) - redis.call('HLEN', KEYS[1]) end
+local found = {}
+local items = cmsgpack.unpack(ARGV[3])
+for i = 1, #items, 3 do
+  local gateway_id = items[i]
+  local target, map_index = false, 0
+  for k = 2, #KEYS do
+    target = redis.call('HGET', KEYS[k], gateway_id)
+    if target then
+      map_index = k
+      break
+    end
+  end
+  if target then
+    found[#found + 1] = (i + 2) / 3
+    found[#found + 1] = map_index
+    found[#found + 1] = target
+  elseif room > 0 then
+    redis.call('HSET', KEYS[1], gateway_id, items[i + 1] .. '\t' .. items[i + 2])
+    parked, room = parked + 1, room - 1
+  elseif ARGV[2] ~= '0' then
+    dropped = dropped + 1
+  end
+end
+if parked > 0 and redis.call('TTL', KEYS[1]) == -1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return {found, parked, dropped}
