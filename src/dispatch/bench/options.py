@@ -41,6 +41,7 @@ class BenchOptions:
     binds: int = 2
     window: int = 100
     daemons: int = 1
+    redis_masters: int = 1  # more than 1: a private Redis Cluster of that many masters
     enqueue_rate: float = 0.0  # 0: enqueue everything, then start the daemons (backlog)
     receipt_delay_ms: float = 100.0
     ceiling_messages: int = -1  # -1: min(messages, CEILING_CAP); 0: no ceiling run
@@ -112,6 +113,7 @@ def _check_ranges(options: BenchOptions) -> None:
         ("--binds", options.binds, 1, 64),
         ("--window", options.window, 1, 10_000),
         ("--daemons", options.daemons, 1, 16),
+        ("--redis-masters", options.redis_masters, 1, 16),
         ("--enqueue-rate", options.enqueue_rate, 0, 1e7),
         ("--receipt-delay-ms", options.receipt_delay_ms, 0, 600_000),
         ("--ceiling-messages", options.ceiling_messages, -1, MAX_MESSAGES),

@@ -23,7 +23,7 @@ import trio
 
 from dispatch.bench.measure import ProcStats, read_proc
 from dispatch.bench.options import BenchOptions
-from dispatch.bench.probes import redis_pid, scrape_metrics, simulator_stats
+from dispatch.bench.probes import scrape_metrics, simulator_stats
 from dispatch.bench.sampler import Sampler
 from dispatch.bench.services import start_daemon, start_simulator, write_daemon_config
 from dispatch.bench.workload import (
@@ -60,7 +60,9 @@ class PipelineRun:
 
 
 async def run_pipeline(options: BenchOptions, workdir: Path, redis_url: str,
-                       state_dir: Path) -> PipelineRun:
+                       redis_pids: list[int]) -> PipelineRun:
+    """One run on the Redis at `redis_url`, whose server processes are `redis_pids` (their
+    CPU is watched: "redis", then "redis-2"... for a cluster's masters)."""
     children: list[Child] = []
     try:
         simulator = await start_simulator(options, workdir, "simulator")
@@ -71,9 +73,8 @@ async def run_pipeline(options: BenchOptions, workdir: Path, redis_url: str,
         async with open_redis(settings) as redis:
             stage = Stage(options, workdir, settings, redis, simulator, children)
             stage.watch("simulator", simulator.process.pid, simulator)
-            pid = redis_pid(state_dir)
-            if pid is not None:
-                stage.watch("redis", pid)
+            for index, pid in enumerate(redis_pids):
+                stage.watch("redis" if index == 0 else f"redis-{index + 1}", pid)
             return await stage.run()
     finally:
         with trio.CancelScope(shield=True):

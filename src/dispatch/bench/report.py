@@ -85,10 +85,13 @@ def cpu_per_message(procs: Mapping[str, Mapping[str, float | None]]) -> dict[str
     (the gateway: what is not the product's share)."""
     daemons = [row["cpu_us_per_message"] for name, row in procs.items()
                if name.startswith("daemon")]
+    redis = [row["cpu_us_per_message"] for name, row in procs.items()
+             if name.startswith("redis")]  # a cluster's masters: redis, redis-2...
     def of(name: str) -> float | None:
         return procs[name]["cpu_us_per_message"] if name in procs else None
     return {"daemons": round(sum(value or 0.0 for value in daemons), 1) if daemons else None,
-            "redis": of("redis"), "simulator": of("simulator")}
+            "redis": round(sum(value or 0.0 for value in redis), 1) if redis else None,
+            "simulator": of("simulator")}
 
 
 def throughput(run: PipelineRun) -> dict[str, float | None]:

@@ -18,10 +18,11 @@ from typing import Any
 
 import trio
 
+from dispatch.bench.cluster import private_cluster
 from dispatch.bench.measure import read_proc
 from dispatch.bench.options import BenchOptions, checked
 from dispatch.bench.pipeline import run_pipeline
-from dispatch.bench.probes import simulator_stats
+from dispatch.bench.probes import redis_pid, simulator_stats
 from dispatch.bench.profile import top_costs
 from dispatch.bench.report import build_report
 from dispatch.bench.services import start_simulator
@@ -35,13 +36,19 @@ class CeilingFailed(RuntimeError):
 async def run_bench(options: BenchOptions, workdir: Path) -> dict[str, Any]:
     options = checked(options)
     context: dict[str, Any] = {"load_average_before": _load()}
-    state_dir = workdir / "state"
-    redis_url = await ensure_embedded(state_dir)
-    try:
-        run = await run_pipeline(options, workdir, redis_url, state_dir)
-    finally:
-        with trio.CancelScope(shield=True):
-            await stop_embedded(state_dir)
+    if options.redis_masters > 1:
+        async with private_cluster(workdir / "cluster", options.redis_masters) as cluster:
+            run = await run_pipeline(options, workdir, cluster.url, cluster.pids)
+    else:
+        state_dir = workdir / "state"
+        redis_url = await ensure_embedded(state_dir)
+        try:
+            pid = redis_pid(state_dir)
+            run = await run_pipeline(options, workdir, redis_url,
+                                     [pid] if pid is not None else [])
+        finally:
+            with trio.CancelScope(shield=True):
+                await stop_embedded(state_dir)
     context["load_average_after_run"] = _load()
     ceiling = await measure_ceiling(options, workdir) if options.ceiling_size else None
     context.update(_machine())
