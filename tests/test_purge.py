@@ -116,6 +116,7 @@ async def test_after_purge_no_number_of_the_campaign_is_left_in_clear(
         maps = queue.receipt_maps()
         # Number 4 delivered (its correlation consumed); 1, 5 and 6 still wait: map entries.
         await queue.record_receipts([(f"gw-{NUMBERS[3]}", "d", "")], maps)
+        await queue.receipts.flush()  # as the daemon does within a minute
         await queue.dead_letter(
             Entry("c1", ids[NUMBERS[4]], msgpack.packb([NUMBERS[4], ["x"]])), "unreadable")
         await queue.dead_letter(Entry("other", b"1-1", b""), "bad")

@@ -104,6 +104,7 @@ async def test_receipt_after_record_is_applied_once(
     receipts = [("gw-0", "d", "ok"), ("gw-1", "f", "undeliverable")]
     # {delivered, failed, expired, repeated, parked}
     assert (await queue.record_receipts(receipts, maps)).counts == [1, 1, 0, 0, 0]
+    await queue.receipts.flush()  # else the next lookup forgets them (store/receipts.py)
     assert await redis.hlen(maps.keys[0]) == 1  # only gw-2's correlation is left
     # The same receipts again find no correlation: parked, and never applied twice.
     assert (await queue.record_receipts(receipts, maps)).counts == [0, 0, 0, 0, 2]
@@ -163,6 +164,7 @@ async def test_a_receipt_is_found_in_an_earlier_hours_map(
     clock.now += 5 * 3600  # the receipt comes five hours later
     maps = queue.receipt_maps()
     assert (await queue.record_receipts([("gw-old", "d", "ok")], maps)).counts == [1, 0, 0, 0, 0]
+    await queue.receipts.flush()
     assert await redis.hlen(maps.keys[5]) == 0
 
 

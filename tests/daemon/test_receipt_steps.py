@@ -10,6 +10,7 @@ import trio
 
 from dispatch.keys import Keys
 from dispatch.settings import Settings
+from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import ScriptHost
 from dispatch.vocabulary import Outcome
@@ -28,10 +29,13 @@ async def test_a_receipt_whose_correlation_was_not_forgotten_is_counted_repeated
         [correlation] = (await redis.hgetall(maps.keys[0])).items()
         first = await queue.record_receipts([("gw-0", "d", "ok")], maps)
         assert first.counts == [1, 0, 0, 0, 0]
-        # The daemon died after applying, before forgetting: the correlation is back.
-        await redis.hset(maps.keys[0], {correlation[0]: correlation[1]})
-        again = await queue.record_receipts([("gw-0", "f", "late")], maps)
+        # The daemon died after applying, before forgetting: the correlation is still in
+        # its map, and the daemon started again knows nothing of it.
+        assert await redis.hget(maps.keys[0], correlation[0]) == correlation[1]
+        restarted = Queue(redis, keys, "worker-a")
+        again = await restarted.record_receipts([("gw-0", "f", "late")], maps)
         assert again.counts == [0, 0, 0, 1, 0]
+        await restarted.receipts.flush()
         assert await redis.hlen(maps.keys[0]) == 0
         assert (await counts(redis, settings))["delivered"] == 1
         assert await redis.hget(keys.campaign("c1").errors, NUMBERS[0]) is None
@@ -75,3 +79,26 @@ async def test_a_receipt_that_overtook_its_record_is_applied_once_and_unparked(
         assert await redis.hlen(keys.orphan_receipts) == 0
         assert await redis.hlen(queue.receipt_maps().keys[0]) == 0  # never expected
         assert (await counts(redis, settings))["failed"] == 1
+
+
+async def test_the_next_lookup_forgets_the_receipts_applied_before_it(
+        redis: Redis, settings: Settings, tmp_path: Path,
+        scripts: ScriptHost | None) -> None:
+    with trio.fail_after(10):
+        queue, entries = await queued(redis, settings, tmp_path, scripts)
+        await queue.admit("c1", items(entries))
+        await queue.record("c1", [Outcome(e.entry_id, n, "s", f"gw-{i}")
+                                  for i, (e, n) in enumerate(zip(entries, NUMBERS,
+                                                                 strict=True))])
+        maps = queue.receipt_maps()
+        await queue.record_receipts([("gw-0", "d", "ok")], maps)
+        assert await redis.hlen(maps.keys[0]) == 3  # applied, not yet forgotten
+        await queue.record_receipts([("gw-1", "d", "ok")], maps)
+        assert not await redis.hexists(maps.keys[0], "gw-0")  # taken along
+        assert await redis.hexists(maps.keys[0], "gw-1")
+        # A receipt repeated before its correlation is forgotten is counted repeated.
+        repeated = await queue.record_receipts([("gw-1", "f", "late")], maps)
+        assert repeated.counts == [0, 0, 0, 1, 0]
+        await queue.receipts.flush()
+        assert list(await redis.hkeys(maps.keys[0])) == [b"gw-2"]
+        assert await counts(redis, settings) == counts_of(submitted=1, delivered=2)

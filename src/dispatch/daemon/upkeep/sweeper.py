@@ -38,7 +38,10 @@ class ReceiptSweeper:
             await trio.sleep(SWEEP_INTERVAL_S)
 
     async def sweep_once(self) -> int:
-        """Expire what the overdue receipt maps hold; returns how many were expired."""
+        """Expire what the overdue receipt maps hold; returns how many were expired. First,
+        forget the correlations of the receipts applied lately (store/receipts.py: the
+        next lookup takes them along; after a lull there is none)."""
+        await with_redis_retry("sweep", self._queue.receipts.flush, self._metrics)
         expired = 0
         for map_key in self._queue.overdue_maps():
             expired += await self._sweep_map(map_key)

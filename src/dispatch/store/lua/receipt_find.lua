@@ -3,14 +3,17 @@
 -- recorded). The sweeper's expiries come this way too, without parking.
 -- Step 1 of 3 (store/receipts.py): the receipts are then applied per campaign
 -- (receipt_apply.lua, the campaign's cluster slot), and only then are the correlations
--- forgotten (receipt_forget.lua): a crash in between leaves correlations whose receipts
--- are applied again, found final, counted repeated; never a receipt lost.
+-- forgotten: by the next call of this script (ARGV[4]), or receipt_forget.lua. A crash in
+-- between leaves correlations whose receipts are applied again, found final, counted
+-- repeated (the sweeper's expiries too); never a receipt lost.
 -- KEYS[1] orphans hash   KEYS[2..] receipt maps, newest hour first, one hour apart
 -- ARGV[1] orphan TTL (s)
 -- ARGV[2] how many receipts the orphans hash may hold: unknown receipts are parked while
 --         it has room, counted dropped beyond; '0': skip them (the sweeper's expiries)
 -- ARGV[3] msgpack of a flat list of triples: gateway id, final code ('d' | 'f' | 'x'),
 --         reason
+-- ARGV[4] (optional) msgpack of a flat list of pairs: index in KEYS of a receipt map, a
+--         gateway id whose receipt was applied since: deleted after the lookups
 -- The orphans hash expires ARGV[1] after it was created, not after each park: forged
 -- receipts must not keep it alive. A real orphan is adopted within the record delay, and
 -- the hash, emptied, goes: the next one starts a new hash and a new TTL.
@@ -42,6 +45,12 @@ for i = 1, #items, 3 do
   elseif ARGV[2] ~= '0' then
     dropped = dropped + 1
   end
+end
+-- After the lookups: a receipt repeated before its first's correlation was forgotten is
+-- found, and counted repeated rather than parked.
+if ARGV[4] then
+  local done = cmsgpack.unpack(ARGV[4])
+  for i = 1, #done, 2 do redis.call('HDEL', KEYS[done[i]], done[i + 1]) end
 end
 if parked > 0 and redis.call('TTL', KEYS[1]) == -1 then
   redis.call('EXPIRE', KEYS[1], ARGV[1])
