@@ -10,11 +10,19 @@ import trio
 
 from dispatch.keys import Keys
 from dispatch.settings import Settings
-from dispatch.store.queue import Queue
+from dispatch.store.queue import Entry, Queue
 from dispatch.store.redis import Redis
 from dispatch.store.scripts import ScriptHost
 from dispatch.vocabulary import Outcome
 from tests.daemon.test_queue import NUMBERS, counts, counts_of, items, pending, queued
+
+
+async def admitted(redis: Redis, settings: Settings, tmp_path: Path,
+                   scripts: ScriptHost | None) -> tuple[Queue, list[Entry]]:
+    """Three messages queued, read and admitted (in flight)."""
+    queue, entries = await queued(redis, settings, tmp_path, scripts)
+    await queue.admit("c1", items(entries))
+    return queue, entries
 
 
 async def test_a_receipt_whose_correlation_was_not_forgotten_is_counted_repeated(
@@ -22,8 +30,7 @@ async def test_a_receipt_whose_correlation_was_not_forgotten_is_counted_repeated
         scripts: ScriptHost | None) -> None:
     keys = Keys(settings.redis.key_prefix)
     with trio.fail_after(10):
-        queue, entries = await queued(redis, settings, tmp_path, scripts)
-        await queue.admit("c1", items(entries))
+        queue, entries = await admitted(redis, settings, tmp_path, scripts)
         await queue.record("c1", [Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-0")])
         maps = queue.receipt_maps()
         [correlation] = (await redis.hgetall(maps.keys[0])).items()
@@ -45,8 +52,7 @@ async def test_a_crash_between_the_correlation_and_the_record_sends_again_once(
         redis: Redis, settings: Settings, tmp_path: Path,
         scripts: ScriptHost | None) -> None:
     with trio.fail_after(10):
-        queue, entries = await queued(redis, settings, tmp_path, scripts)
-        await queue.admit("c1", items(entries))
+        queue, entries = await admitted(redis, settings, tmp_path, scripts)
         maps = queue.receipt_maps()
         # The correlation was written, then the daemon died before record.lua: the
         # message is still in flight and pending (it will be claimed and sent again).
@@ -69,8 +75,7 @@ async def test_a_receipt_that_overtook_its_record_is_applied_once_and_unparked(
         scripts: ScriptHost | None) -> None:
     keys = Keys(settings.redis.key_prefix)
     with trio.fail_after(10):
-        queue, entries = await queued(redis, settings, tmp_path, scripts)
-        await queue.admit("c1", items(entries))
+        queue, entries = await admitted(redis, settings, tmp_path, scripts)
         parked = await queue.record_receipts([("gw-1", "f", "refused")], queue.receipt_maps())
         assert parked.counts[4] == 1
         submitted, _, adopted = await queue.record(
@@ -85,8 +90,7 @@ async def test_the_next_lookup_forgets_the_receipts_applied_before_it(
         redis: Redis, settings: Settings, tmp_path: Path,
         scripts: ScriptHost | None) -> None:
     with trio.fail_after(10):
-        queue, entries = await queued(redis, settings, tmp_path, scripts)
-        await queue.admit("c1", items(entries))
+        queue, entries = await admitted(redis, settings, tmp_path, scripts)
         await queue.record("c1", [Outcome(e.entry_id, n, "s", f"gw-{i}")
                                   for i, (e, n) in enumerate(zip(entries, NUMBERS,
                                                                  strict=True))])
