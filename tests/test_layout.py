@@ -84,3 +84,29 @@ async def test_a_fresh_prefix_is_marked_without_looking_further(
         await redis.delete([keys.layout])
         assert await upgrade_layout(redis, keys) == 0
         assert await redis.get(keys.layout) == LAYOUT.encode()
+
+
+async def test_two_processes_opening_at_once_move_each_key_once(
+        redis: Redis, settings: Settings) -> None:
+    """`--processes 2`: both workers open Redis at the same moment."""
+    prefix = settings.redis.key_prefix
+    keys = Keys(prefix)
+    with trio.fail_after(10):
+        await redis.delete([keys.layout])
+        await write_old_layout(redis, prefix)
+        for campaign, field in (("c1", "window"), ("c2", "deadline"), ("c1", "sender")):
+            await redis.xadd(f"{prefix}:campaigns:changes",
+                             {"campaign": campaign, "field": field})
+        moved: list[int] = []
+
+        async def upgrade() -> None:
+            moved.append(await upgrade_layout(redis, keys))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(upgrade)
+            nursery.start_soon(upgrade)
+        assert sorted(moved) == [0, 11]
+        fields = [[e.field_values[b"field"] for e in await redis.xrange(
+            keys.campaign(c).changes)] for c in ("c1", "c2")]
+        assert fields == [[b"window", b"sender"], [b"deadline"]]
+        assert not await redis.exists([f"{prefix}:campaigns:changes"])

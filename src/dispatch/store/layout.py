@@ -19,11 +19,16 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
+import trio
+from coredis.tokens import PureToken
+
 from dispatch.keys import Keys
 from dispatch.store.globs import glob_escape
 
 LAYOUT: Final = "2"
 SCAN_CHUNK: Final = 1000
+LOCK_S: Final = 60  # the renaming process holds the lock this long at most
+LOCK_POLL_S: Final = 0.2
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +37,27 @@ async def upgrade_layout(redis: Any, keys: Keys) -> int:
     """Rename the keys of an older layout under `keys.prefix`; how many were moved."""
     if await redis.get(keys.layout) == LAYOUT.encode():
         return 0
-    moved = 0
-    if await redis.exists([keys.hash_key, keys.campaigns]):
+    if not await redis.exists([keys.hash_key, keys.campaigns]):  # nothing ever written
+        await redis.set(keys.layout, LAYOUT)
+        return 0
+    # One process renames (the workers of `--processes N` open Redis at the same moment);
+    # the others wait for its mark. A process that dies meanwhile frees it in LOCK_S.
+    while not await redis.set(f"{keys.layout}:lock", "1", condition=PureToken.NX,
+                              ex=LOCK_S):
+        await trio.sleep(LOCK_POLL_S)
+        if await redis.get(keys.layout) == LAYOUT.encode():
+            return 0
+    try:
+        moved = 0
         async for old, new in old_names(redis, keys):
             moved += await (_move(redis, old, new) if new else
                             _split_changes(redis, keys, old))
         if moved:
             log.warning("moved %d keys to the Redis Cluster layout (hash tags)", moved)
-    await redis.set(keys.layout, LAYOUT)
-    return moved
+        await redis.set(keys.layout, LAYOUT)
+        return moved
+    finally:
+        await redis.delete([f"{keys.layout}:lock"])
 
 
 async def old_names(redis: Any, keys: Keys) -> AsyncIterator[tuple[str, str]]:
