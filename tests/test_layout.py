@@ -28,13 +28,19 @@ async def write_old_layout(redis: Redis, prefix: str) -> None:
     await redis.hset(f"{prefix}:reserve:2027-pres:abc", {"def": "client-a"})
 
 
+async def old_deployment(redis: Redis, settings: Settings) -> Keys:
+    """The test's prefix holding what the previous layout wrote, not yet marked."""
+    keys = Keys(settings.redis.key_prefix)
+    await redis.delete([keys.layout])
+    await write_old_layout(redis, keys.prefix)
+    return keys
+
+
 async def test_an_older_layout_is_renamed_on_the_first_open(
         redis: Redis, settings: Settings) -> None:
     prefix = settings.redis.key_prefix
-    keys = Keys(prefix)
     with trio.fail_after(10):
-        await redis.delete([keys.layout])
-        await write_old_layout(redis, prefix)
+        keys = await old_deployment(redis, settings)
         async with open_redis(settings) as upgraded:
             assert await upgraded.get(keys.layout) == LAYOUT.encode()
         optouts = OptOutStore(redis, keys)
@@ -58,10 +64,8 @@ async def test_an_older_layout_is_renamed_on_the_first_open(
 async def test_what_an_older_daemon_wrote_after_the_upgrade_is_merged(
         redis: Redis, settings: Settings) -> None:
     prefix = settings.redis.key_prefix
-    keys = Keys(prefix)
     with trio.fail_after(10):
-        await redis.delete([keys.layout])
-        await write_old_layout(redis, prefix)
+        keys = await old_deployment(redis, settings)
         assert await upgrade_layout(redis, keys) > 0
         # An older daemon, still running, records one more STOP and one more reply.
         await redis.sadd(f"{prefix}:optout:all", [keyed_hash("s3cret", "+33612000009")])
@@ -90,10 +94,8 @@ async def test_two_processes_opening_at_once_move_each_key_once(
         redis: Redis, settings: Settings) -> None:
     """`--processes 2`: both workers open Redis at the same moment."""
     prefix = settings.redis.key_prefix
-    keys = Keys(prefix)
     with trio.fail_after(10):
-        await redis.delete([keys.layout])
-        await write_old_layout(redis, prefix)
+        keys = await old_deployment(redis, settings)
         for campaign, field in (("c1", "window"), ("c2", "deadline"), ("c1", "sender")):
             await redis.xadd(f"{prefix}:campaigns:changes",
                              {"campaign": campaign, "field": field})
