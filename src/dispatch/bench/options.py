@@ -42,6 +42,7 @@ class BenchOptions:
     window: int = 100
     daemons: int = 1
     redis_masters: int = 1  # more than 1: a private Redis Cluster of that many masters
+    campaigns: int = 1  # the messages split over this many campaigns
     enqueue_rate: float = 0.0  # 0: enqueue everything, then start the daemons (backlog)
     receipt_delay_ms: float = 100.0
     ceiling_messages: int = -1  # -1: min(messages, CEILING_CAP); 0: no ceiling run
@@ -114,6 +115,7 @@ def _check_ranges(options: BenchOptions) -> None:
         ("--window", options.window, 1, 10_000),
         ("--daemons", options.daemons, 1, 16),
         ("--redis-masters", options.redis_masters, 1, 16),
+        ("--campaigns", options.campaigns, 1, 1000),
         ("--enqueue-rate", options.enqueue_rate, 0, 1e7),
         ("--receipt-delay-ms", options.receipt_delay_ms, 0, 600_000),
         ("--ceiling-messages", options.ceiling_messages, -1, MAX_MESSAGES),

@@ -24,11 +24,11 @@ import trio
 from dispatch.bench.measure import ProcStats, read_proc
 from dispatch.bench.options import BenchOptions
 from dispatch.bench.probes import scrape_metrics, simulator_stats
-from dispatch.bench.sampler import Sampler
+from dispatch.bench.sampler import Sampler, summed_counts
 from dispatch.bench.services import start_daemon, start_simulator, write_daemon_config
 from dispatch.bench.workload import (
-    CAMPAIGN,
     EnqueueResult,
+    campaign_ids,
     campaign_text,
     enqueue_all,
     enqueue_paced,
@@ -98,7 +98,8 @@ class Stage:
         self.pids: dict[str, int] = {}
         self.result = PipelineRun()
         self.origin = trio.current_time()
-        self.sampler = Sampler(redis, self.keys, CAMPAIGN, self.origin)
+        self.campaigns = campaign_ids(options.campaigns)
+        self.sampler = Sampler(redis, self.keys, self.campaigns, self.origin)
 
     def watch(self, name: str, pid: int, child: Child | None = None) -> None:
         self.pids[name] = pid
@@ -120,7 +121,8 @@ class Stage:
     async def _backlog(self) -> None:
         self.result.enqueue = await enqueue_all(self.redis, self.settings,
                                                 self.options.messages, self.workdir,
-                                                campaign_text(self.options.text_parts))
+                                                campaign_text(self.options.text_parts),
+                                                self.campaigns)
         self.result.memory_after = await used_memory(self.redis)
         await self._start_daemons()
 
@@ -129,7 +131,7 @@ class Stage:
         self.result.started_at = trio.current_time() - self.origin  # the enqueue's start
         await enqueue_paced(self.redis, self.settings, self.options.messages,
                             self.options.enqueue_rate, self.workdir, self.result.enqueue,
-                            campaign_text(self.options.text_parts))
+                            campaign_text(self.options.text_parts), self.campaigns)
 
     async def _start_daemons(self) -> None:
         """All at once; the measured interval starts when the first is ready (with the
@@ -166,7 +168,7 @@ class Stage:
         result.series = self.sampler.series.as_json()
 
     async def _counts(self) -> dict[str, int]:
-        return (await state_counts(self.redis, self.keys, [CAMPAIGN]))[CAMPAIGN]
+        return summed_counts(await state_counts(self.redis, self.keys, self.campaigns))
 
     def _procs(self) -> dict[str, ProcStats]:
         found = {name: read_proc(pid) for name, pid in self.pids.items()}

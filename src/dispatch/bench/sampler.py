@@ -6,7 +6,7 @@ watches Redis, it does not load it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import trio
@@ -42,12 +42,22 @@ def stage_totals(counts: Mapping[str, int]) -> tuple[int, int, int]:
     return sum(counts.values()), final + counts.get(SUBMITTED, 0), final
 
 
+def summed_counts(by_campaign: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    """The counts by state of several campaigns, added up."""
+    total: dict[str, int] = {}
+    for counts in by_campaign.values():
+        for state, count in counts.items():
+            total[state] = total.get(state, 0) + count
+    return total
+
+
 class Sampler:
-    def __init__(self, redis: Redis, keys: Keys, campaign: str, origin: float) -> None:
+    def __init__(self, redis: Redis, keys: Keys, campaigns: Sequence[str], origin: float
+                 ) -> None:
         self.series = Series()
         self._redis = redis
         self._keys = keys
-        self._campaign = campaign
+        self._campaigns = list(campaigns)
         self._origin = origin
         self._pids: dict[str, int] = {}
         self._watched: list[Child] = []
@@ -68,7 +78,7 @@ class Sampler:
             await trio.sleep(period_s)
 
     async def sample(self) -> None:
-        counts = (await state_counts(self._redis, self._keys, [self._campaign]))[self._campaign]
+        counts = summed_counts(await state_counts(self._redis, self._keys, self._campaigns))
         self._check_children()
         series = self.series
         entered, passed, final = stage_totals(counts)

@@ -8,6 +8,7 @@ provenance, as campaigns that require it must.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,12 @@ GSM7_PART = 153  # characters of a GSM-7 part with the concatenation header
 # A benchmark runs at any hour: the campaign's sending window is always open.
 WINDOW = "always"
 PACE_STEP_S = 0.05  # a paced enqueue sends a chunk this often
+
+
+def campaign_ids(count: int) -> list[str]:
+    """The benchmark's campaigns: "bench", or bench-1..bench-N (--campaigns N: on a
+    Redis Cluster each campaign's keys have a slot, so several spread the work)."""
+    return [CAMPAIGN] if count == 1 else [f"{CAMPAIGN}-{n}" for n in range(1, count + 1)]
 
 
 def campaign_text(parts: int) -> str:
@@ -83,25 +90,32 @@ class EnqueueResult:
 
 
 async def enqueue_all(redis: Redis, settings: Settings, count: int, folder: Path,
-                      text: str = TEXT) -> EnqueueResult:
-    """The whole campaign in one file; the time counts reading it, not writing it."""
-    path = write_csv(folder / "campaign.csv", 0, count)
+                      text: str = TEXT, campaigns: Sequence[str] = (CAMPAIGN,)
+                      ) -> EnqueueResult:
+    """Each campaign's share of the rows in one file; the time counts reading them, not
+    writing them."""
+    bounds = [count * index // len(campaigns) for index in range(len(campaigns) + 1)]
+    paths = [write_csv(folder / f"{campaign}.csv", bounds[index], bounds[index + 1])
+             for index, campaign in enumerate(campaigns)]
     result = EnqueueResult(started=trio.current_time())
-    result.add(await enqueue_file(redis, settings, path, CAMPAIGN, text, window=WINDOW,
-                                  rules=RULES))
+    for campaign, path in zip(campaigns, paths, strict=True):
+        result.add(await enqueue_file(redis, settings, path, campaign, text, window=WINDOW,
+                                      rules=RULES))
     result.finished = trio.current_time()
     return result
 
 
 async def enqueue_paced(redis: Redis, settings: Settings, count: int, rate: float,
-                        folder: Path, result: EnqueueResult, text: str = TEXT) -> None:
-    """Enqueue `count` rows at `rate` rows/s, one small file every PACE_STEP_S, into
-    `result` (filled as it goes)."""
+                        folder: Path, result: EnqueueResult, text: str = TEXT,
+                        campaigns: Sequence[str] = (CAMPAIGN,)) -> None:
+    """Enqueue `count` rows at `rate` rows/s, one small file every PACE_STEP_S (to each
+    campaign in turn), into `result` (filled as it goes)."""
     result.started = trio.current_time()
     chunk = max(1, round(rate * PACE_STEP_S))
-    for start in range(0, count, chunk):
+    for step, start in enumerate(range(0, count, chunk)):
         await trio.sleep_until(result.started + start / rate)
         path = write_csv(folder / "chunk.csv", start, min(count, start + chunk))
-        result.add(await enqueue_file(redis, settings, path, CAMPAIGN, text, window=WINDOW,
-                                      rules=RULES))
+        result.add(await enqueue_file(redis, settings, path,
+                                      campaigns[step % len(campaigns)], text,
+                                      window=WINDOW, rules=RULES))
     result.finished = trio.current_time()

@@ -74,6 +74,9 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-masters", type=int, default=1, metavar="N",
                         help="Redis masters (default 1); more: a private Redis Cluster of N "
                              "masters, their CPU added up")
+    parser.add_argument("--campaigns", type=int, default=1, metavar="K",
+                        help="split the messages over K campaigns (default 1); on a Redis "
+                             "Cluster each campaign's keys have their own slot")
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +112,8 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
             line_jitter_s=args.line_jitter, text_parts=args.text_parts,
             batch_size=args.batch_size,
             concurrency=args.concurrency, binds=args.binds, window=args.window,
-            daemons=args.daemons, redis_masters=args.redis_masters, enqueue_rate=args.enqueue_rate,
+            daemons=args.daemons, redis_masters=args.redis_masters, campaigns=args.campaigns,
+            enqueue_rate=args.enqueue_rate,
             receipt_delay_ms=args.receipt_delay_ms, ceiling_messages=args.ceiling_messages,
             timeout_s=args.timeout, stall_s=args.stall_timeout, sample_s=args.sample_s,
             profile_dir=args.profile.resolve() if args.profile else None,
