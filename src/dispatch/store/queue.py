@@ -10,11 +10,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import coredis
 import trio
 
 from dispatch.keys import GROUP, CampaignKeys, Keys
 from dispatch.store.answers import Answer, AnswerStore
+from dispatch.store.cluster import is_cluster
 from dispatch.store.entries import ENTRY_FIELD, Entry, dead_letter, field_value
 from dispatch.store.optout import OptOutStore
 from dispatch.store.receipts import (
@@ -33,7 +33,7 @@ from dispatch.store.scripts import CommandLink, ScriptHost, load_script, packed
 from dispatch.vocabulary import InboundMessage, Outcome, StateCode
 
 # In a Redis Cluster, how long one read of several campaigns waits for new entries at
-# most (store/queue.py `_read_each`): entries of an idle daemon wait this long at worst.
+# most (`Queue._read_each`): entries of an idle daemon wait this long at worst.
 CLUSTER_BLOCK_MS = 100
 # ... and how many of its reads go out at once (each holds a connection while it waits).
 CLUSTER_READS_AT_ONCE = 32
@@ -86,7 +86,7 @@ class Queue:
                 ["XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", count,
                  "BLOCK", block_ms, "STREAMS", *streams, *[">"] * len(streams)],
                 blocks_s=block_ms / 1000))
-        if isinstance(self._redis, coredis.RedisCluster) and len(streams) > 1:
+        if is_cluster(self._redis) and len(streams) > 1:
             return await self._read_each(campaign_of, count, block_ms)
         return await self._read(campaign_of, list(streams), count, block_ms)
 
@@ -102,8 +102,9 @@ class Queue:
                          ) -> list[Entry]:
         """In a Redis Cluster, one read per stream (each campaign has its own slot, and a
         command may name keys of one slot only), side by side: first without waiting;
-        when none had anything, waiting at most CLUSTER_BLOCK_MS (a stream that gets
-        entries answers at once, the others only when that time is up)."""
+        when none had anything, waiting at most CLUSTER_BLOCK_MS, and returning once
+        every read has answered (a read is never cancelled: what it took is pending for
+        this consumer)."""
         at_once = trio.CapacityLimiter(CLUSTER_READS_AT_ONCE)
         for block in (None, min(block_ms, CLUSTER_BLOCK_MS)):
             found: list[Entry] = []

@@ -1,7 +1,9 @@
 """The last look at the opt-out list, right before a batch goes to the gateway.
 
-Admission already checked each message; this catches a STOP that landed while the message
-waited inside a daemon (in a channel, a retry, its window), on this daemon or another.
+The one look the daemon takes (enqueue looked when the number was queued): it catches a
+STOP that landed while the message was queued or waited inside a daemon (in a channel, a
+retry, its window), on this daemon or another. Admission does not look (admit.lua: the
+opt-out sets are in another Redis Cluster slot than the campaign's keys).
 One Redis round trip per batch, whatever its lines, never one per message: the scope of
 the line each message actually goes out on (a pool's campaign spreads its messages over
 many lines) is decided in one script call.
