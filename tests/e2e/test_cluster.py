@@ -73,11 +73,16 @@ NUMBERS = [f"06{32_000_000 + i:08d}" for i in range(MESSAGES)]
 STOPPING = NUMBERS[-50:]  # still queued when they write STOP
 
 
+@pytest.mark.parametrize("holding", ["campaign", "optout"])
 async def test_a_master_killed_mid_campaign_the_daemon_follows_the_promoted_replica(
-        own_cluster: ClusterGroup, tmp_path: Path, reaper: list[Child]) -> None:
+        own_cluster: ClusterGroup, tmp_path: Path, reaper: list[Child], holding: str
+        ) -> None:
+    """The master killed holds the campaign's keys, or the opt-out sets the STOPs go to."""
     settings = Settings(redis=RedisSettings(url=own_cluster.url, key_prefix="fo"),
                         state_dir=str(tmp_path / "state"))
-    campaign_master = own_cluster.master_port_for(Keys("fo").campaign("fo").state)
+    keys = Keys("fo")
+    killed = own_cluster.master_port_for(
+        keys.campaign("fo").state if holding == "campaign" else keys.optout("all"))
     with trio.fail_after(150):
         # 2 senders x 20 messages x 25 ms: ~1,600 messages/s, the campaign lasts seconds.
         simulator = await start_simulator(reaper, tmp_path, "--latency-ms", "25",
@@ -91,14 +96,15 @@ async def test_a_master_killed_mid_campaign_the_daemon_follows_the_promoted_repl
         while (await simulator_stats(simulator))["accepted"] < MESSAGES // 3:
             await trio.sleep(0.05)
         await send_stops(simulator, STOPPING)
-        promoted = await trio.to_thread.run_sync(own_cluster.kill_master, campaign_master)
+        promoted = await trio.to_thread.run_sync(own_cluster.kill_master, killed)
         killed_at = time.monotonic()
         counts = (await wait_all_final(config, daemon, ["fo"], MESSAGES))["fo"]
         took = time.monotonic() - killed_at
         assert await daemon.stop() == 0
         stats = await simulator_stats(simulator)
 
-    print(f"\ncluster failover (master {campaign_master} -> {promoted}): {counts}; "
+    print(f"\ncluster failover (master {killed} of the {holding} -> {promoted}): "
+          f"{counts}; "
           f"simulator accepted {stats['accepted']} ({stats['confirmations']} STOP "
           f"confirmations), duplicates {stats['duplicates']}; the campaign ended "
           f"{took:.1f} s after the kill")
