@@ -59,6 +59,10 @@ class Queue:
         self._reads = reads
         self._replication = replication
         # WAIT on the connection the scripts write on (coredis: the replicas' offsets).
+        # Not on a cluster's link (store/cluster_link.py), which writes to every master
+        # over a connection each and does not keep which ones a batch wrote to: there
+        # `replication` writes a marker on every master through coredis and waits for each
+        # (a master replicates in order: its marker comes after the link's writes).
         self._written_on = scripts if isinstance(scripts, ScriptLink) else None
         host: ScriptHost = scripts or redis
         self.optouts = OptOutStore(redis, keys, scripts=host)
