@@ -130,6 +130,3 @@ async def test_no_node_answering_is_a_transient_failure() -> None:
                 await link.command(["PING"])
         async with open_script_link("rediss+cluster://127.0.0.1:7000") as tls:
             assert tls is None  # TLS: coredis
-        # The daemon's reads: several streams, keys of several slots, stay on coredis.
-        async with open_script_link("redis+cluster://127.0.0.1:7000", cluster=False) as reads:
-            assert reads is None

@@ -220,9 +220,8 @@ async def run_daemon(settings: Settings, stop_signals: Sequence[int] = STOP_SIGN
     """`dispatch run`: serve until a stop signal (SIGTERM/SIGINT), then drain and return."""
     consumer = consumer_name(settings)
     url = await redis_answers(settings)  # no port, no ready line before Redis answers
-    # On a cluster, the reads stay on coredis (one stream each: store/queue.py `_read_each`).
     async with open_redis(settings, start=True) as redis, open_script_link(url) as link, \
-            open_script_link(url, name="dispatch-reads", cluster=False) as reads:
+            open_script_link(url, name="dispatch-reads") as reads:
         await check_redis_config(redis, where(settings, url))
         daemon = await build_daemon(settings, redis, scripts=link, reads=reads)
         keys = Keys(settings.redis.key_prefix)

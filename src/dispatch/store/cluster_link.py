@@ -21,8 +21,9 @@ URL's nodes, then every node the last answer named), at the first call and again
 
 What it does not do: WAIT (replication is per master, and which masters a batch wrote to
 is not kept here: store/queue.py waits for replicas through coredis, a marker on every
-master, store/replication.py); reads of several streams at once (keys of several slots:
-store/queue.py reads one stream each through coredis).
+master, store/replication.py). A command names keys of one slot: store/queue.py reads
+each stream on its own (`_read_routed`), and never blocks on a link (a blocking read would
+hold its master's connection, every call behind it waiting).
 """
 
 from __future__ import annotations

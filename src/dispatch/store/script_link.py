@@ -330,19 +330,18 @@ async def _check_master(stream: trio.SocketStream) -> None:
 
 
 @asynccontextmanager
-async def open_script_link(url: str, name: str = CLIENT_NAME, *, cluster: bool = True
+async def open_script_link(url: str, name: str = CLIENT_NAME
                            ) -> AsyncIterator[ScriptLink | ClusterScriptLink | None]:
     """A link to the Redis at `url`, for the block (None where the link cannot go: TLS);
-    `name`: its connections' name in CLIENT LIST. A cluster URL gets a ClusterScriptLink,
-    or None with `cluster` False: for commands it cannot route (a read of several
-    streams names keys of several slots)."""
-    if is_cluster(url) and cluster:
+    `name`: its connections' name in CLIENT LIST. A cluster URL gets a ClusterScriptLink
+    (a link to each master, the commands routed by key)."""
+    if is_cluster(url):
         # Imported here: cluster_link builds on this module.
         from dispatch.store.cluster_link import open_cluster_link
         async with open_cluster_link(url, name) as routed:
             yield routed
         return
-    address = link_address(url)  # None for a cluster URL too
+    address = link_address(url)
     if address is None:
         yield None
         return
