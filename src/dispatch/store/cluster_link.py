@@ -88,8 +88,9 @@ class ClusterScriptLink:
 
     async def command(self, args: Sequence[Arg], blocks_s: float = 0.0, *,
                       key: str | bytes | None = None) -> Reply:
-        """One command's reply, on the master of `key`'s slot (any master without one); an
-        error reply raises as ScriptLink.command's does."""
+        """One command's reply, on the master of `key`'s slot (any master without one: a
+        WAIT there would wait for that master's writes only); an error reply raises as
+        ScriptLink.command's does."""
         slot = None if key is None else slot_of(key)
         return checked(await self.call(args, slot, REPLY_TIMEOUT_S + blocks_s))
 
