@@ -110,7 +110,7 @@ async def run(link: ScriptLink, batches: int, batch: int, replication: Replicati
 async def main(batches: int, batch: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as folder, master_and_replicas(Path(folder)) as port:
         async with open_script_link(f"redis://127.0.0.1:{port}") as link:
-            assert link is not None
+            assert isinstance(link, ScriptLink)
             results = {}
             for name, replication in (("no_wait", Replication(0)),
                                       ("replicas_1", Replication(1, 1000))):

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import msgpack
 import pytest
+import trio
 
 from dispatch.enqueue import enqueue_file
 from dispatch.keys import GROUP, Keys
 from dispatch.settings import Settings
+from dispatch.store.cluster_link import ClusterScriptLink
 from dispatch.store.optout import OptOutEvent
 from dispatch.store.queue import Entry, Queue
 from dispatch.store.redis import Redis
@@ -33,7 +35,7 @@ async def queued(redis: Redis, settings: Settings, tmp_path: Path,
                        consent_required=False, rules=RULES)
     # With a link, it reads too (the daemon gives reads a link of their own: a blocking read
     # holds its connection; these tests make one call at a time).
-    reads = scripts if isinstance(scripts, ScriptLink) else None
+    reads = scripts if isinstance(scripts, (ScriptLink, ClusterScriptLink)) else None
     queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", scripts=scripts,
                   reads=reads)
     entries = await queue.read_new(["c1"], len(numbers), 100)
@@ -268,8 +270,12 @@ async def test_a_batch_larger_than_one_ack_command_is_acked_and_deleted_whole(
     await assert_counts_match_states(redis, settings)
 
 
+# The `scripts` fixture's variants only for the Redis they put `settings` on: a Redis, or
+# the session's cluster (streams in several slots: a read each, then waiting on coredis).
+@pytest.mark.parametrize("scripts", ["link", "cluster_link"], indirect=True)
 async def test_reads_over_a_link_give_the_stream_as_it_is(
-        redis: Redis, settings: Settings, tmp_path: Path, redis_url: str) -> None:
+        redis: Redis, settings: Settings, tmp_path: Path, scripts: ScriptHost | None
+        ) -> None:
     keys = Keys(settings.redis.key_prefix)
     for campaign in ("c1", "c2"):
         path = tmp_path / f"{campaign}.csv"
@@ -277,10 +283,12 @@ async def test_reads_over_a_link_give_the_stream_as_it_is(
         await enqueue_file(redis, settings, path, campaign, "Hello. " + SIGNED,
                            consent_required=False, rules=RULES)
     streams = {c: keys.campaign(c).stream for c in ("c1", "c2")}
-    async with open_script_link(redis_url, name="dispatch-reads") as reads:
-        queue = Queue(redis, keys, "worker-a", reads=reads)
-        entries = await queue.read_new(list(streams), 10, 100)
-        assert await queue.read_new(list(streams), 10, 20) == []  # nothing new: waited, nil
+    with trio.fail_after(10):
+        async with open_script_link(settings.redis.url, name="dispatch-reads") as reads:
+            queue = Queue(redis, keys, "worker-a", reads=reads)
+            entries = await queue.read_new(list(streams), 10, 100)
+            # Nothing new: waited, nil.
+            assert await queue.read_new(list(streams), 10, 20) == []
     expected = [Entry(campaign, entry.identifier, entry.field_values[b"m"])
                 for campaign in ("c1", "c2")
                 for entry in await redis.xrange(streams[campaign])]
@@ -288,10 +296,12 @@ async def test_reads_over_a_link_give_the_stream_as_it_is(
     assert len(expected) == 6
 
 
+@pytest.mark.parametrize("scripts", ["link", "cluster_link"], indirect=True)
 async def test_a_read_the_stream_refuses_raises_with_redis_words(
-        redis: Redis, settings: Settings, redis_url: str) -> None:
+        redis: Redis, settings: Settings, scripts: ScriptHost | None) -> None:
     await redis.xadd(Keys(settings.redis.key_prefix).campaign("c9").stream, {"m": b"x"})
-    async with open_script_link(redis_url, name="dispatch-reads") as reads:
-        queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", reads=reads)
-        with pytest.raises(ScriptError, match="NOGROUP"):
-            await queue.read_new(["c9"], 10, 10)
+    with trio.fail_after(10):
+        async with open_script_link(settings.redis.url, name="dispatch-reads") as reads:
+            queue = Queue(redis, Keys(settings.redis.key_prefix), "worker-a", reads=reads)
+            with pytest.raises(ScriptError, match="NOGROUP"):
+                await queue.read_new(["c9"], 10, 10)

@@ -15,6 +15,7 @@ import trio
 from dispatch.keys import GROUP, CampaignKeys, Keys
 from dispatch.store.answers import Answer, AnswerStore
 from dispatch.store.cluster import is_cluster
+from dispatch.store.cluster_link import ClusterScriptLink
 from dispatch.store.entries import ENTRY_FIELD, Entry, dead_letter, field_value
 from dispatch.store.optout import OptOutStore
 from dispatch.store.receipts import (
@@ -50,7 +51,8 @@ class Queue:
         """`scripts`: where the per-batch scripts go (default: `redis`); the daemon gives
         its script link, far cheaper per call than coredis. `reads`: where `read_new`
         reads (default: `redis`); the daemon gives a link of its own, whose replies cost
-        a tenth of coredis' per entry."""
+        a tenth of coredis' per entry (on a cluster, for the reads that find entries at
+        once: `_read_routed`)."""
         self._redis = redis
         self._keys = keys
         self.consumer = consumer
@@ -59,6 +61,10 @@ class Queue:
         self._reads = reads
         self._replication = replication
         # WAIT on the connection the scripts write on (coredis: the replicas' offsets).
+        # Not on a cluster's link (store/cluster_link.py), which writes to every master
+        # over a connection each and does not keep which ones a batch wrote to: there
+        # `replication` writes a marker on every master through coredis and waits for each
+        # (a master replicates in order: its marker comes after the link's writes).
         self._written_on = scripts if isinstance(scripts, ScriptLink) else None
         host: ScriptHost = scripts or redis
         self.optouts = OptOutStore(redis, keys, scripts=host)
@@ -81,6 +87,9 @@ class Queue:
             return []
         streams = [self._keys.campaign(campaign).stream for campaign in campaigns]
         campaign_of = {key.encode(): c for c, key in zip(campaigns, streams, strict=True)}
+        if isinstance(self._reads, ClusterScriptLink):
+            return (await self._read_routed(self._reads, campaign_of, count)
+                    or await self._read_waiting(campaign_of, count, block_ms))
         if self._reads is not None:
             return _read_entries(campaign_of, await self._reads.command(
                 ["XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", count,
@@ -98,15 +107,45 @@ class Queue:
         return [_entry(campaign_of[key], entry)
                 for key, entries in (reply or {}).items() for entry in entries]
 
-    async def _read_each(self, campaign_of: Mapping[bytes, str], count: int, block_ms: int
-                         ) -> list[Entry]:
+    async def _read_routed(self, link: ClusterScriptLink, campaign_of: Mapping[bytes, str],
+                           count: int) -> list[Entry]:
+        """In a Redis Cluster, over the daemon's link: one read per stream (a command may
+        name keys of one slot only), side by side, none waiting (a blocking read would
+        hold its master's connection, the other streams' reads queued behind it)."""
+        found: list[Entry] = []
+
+        async def read_one(stream: bytes) -> None:
+            found.extend(_read_entries(campaign_of, await link.command(
+                ["XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", count,
+                 "STREAMS", stream, ">"], key=stream)))
+
+        if len(campaign_of) == 1:  # the common case, without a nursery's tasks
+            await read_one(next(iter(campaign_of)))
+            return found
+        async with trio.open_nursery() as nursery:
+            for stream in campaign_of:
+                nursery.start_soon(read_one, stream)
+        return found
+
+    async def _read_waiting(self, campaign_of: Mapping[bytes, str], count: int,
+                            block_ms: int) -> list[Entry]:
+        """In a Redis Cluster, once `_read_routed` found nothing: waiting for entries
+        through coredis (a connection per read)."""
+        if len(campaign_of) == 1:
+            return await self._read(campaign_of, [key.decode() for key in campaign_of],
+                                    count, block_ms)
+        return await self._read_each(campaign_of, count, block_ms, wait_first=True)
+
+    async def _read_each(self, campaign_of: Mapping[bytes, str], count: int, block_ms: int,
+                         *, wait_first: bool = False) -> list[Entry]:
         """In a Redis Cluster, one read per stream (each campaign has its own slot, and a
-        command may name keys of one slot only), side by side: first without waiting;
-        when none had anything, waiting at most CLUSTER_BLOCK_MS, and returning once
-        every read has answered (a read is never cancelled: what it took is pending for
-        this consumer)."""
+        command may name keys of one slot only), side by side: first without waiting
+        (unless `wait_first`: just done otherwise); when none had anything, waiting at
+        most CLUSTER_BLOCK_MS, and returning once every read has answered (a read is
+        never cancelled: what it took is pending for this consumer)."""
         at_once = trio.CapacityLimiter(CLUSTER_READS_AT_ONCE)
-        for block in (None, min(block_ms, CLUSTER_BLOCK_MS)):
+        passes = (None, min(block_ms, CLUSTER_BLOCK_MS))
+        for block in passes[1:] if wait_first else passes:
             found: list[Entry] = []
 
             async def read_one(stream: bytes, block: int | None = block,

@@ -17,6 +17,9 @@ cancelled while it waits leaves its place in the queue; its reply is read and dr
 A failed write, a timeout or a lost connection breaks the connection: every caller still
 waiting gets a `LinkUnavailableError`, a ConnectionError (transient: `with_redis_retry`
 waits it out; the scripts are idempotent), and the next call connects again.
+
+On a Redis Cluster (`redis+cluster://`), `open_script_link` gives a link per master behind
+one router instead (store/cluster_link.py `ClusterScriptLink`).
 """
 
 from __future__ import annotations
@@ -26,14 +29,17 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import trio
 
-from dispatch.redis_url import SentinelUrl, sentinel_url
+from dispatch.redis_url import SentinelUrl, is_cluster, sentinel_url
 from dispatch.store.resp import Arg, ErrorReply, ProtocolError, Reply, ReplyParser, encode_command
 from dispatch.store.sentinel import exchange, master_address
+
+if TYPE_CHECKING:
+    from dispatch.store.cluster_link import ClusterScriptLink
 
 CONNECT_TIMEOUT_S: Final = 10.0
 # A script call that gets no reply in this time finds Redis stuck or the link half-open:
@@ -42,6 +48,9 @@ CONNECT_TIMEOUT_S: Final = 10.0
 REPLY_TIMEOUT_S: Final = 30.0
 READ_SIZE: Final = 65536
 CLIENT_NAME: Final = "dispatch-scripts"
+# Sent just before a command a cluster node redirected with ASK (a slot in migration):
+# it lets the command in on the target, for the next command of the connection only.
+ASKING: Final = encode_command(["ASKING"])
 # Replies that say Redis cannot serve now but will (a failover, a restart loading its data).
 # BUSY: another client's script is running past lua-time-limit; it ends or is killed.
 TRANSIENT_CODES: Final = frozenset({"READONLY", "LOADING", "TRYAGAIN", "MASTERDOWN",
@@ -150,11 +159,17 @@ class ScriptLink:
         """One command's reply; an error reply raises (LinkUnavailableError when Redis
         cannot serve now, ScriptError otherwise). `blocks_s`: how long a blocking command
         may wait before it replies (the reply timeout comes on top)."""
-        return _checked(await self.call(args, REPLY_TIMEOUT_S + blocks_s))
+        return checked(await self.call(args, REPLY_TIMEOUT_S + blocks_s))
 
-    async def call(self, args: Sequence[Arg], timeout_s: float = REPLY_TIMEOUT_S) -> Reply:
-        """One command's reply (an error reply is returned, not raised)."""
+    async def call(self, args: Sequence[Arg], timeout_s: float = REPLY_TIMEOUT_S, *,
+                   asking: bool = False) -> Reply:
+        """One command's reply (an error reply is returned, not raised). `asking`: ASKING
+        written just before it, in the same write (no other caller's command can come
+        between them: nothing awaits here until both are queued); its reply is dropped."""
         connection = await self._connected()
+        if asking:
+            connection.waiting.append(_Waiter())
+            connection.outgoing.append(ASKING)
         waiter = _Waiter()
         # In the order the commands are written: queued here, written by whichever caller
         # is writing already (several commands in one write) or by this one.
@@ -209,7 +224,7 @@ class ScriptLink:
         # loop and stopped the daemon.
         try:
             with trio.move_on_after(CONNECT_TIMEOUT_S):
-                return _Connection(await _open(self._address, self._name))
+                return _Connection(await open_stream(self._address, self._name))
         except LINK_FAILURES as exc:
             raise LinkUnavailableError(
                 f"Redis link not opened: {type(exc).__name__}: {exc}") from exc
@@ -260,10 +275,12 @@ class LinkScript:
         reply = await self._link.call(["EVALSHA", self.sha, *tail])
         if isinstance(reply, ErrorReply) and reply.code == "NOSCRIPT":
             reply = await self._link.call(["EVAL", self._source, *tail])
-        return _checked(reply)
+        return checked(reply)
 
 
-def _checked(reply: Reply) -> Reply:
+def checked(reply: Reply) -> Reply:
+    """The reply; an error reply raised: LinkUnavailableError when Redis cannot serve now
+    (TRANSIENT_CODES), ScriptError otherwise."""
     if isinstance(reply, ErrorReply):
         if reply.code in TRANSIENT_CODES:
             raise LinkUnavailableError(reply.message)
@@ -271,7 +288,8 @@ def _checked(reply: Reply) -> Reply:
     return reply
 
 
-async def _open(address: LinkAddress, name: str) -> trio.SocketStream:
+async def open_stream(address: LinkAddress, name: str) -> trio.SocketStream:
+    """A connection to `address`, logged in and named `name`."""
     if address.path:
         stream = await trio.open_unix_socket(address.path)
     elif address.sentinel is not None:
@@ -313,9 +331,16 @@ async def _check_master(stream: trio.SocketStream) -> None:
 
 @asynccontextmanager
 async def open_script_link(url: str, name: str = CLIENT_NAME
-                           ) -> AsyncIterator[ScriptLink | None]:
+                           ) -> AsyncIterator[ScriptLink | ClusterScriptLink | None]:
     """A link to the Redis at `url`, for the block (None where the link cannot go: TLS);
-    `name`: its connection's name in CLIENT LIST."""
+    `name`: its connections' name in CLIENT LIST. A cluster URL gets a ClusterScriptLink
+    (a link to each master, the commands routed by key)."""
+    if is_cluster(url):
+        # Imported here: cluster_link builds on this module.
+        from dispatch.store.cluster_link import open_cluster_link
+        async with open_cluster_link(url, name) as routed:
+            yield routed
+        return
     address = link_address(url)
     if address is None:
         yield None
