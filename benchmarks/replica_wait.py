@@ -26,8 +26,9 @@ from pathlib import Path
 
 import trio
 
+from dispatch.store.links import open_script_link
 from dispatch.store.replication import ReplicasBehind, Replication
-from dispatch.store.script_link import ScriptLink, open_script_link
+from dispatch.store.script_link import ScriptLink
 from dispatch.store.server import find_redis_server
 
 SCRIPT = ("for i = 1, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], '1') end "

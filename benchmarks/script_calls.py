@@ -22,8 +22,8 @@ from pathlib import Path
 import trio
 
 from dispatch.settings import RedisSettings, Settings
+from dispatch.store.links import open_script_link
 from dispatch.store.redis import open_redis
-from dispatch.store.script_link import open_script_link
 from dispatch.store.scripts import RunScript
 from dispatch.store.server import ensure_embedded, stop_embedded
 

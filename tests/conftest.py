@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from dispatch.settings import RedisSettings, Settings
+from dispatch.store.links import open_script_link
 from dispatch.store.redis import Redis, open_redis
-from dispatch.store.script_link import open_script_link
 from dispatch.store.scripts import ScriptHost
 from dispatch.store.server import find_redis_server
 from tests.redis_cluster import redis_cluster

@@ -11,8 +11,9 @@ import pytest
 import trio
 
 from dispatch.store.cluster_link import ClusterScriptLink, slot_of, slot_ranges
+from dispatch.store.links import open_script_link
 from dispatch.store.resp import ProtocolError
-from dispatch.store.script_link import LinkUnavailableError, open_script_link
+from dispatch.store.script_link import LinkUnavailableError
 from tests.redis_cluster import ClusterGroup, redis_cluster
 from tests.redis_ha import command, free_port
 

@@ -12,9 +12,10 @@ import trio
 
 from dispatch.redis_url import check, location, sentinel_url
 from dispatch.settings import RedisSettings, Settings
+from dispatch.store.links import open_script_link
 from dispatch.store.redis import REDIS_ERRORS, is_transient, open_redis
 from dispatch.store.replication import ReplicasBehind, Replication
-from dispatch.store.script_link import link_address, open_script_link
+from dispatch.store.script_link import link_address
 from dispatch.store.sentinel import NoMasterError, master_address
 from tests.redis_ha import MASTER_NAME, SentinelGroup, command, sentinel_group
 

@@ -13,6 +13,7 @@ import trio.testing
 
 from dispatch.daemon.metrics import DaemonMetrics
 from dispatch.daemon.resilience import with_redis_retry
+from dispatch.store.links import open_script_link
 from dispatch.store.redis import TRANSIENT_ERRORS, Redis
 from dispatch.store.script_link import (
     CLIENT_NAME,
@@ -22,7 +23,6 @@ from dispatch.store.script_link import (
     LinkUnavailableError,
     ScriptError,
     link_address,
-    open_script_link,
 )
 
 ECHO = "return {KEYS[1], ARGV[1], tonumber(ARGV[2]) * 2, false, {1, 'x'}}"

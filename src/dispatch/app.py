@@ -90,10 +90,10 @@ from dispatch.store.call_counts import CallCounts
 from dispatch.store.campaign_gauges import CampaignGauges
 from dispatch.store.campaign_meta import MetaStore
 from dispatch.store.line_leases import LineLeases
+from dispatch.store.links import open_script_link
 from dispatch.store.queue import Queue
 from dispatch.store.redis import Redis, open_redis, resolve_url, wait_for_redis, where
 from dispatch.store.replication import Replication
-from dispatch.store.script_link import open_script_link
 from dispatch.store.scripts import CommandLink, ScriptHost
 from dispatch.store.server_config import ConfigUnreadable, server_config
 from dispatch.store.waiting import WindowWaiting

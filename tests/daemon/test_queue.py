@@ -14,10 +14,11 @@ from dispatch.enqueue import enqueue_file
 from dispatch.keys import GROUP, Keys
 from dispatch.settings import Settings
 from dispatch.store.cluster_link import ClusterScriptLink
+from dispatch.store.links import open_script_link
 from dispatch.store.optout import OptOutEvent
 from dispatch.store.queue import Entry, Queue
 from dispatch.store.redis import Redis
-from dispatch.store.script_link import ScriptError, ScriptLink, open_script_link
+from dispatch.store.script_link import ScriptError, ScriptLink
 from dispatch.store.scripts import ScriptHost
 from dispatch.store.status import state_counts
 from dispatch.vocabulary import ALL_STATES, STATES_BY_CODE, Outcome

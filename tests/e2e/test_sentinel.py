@@ -10,11 +10,11 @@ import json
 import time
 from pathlib import Path
 
-import httpx
 import trio
 
 from dispatch.processes import Child
 from dispatch.settings import RedisSettings, Settings
+from tests.e2e.failover import assert_failover_kept, send_stops, wait_all_final
 from tests.e2e.harness import (
     run_cli,
     simulator_stats,
@@ -28,7 +28,6 @@ MESSAGES = 6_000
 NUMBERS = [f"06{30_000_000 + i:08d}" for i in range(MESSAGES)]
 STOPPING = NUMBERS[-50:]  # still queued when they write STOP
 TEXT = "Bonjour, ici Parti Test. STOP au 36111"
-FINAL = ("delivered", "failed", "expired", "suppressed", "cancelled")
 
 
 async def test_a_master_killed_mid_campaign_the_daemon_follows_the_promoted_replica(
@@ -57,7 +56,7 @@ async def test_a_master_killed_mid_campaign_the_daemon_follows_the_promoted_repl
         old_master = group.master.port
         group.master.kill()
         killed_at = time.monotonic()
-        counts = await wait_all_final(config, daemon)
+        counts = (await wait_all_final(config, daemon, ["ha"], MESSAGES))["ha"]
         took = time.monotonic() - killed_at
         assert group.master_port() != old_master, "a sentinel promoted the replica"
         assert await daemon.stop() == 0
@@ -66,36 +65,4 @@ async def test_a_master_killed_mid_campaign_the_daemon_follows_the_promoted_repl
     print(f"\nsentinel failover: {counts}; simulator accepted {stats['accepted']} "
           f"({stats['confirmations']} STOP confirmations), "
           f"duplicates {stats['duplicates']}; the campaign ended {took:.1f} s after the kill")
-    assert sum(counts[state] for state in FINAL) == MESSAGES, "no message lost"
-    assert counts["suppressed"] == len(STOPPING), "every STOP survived the failover"
-    # The campaign's messages, and the confirmations of the STOPs (one per number).
-    assert stats["accepted"] == MESSAGES - len(STOPPING) + stats["confirmations"]
-    assert stats["sent_after_stop"] == 0
-    # Sent again: what the daemon had recorded on the old master and the replica had not
-    # received yet (asynchronous replication), at most what it holds at once.
-    assert stats["duplicates"] <= 400
-
-
-async def send_stops(simulator: Child, numbers: list[str]) -> None:
-    """Recipients' STOPs to the campaign's line, posted by the simulator to the daemon
-    (202: the daemon acknowledged them)."""
-    body = [{"from": "+33" + number[1:], "to": "DISPATCH", "text": "STOP"}
-            for number in numbers]
-    async with httpx.AsyncClient() as client:
-        reply = await client.post(f"http://127.0.0.1:{simulator.ready['http_port']}/mo",
-                                  json=body)
-    assert reply.status_code == 202, reply.text
-
-
-async def wait_all_final(config: Path, daemon: Child) -> dict[str, int]:
-    """Poll `dispatch status` (it follows the failover too) until every message is
-    final; bounded by the caller's timeout."""
-    while True:
-        result = await run_cli("status", "--config", str(config), "--json")
-        if result.returncode == 0:
-            counts: dict[str, int] = json.loads(result.stdout)["campaigns"]["ha"]
-            if sum(counts.get(state, 0) for state in FINAL) >= MESSAGES:
-                return counts
-        assert daemon.process.returncode is None, "the daemon exited"
-        await trio.sleep(0.5)
-
+    assert_failover_kept(counts, stats, MESSAGES, len(STOPPING))

@@ -29,14 +29,13 @@ hold its master's connection, every call behind it waiting).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any, Final, TypeAlias
 
 import trio
 from coredis._utils import hash_slot
 
-from dispatch.redis_url import ClusterUrl, cluster_url
+from dispatch.redis_url import ClusterUrl
 from dispatch.store.resp import Arg, ErrorReply, ProtocolError, Reply
 from dispatch.store.script_link import (
     CLIENT_NAME,
@@ -69,7 +68,7 @@ def slot_of(key: str | bytes) -> int:
 
 class ClusterScriptLink:
     """Script calls to a cluster's masters, a `ScriptLink` each. Use `open_script_link`
-    (or `open_cluster_link`): the links' reader tasks live in its nursery."""
+    (store/links.py): the links' reader tasks live in its nursery."""
 
     def __init__(self, found: ClusterUrl, nursery: trio.Nursery,
                  name: str = CLIENT_NAME) -> None:
@@ -246,22 +245,3 @@ class ClusterScript:
         if isinstance(reply, ErrorReply) and reply.code == "NOSCRIPT":
             reply = await self._link.call(["EVAL", self._source, *tail], slot)
         return checked(reply)
-
-
-@asynccontextmanager
-async def open_cluster_link(url: str, name: str = CLIENT_NAME
-                            ) -> AsyncIterator[ClusterScriptLink | None]:
-    """A link to the cluster at `url`, for the block (None for TLS, `rediss+cluster`:
-    coredis); `name`: its connections' name in CLIENT LIST. Nothing is connected before
-    the first call."""
-    found = cluster_url(url)
-    if found.tls:
-        yield None
-        return
-    async with trio.open_nursery() as nursery:
-        link = ClusterScriptLink(found, nursery, name)
-        try:
-            yield link
-        finally:
-            await link.aclose()
-            nursery.cancel_scope.cancel()

@@ -24,6 +24,7 @@ from coredis.tokens import PureToken
 
 from dispatch.keys import Keys
 from dispatch.store.globs import glob_escape
+from dispatch.store.resp import text
 
 LAYOUT: Final = "2"
 SCAN_CHUNK: Final = 1000
@@ -92,7 +93,7 @@ async def _move(redis: Any, old: str, new: str) -> int:
     """`old` renamed `new`, or merged into it when both exist; 1 if something moved."""
     if await redis.renamenx(old, new):
         return 1
-    kind = _text(await redis.type(old))
+    kind = text(await redis.type(old))
     if kind == "none":  # renamed meanwhile by another process
         return 0
     await _merge(redis, kind, old, new)
@@ -106,7 +107,7 @@ async def _split_changes(redis: Any, keys: Keys, old: str) -> int:
     async for entries in _stream_chunks(redis, old):
         for entry in entries:
             fields = dict(entry.field_values)
-            campaign = _text(fields.get(b"campaign", b""))
+            campaign = text(fields.get(b"campaign", b""))
             await redis.xadd(keys.campaign(campaign).changes, fields)
     await redis.delete([old])
     return 1
@@ -117,7 +118,7 @@ async def _stream_chunks(redis: Any, key: str) -> AsyncIterator[list[Any]]:
     after = "-"
     while entries := await redis.xrange(key, after, "+", count=SCAN_CHUNK):
         yield entries
-        after = "(" + _text(entries[-1].identifier)
+        after = "(" + text(entries[-1].identifier)
 
 
 async def _merge(redis: Any, kind: str, old: str, new: str) -> None:
@@ -134,6 +135,3 @@ async def _merge(redis: Any, kind: str, old: str, new: str) -> None:
     else:
         raise ValueError(f"cannot merge a {kind} into {new}")
 
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

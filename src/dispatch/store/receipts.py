@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from dispatch.keys import Keys
+from dispatch.store.resp import text
 from dispatch.store.scripts import ScriptHost, load_script, packed
 
 # A receipt map outlives the receipt timeout by this much, so the sweeper finds it.
@@ -242,7 +243,7 @@ def _targets(found: Sequence[Any], receipts: Sequence[tuple[str, str, str]],
         position, map_index, correlation = found[start:start + 3]
         gateway_id, code, reason = receipts[int(position) - 1]
         # "campaign<TAB>number", then "<TAB>submission time" when receipt_expect stamped it.
-        campaign, number, *stamp = _text(correlation).split("\t")
+        campaign, number, *stamp = text(correlation).split("\t")
         hours_back = int(map_index) - _FIRST_MAP
         age = (now_ds + hours_back * 36000 - int(stamp[0])
                if now_ds is not None and stamp and stamp[0] else _UNKNOWN_AGE)
@@ -250,9 +251,6 @@ def _targets(found: Sequence[Any], receipts: Sequence[tuple[str, str, str]],
                               gateway_id))
     return targets
 
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 @functools.cache

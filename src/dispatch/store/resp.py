@@ -50,6 +50,11 @@ def encode_command(args: Sequence[Arg]) -> bytes:
     return b"".join(parts)
 
 
+def text(value: str | bytes) -> str:
+    """A reply's string (coredis or this parser gives bytes), as text."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
 def _as_bytes(arg: Arg) -> bytes:
     if isinstance(arg, bytes):
         return arg

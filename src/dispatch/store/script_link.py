@@ -18,28 +18,24 @@ A failed write, a timeout or a lost connection breaks the connection: every call
 waiting gets a `LinkUnavailableError`, a ConnectionError (transient: `with_redis_retry`
 waits it out; the scripts are idempotent), and the next call connects again.
 
-On a Redis Cluster (`redis+cluster://`), `open_script_link` gives a link per master behind
-one router instead (store/cluster_link.py `ClusterScriptLink`).
+Opened by store/links.py `open_script_link`, which gives a link per master behind one
+router instead on a Redis Cluster (store/cluster_link.py `ClusterScriptLink`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import trio
 
-from dispatch.redis_url import SentinelUrl, is_cluster, sentinel_url
+from dispatch.redis_url import SentinelUrl, sentinel_url
 from dispatch.store.resp import Arg, ErrorReply, ProtocolError, Reply, ReplyParser, encode_command
 from dispatch.store.sentinel import exchange, master_address
-
-if TYPE_CHECKING:
-    from dispatch.store.cluster_link import ClusterScriptLink
 
 CONNECT_TIMEOUT_S: Final = 10.0
 # A script call that gets no reply in this time finds Redis stuck or the link half-open:
@@ -327,28 +323,3 @@ async def _check_master(stream: trio.SocketStream) -> None:
     role = await exchange(stream, ["ROLE"])
     if not (isinstance(role, list) and role and role[0] == b"master"):
         raise ConnectionRefusedError("the server the sentinels named is not the master")
-
-
-@asynccontextmanager
-async def open_script_link(url: str, name: str = CLIENT_NAME
-                           ) -> AsyncIterator[ScriptLink | ClusterScriptLink | None]:
-    """A link to the Redis at `url`, for the block (None where the link cannot go: TLS);
-    `name`: its connections' name in CLIENT LIST. A cluster URL gets a ClusterScriptLink
-    (a link to each master, the commands routed by key)."""
-    if is_cluster(url):
-        # Imported here: cluster_link builds on this module.
-        from dispatch.store.cluster_link import open_cluster_link
-        async with open_cluster_link(url, name) as routed:
-            yield routed
-        return
-    address = link_address(url)
-    if address is None:
-        yield None
-        return
-    async with trio.open_nursery() as nursery:
-        link = ScriptLink(address, nursery, name)
-        try:
-            yield link
-        finally:
-            await link.aclose()
-            nursery.cancel_scope.cancel()

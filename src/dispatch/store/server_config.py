@@ -11,6 +11,7 @@ import trio
 
 from dispatch.store.cluster import is_cluster, primaries
 from dispatch.store.redis import REDIS_ERRORS, Redis
+from dispatch.store.resp import text
 
 CONFIG_TIMEOUT_S = 5.0  # Redis answered a PING a moment ago: a slow CONFIG is only noted
 NOT_SET = "unknown"  # what a setting the server did not return is shown as
@@ -52,7 +53,7 @@ async def _one_server(redis: Redis) -> ServerConfig:
         with trio.fail_after(CONFIG_TIMEOUT_S):
             for name in ("maxmemory-policy", "appendonly"):  # one each: Redis < 7 takes one
                 found = await redis.config_get([name])
-                values.update((_text(key), _text(value)) for key, value in found.items())
+                values.update((text(key), text(value)) for key, value in found.items())
     except trio.TooSlowError:
         raise ConfigUnreadable(f"no answer within {CONFIG_TIMEOUT_S:g} s") from None
     except REDIS_ERRORS as exc:
@@ -60,9 +61,6 @@ async def _one_server(redis: Redis) -> ServerConfig:
     return ServerConfig(values.get("maxmemory-policy", NOT_SET),
                         values.get("appendonly", NOT_SET))
 
-
-def _text(value: str | bytes) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 def _first_line(error: BaseException) -> str:
