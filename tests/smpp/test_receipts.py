@@ -12,6 +12,7 @@ from dispatch.smpp import DeliverSm, Tag
 from dispatch.smpp.receipts import (
     MessageState,
     ReceiptText,
+    folded_message_id,
     is_receipt,
     normalise_message_id,
     parse_receipt_date,
@@ -152,6 +153,15 @@ def test_distinct_ids_stay_distinct() -> None:
     assert normalise_message_id("ff", 16) != normalise_message_id("255", 16)
     assert normalise_message_id("f0-9a") == "f0-9a"  # not hex: only case and blanks fold
     assert normalise_message_id("xyz", 16) == "xyz"  # not parseable in its base: textual
+
+
+ID_LIKE = st.text(alphabet="0123456789abcdefABCDEFxXz-_. \0\t\u00a0\u0130\u00e9", max_size=10)
+
+
+@settings(deadline=None)
+@given(ID_LIKE | st.text(max_size=8))
+def test_the_shortcut_for_ids_already_folded_gives_what_folding_gives(raw: str) -> None:
+    assert normalise_message_id(raw) == folded_message_id(raw, None)
 
 
 @settings(deadline=None)  # no wall-clock limits in tests

@@ -40,6 +40,7 @@ from dispatch.smpp.session import (
     NEED_DATA,
     ConnectionClosed,
     Event,
+    Frame,
     ProtocolError,
     Rejected,
     Role,
@@ -50,10 +51,9 @@ from dispatch.smpp.session import (
 __all__ = [
     "NEED_DATA", "Bind", "BindReceiver", "BindReceiverResp", "BindResp", "BindTransceiver",
     "BindTransceiverResp", "BindTransmitter", "BindTransmitterResp", "CommandId",
-    "ConnectionClosed", "DeliverSm", "DeliverSmResp", "EnquireLink", "EnquireLinkResp",
-    "Event", "GenericNack", "LocalProtocolError", "Pdu", "ProtocolError", "Rejected", "Role",
+    "ConnectionClosed", "DeliverSm", "DeliverSmResp", "EnquireLink", "EnquireLinkResp", "Event",
+    "Frame", "GenericNack", "LocalProtocolError", "Pdu", "ProtocolError", "Rejected", "Role",
     "Session", "ShortMessagePdu", "SmppDecodeError", "SmppEncodeError", "SmppError", "State",
     "Status", "StatusClass", "SubmitSm", "SubmitSmResp", "Tag", "Tlvs", "Unbind", "UnbindResp",
-    "classify_status", "command_name", "decode_pdu", "encode_pdu", "response_to",
-    "status_name",
+    "classify_status", "command_name", "decode_pdu", "encode_pdu", "response_to", "status_name",
 ]

@@ -17,8 +17,18 @@ import re
 import struct
 from typing import Final
 
+from dispatch import text
+from dispatch.smpp.constants import Tag
 from dispatch.smpp.pdu import MAX_SHORT_MESSAGE, MessageIdResp, ShortMessagePdu, Tlvs
+from dispatch.smpp.receipts import (
+    INTERMEDIATE_NOTIFICATION,
+    MESSAGE_TYPE_MASK,
+    MessageState,
+    Receipt,
+    normalise_message_id,
+)
 from dispatch.smpp.tlv import decode_tlvs, encode_tlvs
+from dispatch.smpp.udh import UDHI
 
 LATIN1: Final = "latin-1"
 _HEADER: Final = struct.Struct(">IIII")  # as codec.HEADER (codec imports this module)
@@ -147,3 +157,73 @@ def encode_message_id_resp(command_id: int, sequence: int, status: int,
 def encode_frame(command_id: int, sequence: int, body: bytes) -> bytes:
     """A request PDU (command_status 0) around a body encoded already."""
     return _HEADER.pack(16 + len(body), command_id, 0, sequence) + body
+
+
+# A client's hot path: the message id of a submit_sm_resp, and the receipt a deliver_sm
+# carries, read from the frame without building the PDU. None whenever the frame is not the
+# plain layout: the caller then decodes it (Session.decode) and reads it the general way.
+
+_TAG_LENGTH: Final = struct.Struct(">HH")
+_RECEIPTED_ID: Final = int(Tag.RECEIPTED_MESSAGE_ID)
+_MESSAGE_STATE: Final = int(Tag.MESSAGE_STATE)
+_RECEIPT_KINDS: Final = MESSAGE_TYPE_MASK
+_STATES: Final = {int(state): state for state in MessageState}
+
+
+def submit_resp_message_id(frame: bytes) -> str | None:
+    """A submit_sm_resp's message_id, when nothing follows its NUL (no TLVs)."""
+    if len(frame) == 16:
+        return ""  # an error answer without a body
+    end_id = frame.find(0, 16, 81)
+    if end_id != len(frame) - 1:
+        return None
+    return frame[16:end_id].decode(LATIN1)
+
+
+def frame_receipt(frame: bytes, submit_id_base: int | None) -> Receipt | None:
+    """read_receipt of the deliver_sm `frame`, when it is a receipt the plain way: a short
+    message without UDH, and exactly the receipted_message_id (not blank) and a known
+    message_state as TLVs."""
+    match = _SHORT_MESSAGE_HEAD.match(frame, 16)
+    if match is None:
+        return None
+    esm_class, data_coding, length = frame[match.start(6)], frame[match.start(9) + 2], \
+        frame[match.end() - 1]
+    start = match.end()
+    end = start + length
+    if esm_class & UDHI or end > len(frame):
+        return None
+    found = _receipt_tlvs(frame, end)
+    if found is None:
+        return None
+    message_id, state = found
+    return Receipt(message_id, normalise_message_id(message_id, submit_id_base), state, b"",
+                   esm_class & _RECEIPT_KINDS == INTERMEDIATE_NOTIFICATION,
+                   text.decode(frame[start:end], 8 if data_coding == 8 else 3))
+
+
+def _receipt_tlvs(frame: bytes, offset: int) -> tuple[str, MessageState] | None:
+    raw_id = raw_state = None
+    size = len(frame)
+    while offset < size:
+        if size - offset < 4:
+            return None
+        tag, length = _TAG_LENGTH.unpack_from(frame, offset)
+        offset += 4
+        value_end = offset + length
+        if value_end > size:
+            return None
+        if tag == _RECEIPTED_ID:
+            raw_id = frame[offset:value_end]
+        elif tag == _MESSAGE_STATE:
+            raw_state = frame[offset:value_end]
+        else:
+            return None
+        offset = value_end
+    if raw_id is None or raw_state is None or len(raw_state) != 1:
+        return None
+    message_id = raw_id.rstrip(b"\0").decode(LATIN1)
+    state = _STATES.get(raw_state[0])
+    if state is None or not message_id.strip():
+        return None
+    return message_id, state

@@ -7,6 +7,9 @@
 
 Events are the received PDUs themselves (match responses to requests by
 sequence_number: `send` writes the one it assigned into the PDU), plus:
+- Frame: a PDU of one of the commands the session was told to leave `raw`, past the same
+  state checks but not decoded (a hot path reads the few fields it needs from the bytes,
+  and hands the frame to `decode` when they are not the plain layout);
 - Rejected: a PDU from the peer this session refused; its `data` (generic_nack, or the
   request's response with ESME_RINVBNDSTS / ESME_RALYBND) must be sent to the peer;
 - ProtocolError: the byte stream cannot be framed any more; close the connection;
@@ -20,7 +23,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import Enum, StrEnum
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from dispatch.smpp.codec import HEADER, decode_framed, encode_pdu
 from dispatch.smpp.constants import (
@@ -78,7 +81,16 @@ class ConnectionClosed:
     pending_octets: int = 0  # octets of an incomplete PDU left when the peer closed
 
 
-Event = Pdu | Rejected | ProtocolError | ConnectionClosed
+class Frame(NamedTuple):
+    """A whole PDU left undecoded (see the module's docstring); a tuple: cheap to make."""
+
+    command_id: int
+    command_status: int
+    sequence_number: int
+    data: bytes  # the PDU, header included
+
+
+Event = Pdu | Frame | Rejected | ProtocolError | ConnectionClosed
 
 _BINDS: Final = {
     CommandId.BIND_TRANSMITTER: State.BOUND_TX,
@@ -104,8 +116,10 @@ _NOTHING: Final[frozenset[int]] = frozenset()
 
 class Session:
     def __init__(self, role: Role, *, max_pdu_size: int = DEFAULT_MAX_PDU_SIZE,
-                 first_sequence: int = 1) -> None:
+                 first_sequence: int = 1, raw: frozenset[int] = frozenset()) -> None:
+        """`raw`: command ids received as Frame events (see the module's docstring)."""
         self.role = role
+        self._raw = raw
         self.peer_role = Role.SMSC if role is Role.ESME else Role.ESME
         self.max_pdu_size = max_pdu_size
         self._next_sequence = first_sequence
@@ -171,6 +185,19 @@ class Session:
 
     def _on_frame(self, frame: bytes) -> Event:
         _, command_id, status, sequence = HEADER.unpack_from(frame)
+        # A raw response changes no state (binds and unbind are never raw); a raw request
+        # must be one the peer may send now, as a decoded one.
+        if command_id in self._raw and (command_id & RESPONSE_BIT
+                                        or command_id in self._may_receive):
+            return Frame(command_id, status, sequence, frame)
+        return self._decoded(frame, command_id, status, sequence)
+
+    def decode(self, frame: Frame) -> Event:
+        """The event a raw frame would have been without `raw`: the PDU, or Rejected."""
+        return self._decoded(frame.data, frame.command_id, frame.command_status,
+                             frame.sequence_number)
+
+    def _decoded(self, frame: bytes, command_id: int, status: int, sequence: int) -> Event:
         try:
             pdu = decode_framed(frame, command_id, status, sequence)
         except SmppDecodeError as exc:

@@ -17,7 +17,7 @@ from typing import Final
 import trio
 
 from dispatch.gateways.errors import DISCONNECTED
-from dispatch.gateways.smpp.connection import BOUND, RECEIVE_SIZE, Connection
+from dispatch.gateways.smpp.connection import BOUND, RAW_COMMANDS, RECEIVE_SIZE, Connection
 from dispatch.gateways.smpp.delivery import DeliveryHandler
 from dispatch.gateways.smpp.keepalive import ConnectionLost
 from dispatch.gateways.smpp.pool import Pool
@@ -66,7 +66,7 @@ async def open_bind(host: str, port: int, bind: Bind, timeout_s: float
     with trio.fail_after(timeout_s):
         stream = await trio.open_tcp_stream(host, port)
         try:
-            session = Session(Role.ESME)
+            session = Session(Role.ESME, raw=RAW_COMMANDS)
             await stream.send_all(session.send(bind))
             status = await _bind_status(stream, session)
         except BaseException:

@@ -3,7 +3,9 @@
 Tasks of a connection (none per message):
 - reader: feeds what arrives to the Session and handles every event at once — responses
   resolve their window entry, requests from the SMSC are answered, deliver_sm go to the
-  delivery task; it keeps reading whatever the window holds;
+  delivery task; it keeps reading whatever the window holds. submit_sm_resp and deliver_sm
+  come from the session undecoded (RAW_COMMANDS): their few fields are read from the bytes
+  (smpp/fast.py), the PDU built only when they are not the plain layout;
 - writer: writes everything queued since its last write in one `send_all`, so the
   submit_sm of a batch (and the answers of a read) leave together;
 - expiry: a request unanswered within `timeout_s` is given up (fate unknown);
@@ -26,7 +28,7 @@ import trio
 
 from dispatch.gateways.errors import TIMEOUT
 from dispatch.gateways.smpp.batch import PendingBatch, Signal, Ticket
-from dispatch.gateways.smpp.delivery import TRY_LATER, DeliveryHandler
+from dispatch.gateways.smpp.delivery import TRY_LATER, Delivery, DeliveryHandler, FrameReceipt
 from dispatch.gateways.smpp.keepalive import ConnectionLost, Keepalive
 from dispatch.gateways.smpp.rate import AdaptiveRate
 from dispatch.gateways.smpp.stats import ClientStats
@@ -36,11 +38,12 @@ from dispatch.gateways.smpp.writer import Writer
 from dispatch.settings import GatewaySettings
 from dispatch.smpp import (
     NEED_DATA,
+    CommandId,
     ConnectionClosed,
     DeliverSm,
-    DeliverSmResp,
     EnquireLink,
     EnquireLinkResp,
+    Frame,
     GenericNack,
     ProtocolError,
     Session,
@@ -54,6 +57,7 @@ from dispatch.smpp import (
 )
 from dispatch.smpp import Rejected as SessionRejected
 from dispatch.smpp.errors import LocalProtocolError, SmppEncodeError, SmppError
+from dispatch.smpp.fast import encode_message_id_resp, frame_receipt, submit_resp_message_id
 from dispatch.vocabulary import Rejected
 
 log = logging.getLogger(__name__)
@@ -66,6 +70,10 @@ DELIVERY_BATCHES: Final = 8
 GOODBYE_S: Final = 2.0  # at most this long (and timeout_s) to unbind on shutdown or unbind
 BOUND: Final = frozenset({State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX})
 LINK_ERRORS: Final = (trio.BrokenResourceError, trio.ClosedResourceError, OSError, SmppError)
+# Received undecoded (see the reader above): the two PDUs that come once per message.
+RAW_COMMANDS: Final = frozenset({CommandId.SUBMIT_SM_RESP, CommandId.DELIVER_SM})
+SUBMIT_SM_RESP: Final = int(CommandId.SUBMIT_SM_RESP)
+DELIVER_SM_RESP: Final = int(CommandId.DELIVER_SM_RESP)
 
 
 class Connection:
@@ -86,15 +94,16 @@ class Connection:
         self._stats = stats
         self._changed = changed
         self._writer = Writer(stream)
-        self._in, self._in_queue = trio.open_memory_channel[list[DeliverSm]](DELIVERY_QUEUE)
+        self._in, self._in_queue = trio.open_memory_channel[list[Delivery]](DELIVERY_QUEUE)
         self._keepalive = Keepalive(session, self._writer, config.enquire_link_s,
                                     config.timeout_s)
         self._drained: trio.Event | None = None  # set when the window empties
         self._unbound = trio.Event()
-        self._delivered: list[DeliverSm] = []
+        self._delivered: list[Delivery] = []
         self._nursery: trio.Nursery | None = None
         self._handlers: dict[type[Any], Callable[[Any], None]] = {
-            SubmitSmResp: self._on_submit_resp, DeliverSm: self._delivered.append,
+            Frame: self._on_frame, SubmitSmResp: self._on_submit_resp,
+            DeliverSm: self._delivered.append,
             EnquireLink: self._on_enquire_link, EnquireLinkResp: self._on_link_resp,
             GenericNack: self._on_nack, Unbind: self._on_unbind,
             UnbindResp: lambda _: self._unbound.set(), SessionRejected: self._on_rejected,
@@ -191,19 +200,37 @@ class Connection:
             self._keepalive.last_read = trio.current_time()
             self._session.receive_data(data)
 
-    def _take_delivered(self) -> list[DeliverSm]:
+    def _take_delivered(self) -> list[Delivery]:
         delivered = self._delivered.copy()
         self._delivered.clear()  # the same list: the handler table holds its append
         return delivered
 
     def _drain_events(self) -> None:
-        session, handlers = self._session, self._handlers
+        session = self._session
         while (event := session.next_event()) is not NEED_DATA:
-            handler = handlers.get(type(event))
-            if handler is not None:
-                handler(event)
-            else:
-                log.debug("%s: ignored %s", self.label, type(event).__name__)
+            self._dispatch(event)
+
+    def _dispatch(self, event: object) -> None:
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+        else:
+            log.debug("%s: ignored %s", self.label, type(event).__name__)
+
+    def _on_frame(self, frame: Frame) -> None:
+        """A submit_sm_resp or deliver_sm read from its bytes; decoded when it is not the
+        plain layout (then handled as any decoded PDU, or refused by the session)."""
+        if frame.command_id == SUBMIT_SM_RESP:
+            message_id = submit_resp_message_id(frame.data)
+            if message_id is not None:
+                self._resolve(frame.sequence_number, frame.command_status, message_id)
+                return
+        else:
+            receipt = frame_receipt(frame.data, self._id_base)
+            if receipt is not None:
+                self._delivered.append(FrameReceipt(frame.sequence_number, receipt))
+                return
+        self._dispatch(self._session.decode(frame))
 
     def _on_submit_resp(self, pdu: SubmitSmResp) -> None:
         self._resolve(pdu.sequence_number, pdu.command_status, pdu.message_id)
@@ -307,7 +334,7 @@ class Connection:
                 nursery.start_soon(self._handle_deliveries, pdus, self._handler.arrived(),
                                    slots)
 
-    async def _handle_deliveries(self, pdus: list[DeliverSm], ticket: int,
+    async def _handle_deliveries(self, pdus: list[Delivery], ticket: int,
                                  slots: trio.Semaphore) -> None:
         """One batch. A link error ends the connection here, as `_guard` does for the
         connection's tasks: raised from this nested nursery it would come out wrapped in an
@@ -320,15 +347,15 @@ class Connection:
         finally:
             slots.release()
 
-    def _answer(self, pdus: list[DeliverSm], statuses: list[int]) -> None:
+    def _answer(self, pdus: list[Delivery], statuses: list[int]) -> None:
         if self._session.state is State.CLOSED:
             # The connection ended while they were being recorded: unanswered, the SMSC
             # sends them again (over another bind, or after the reconnect); recording a
             # receipt twice is harmless (counted repeated).
             return
-        send = self._session.send
+        # deliver_sm_resp changes no session state: framed here, without the PDU.
         self._writer.push(b"".join([
-            send(DeliverSmResp(pdu.sequence_number, status))
+            encode_message_id_resp(DELIVER_SM_RESP, pdu.sequence_number, status, b"")
             for pdu, status in zip(pdus, statuses, strict=True)]))
 
     # Shutting down: unbind, reading until unbind_resp; deliveries are answered "later".

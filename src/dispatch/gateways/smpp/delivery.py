@@ -1,7 +1,8 @@
 """deliver_sm from the SMSC: receipts and MO, recorded through `Inbound`, then answered.
 
 Each connection hands a batch (what one read brought, plus whatever queued meanwhile) to
-`DeliveryHandler.handle`, which makes at most one `inbound.receipts()` and one
+`DeliveryHandler.handle` (receipts the connection read from the bytes come as FrameReceipt,
+the others as the decoded DeliverSm), which makes at most one `inbound.receipts()` and one
 `inbound.messages()` call for it and returns the deliver_sm_resp status of every PDU:
 ESME_ROK once recorded, ESME_RX_T_APPN (try later) if recording failed, so the SMSC resends.
 Several batches may be handled at once (the SMSC's window keeps filling while one is
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import trio
 
@@ -37,6 +38,16 @@ RECEIPT_CODES: Final[dict[MessageState, StateCode]] = {
 OK: Final = int(Status.ESME_ROK)
 TRY_LATER: Final = int(Status.ESME_RX_T_APPN)
 SWEEP_S: Final = 60.0
+
+
+class FrameReceipt(NamedTuple):
+    """A receipt read from its deliver_sm's bytes (smpp.fast.frame_receipt)."""
+
+    sequence_number: int  # the deliver_sm's: its answer's
+    receipt: SmppReceipt
+
+
+Delivery = DeliverSm | FrameReceipt
 
 
 def final_receipt(found: SmppReceipt) -> Receipt | None:
@@ -71,7 +82,7 @@ class DeliveryHandler:
         is handed to a task of its own: tasks started together may run in any order)."""
         return self._replies_in_order.ticket()
 
-    async def handle(self, pdus: Sequence[DeliverSm], ticket: int | None = None
+    async def handle(self, pdus: Sequence[Delivery], ticket: int | None = None
                      ) -> list[int]:
         """The deliver_sm_resp status of each PDU, once what they carry is recorded."""
         if ticket is None:
@@ -81,16 +92,17 @@ class DeliveryHandler:
         finally:
             self._replies_in_order.release(ticket)
 
-    async def _handle(self, pdus: Sequence[DeliverSm], ticket: int) -> list[int]:
+    async def _handle(self, pdus: Sequence[Delivery], ticket: int) -> list[int]:
         statuses = [OK] * len(pdus)
         now = trio.current_time()
         receipts: list[Receipt] = []
         receipt_at: list[int] = []
         completed: list[tuple[int, Completed]] = []
         for index, pdu in enumerate(pdus):
-            found = read_receipt(pdu, submit_id_base=self._submit_base,
-                                 text_id_base=self._text_base)
+            found = pdu.receipt if isinstance(pdu, FrameReceipt) else read_receipt(
+                pdu, submit_id_base=self._submit_base, text_id_base=self._text_base)
             if found is None:
+                assert isinstance(pdu, DeliverSm)  # a FrameReceipt is one
                 done = self._assembler.add(pdu, now)
                 if done is not None:
                     completed.append((index, done))
