@@ -185,10 +185,10 @@ def _state(tlvs: Tlvs, text: str, fields: ReceiptText | None) -> MessageState:
 _STATE_VALUES: Final = frozenset(int(s) for s in MessageState)
 _HEX: Final = re.compile(r"[0-9a-f]+")
 _DECIMAL: Final = re.compile(r"[0-9]+")
-# An id normalise_message_id gives back unchanged when there is no base: lower-case hex
-# without a leading zero, or printable ASCII without upper case that is neither hex nor
-# starts with 0x (ids come by the thousand per second, most already in this form).
-_KEY_AS_IS: Final = re.compile(r"[1-9a-f][0-9a-f]*|(?!0x)(?![0-9a-f]+$)[!-@\[-~]+")
+# Ids whose key needs no more than this when there is no base (ids come by the thousand per
+# second, most in one of these forms): lower-case hex (group 1: without its leading zeros),
+# or printable ASCII without upper case that is neither hex nor starts with 0x (group 2).
+_SIMPLE_KEY: Final = re.compile(r"0*([1-9a-f][0-9a-f]*)|((?!0x)(?![0-9a-f]+$)[!-@\[-~]+)")
 
 
 def normalise_message_id(raw: str, base: int | None = None) -> str:
@@ -208,13 +208,13 @@ def normalise_message_id(raw: str, base: int | None = None) -> str:
     Declare both bases of a connector (submit_sm_resp and receipt text) or neither: a
     decimal key never equals a textual one.
     """
-    if base is None and _KEY_AS_IS.fullmatch(raw):
-        return raw
+    if base is None and (simple := _SIMPLE_KEY.fullmatch(raw)) is not None:
+        return simple[1] or simple[2]
     return folded_message_id(raw, base)
 
 
 def folded_message_id(raw: str, base: int | None) -> str:
-    """normalise_message_id without its shortcut for ids already in their key's form."""
+    """normalise_message_id without its shortcut for the ids of the simplest forms."""
     # A C-Octet String ends at its NUL: what follows one inside (an SMSC's bug) is not id.
     cleaned = raw.strip().strip("\0").partition("\0")[0].strip().lower()
     if base == 10 and _DECIMAL.fullmatch(cleaned):

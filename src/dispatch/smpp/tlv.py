@@ -47,6 +47,9 @@ def typed_value(tag: int, raw: bytes) -> TlvValue:
 
 
 def encode_tlvs(tlvs: Tlvs) -> bytes:
+    if len(tlvs) == 1:  # the common case (a client's reference): one call fewer a PDU
+        [(tag, value)] = tlvs.items()
+        return encode_tlv(tag, value)
     return b"".join([encode_tlv(tag, value) for tag, value in tlvs.items()])
 
 

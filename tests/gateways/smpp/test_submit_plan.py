@@ -16,6 +16,7 @@ from dispatch.gateways.smpp.submit import (
     part_result,
 )
 from dispatch.settings import GatewaySettings
+from dispatch.smpp.pdu import SubmitSm
 from dispatch.vocabulary import Accepted, Outbound, Rejected, Retry
 
 
@@ -34,6 +35,15 @@ def test_a_short_message_is_one_pdu_with_the_configured_addressing() -> None:
     assert (pdu.esm_class, pdu.data_coding, pdu.registered_delivery) == (0, 8, 1)  # ç: UCS-2
     assert pdu.short_message == "ça va ?".encode("utf-16-be")
     assert pdu.tlvs == {REFERENCE_TAG: b"ref\0"}
+
+
+def test_each_field_of_a_pdu_is_where_its_name_says() -> None:
+    b = builder(source_ton=5, source_npi=2, dest_ton=1, dest_npi=9, registered_delivery=17)
+    [pdu] = b.parts(Outbound("ref", "+33612345678", "DISPATCH", "Bonjour"))  # type: ignore[misc]
+    assert pdu == SubmitSm(
+        source_addr_ton=5, source_addr_npi=2, source_addr="DISPATCH", dest_addr_ton=1,
+        dest_addr_npi=9, destination_addr="33612345678", registered_delivery=17,
+        data_coding=0, short_message=b"Bonjour", tlvs={REFERENCE_TAG: b"ref\0"})
 
 
 def test_parts_share_a_reference_and_ask_a_receipt_on_the_last_only() -> None:

@@ -20,12 +20,14 @@ from dispatch.vocabulary import Accepted, SubmitResult
 MAX_HELD: Final = 100_000
 
 
-@dataclass
+@dataclass(slots=True)
 class PartialMessage:
     pdus: list[SubmitSm]
     accepted: dict[int, Accepted] = field(default_factory=dict)
 
     def missing(self) -> list[int]:
+        if not self.accepted:  # a message sent for the first time (nearly all)
+            return list(range(len(self.pdus)))
         return [i for i in range(len(self.pdus)) if i not in self.accepted]
 
 
@@ -45,6 +47,8 @@ class PartialMessages:
                results: dict[int, SubmitResult | None]) -> list[SubmitResult | None]:
         """Record this attempt's results (by part index); the results of every part, and
         keep the message if some parts are accepted and others still to be sent."""
+        if len(message.pdus) == 1:  # nothing to keep for a message of one part
+            return [results.get(0)]
         for index, result in results.items():
             if isinstance(result, Accepted):
                 message.accepted[index] = result

@@ -99,12 +99,15 @@ class PartBuilder:
 
     def _pdu(self, source: str, destination: str, payload: bytes, data_coding: int,
              esm_class: int, registered_delivery: int, tlvs: Tlvs) -> SubmitSm:
+        # Every field in order (one per message: keywords cost a third more): sequence,
+        # status, service_type, source ton/npi/addr, destination ton/npi/addr, esm_class,
+        # protocol_id, priority_flag, schedule_delivery_time, validity_period,
+        # registered_delivery, replace_if_present_flag, data_coding, sm_default_msg_id,
+        # short_message, tlvs.
         return SubmitSm(
-            source_addr_ton=self._source_ton, source_addr_npi=self._source_npi,
-            source_addr=source, dest_addr_ton=self._dest_ton, dest_addr_npi=self._dest_npi,
-            destination_addr=destination, esm_class=esm_class,
-            registered_delivery=registered_delivery, data_coding=data_coding,
-            short_message=payload, tlvs=tlvs)
+            0, 0, "", self._source_ton, self._source_npi, source, self._dest_ton,
+            self._dest_npi, destination, esm_class, 0, 0, "", "", registered_delivery, 0,
+            data_coding, 0, payload, tlvs)
 
 
 def part_count(message_text: str) -> int:
