@@ -16,8 +16,11 @@ from dispatch.smpp import (
     NEED_DATA,
     BindTransceiver,
     BindTransceiverResp,
+    ConnectionClosed,
     DeliverSm,
+    EnquireLink,
     Frame,
+    ProtocolError,
     Rejected,
     Role,
     Session,
@@ -165,3 +168,41 @@ def test_a_submit_resp_message_id_is_the_decoded_one(body: bytes, status: int) -
 def test_every_plain_submit_resp_takes_the_fast_path(message_id: str, status: int) -> None:
     assert submit_resp_message_id(encode_pdu(SubmitSmResp(5, status, message_id))) == \
         message_id
+
+
+def _every_event(session: Session, chunks: list[bytes]) -> list[object]:
+    seen: list[object] = []
+    for chunk in [*chunks, b""]:
+        session.receive_data(chunk)
+        for _ in range(1000):
+            event = session.next_event()
+            if event is NEED_DATA:
+                break
+            seen.append(session.decode(event) if isinstance(event, Frame) else event)
+            if isinstance(event, ConnectionClosed | ProtocolError):
+                return seen
+    return seen
+
+
+PLAIN_PDUS = st.one_of(valid_pdus_of(SubmitSmResp), valid_pdus_of(DeliverSm),
+                       valid_pdus_of(EnquireLink)).map(encode_pdu)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(PLAIN_PDUS | st.binary(max_size=40), max_size=6), st.booleans(),
+       st.integers(1, 64))
+def test_a_raw_session_gives_what_a_session_without_raw_gives(
+        pieces: list[bytes], bind: bool, cut: int) -> None:
+    """Frames decoded as the caller would: the same events, in the same order, the same
+    states, whatever the bytes and however they are cut."""
+    stream = b"".join(pieces)
+    chunks = [stream[i:i + cut] for i in range(0, len(stream), cut)]
+    plain, raw = Session(Role.ESME, max_pdu_size=4096), \
+        Session(Role.ESME, max_pdu_size=4096, raw=RAW_COMMANDS)
+    if bind:
+        for session in (plain, raw):
+            session.send(BindTransceiver(system_id="client", password="secret"))
+            session.receive_data(encode_pdu(BindTransceiverResp(1, 0, "smsc")))
+            assert isinstance(session.next_event(), BindTransceiverResp)
+    assert _every_event(raw, chunks) == _every_event(plain, chunks)
+    assert raw.state is plain.state

@@ -149,6 +149,20 @@ class Session:
             self._buffer += data
 
     def next_event(self) -> Event | Literal[_Sentinel.NEED_DATA]:
+        # The hot path first, in one call: a whole raw PDU the state allows (what the
+        # general path below would return as a Frame too).
+        buffer = self._buffer
+        if len(buffer) >= HEADER_SIZE and self._error is None:
+            length, command_id, status, sequence = HEADER.unpack_from(buffer)
+            if command_id in self._raw and HEADER_SIZE <= length <= len(buffer) \
+                    and length <= self.max_pdu_size \
+                    and (command_id & RESPONSE_BIT or command_id in self._may_receive):
+                frame = bytes(buffer[:length])
+                del buffer[:length]
+                return Frame(command_id, status, sequence, frame)
+        return self._next_general_event()
+
+    def _next_general_event(self) -> Event | Literal[_Sentinel.NEED_DATA]:
         if self._error is not None:
             return self._error
         frame = self._next_frame()

@@ -331,6 +331,7 @@ class Sender:
                 self._metrics.queue_wait.observe(accepted_at - enqueued_at(message))
             self._settle(message, result, done, keep)
         if accepted:  # the pace of its throttled messages
+            self._metrics.submitted.inc(accepted)
             self._retrier.accepted(self._gateway.name, accepted)
 
     async def _drop_opted_out(self, messages: list[Message], outbound: list[Outbound],
@@ -399,8 +400,7 @@ class Sender:
                 done: list[tuple[str, Outcome]], keep: Keep | None = None) -> None:
         """Add the outcome to record to `done`, or schedule a retry; a call placed goes to
         the calls in progress, with the line it keeps."""
-        if isinstance(result, Accepted):
-            self._metrics.submitted.inc()
+        if isinstance(result, Accepted):  # counted by the caller, once per batch
             if self._calls is not None:
                 line, release = (keep(message) if keep else None) or (None, None)
                 self._calls.placed(result.gateway_id, message, line, release)
