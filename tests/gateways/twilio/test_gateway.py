@@ -130,7 +130,7 @@ async def test_a_message_is_one_form_post_with_basic_auth_its_from_and_status_ca
 async def test_a_messaging_service_replaces_the_from_and_an_answer_asks_no_status() -> None:
     provider = Accepting()
     config = dataclasses.replace(CONFIG, messaging_service_sid="MG" + "0" * 32)
-    answer = dataclasses.replace(MESSAGE, receipt=False)
+    answer = MESSAGE._replace(receipt=False)
     await submit(gateway(provider, config), [answer])
     assert form_of(provider.requests[0]) == {
         "To": [TO], "Body": ["Votez le 11 avril. STOP au 36111"],
@@ -146,7 +146,7 @@ async def test_a_gateway_without_an_inbound_port_asks_no_status_callback() -> No
 
 async def test_a_batch_goes_out_one_request_each_at_most_concurrency_at_once() -> None:
     provider = Accepting(delay_s=0.01)
-    batch = [dataclasses.replace(MESSAGE, reference=f"c1-{i}", to=f"+336123456{i:02d}")
+    batch = [MESSAGE._replace(reference=f"c1-{i}", to=f"+336123456{i:02d}")
              for i in range(10)]
     results = await submit(gateway(provider), batch)
     assert len(provider.requests) == 10 and provider.most_in_flight == CONFIG.concurrency
@@ -194,7 +194,7 @@ async def test_refused_credentials_hold_messages_report_the_gateway_down_and_log
         caplog: pytest.LogCaptureFixture) -> None:
     sms = gateway(answering(401, {"code": 20003, "message": "Authenticate"}))
     with caplog.at_level(logging.ERROR):
-        results = await submit(sms, [MESSAGE, dataclasses.replace(MESSAGE, reference="c1-2")])
+        results = await submit(sms, [MESSAGE, MESSAGE._replace(reference="c1-2")])
     assert results == [Retry("twilio error 20003: Authenticate", 30.0, counts=False)] * 2
     health = sms.health()
     assert (health.up, health.state) == (False, "refused")
@@ -224,7 +224,7 @@ async def test_an_unsubscribed_recipient_is_rejected_and_opted_out_of_the_line()
     sms = gateway(answering(400, {"code": 21610, "message": "Attempt to send to "
                                   "unsubscribed recipient"}))
     sms.callbacks(inbound)
-    answer = dataclasses.replace(MESSAGE, reference="answer-1", receipt=False)
+    answer = MESSAGE._replace(reference="answer-1", receipt=False)
     results = await submit(sms, [MESSAGE, answer])
     assert results == [Rejected("twilio error 21610: Attempt to send to unsubscribed "
                                 "recipient")] * 2
