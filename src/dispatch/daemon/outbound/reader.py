@@ -160,9 +160,12 @@ class Reader:
     async def _admit(self, entries: Sequence[Entry]) -> None:
         by_campaign: dict[str, list[Message]] = {}
         for entry in entries:
-            message = await self._decode(entry)
-            if message is not None:
-                by_campaign.setdefault(entry.campaign, []).append(message)
+            try:
+                message = message_of(entry)
+            except UnreadableEntry as exc:
+                await self._dead_letter(entry, str(exc))
+                continue
+            by_campaign.setdefault(entry.campaign, []).append(message)
         for campaign, messages in by_campaign.items():
             await self._admit_campaign(campaign, messages)
 
@@ -175,13 +178,6 @@ class Reader:
         self._metrics.in_process.set(len(self._tracker))
         outlet = self._outlets[self._book.campaigns[campaign].gateway]
         await outlet.hand_over(campaign, admitted)
-
-    async def _decode(self, entry: Entry) -> Message | None:
-        try:
-            return message_of(entry)
-        except UnreadableEntry as exc:
-            await self._dead_letter(entry, str(exc))
-            return None
 
     async def _dead_letter(self, entry: Entry, reason: str) -> None:
         """Keep an entry that cannot be read, with why, and ack it: it must not loop."""
