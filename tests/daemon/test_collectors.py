@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.exposition import generate_latest
 
-from dispatch.daemon.collectors import CampaignSeries, GatewaySeries, ReceiptLatency
+from dispatch.daemon.collectors import BulkHistogram, CampaignSeries, GatewaySeries
 from dispatch.gateways.errors import GatewayErrors
 from dispatch.gateways.health import GatewayHealth
 from dispatch.store.campaign_gauges import CampaignGauge
@@ -41,7 +44,7 @@ def test_bulk_receipt_ages_read_as_a_histogram_observed_one_at_a_time() -> None:
     for age in ages:
         histogram.labels("smpp").observe(age)
     bulk = CollectorRegistry()
-    latency = ReceiptLatency("latency_seconds", "Ages.", BOUNDS)
+    latency = BulkHistogram("latency_seconds", "Ages.", BOUNDS)
     bulk.register(latency)
     # Two batches: per bucket, each bound then above it.
     latency.add("smpp", AgeCounts(0.5 + 1.0 + 3.0, [2, 1, 0, 0]))
@@ -50,9 +53,34 @@ def test_bulk_receipt_ages_read_as_a_histogram_observed_one_at_a_time() -> None:
                                 if "_created" not in line]
 
 
+@given(st.lists(st.floats(-5, 5000, allow_nan=False) | st.sampled_from([1.0, 10.0, 600.0]),
+                max_size=30), st.integers(1, 4))
+def test_values_observed_in_bulk_read_as_observed_one_at_a_time(
+        waits: list[float], batches: int) -> None:
+    registry = CollectorRegistry()
+    histogram = Histogram("wait_seconds", "Waits.", ["gateway"], buckets=BOUNDS,
+                          registry=registry)
+    child = histogram.labels("smpp")  # shown from the start, as the daemon's
+    for wait in waits:
+        child.observe(wait)
+    bulk = CollectorRegistry()
+    tallied = BulkHistogram("wait_seconds", "Waits.", BOUNDS)
+    bulk.register(tallied)
+    tallied.series("smpp")
+    for start in range(batches):  # in a few batches, bounds included (le: inclusive)
+        tallied.observe_all("smpp", waits[start::batches])
+    expected = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                for line in exposition(registry) if "_created" not in line}
+    found = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+             for line in exposition(bulk)}
+    assert found.keys() == expected.keys()
+    for name, value in expected.items():
+        assert found[name] == pytest.approx(value)  # the sum: added in another order
+
+
 def test_a_gateway_shows_zeros_before_its_first_receipt() -> None:
     registry = CollectorRegistry()
-    latency = ReceiptLatency("latency_seconds", "Ages.", BOUNDS)
+    latency = BulkHistogram("latency_seconds", "Ages.", BOUNDS)
     registry.register(latency)
     latency.series("http")
     latency.series("http")  # twice: still zeros, not reset later

@@ -33,9 +33,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 import dispatch
 from dispatch.daemon.collectors import (
+    BulkHistogram,
     CampaignSeries,
     GatewaySeries,
-    ReceiptLatency,
     RouteSeries,
 )
 from dispatch.gateways.base import Gateway
@@ -64,7 +64,8 @@ class GatewayMetrics:
         self.retried = metrics.messages.labels(gateway, "retried")
         self.throttled = metrics.throttled.labels(gateway)
         self.latency = metrics.submit_latency.labels(gateway)
-        self.queue_wait = metrics.queue_wait.labels(gateway)
+        self.queue_wait = partial(metrics.queue_wait.observe_all, gateway)
+        metrics.queue_wait.series(gateway)
 
 
 class DaemonMetrics:
@@ -88,10 +89,10 @@ class DaemonMetrics:
             "dispatch_submit_latency_seconds", "Time for a gateway to answer a submission "
             "request (one message or one batch)", ["gateway"], buckets=LATENCY_BUCKETS,
             registry=self.registry)
-        self.queue_wait = Histogram(
+        self.queue_wait = BulkHistogram(
             "dispatch_queue_wait_seconds", "From enqueue (the stream entry's time) to the "
-            "gateway's acceptance, per message", ["gateway"], buckets=QUEUE_WAIT_BUCKETS,
-            registry=self.registry)
+            "gateway's acceptance, per message", QUEUE_WAIT_BUCKETS)
+        self.registry.register(self.queue_wait)
         self.in_process = Gauge(
             "dispatch_in_process_messages", "Messages this daemon holds (admitted, not yet "
             "recorded)", registry=self.registry)
@@ -151,7 +152,7 @@ class DaemonMetrics:
             "dispatch_ready", "1 once the daemon said READY=1 (Redis answers, every gateway "
             "bound or its failure reported); 0 before, and from the stop signal on",
             registry=self.registry)
-        self.receipt_latency = ReceiptLatency(
+        self.receipt_latency = BulkHistogram(
             "dispatch_receipt_latency_seconds", "From the gateway's acceptance of a message "
             "to its final receipt, by the gateway that accepted it (receipts recorded by "
             "this daemon)", RECEIPT_LATENCY_BUCKETS)

@@ -324,15 +324,15 @@ class Sender:
         """The gateway's answers: outcomes to `done`, retries scheduled."""
         self._outage.answered(results)
         accepted_at = time.time()  # wall clock, like the stream entry ids
-        accepted = 0
+        waits: list[float] = []
         for message, result in zip(messages, results, strict=True):
             if isinstance(result, Accepted):
-                accepted += 1
-                self._metrics.queue_wait.observe(accepted_at - enqueued_at(message))
+                waits.append(accepted_at - enqueued_at(message))
             self._settle(message, result, done, keep)
-        if accepted:  # the pace of its throttled messages
-            self._metrics.submitted.inc(accepted)
-            self._retrier.accepted(self._gateway.name, accepted)
+        if waits:
+            self._metrics.queue_wait(waits)
+            self._metrics.submitted.inc(len(waits))
+            self._retrier.accepted(self._gateway.name, len(waits))  # the throttled's pace
 
     async def _drop_opted_out(self, messages: list[Message], outbound: list[Outbound],
                               done: list[tuple[str, Outcome]]
@@ -394,7 +394,7 @@ class Sender:
             return Outbound(f"{reference}/{message.calls + 1}", message.number, sender, "",
                             script=campaign.script(message.values))
         return Outbound(reference, message.number, sender, campaign.render(message.values),
-                        part_offsets=message.part_offsets)
+                        True, message.part_offsets)  # receipt: yes (positional: cheaper)
 
     def _settle(self, message: Message, result: SubmitResult,
                 done: list[tuple[str, Outcome]], keep: Keep | None = None) -> None:
