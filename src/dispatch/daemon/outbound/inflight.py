@@ -31,7 +31,7 @@ class InFlightNumbers:
             if left > 0:
                 counts[number] = left
             else:
-                del counts[number]
+                counts.pop(number, None)  # dict's (C); Counter's `del` is Python
         self._changed.set()
         self._changed = trio.Event()
 

@@ -86,14 +86,14 @@ class PartBuilder:
             encoding, encoded = _encoded_parts(message.text)
         except text.TextEncodingError as exc:
             return Rejected(f"text cannot be encoded: {exc}")
-        payloads = list(encoded)
-        multipart = len(payloads) > 1
-        if multipart:
-            payloads = with_concat(payloads, next(self._references) & 0xFF)
         tlvs: Tlvs = {REFERENCE_TAG: message.reference.encode() + b"\0"}
+        data_coding = text.DATA_CODING[encoding]
+        if len(encoded) == 1:  # most messages: one part, no concatenation
+            return [self._pdu(source, destination, encoded[0], data_coding, 0,
+                              self._registered_delivery if message.receipt else 0, tlvs)]
+        payloads = with_concat(list(encoded), next(self._references) & 0xFF)
         last = len(payloads) - 1 if message.receipt else -1  # -1: no part asks
-        return [self._pdu(source, destination, payload, text.DATA_CODING[encoding],
-                          UDHI if multipart else 0,
+        return [self._pdu(source, destination, payload, data_coding, UDHI,
                           self._registered_delivery if i == last else 0, tlvs)
                 for i, payload in enumerate(payloads)]
 
