@@ -25,6 +25,7 @@ from dispatch.smpp import (
     Rejected,
     Role,
     Session,
+    SmppEncodeError,
     State,
     Status,
     SubmitSm,
@@ -232,6 +233,18 @@ def test_peer_closing_gives_connection_closed_after_the_complete_pdus() -> None:
     assert smsc.state is State.CLOSED
     with pytest.raises(LocalProtocolError):
         smsc.receive_data(b"more")
+
+
+def test_a_submit_sm_that_cannot_be_encoded_uses_up_its_sequence_number() -> None:
+    esme, _ = bound_pair(BindTransmitter())
+    with pytest.raises(SmppEncodeError, match="destination_addr"):
+        esme.send(SubmitSm(destination_addr="3" * 21))
+    sent = SubmitSm(destination_addr="33612345678")
+    esme.send(sent)
+    assert sent.sequence_number == 3  # the bind took 1, the refused submit_sm 2
+    esme.close()
+    with pytest.raises(LocalProtocolError, match="closed"):
+        esme.send(SubmitSm())
 
 
 def test_nothing_may_be_sent_after_unbind_or_close() -> None:

@@ -112,6 +112,7 @@ _ALLOWED: Final[dict[tuple[Role, State], frozenset[int]]] = {
     (Role.SMSC, State.BOUND_TRX): _LINK | {CommandId.DELIVER_SM},
 }
 _NOTHING: Final[frozenset[int]] = frozenset()
+_SUBMIT_SM: Final = int(CommandId.SUBMIT_SM)
 
 
 class Session:
@@ -244,6 +245,10 @@ class Session:
 
     def send(self, pdu: Pdu) -> bytes:
         """The bytes of `pdu`; a request gets the next sequence number, written into it."""
+        if pdu.command_id == _SUBMIT_SM and _SUBMIT_SM in self._may_send:
+            # The hot path (one a message): what the general path below does for it.
+            pdu.sequence_number = self.next_sequence()
+            return encode_pdu(pdu)
         if self.state is State.CLOSED:
             raise LocalProtocolError(f"cannot send {command_name(pdu.command_id)}: closed")
         if pdu.is_response:
