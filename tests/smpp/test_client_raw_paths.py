@@ -28,6 +28,7 @@ from dispatch.smpp import (
     Status,
     SubmitSmResp,
     Tag,
+    Tlvs,
     decode_pdu,
     encode_pdu,
 )
@@ -48,7 +49,7 @@ def bound_session() -> Session:
 
 def events(session: Session, data: bytes) -> list[object]:
     session.receive_data(data)
-    found = []
+    found: list[object] = []
     for _ in range(1000):
         event = session.next_event()
         if event is NEED_DATA:
@@ -102,7 +103,18 @@ def test_the_lean_smscs_receipts_take_the_fast_path() -> None:
 PLAIN_RECEIPT_TLVS = st.fixed_dictionaries({
     Tag.RECEIPTED_MESSAGE_ID: st.text(LATIN1_NO_NUL, min_size=1, max_size=12)
     | st.sampled_from(["", " ", "00AB12", "ab12", "0x1F"]),
-    Tag.MESSAGE_STATE: st.integers(0, 9)})
+    Tag.MESSAGE_STATE: st.integers(0, 9)},
+    optional={Tag.NETWORK_ERROR_CODE: st.binary(max_size=4)})
+
+def test_a_receipt_with_a_network_error_code_takes_the_fast_path() -> None:
+    pdu = DeliverSm(9, esm_class=0x04, short_message=b"id:7 stat:UNDELIV err:034", tlvs={
+        Tag.RECEIPTED_MESSAGE_ID: "7", Tag.MESSAGE_STATE: 5,
+        Tag.NETWORK_ERROR_CODE: b"\x03\x00\x22"})
+    fast = frame_receipt(encode_pdu(pdu), None)
+    assert fast is not None and fast.network_error == b"\x03\x00\x22"
+    assert fast == read_receipt(pdu)
+
+
 RECEIPT_TLVS = PLAIN_RECEIPT_TLVS | st.dictionaries(
     st.sampled_from([Tag.RECEIPTED_MESSAGE_ID, Tag.MESSAGE_STATE, Tag.NETWORK_ERROR_CODE,
                      Tag.MESSAGE_PAYLOAD]),
@@ -111,7 +123,7 @@ RECEIPT_TLVS = PLAIN_RECEIPT_TLVS | st.dictionaries(
 
 
 def receipt_like(pdu: DeliverSm, tlvs: dict[int, object], esm_class: int) -> DeliverSm:
-    typed = {}
+    typed: Tlvs = {}
     for tag, value in tlvs.items():
         if tag == Tag.RECEIPTED_MESSAGE_ID:
             typed[tag] = value if isinstance(value, str) else "x1"

@@ -166,6 +166,7 @@ def encode_frame(command_id: int, sequence: int, body: bytes) -> bytes:
 _TAG_LENGTH: Final = struct.Struct(">HH")
 _RECEIPTED_ID: Final = int(Tag.RECEIPTED_MESSAGE_ID)
 _MESSAGE_STATE: Final = int(Tag.MESSAGE_STATE)
+_NETWORK_ERROR: Final = int(Tag.NETWORK_ERROR_CODE)
 _RECEIPT_KINDS: Final = MESSAGE_TYPE_MASK
 _STATES: Final = {int(state): state for state in MessageState}
 
@@ -182,8 +183,8 @@ def submit_resp_message_id(frame: bytes) -> str | None:
 
 def frame_receipt(frame: bytes, submit_id_base: int | None) -> Receipt | None:
     """read_receipt of the deliver_sm `frame`, when it is a receipt the plain way: a short
-    message without UDH, and exactly the receipted_message_id (not blank) and a known
-    message_state as TLVs."""
+    message without UDH, and as TLVs the receipted_message_id (not blank) and a known
+    message_state, and maybe the network_error_code (many SMSCs send it), nothing else."""
     match = _SHORT_MESSAGE_HEAD.match(frame, 16)
     if match is None:
         return None
@@ -196,14 +197,16 @@ def frame_receipt(frame: bytes, submit_id_base: int | None) -> Receipt | None:
     found = _receipt_tlvs(frame, end)
     if found is None:
         return None
-    message_id, state = found
-    return Receipt(message_id, normalise_message_id(message_id, submit_id_base), state, b"",
+    message_id, state, network_error = found
+    return Receipt(message_id, normalise_message_id(message_id, submit_id_base), state,
+                   network_error,
                    esm_class & _RECEIPT_KINDS == INTERMEDIATE_NOTIFICATION,
                    text.decode(frame[start:end], 8 if data_coding == 8 else 3))
 
 
-def _receipt_tlvs(frame: bytes, offset: int) -> tuple[str, MessageState] | None:
+def _receipt_tlvs(frame: bytes, offset: int) -> tuple[str, MessageState, bytes] | None:
     raw_id = raw_state = None
+    network_error = b""
     size = len(frame)
     while offset < size:
         if size - offset < 4:
@@ -217,6 +220,8 @@ def _receipt_tlvs(frame: bytes, offset: int) -> tuple[str, MessageState] | None:
             raw_id = frame[offset:value_end]
         elif tag == _MESSAGE_STATE:
             raw_state = frame[offset:value_end]
+        elif tag == _NETWORK_ERROR:
+            network_error = frame[offset:value_end]
         else:
             return None
         offset = value_end
@@ -226,4 +231,4 @@ def _receipt_tlvs(frame: bytes, offset: int) -> tuple[str, MessageState] | None:
     state = _STATES.get(raw_state[0])
     if state is None or not message_id.strip():
         return None
-    return message_id, state
+    return message_id, state, network_error
