@@ -50,7 +50,7 @@ class BulkHistogram(Collector):
         self._series: dict[str, tuple[list[int], list[float]]] = {}  # buckets, [sum]
 
     def series(self, gateway: str) -> None:
-        """Show the gateway's series (zeros) before its first receipt."""
+        """Show the gateway's series (zeros) before its first observation."""
         self._series.setdefault(gateway, ([0] * (len(self.bounds) + 1), [0.0]))
 
     def observe_all(self, gateway: str, values: Iterable[float]) -> None:
