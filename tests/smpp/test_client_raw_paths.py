@@ -35,6 +35,7 @@ from dispatch.smpp import (
 from dispatch.smpp.fast import encode_frame, frame_receipt, submit_resp_message_id
 from dispatch.smpp.receipts import MessageState, read_receipt
 from tests.fuzz.strategies import LATIN1_NO_NUL, valid_pdus_of
+from tests.smpp.test_session import deliver
 
 BASES = st.sampled_from([None, 10, 16])
 
@@ -47,30 +48,20 @@ def bound_session() -> Session:
     return session
 
 
-def events(session: Session, data: bytes) -> list[object]:
-    session.receive_data(data)
-    found: list[object] = []
-    for _ in range(1000):
-        event = session.next_event()
-        if event is NEED_DATA:
-            return found
-        found.append(event)
-    raise AssertionError("more events than PDUs fed")
-
-
 def test_raw_commands_come_as_frames_and_decode_to_what_they_would_have_been() -> None:
     session = bound_session()
     resp = encode_pdu(SubmitSmResp(7, 0, "ab12"))
-    deliver = encode_pdu(DeliverSm(8, esm_class=0x04, short_message=b"id:ab12 stat:DELIVRD"))
-    frames = events(session, resp + deliver)
-    assert frames == [Frame(0x80000004, 0, 7, resp), Frame(0x00000005, 0, 8, deliver)]
+    deliver_sm = encode_pdu(DeliverSm(8, esm_class=0x04,
+                                      short_message=b"id:ab12 stat:DELIVRD"))
+    frames = deliver(resp + deliver_sm, session)
+    assert frames == [Frame(0x80000004, 0, 7, resp), Frame(0x00000005, 0, 8, deliver_sm)]
     assert [session.decode(frame) for frame in frames if isinstance(frame, Frame)] == [
-        decode_pdu(resp), decode_pdu(deliver)]
+        decode_pdu(resp), decode_pdu(deliver_sm)]
 
 
 def test_a_raw_request_the_state_forbids_is_refused_as_without_raw() -> None:
     session = Session(Role.ESME, raw=RAW_COMMANDS)  # not bound: no deliver_sm yet
-    [event] = events(session, encode_pdu(DeliverSm(3, short_message=b"hello")))
+    [event] = deliver(encode_pdu(DeliverSm(3, short_message=b"hello")), session)
     assert isinstance(event, Rejected)
     assert event.reply.command_status == Status.ESME_RINVBNDSTS
 
@@ -78,7 +69,7 @@ def test_a_raw_request_the_state_forbids_is_refused_as_without_raw() -> None:
 def test_a_frame_that_does_not_decode_is_refused_by_decode() -> None:
     session = bound_session()
     junk = struct.pack(">IIII", 20, 0x00000005, 0, 9) + b"\xff\xff\xff\xff"
-    [frame] = events(session, junk)
+    [frame] = deliver(junk, session)
     assert isinstance(frame, Frame)
     assert frame_receipt(frame.data, None) is None
     refused = session.decode(frame)

@@ -236,7 +236,8 @@ class SmppGateway:
         """One message's result from its sent parts' (taken from `results` in order)."""
         if isinstance(item, Rejected):
             return item
-        if len(item.pdus) == 1 and not item.accepted:  # one part, nothing to keep: most
+        if len(item.pdus) == 1 and not item.accepted:
+            # One part: nothing the partial bookkeeping could keep (most messages).
             return message_result([next(results)])
         sent = {index: next(results) for index in item.missing()}
         return message_result(self._partial.settle(message.reference, item, sent))

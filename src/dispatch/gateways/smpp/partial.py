@@ -47,8 +47,6 @@ class PartialMessages:
                results: dict[int, SubmitResult | None]) -> list[SubmitResult | None]:
         """Record this attempt's results (by part index); the results of every part, and
         keep the message if some parts are accepted and others still to be sent."""
-        if len(message.pdus) == 1:  # nothing to keep for a message of one part
-            return [results.get(0)]
         for index, result in results.items():
             if isinstance(result, Accepted):
                 message.accepted[index] = result
