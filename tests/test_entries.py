@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+import msgpack
 import pytest
 
 from dispatch.store.entries import (
     ENTRY_FIELD,
-    Body,
     Entry,
     UnreadableEntry,
     dead_letter,
@@ -20,11 +22,25 @@ from dispatch.store.scripts import load_script
 
 def test_an_entry_packed_for_enqueue_reads_back_for_the_daemon() -> None:
     pack = entry_packer()
-    assert unpack_entry(pack("+33612345678", ["Alice", "Paris"], "")) == Body(
-        "+33612345678", ["Alice", "Paris"])
-    assert unpack_entry(pack("+33612345678", None, "")) == Body("+33612345678", None)
-    assert unpack_entry(pack("+33612345678", None, "lun-ven 18:00-20:00")) == Body(
+    assert unpack_entry(pack("+33612345678", ["Alice", "Paris"], "")) == (
+        "+33612345678", ["Alice", "Paris"], "")
+    assert unpack_entry(pack("+33612345678", None, "")) == ("+33612345678", None, "")
+    assert unpack_entry(pack("+33612345678", None, "lun-ven 18:00-20:00")) == (
         "+33612345678", None, "lun-ven 18:00-20:00")
+
+
+@pytest.mark.parametrize(("fields", "reason"), [
+    (["+33612345678"], "is not [number, values]"),
+    (["+33612345678", None, "", "extra"], "is not [number, values]"),
+    ({"number": "+33612345678"}, "is not [number, values]"),
+    ([33612345678, None], "wrong types"),
+    (["+33612345678", "Alice"], "wrong types"),
+    (["+33612345678", None, 7], "wrong types"),
+])
+def test_a_payload_of_another_shape_is_unreadable_and_says_why(
+        fields: object, reason: str) -> None:
+    with pytest.raises(UnreadableEntry, match=re.escape(reason)):
+        unpack_entry(msgpack.packb(fields))
 
 
 def test_enqueue_lua_appends_the_payload_under_the_field_the_daemon_reads() -> None:

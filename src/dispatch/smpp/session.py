@@ -35,6 +35,7 @@ from dispatch.smpp.constants import (
     command_name,
 )
 from dispatch.smpp.errors import LocalProtocolError, SmppDecodeError
+from dispatch.smpp.fast import encode_frame
 from dispatch.smpp.pdu import GenericNack, Pdu, response_to
 
 DEFAULT_MAX_PDU_SIZE: Final = 64 * 1024
@@ -263,6 +264,16 @@ class Session:
         elif pdu.command_id == CommandId.UNBIND:
             self._unbinding = True
         return data
+
+    def send_submit_body(self, body: bytes) -> tuple[int, bytes]:
+        """A submit_sm around a body encoded already (fast.SubmitBodies): its sequence
+        number and bytes; LocalProtocolError where `send` would raise it."""
+        if _SUBMIT_SM not in self._may_send:
+            if self.state is State.CLOSED:
+                raise LocalProtocolError("cannot send submit_sm: closed")
+            self._check_sendable(_SUBMIT_SM)
+        sequence = self.next_sequence()
+        return sequence, encode_frame(_SUBMIT_SM, sequence, body)
 
     def _check_sendable(self, command_id: int) -> None:
         if command_id not in self._may_send:

@@ -32,12 +32,10 @@ class Entry(NamedTuple):
     payload: bytes | None
 
 
-class Body(NamedTuple):
-    """What an entry holds."""
-
-    number: str
-    values: list[str] | None
-    slot: str = ""  # a voice campaign: the time slot the recipient consented to
+# What an entry holds: number, values, and for a voice campaign the time slot the
+# recipient consented to ("" without one). A plain tuple: one a message, and a NamedTuple
+# costs a Python call to make.
+Body = tuple[str, list[str] | None, str]
 
 
 class UnreadableEntry(ValueError):
@@ -59,14 +57,20 @@ def unpack_entry(payload: bytes | None) -> Body:
     if payload is None:
         raise UnreadableEntry("entry has no payload")
     try:
-        number, values, *rest = msgpack.unpackb(payload)
+        fields = msgpack.unpackb(payload)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise UnreadableEntry(f"payload is not [number, values]: {exc}") from None
-    slot = rest[0] if len(rest) == 1 else ""
+    if isinstance(fields, list) and len(fields) == 2:  # most entries: no slot
+        number, values = fields
+        slot = ""
+    elif isinstance(fields, list) and len(fields) == 3:
+        number, values, slot = fields
+    else:
+        raise UnreadableEntry("payload is not [number, values] or [number, values, slot]")
     if (not isinstance(number, str) or not (values is None or isinstance(values, list))
-            or len(rest) > 1 or not isinstance(slot, str)):
+            or not isinstance(slot, str)):
         raise UnreadableEntry("payload has the wrong types")
-    return Body(number, values, slot)
+    return number, values, slot
 
 
 def field_value(fields: list[bytes] | None) -> bytes | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dispatch.gateways.smpp.batch import PendingBatch
 from dispatch.gateways.smpp.submit import (
@@ -18,6 +20,7 @@ from dispatch.gateways.smpp.submit import (
 from dispatch.settings import GatewaySettings
 from dispatch.smpp.pdu import SubmitSm
 from dispatch.vocabulary import Accepted, Outbound, Rejected, Retry
+from tests.smpp.test_submit_bodies import bound_session
 
 
 def builder(**overrides: object) -> PartBuilder:
@@ -68,6 +71,30 @@ def test_a_message_asking_no_receipt_has_none_on_any_part() -> None:
         parts = b.parts(Outbound("ref", "+33612345678", "ME", text, receipt=False))
         assert not isinstance(parts, Rejected)
         assert [p.registered_delivery for p in parts] == [0] * len(parts)
+
+
+@given(text=st.text(max_size=400), receipt=st.booleans(),
+       sender=st.sampled_from(["DISPATCH", "33700000000", "", "Société"]),
+       to=st.sampled_from(["+33612345678", "+262639123456", "+33 6 12"]))
+def test_ready_parts_go_on_the_wire_as_the_pdus_would(
+        text: str, receipt: bool, sender: str, to: str) -> None:
+    config = {"source_ton": 5, "source_npi": 0, "dest_ton": 1, "dest_npi": 1,
+              "registered_delivery": 1, "sender": "BACKUP"}
+    message = Outbound("c1-ref", to, sender, text, receipt)
+    built, ready = builder(**config).parts(message), builder(**config).ready(message)
+    if isinstance(built, Rejected):
+        assert ready == built
+        return
+    assert not isinstance(ready, Rejected)
+    # A one-part message comes as its body in bytes; parts of a longer one as PDUs.
+    assert [type(part) for part in ready] == [bytes] if len(built) == 1 else [SubmitSm] * len(built)
+    by_pdu, by_body = bound_session(), bound_session()
+    for pdu, part in zip(built, ready, strict=True):
+        data = by_pdu.send(pdu)
+        if isinstance(part, bytes):
+            assert by_body.send_submit_body(part) == (pdu.sequence_number, data)
+        else:
+            assert by_body.send(part) == data
 
 
 @pytest.mark.parametrize(("to", "sender", "reason"), [

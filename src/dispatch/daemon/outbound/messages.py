@@ -35,8 +35,8 @@ class MessageSink(Protocol):
 
 def message_of(entry: Entry) -> Message:
     """The message a stream entry holds; UnreadableEntry when it holds none."""
-    body = unpack_entry(entry.payload)
-    return Message(entry.campaign, entry.entry_id, body.number, body.values, slot=body.slot)
+    number, values, slot = unpack_entry(entry.payload)
+    return Message(entry.campaign, entry.entry_id, number, values, slot=slot)
 
 
 # Why a message of a cancelled campaign was never sent (sender, line feed), as recorded.

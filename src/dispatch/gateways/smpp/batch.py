@@ -21,12 +21,16 @@ MOSTLY_SHARE: Final = 0.05
 # What a window entry points at: the batch and the index of the PDU in it.
 Ticket = tuple["PendingBatch", int]
 
+# A submit_sm to send: the PDU, or for a one-part message its body in bytes already
+# (fast.SubmitBodies; the connection sends it with Session.send_submit_body).
+SubmitPart = SubmitSm | bytes
+
 
 class PendingBatch:
     __slots__ = ("_mostly_at", "answered", "done", "mostly", "pdus", "pending", "results",
                  "starts")
 
-    def __init__(self, pdus: Sequence[SubmitSm], starts: Sequence[bool] = ()) -> None:
+    def __init__(self, pdus: Sequence[SubmitPart], starts: Sequence[bool] = ()) -> None:
         self.pdus = pdus
         # starts[i]: PDU i is the first part of a message (one more entry, True, at the end).
         self.starts = starts or [True] * (len(pdus) + 1)

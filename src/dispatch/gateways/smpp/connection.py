@@ -169,7 +169,12 @@ class Connection:
         for index in range(start, start + count):
             pdu = batch.pdus[index]
             try:
-                chunks.append(self._session.send(pdu))
+                if isinstance(pdu, bytes):  # a one-part message's body, ready
+                    sequence, data = self._session.send_submit_body(pdu)
+                else:
+                    data = self._session.send(pdu)
+                    sequence = pdu.sequence_number
+                chunks.append(data)
             except SmppEncodeError as exc:
                 batch.resolve(index, Rejected(f"cannot be encoded: {exc}"))
                 continue
@@ -177,7 +182,7 @@ class Connection:
                 self.accepting = False
                 count = index - start
                 break
-            self.window.add(pdu.sequence_number, (batch, index), deadline)
+            self.window.add(sequence, (batch, index), deadline)
         if chunks:
             self._stats.parts_sent += len(chunks)
             self._writer.push(b"".join(chunks))

@@ -28,7 +28,7 @@ import trio
 from dispatch.gateways.base import Inbound
 from dispatch.gateways.health import GatewayHealth
 from dispatch.gateways.smpp.answers import Answers
-from dispatch.gateways.smpp.batch import PendingBatch
+from dispatch.gateways.smpp.batch import PendingBatch, SubmitPart
 from dispatch.gateways.smpp.binder import BindKind, BindSlot
 from dispatch.gateways.smpp.connection import GOODBYE_S
 from dispatch.gateways.smpp.delivery import DeliveryHandler
@@ -46,7 +46,6 @@ from dispatch.gateways.smpp.submit import (
 from dispatch.httpserver import Handler
 from dispatch.settings import ConfigError, GatewaySettings
 from dispatch.smpp import Bind, BindReceiver, BindTransceiver, BindTransmitter
-from dispatch.smpp.pdu import SubmitSm
 from dispatch.vocabulary import Outbound, Rejected, SubmitResult
 
 # SMPP 3.4 sizes of the bind's C-strings, NUL excluded.
@@ -172,7 +171,7 @@ class SmppGateway:
         Answers, the messages answered first without waiting for the laggards (see
         answers.py). Parts spaced out (`Outbound.part_offsets`) need `submit`."""
         built = [self._parts(message) for message in messages]
-        pdus: list[SubmitSm] = []
+        pdus: list[SubmitPart] = []
         starts: list[bool] = []
         spans: list[range] = []
         for item in built:
@@ -193,7 +192,7 @@ class SmppGateway:
     def parts(self, text: str) -> int:
         return part_count(text)
 
-    async def _send_spaced(self, pdus: list[SubmitSm], offsets: list[float]
+    async def _send_spaced(self, pdus: list[SubmitPart], offsets: list[float]
                            ) -> list[SubmitResult | None]:
         """The parts in waves by offset, each wave written at least its offset's distance
         after the one before was on the wire (a wave the binds or the event loop made
@@ -223,7 +222,7 @@ class SmppGateway:
         held = self._partial.take(message.reference)
         if held is not None:
             return held
-        parts = self._builder.parts(message)
+        parts = self._builder.ready(message)
         return parts if isinstance(parts, Rejected) else PartialMessage(parts)
 
     def _results(self, messages: Sequence[Outbound], built: list[PartialMessage | Rejected],

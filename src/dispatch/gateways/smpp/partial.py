@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Final
 
-from dispatch.smpp.pdu import SubmitSm
+from dispatch.gateways.smpp.batch import SubmitPart
 from dispatch.vocabulary import Accepted, SubmitResult
 
 MAX_HELD: Final = 100_000
@@ -22,7 +22,7 @@ MAX_HELD: Final = 100_000
 
 @dataclass(slots=True)
 class PartialMessage:
-    pdus: list[SubmitSm]
+    pdus: list[SubmitPart]
     accepted: dict[int, Accepted] = field(default_factory=dict)
 
     def missing(self) -> list[int]:

@@ -17,8 +17,10 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from dispatch import text
+from dispatch.gateways.smpp.batch import SubmitPart
 from dispatch.settings import GatewaySettings
 from dispatch.smpp.constants import StatusClass, classify_status, status_name
+from dispatch.smpp.fast import SubmitBodies
 from dispatch.smpp.pdu import SubmitSm, Tlvs
 from dispatch.smpp.receipts import normalise_message_id
 from dispatch.smpp.udh import UDHI, with_concat
@@ -53,6 +55,11 @@ class Plan:
         return starts
 
 
+# What a message's parts are made of: source and destination addresses, the text's
+# encoding and its encoded parts.
+_Checked = tuple[str, str, text.Encoding, tuple[bytes, ...]]
+
+
 class PartBuilder:
     def __init__(self, config: GatewaySettings, rng: random.Random | None = None) -> None:
         self.sender = config.sender
@@ -61,6 +68,8 @@ class PartBuilder:
         self._dest_ton = config.dest_ton
         self._dest_npi = config.dest_npi
         self._registered_delivery = config.registered_delivery
+        self._bodies = SubmitBodies(config.source_ton, config.source_npi, config.dest_ton,
+                                    config.dest_npi, REFERENCE_TAG)
         start = (rng or random.Random()).randrange(256)
         self._references = itertools.count(start)  # concatenation reference, mod 256
 
@@ -76,7 +85,28 @@ class PartBuilder:
                 pdus.extend(parts)
         return Plan(pdus, spans)
 
+    def ready(self, message: Outbound) -> list[SubmitPart] | Rejected:
+        """As `parts`, but a one-part message (most of them) comes as its submit_sm's body
+        in bytes (fast.SubmitBodies): a third of the cost of a SubmitSm built and encoded."""
+        checked = self._checked(message)
+        if isinstance(checked, Rejected):
+            return checked
+        source, destination, encoding, encoded = checked
+        if len(encoded) == 1:
+            body = self._bodies.body(
+                source, destination, self._registered_delivery if message.receipt else 0,
+                text.DATA_CODING[encoding], encoded[0], message.reference.encode() + b"\0")
+            if body is not None:
+                return [body]
+        return list(self._pdus(message, checked))
+
     def parts(self, message: Outbound) -> list[SubmitSm] | Rejected:
+        checked = self._checked(message)
+        return checked if isinstance(checked, Rejected) else self._pdus(message, checked)
+
+    def _checked(self, message: Outbound) -> _Checked | Rejected:
+        """The message's source and destination addresses, its text's encoding and
+        encoded parts; or why it cannot be sent."""
         destination = message.to.removeprefix("+")
         source = message.sender or self.sender
         problem = _address_problem(source, destination)
@@ -86,6 +116,10 @@ class PartBuilder:
             encoding, encoded = _encoded_parts(message.text)
         except text.TextEncodingError as exc:
             return Rejected(f"text cannot be encoded: {exc}")
+        return source, destination, encoding, encoded
+
+    def _pdus(self, message: Outbound, checked: _Checked) -> list[SubmitSm]:
+        source, destination, encoding, encoded = checked
         tlvs: Tlvs = {REFERENCE_TAG: message.reference.encode() + b"\0"}
         data_coding = text.DATA_CODING[encoding]
         if len(encoded) == 1:  # most messages: one part, no concatenation
