@@ -30,7 +30,8 @@ def names_queued(config: Path) -> list[str]:
         with trio.fail_after(10):
             async with open_redis(settings) as redis:
                 entries = await redis.xrange(stream)
-        return [unpack_entry(entry.field_values[b"m"]).values[0] for entry in entries]
+        return [values[0] for entry in entries
+                for _, values, _ in [unpack_entry(entry.field_values[b"m"])] if values]
 
     return trio.run(read)
 

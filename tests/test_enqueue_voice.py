@@ -96,5 +96,5 @@ async def test_a_consent_slot_goes_with_the_entry_when_it_meets_the_campaign_s_w
                                    "one day and range")
     stream = Keys(voiced.redis.key_prefix).campaign("c1").stream
     bodies = [unpack_entry(entry.field_values[b"m"]) for entry in await redis.xrange(stream)]
-    assert [(body.number, body.slot) for body in bodies] == [
+    assert [(number, slot) for number, _, slot in bodies] == [
         ("+33611111111", "lun-ven 18:00-21:00"), ("+33622222222", "")]

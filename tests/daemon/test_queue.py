@@ -258,7 +258,9 @@ async def test_the_counts_follow_every_move_of_a_batch(
 async def test_a_batch_larger_than_one_ack_command_is_acked_and_deleted_whole(
         redis: Redis, settings: Settings, tmp_path: Path,
         scripts: ScriptHost | None) -> None:
-    """record.lua acks and deletes in commands of 1,000 ids: 2,500 take three."""
+    """The scripts take many fields, members or ids to a command, 1,000 values at most:
+    2,500 messages take three (admitted, recorded, acked and deleted, their receipts'
+    correlations written, found, applied and forgotten)."""
     numbers = [f"+336120{index:05d}" for index in range(2_500)]
     queue, entries = await queued(redis, settings, tmp_path, scripts, numbers)
     batch = [(e.entry_id, n) for e, n in zip(entries, numbers, strict=True)]
@@ -269,6 +271,32 @@ async def test_a_batch_larger_than_one_ack_command_is_acked_and_deleted_whole(
     assert await redis.xlen(Keys(settings.redis.key_prefix).campaign("c1").stream) == 0
     assert (await counts(redis, settings))["submitted"] == 2_500
     await assert_counts_match_states(redis, settings)
+    maps = queue.receipt_maps()
+    receipts = [(f"gw-{number}", "d", "ok") for number in numbers]
+    assert (await queue.record_receipts(receipts, maps)).counts == [2_500, 0, 0, 0, 0]
+    await queue.receipts.flush()
+    assert await redis.hlen(maps.keys[0]) == 0
+    assert await counts(redis, settings) == counts_of(delivered=2_500)
+
+
+async def test_a_number_met_twice_in_a_batch_moves_once(
+        redis: Redis, settings: Settings, tmp_path: Path,
+        scripts: ScriptHost | None) -> None:
+    """The scripts read a batch's states at once and move them in Lua: the second time a
+    number comes in a batch, it sees its first move, as with a command per message."""
+    queue, entries = await queued(redis, settings, tmp_path, scripts)
+    twice = [items(entries)[0]] * 2
+    assert await queue.admit("c1", twice) == [True, True]
+    await assert_counts_match_states(redis, settings)
+    first = Outcome(entries[0].entry_id, NUMBERS[0], "s", "gw-0")
+    assert await queue.record("c1", [first, first._replace(detail="gw-again")]) == [1, 0, 0]
+    await assert_counts_match_states(redis, settings)
+    receipts = [("gw-0", "d", "ok"), ("gw-0", "f", "late duplicate")]
+    # {delivered, failed, expired, repeated, parked}
+    assert (await queue.record_receipts(receipts, queue.receipt_maps())).counts == [
+        1, 0, 0, 1, 0]
+    await assert_counts_match_states(redis, settings)
+    assert await counts(redis, settings) == counts_of(queued=2, delivered=1)
 
 
 # The `scripts` fixture's variants only for the Redis they put `settings` on: a Redis, or

@@ -30,15 +30,17 @@ class CommandLink(Protocol):
     async def command(self, args: Sequence[Any], blocks_s: float = ...) -> Any: ...
 
 
+BULK_PRELUDE = "_bulk"  # commands on many fields at once, before every script
 STATES_PRELUDE = "_states"  # state codes and moves, shared by the scripts that move states
 
 
 @functools.cache
 def load_script(name: str, *, states: bool = False) -> str:
-    """The source of store/lua/NAME.lua; with `states`, behind the prelude the scripts that
-    move message states share (_states.lua: the codes, `move`, `apply_final`, `ack_all`)."""
-    source = _read(name)
-    return _read(STATES_PRELUDE) + "\n" + source if states else source
+    """The source of store/lua/NAME.lua behind the prelude every script shares (_bulk.lua:
+    `lookup_all`, `hset_all`, `hdel_all`), and with `states` the one of the scripts that
+    move message states (_states.lua: the codes, `move`, `apply_final`, `ack_all`)."""
+    preludes = [BULK_PRELUDE, STATES_PRELUDE] if states else [BULK_PRELUDE]
+    return "\n".join([*(_read(prelude) for prelude in preludes), _read(name)])
 
 
 def _read(name: str) -> str:

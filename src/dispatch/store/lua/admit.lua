@@ -7,17 +7,21 @@
 -- (optout_lines.lua) sees every one, and their keys are in another cluster slot.
 local flags, tally, done = {}, {}, {}
 local items = cmsgpack.unpack(ARGV[2])
+local numbers = {}
+for i = 2, #items, 2 do numbers[#numbers + 1] = items[i] end
+local states = load_states(KEYS[1], numbers)
 for i = 1, #items, 2 do
   local id, number = items[i], items[i + 1]
-  local state = redis.call('HGET', KEYS[1], number)
+  local state = states.now[number]
   if state == 'q' or state == 'i' then
-    move(KEYS[1], tally, number, state, 'i')
+    move(states, tally, number, 'i')
     flags[#flags + 1] = 1
   else
     done[#done + 1] = id
     flags[#flags + 1] = 0
   end
 end
+save_states(states)
 write_tally(KEYS[2], tally)
 ack_all(KEYS[3], ARGV[1], done)
 return flags

@@ -4,11 +4,13 @@
 -- the daemon that holds them (cancelled if not yet submitted), the others are final.
 -- Returns how many were cancelled.
 local cancelled, tally = 0, {}
+local states = load_states(KEYS[1], ARGV)
 for i = 1, #ARGV do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == 'q' then
-    move(KEYS[1], tally, ARGV[i], 'q', 'c')
+  if states.now[ARGV[i]] == 'q' then
+    move(states, tally, ARGV[i], 'c')
     cancelled = cancelled + 1
   end
 end
+save_states(states)
 write_tally(KEYS[2], tally)
 return cancelled

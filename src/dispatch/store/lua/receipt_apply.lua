@@ -23,15 +23,19 @@ local function count_age(age)
   ages[b + 1] = ages[b + 1] + 1
 end
 local items = cmsgpack.unpack(ARGV[1])
+local numbers = {}
+for i = 1, #items, 4 do numbers[#numbers + 1] = items[i] end
+local states = load_states(KEYS[1], numbers)
 for i = 1, #items, 4 do
   local number, code, reason, age = items[i], items[i + 1], items[i + 2], items[i + 3]
-  if apply_final(KEYS[1], tally, KEYS[3], number, code, reason) then
+  if apply_final(states, tally, KEYS[3], number, code, reason) then
     applied[code] = applied[code] + 1
     if age ~= -1 then count_age(age) end
   else
     repeated = repeated + 1
   end
 end
+save_states(states)
 write_tally(KEYS[2], tally)
 local reply = {applied.d, applied.f, applied.x, repeated}
 for _, value in ipairs(ages) do reply[#reply + 1] = value end

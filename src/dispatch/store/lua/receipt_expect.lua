@@ -13,7 +13,7 @@ local stamp = ARGV[3] ~= '' and ('\t' .. ARGV[3]) or ''
 -- Receipts that overtake their submission's record are rare: look for one only when some
 -- are parked.
 local orphans_parked = redis.call('HLEN', KEYS[2]) > 0
-local found, expected = {}, 0
+local found, expected, correlations = {}, 0, {}
 local items = cmsgpack.unpack(ARGV[4])
 for i = 1, #items, 2 do
   local gateway_id, number = items[i], items[i + 1]
@@ -24,9 +24,12 @@ for i = 1, #items, 2 do
     found[#found + 1] = code
     found[#found + 1] = reason
   else
-    redis.call('HSET', KEYS[1], gateway_id, ARGV[2] .. '\t' .. number .. stamp)
+    correlations[gateway_id] = ARGV[2] .. '\t' .. number .. stamp
     expected = expected + 1
   end
 end
-if expected > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if expected > 0 then
+  hset_all(KEYS[1], correlations)
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
 return found

@@ -25,19 +25,32 @@ local room = 0
 if ARGV[2] ~= '0' then room = tonumber(ARGV[2]) - redis.call('HLEN', KEYS[1]) end
 local found = {}
 local items = cmsgpack.unpack(ARGV[3])
-for i = 1, #items, 3 do
-  local gateway_id = items[i]
-  local target, map_index = false, 0
-  for k = 2, #KEYS do
-    target = redis.call('HGET', KEYS[k], gateway_id)
-    if target then
-      map_index = k
-      break
+-- Each receipt's correlation in the newest map that holds it: the maps looked up in turn,
+-- newest first, each with one HMGET of the receipts no newer map held.
+local targets, map_of, missing = {}, {}, {}
+for r = 1, #items / 3 do missing[r] = r end
+for k = 2, #KEYS do
+  if #missing == 0 then break end
+  local ids = {}
+  for j = 1, #missing do ids[j] = items[missing[j] * 3 - 2] end
+  local values = lookup_all('HMGET', KEYS[k], ids)
+  local still = {}
+  for j = 1, #missing do
+    if values[j] then
+      targets[missing[j]], map_of[missing[j]] = values[j], k
+    else
+      still[#still + 1] = missing[j]
     end
   end
+  missing = still
+end
+for i = 1, #items, 3 do
+  local gateway_id = items[i]
+  local r = (i + 2) / 3
+  local target = targets[r]
   if target then
-    found[#found + 1] = (i + 2) / 3
-    found[#found + 1] = map_index
+    found[#found + 1] = r
+    found[#found + 1] = map_of[r]
     found[#found + 1] = target
   elseif room > 0 then
     redis.call('HSET', KEYS[1], gateway_id, items[i + 1] .. '\t' .. items[i + 2])
@@ -48,10 +61,7 @@ for i = 1, #items, 3 do
 end
 -- After the lookups: a receipt repeated before its first's correlation was forgotten is
 -- found, and counted repeated rather than parked.
-if ARGV[4] then
-  local done = cmsgpack.unpack(ARGV[4])
-  for i = 1, #done, 2 do redis.call('HDEL', KEYS[done[i]], done[i + 1]) end
-end
+if ARGV[4] then hdel_pairs(KEYS, cmsgpack.unpack(ARGV[4])) end
 if parked > 0 and redis.call('TTL', KEYS[1]) == -1 then
   redis.call('EXPIRE', KEYS[1], ARGV[1])
 end

@@ -3,9 +3,4 @@
 -- KEYS: receipt maps or the orphans hash (one cluster slot: {dlr})
 -- ARGV[1] msgpack of a flat list of pairs: index in KEYS, gateway id
 -- Returns how many were deleted.
-local deleted = 0
-local items = cmsgpack.unpack(ARGV[1])
-for i = 1, #items, 2 do
-  deleted = deleted + redis.call('HDEL', KEYS[items[i]], items[i + 1])
-end
-return deleted
+return hdel_pairs(KEYS, cmsgpack.unpack(ARGV[1]))

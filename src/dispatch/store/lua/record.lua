@@ -21,26 +21,30 @@ local orphans = {}
 local early = cmsgpack.unpack(ARGV[3])
 for i = 1, #early, 3 do orphans[early[i]] = {early[i + 1], early[i + 2]} end
 local items = cmsgpack.unpack(ARGV[2])
+local numbers = {}
+for i = 2, #items, 4 do numbers[#numbers + 1] = items[i] end
+local states = load_states(KEYS[1], numbers)
 for i = 1, #items, 4 do
   local id, number, outcome, detail = items[i], items[i + 1], items[i + 2], items[i + 3]
-  local state = redis.call('HGET', KEYS[1], number)
+  local state = states.now[number]
   if state == 'q' or state == 'i' then
     if outcome == 's' then
-      move(KEYS[1], tally, number, state, 's')
+      move(states, tally, number, 's')
       submitted = submitted + 1
       local orphan = orphans[detail]
       if orphan then
-        apply_final(KEYS[1], tally, KEYS[4], number, orphan[1], orphan[2])
+        apply_final(states, tally, KEYS[4], number, orphan[1], orphan[2])
         adopted = adopted + 1
       end
     else
-      move(KEYS[1], tally, number, state, outcome)
+      move(states, tally, number, outcome)
       if outcome ~= 'd' then redis.call('HSET', KEYS[4], number, detail) end
       failed = failed + 1
     end
   end
   ids[#ids + 1] = id
 end
+save_states(states)
 write_tally(KEYS[2], tally)
 ack_all(KEYS[3], ARGV[1], ids)
 return {submitted, failed, adopted}
