@@ -130,9 +130,9 @@ def retry_all(count: int, retry: Retry) -> list[SubmitResult]:
     return [retry] * count
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """A final delivery receipt, normalised by the adapter that received it."""
+class Receipt(NamedTuple):
+    """A final delivery receipt, normalised by the adapter that received it. A tuple (see
+    Outbound): one is made for each message delivered."""
 
     gateway_id: str  # as the gateway gave it at submission (normalised the same way)
     code: StateCode  # DELIVERED, FAILED or EXPIRED
