@@ -40,9 +40,9 @@ class StoringInbound:
         self.refused = 0
 
     def _store(self, items: Sequence[Any]) -> None:
-        for item in items:
-            fields = [v.value if hasattr(v, "value") else v
-                      for v in dataclasses.astuple(item)]
+        for item in items:  # a Receipt is a NamedTuple, an InboundMessage a dataclass
+            values = item if isinstance(item, tuple) else dataclasses.astuple(item)
+            fields = [v.value if hasattr(v, "value") else v for v in values]
             self.stored.append(msgpack.packb(fields))
 
     async def receipts(self, receipts: Sequence[Receipt], *, join_others: bool = False
