@@ -171,6 +171,8 @@ class SubmitBodies:
 
     def __init__(self, source_ton: int, source_npi: int, dest_ton: int, dest_npi: int,
                  tag: int) -> None:
+        if not 0 <= tag <= 0xFFFF:
+            raise ValueError(f"TLV tag 0x{tag:x} does not fit 16 bits")
         self._tons_npis = (source_ton, source_npi, dest_ton, dest_npi)
         self._tag = tag
         # Per source_addr: service_type's NUL, the source's TON, NPI, address and NUL, and
@@ -204,7 +206,7 @@ class SubmitBodies:
                              bytes((dest_ton, dest_npi))))
         except (UnicodeEncodeError, ValueError):
             return None
-        if len(address) > 20 or b"\0" in address or not 0 <= self._tag <= 0xFFFF:
+        if len(address) > 20 or b"\0" in address:
             return None
         if len(self._heads) >= self.MAX_SOURCES:
             self._heads.clear()

@@ -37,7 +37,7 @@ STATES_PRELUDE = "_states"  # state codes and moves, shared by the scripts that 
 @functools.cache
 def load_script(name: str, *, states: bool = False) -> str:
     """The source of store/lua/NAME.lua behind the prelude every script shares (_bulk.lua:
-    `lookup_all`, `hset_all`, `hdel_all`), and with `states` the one of the scripts that
+    `lookup_all`, `hset_all`, `hdel_pairs`), and with `states` the one of the scripts that
     move message states (_states.lua: the codes, `move`, `apply_final`, `ack_all`)."""
     preludes = [BULK_PRELUDE, STATES_PRELUDE] if states else [BULK_PRELUDE]
     return "\n".join([*(_read(prelude) for prelude in preludes), _read(name)])

@@ -95,7 +95,7 @@ class PartBuilder:
         if len(encoded) == 1:
             body = self._bodies.body(
                 source, destination, self._registered_delivery if message.receipt else 0,
-                text.DATA_CODING[encoding], encoded[0], message.reference.encode() + b"\0")
+                text.DATA_CODING[encoding], encoded[0], _reference_value(message))
             if body is not None:
                 return [body]
         return list(self._pdus(message, checked))
@@ -120,7 +120,7 @@ class PartBuilder:
 
     def _pdus(self, message: Outbound, checked: _Checked) -> list[SubmitSm]:
         source, destination, encoding, encoded = checked
-        tlvs: Tlvs = {REFERENCE_TAG: message.reference.encode() + b"\0"}
+        tlvs: Tlvs = {REFERENCE_TAG: _reference_value(message)}
         data_coding = text.DATA_CODING[encoding]
         if len(encoded) == 1:  # most messages: one part, no concatenation
             return [self._pdu(source, destination, encoded[0], data_coding, 0,
@@ -158,6 +158,11 @@ def _encoded_parts(message_text: str) -> tuple[text.Encoding, tuple[bytes, ...]]
     sends one text to every recipient, and encoding it is a fifth of a submission's cost."""
     encoding = text.choose_encoding(message_text)
     return encoding, tuple(text.split_encoded(text.encode(message_text, encoding), encoding))
+
+
+def _reference_value(message: Outbound) -> bytes:
+    """The REFERENCE_TAG TLV's value: the message reference as a C-string."""
+    return message.reference.encode() + b"\0"
 
 
 def _address_problem(source: str, destination: str) -> str:

@@ -33,30 +33,25 @@ local function hset_all(key, values)
   if #args > 0 then redis.call('HSET', key, unpack(args)) end
 end
 
--- Fields of hashes deleted with one HDEL per hash and chunk; `fields` maps key -> list of
--- fields. Returns how many were deleted.
-local function hdel_all(fields)
+-- Fields of hashes deleted with one HDEL per hash and chunk, given as a flat list of
+-- pairs: index in `keys` of the hash, field. Returns how many were deleted.
+local function hdel_pairs(keys, items)
+  local by_key = {}
+  for i = 1, #items, 2 do
+    local key = keys[items[i]]
+    local list = by_key[key]
+    if not list then
+      list = {}
+      by_key[key] = list
+    end
+    list[#list + 1] = items[i + 1]
+  end
   local deleted = 0
-  for key, list in pairs(fields) do
+  for key, list in pairs(by_key) do
     for first = 1, #list, CHUNK do
       deleted = deleted + redis.call('HDEL', key, unpack(list, first,
                                                          math.min(first + CHUNK - 1, #list)))
     end
   end
   return deleted
-end
-
--- As hdel_all, the fields given as a flat list of pairs: index in `keys` of the hash, field.
-local function hdel_pairs(keys, items)
-  local fields = {}
-  for i = 1, #items, 2 do
-    local key = keys[items[i]]
-    local list = fields[key]
-    if not list then
-      list = {}
-      fields[key] = list
-    end
-    list[#list + 1] = items[i + 1]
-  end
-  return hdel_all(fields)
 end

@@ -6,10 +6,13 @@ local STATE_NAMES = {q = 'queued', i = 'in_flight', s = 'submitted',
                      c = 'cancelled'}
 local FINAL = {d = true, f = true, x = true, p = true, c = true}
 
--- The states of a batch's numbers, read with HMGET and moved in this table, then written
--- back with one HSET (save_states): a number met twice in a batch sees its first move,
--- as it would with a call per message.
-local function load_states(state_key, numbers)
+-- The states of a batch's numbers (items[first], items[first + step], ...: the numbers
+-- in a script's flat list of tuples), read with HMGET and moved in this table, then
+-- written back with one HSET (save_states): a number met twice in a batch sees its first
+-- move, as it would with a call per message.
+local function load_states(state_key, items, first, step)
+  local numbers = {}
+  for i = first, #items, step do numbers[#numbers + 1] = items[i] end
   local now = {}
   local values = lookup_all('HMGET', state_key, numbers)
   for i = 1, #numbers do now[numbers[i]] = values[i] end

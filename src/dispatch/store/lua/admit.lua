@@ -7,9 +7,7 @@
 -- (optout_lines.lua) sees every one, and their keys are in another cluster slot.
 local flags, tally, done = {}, {}, {}
 local items = cmsgpack.unpack(ARGV[2])
-local numbers = {}
-for i = 2, #items, 2 do numbers[#numbers + 1] = items[i] end
-local states = load_states(KEYS[1], numbers)
+local states = load_states(KEYS[1], items, 2, 2)
 for i = 1, #items, 2 do
   local id, number = items[i], items[i + 1]
   local state = states.now[number]

@@ -4,7 +4,7 @@
 -- the daemon that holds them (cancelled if not yet submitted), the others are final.
 -- Returns how many were cancelled.
 local cancelled, tally = 0, {}
-local states = load_states(KEYS[1], ARGV)
+local states = load_states(KEYS[1], ARGV, 1, 1)
 for i = 1, #ARGV do
   if states.now[ARGV[i]] == 'q' then
     move(states, tally, ARGV[i], 'c')

@@ -23,9 +23,7 @@ local function count_age(age)
   ages[b + 1] = ages[b + 1] + 1
 end
 local items = cmsgpack.unpack(ARGV[1])
-local numbers = {}
-for i = 1, #items, 4 do numbers[#numbers + 1] = items[i] end
-local states = load_states(KEYS[1], numbers)
+local states = load_states(KEYS[1], items, 1, 4)
 for i = 1, #items, 4 do
   local number, code, reason, age = items[i], items[i + 1], items[i + 2], items[i + 3]
   if apply_final(states, tally, KEYS[3], number, code, reason) then

@@ -21,9 +21,7 @@ local orphans = {}
 local early = cmsgpack.unpack(ARGV[3])
 for i = 1, #early, 3 do orphans[early[i]] = {early[i + 1], early[i + 2]} end
 local items = cmsgpack.unpack(ARGV[2])
-local numbers = {}
-for i = 2, #items, 4 do numbers[#numbers + 1] = items[i] end
-local states = load_states(KEYS[1], numbers)
+local states = load_states(KEYS[1], items, 2, 4)
 for i = 1, #items, 4 do
   local id, number, outcome, detail = items[i], items[i + 1], items[i + 2], items[i + 3]
   local state = states.now[number]
